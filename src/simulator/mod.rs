@@ -1,0 +1,1 @@
+//! Slack simulator (filled in by its own change).
