@@ -1,0 +1,110 @@
+//! The registry of every Web API method c1bot calls: HTTP verb, token, rate tier and
+//! the bot scopes it needs.
+//!
+//! This is the single source for pacing and for the scopes c1bot asks for (the app
+//! manifest and the start-up scope check read [`ALL`]); a method not listed here
+//! cannot be called.
+
+/// How arguments travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// Query string. slack-morphism and Slack's own SDKs read with GET.
+    Get,
+    /// JSON body with the token in the `Authorization` header.
+    Post,
+}
+
+/// Which token the method takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// `xapp-…`, only for `apps.connections.open`.
+    App,
+    /// `xoxb-…`, everything else.
+    Bot,
+}
+
+/// Slack's rate-limit classes (per method, per workspace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateClass {
+    Tier1,
+    Tier2,
+    Tier3,
+    Tier4,
+    /// `chat.postMessage`: about one message per second per channel.
+    PerChannel,
+    /// `auth.test`: about 600 a minute.
+    AuthTest,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ApiMethod {
+    pub name: &'static str,
+    pub verb: Verb,
+    pub token: TokenKind,
+    pub rate: RateClass,
+    /// Bot scopes the method needs (any one of them, where Slack accepts several).
+    pub scopes: &'static [&'static str],
+}
+
+macro_rules! methods {
+    ($($ident:ident = $name:literal, $verb:ident, $token:ident, $rate:ident, [$($scope:literal),*];)*) => {
+        $(pub const $ident: &ApiMethod = &ApiMethod {
+            name: $name,
+            verb: Verb::$verb,
+            token: TokenKind::$token,
+            rate: RateClass::$rate,
+            scopes: &[$($scope),*],
+        };)*
+        /// Every method c1bot may call.
+        pub const ALL: &[&ApiMethod] = &[$($ident),*];
+    };
+}
+
+methods! {
+    APPS_CONNECTIONS_OPEN = "apps.connections.open", Post, App, Tier1, [];
+    AUTH_TEST = "auth.test", Get, Bot, AuthTest, [];
+    CHAT_POST_MESSAGE = "chat.postMessage", Post, Bot, PerChannel, ["chat:write"];
+    CHAT_UPDATE = "chat.update", Post, Bot, Tier3, ["chat:write"];
+    CHAT_POST_EPHEMERAL = "chat.postEphemeral", Post, Bot, Tier4, ["chat:write"];
+    VIEWS_OPEN = "views.open", Post, Bot, Tier4, [];
+    VIEWS_UPDATE = "views.update", Post, Bot, Tier4, [];
+    VIEWS_PUSH = "views.push", Post, Bot, Tier4, [];
+    VIEWS_PUBLISH = "views.publish", Post, Bot, Tier4, [];
+    CONVERSATIONS_OPEN = "conversations.open", Post, Bot, Tier3, ["im:write"];
+    USERS_INFO = "users.info", Get, Bot, Tier4, ["users:read"];
+    USERGROUPS_USERS_LIST = "usergroups.users.list", Get, Bot, Tier2, ["usergroups:read"];
+}
+
+/// Looks a method up by its Slack name.
+pub fn by_name(name: &str) -> Option<&'static ApiMethod> {
+    ALL.iter().copied().find(|m| m.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_apps_connections_open_takes_the_app_token() {
+        let app_methods: Vec<&str> = ALL
+            .iter()
+            .filter(|m| m.token == TokenKind::App)
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(app_methods, ["apps.connections.open"]);
+    }
+
+    #[test]
+    fn method_names_are_unique() {
+        let mut names: Vec<&str> = ALL.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+    }
+
+    #[test]
+    fn methods_are_found_by_their_slack_name() {
+        assert_eq!(by_name("chat.update"), Some(CHAT_UPDATE));
+        assert_eq!(by_name("chat.nothing"), None);
+    }
+}
