@@ -1,1 +1,368 @@
-//! Configuration (filled in by its own change).
+//! c1bot's configuration: one typed [`Config`], read once at start-up from an optional
+//! TOML file and the environment (which wins), then passed down.
+//!
+//! Owns every setting's name, default and validation, and the one-line
+//! [`ConfigError`]s an operator acts on. Secrets ([`AppToken`], [`BotToken`]) come
+//! only from the environment and never print. It must not read the environment or
+//! the file anywhere but [`Config::load`] (so tests pass their own `env`), nor
+//! start anything: callers decide what to do with the values.
+//!
+//! Submodules: `token` (the two secrets), `values` (URL, command name, log format),
+//! `file` (TOML shape, unknown keys, line numbers).
+
+mod file;
+mod token;
+mod values;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use token::{
+    AppToken, BotToken, FoundToken, TokenError, TokenKind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN,
+};
+pub use values::{
+    ApiUrl, ApiUrlError, LogFormat, LogFormatError, SlashCommandError, SlashCommandName,
+    DEFAULT_API_URL,
+};
+
+use file::ParsedFile;
+
+/// Config file read when `--config` is not given; its absence is fine.
+pub const DEFAULT_CONFIG_FILE: &str = "c1bot.toml";
+/// sled directory when neither the file nor `C1BOT_DATA_DIR` sets one.
+pub const DEFAULT_DATA_DIR: &str = "./c1bot-data";
+/// Environment variable overriding `slack.api_url`.
+pub const SLACK_API_URL: &str = "SLACK_API_URL";
+/// Environment variable overriding `data_dir`.
+pub const C1BOT_DATA_DIR: &str = "C1BOT_DATA_DIR";
+/// Environment variable overriding `log.format`.
+pub const C1BOT_LOG_FORMAT: &str = "C1BOT_LOG_FORMAT";
+
+const CONNECTIONS: std::ops::RangeInclusive<usize> = 1..=10;
+const DEFAULT_CONNECTIONS: usize = 2;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// sled directory; relative paths are relative to the working directory.
+    pub data_dir: PathBuf,
+    pub slack: SlackConfig,
+    pub socket: SocketConfig,
+    pub log: LogConfig,
+    /// The file actually read, if any.
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// `Some` in [`Mode::Run`]; in [`Mode::Demo`] `None` means "use the built-in simulator".
+    pub app_token: Option<AppToken>,
+    pub bot_token: Option<BotToken>,
+    pub api_url: ApiUrl,
+    /// Socket Mode connections kept open, 1..=10.
+    pub connections: usize,
+    pub command: SlashCommandName,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketConfig {
+    /// The client pings this often; a link with no frame for 3 intervals is dead.
+    pub ping_interval: Duration,
+    pub reconnect_backoff_initial: Duration,
+    /// Cap on the reconnect backoff; never below `reconnect_backoff_initial`.
+    pub reconnect_backoff_max: Duration,
+    pub hello_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+/// What the process is about to do, which decides whether tokens are needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Serve a real workspace: both tokens required.
+    Run,
+    /// `c1bot demo`: both tokens (a real workspace) or neither (the built-in simulator).
+    Demo,
+    /// `check`, `manifest`: tokens are not read at all.
+    Offline,
+}
+
+/// Where a config file position is: `c1bot.toml:4`, or `c1bot.toml` without a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePos {
+    pub file: String,
+    pub line: Option<usize>,
+}
+
+/// Where a refused value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Env(&'static str),
+    File { at: FilePos, key: String },
+}
+
+/// Why the configuration could not be loaded. `Display` is one line naming the
+/// variable or file/line/key and what a valid value looks like; never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {} (given with --config) does not exist: check the path, or leave out --config to use ./{DEFAULT_CONFIG_FILE} if present", .path.display())]
+    FileNotFound { path: PathBuf },
+    #[error("cannot read config file {}: {source}", .path.display())]
+    ReadFile { path: PathBuf, source: io::Error },
+    #[error("{at}: invalid TOML: {message}")]
+    Syntax { at: FilePos, message: String },
+    #[error("{at}: unknown key '{key}' ({expected})")]
+    UnknownKey {
+        at: FilePos,
+        key: String,
+        expected: String,
+    },
+    #[error("{at}: '{key}' is not accepted in the config file: tokens are secrets and are read only from the environment; remove it and set {var}")]
+    TokenInFile {
+        at: FilePos,
+        key: String,
+        var: &'static str,
+    },
+    #[error("{at}: {key}: {message}")]
+    FileValue {
+        at: FilePos,
+        key: String,
+        message: String,
+    },
+    #[error("{origin} {problem}")]
+    Invalid { origin: Origin, problem: String },
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("c1bot demo needs both Slack tokens or neither: {set} is set but {missing} is not; unset {set} to use the built-in simulator, or set {missing} to use a real workspace")]
+    DemoNeedsBothTokens {
+        set: &'static str,
+        missing: &'static str,
+    },
+}
+
+impl Config {
+    /// Read `path` (or `./c1bot.toml` if present) and the environment, `env` winning.
+    /// Empty environment values count as unset, as `docker run -e VAR=` produces them.
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        mode: Mode,
+    ) -> Result<Config, ConfigError> {
+        let (file, source) = read_file(path)?;
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let raw = &file.raw;
+
+        let data_dir = match (var(C1BOT_DATA_DIR), &raw.data_dir) {
+            (Some(dir), _) => PathBuf::from(dir.trim()),
+            (None, Some(dir)) if dir.as_os_str().is_empty() => {
+                return Err(invalid(
+                    file.origin("data_dir"),
+                    "must not be empty; leave it out to use ./c1bot-data",
+                ));
+            }
+            (None, Some(dir)) => dir.clone(),
+            (None, None) => PathBuf::from(DEFAULT_DATA_DIR),
+        };
+
+        let api_url = match (var(SLACK_API_URL), &raw.slack.api_url) {
+            (Some(url), _) => {
+                ApiUrl::parse(&url).map_err(|e| invalid(Origin::Env(SLACK_API_URL), e))?
+            }
+            (None, Some(url)) => {
+                ApiUrl::parse(url).map_err(|e| invalid(file.origin("slack.api_url"), e))?
+            }
+            (None, None) => ApiUrl::default(),
+        };
+
+        let connections = match raw.slack.connections {
+            None => DEFAULT_CONNECTIONS,
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| CONNECTIONS.contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        file.origin("slack.connections"),
+                        format_args!(
+                            "must be between 1 and 10 (Socket Mode connections kept open), got {n}"
+                        ),
+                    )
+                })?,
+        };
+
+        let command = match &raw.slack.command {
+            Some(name) => SlashCommandName::parse(name)
+                .map_err(|e| invalid(file.origin("slack.command"), e))?,
+            None => SlashCommandName::default(),
+        };
+
+        let format = match (var(C1BOT_LOG_FORMAT), &raw.log.format) {
+            (Some(f), _) => {
+                LogFormat::parse(&f).map_err(|e| invalid(Origin::Env(C1BOT_LOG_FORMAT), e))?
+            }
+            (None, Some(f)) => {
+                LogFormat::parse(f).map_err(|e| invalid(file.origin("log.format"), e))?
+            }
+            (None, None) => LogFormat::default(),
+        };
+
+        let socket = socket_config(&file)?;
+        let (app_token, bot_token) = tokens(&var, env, mode)?;
+
+        Ok(Config {
+            data_dir,
+            slack: SlackConfig {
+                app_token,
+                bot_token,
+                api_url,
+                connections,
+                command,
+            },
+            socket,
+            log: LogConfig { format },
+            source,
+        })
+    }
+
+    /// [`Config::load`] with the process environment. A variable that is not valid
+    /// UTF-8 is read lossily, so it fails validation instead of looking unset.
+    pub fn from_process_env(path: Option<&Path>, mode: Mode) -> Result<Config, ConfigError> {
+        Config::load(
+            path,
+            &|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()),
+            mode,
+        )
+    }
+}
+
+impl fmt::Display for FilePos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.file),
+            None => f.write_str(&self.file),
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Env(var) => f.write_str(var),
+            Origin::File { at, key } => write!(f, "{at}: {key}"),
+        }
+    }
+}
+
+fn invalid(origin: Origin, problem: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        origin,
+        problem: problem.to_string(),
+    }
+}
+
+/// A named file must exist; the default one may be absent.
+fn read_file(path: Option<&Path>) -> Result<(ParsedFile, Option<PathBuf>), ConfigError> {
+    let (path, named) = match path {
+        Some(path) => (path.to_path_buf(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !named => {
+            return Ok((ParsedFile::default(), None))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(ConfigError::FileNotFound { path })
+        }
+        Err(source) => return Err(ConfigError::ReadFile { path, source }),
+    };
+    let parsed = ParsedFile::parse(&path.display().to_string(), &text)?;
+    Ok((parsed, Some(path)))
+}
+
+fn socket_config(file: &ParsedFile) -> Result<SocketConfig, ConfigError> {
+    let raw = &file.raw.socket;
+    let positive = |value: Option<i64>, key: &str, default: u64| -> Result<u64, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(n) => u64::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid(
+                    file.origin(key),
+                    format_args!("must be a positive whole number, got {n}"),
+                )
+            }),
+        }
+    };
+    let socket = SocketConfig {
+        ping_interval: Duration::from_secs(positive(
+            raw.ping_interval_secs,
+            "socket.ping_interval_secs",
+            10,
+        )?),
+        reconnect_backoff_initial: Duration::from_millis(positive(
+            raw.reconnect_backoff_initial_ms,
+            "socket.reconnect_backoff_initial_ms",
+            500,
+        )?),
+        reconnect_backoff_max: Duration::from_secs(positive(
+            raw.reconnect_backoff_max_secs,
+            "socket.reconnect_backoff_max_secs",
+            30,
+        )?),
+        hello_timeout: Duration::from_secs(positive(
+            raw.hello_timeout_secs,
+            "socket.hello_timeout_secs",
+            10,
+        )?),
+    };
+    if socket.reconnect_backoff_max < socket.reconnect_backoff_initial {
+        return Err(invalid(
+            file.origin("socket.reconnect_backoff_max_secs"),
+            format_args!(
+                "({}s) is below socket.reconnect_backoff_initial_ms ({}ms): raise the cap or lower the initial backoff",
+                socket.reconnect_backoff_max.as_secs(),
+                socket.reconnect_backoff_initial.as_millis()
+            ),
+        ));
+    }
+    Ok(socket)
+}
+
+/// `var` treats empty values as unset; `env` is the raw lookup, so that in Run mode an
+/// empty token says "empty" rather than "not set".
+fn tokens(
+    var: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    mode: Mode,
+) -> Result<(Option<AppToken>, Option<BotToken>), ConfigError> {
+    match mode {
+        Mode::Offline => Ok((None, None)),
+        Mode::Run => {
+            let app = env(SLACK_APP_TOKEN).ok_or(TokenError::Missing(TokenKind::App))?;
+            let app = AppToken::parse(&app)?;
+            let bot = env(SLACK_BOT_TOKEN).ok_or(TokenError::Missing(TokenKind::Bot))?;
+            let bot = BotToken::parse(&bot)?;
+            Ok((Some(app), Some(bot)))
+        }
+        Mode::Demo => match (var(SLACK_APP_TOKEN), var(SLACK_BOT_TOKEN)) {
+            (None, None) => Ok((None, None)),
+            (Some(app), Some(bot)) => {
+                Ok((Some(AppToken::parse(&app)?), Some(BotToken::parse(&bot)?)))
+            }
+            (Some(_), None) => Err(ConfigError::DemoNeedsBothTokens {
+                set: SLACK_APP_TOKEN,
+                missing: SLACK_BOT_TOKEN,
+            }),
+            (None, Some(_)) => Err(ConfigError::DemoNeedsBothTokens {
+                set: SLACK_BOT_TOKEN,
+                missing: SLACK_APP_TOKEN,
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
