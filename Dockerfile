@@ -36,11 +36,8 @@ COPY --from=build --chown=65532:65532 /data /data
 ENV C1BOT_DATA_DIR=/data
 VOLUME ["/data"]
 USER 65532:65532
-# Distroless has no shell or curl, so the probe is the binary itself: the
-# `healthcheck` subcommand (added with the health listener) queries the local
-# health endpoint and exits 0 when healthy, 1 otherwise.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["/app/c1bot", "healthcheck"]
+# No HEALTHCHECK yet: distroless has no shell or curl, so the probe will be the binary
+# itself (`c1bot healthcheck`), which arrives with the health listener (issue 6).
 # Exec form: c1bot is PID 1 and receives SIGTERM directly for a graceful shutdown.
 ENTRYPOINT ["/app/c1bot"]
 CMD ["run"]

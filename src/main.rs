@@ -1,1 +1,111 @@
-fn main() {}
+//! The `c1bot` command: parse arguments, set up logging, load the config once, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use c1bot::config::{Config, LogFormat, Mode};
+
+#[derive(Parser)]
+#[command(
+    name = "c1bot",
+    version,
+    about = "Just-in-time access requests, decided in Slack (Socket Mode)"
+)]
+struct Cli {
+    /// Config file (TOML). The default is optional; a named file must exist.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to Slack over Socket Mode and serve (needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN).
+    Run,
+    /// Without Slack tokens: start the built-in Slack simulator and walk through c1bot as its users see it.
+    /// With tokens: the same as `run`.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mode = match cli.command {
+        Some(Command::Demo) => Mode::Demo,
+        Some(Command::Run) | None => Mode::Run,
+    };
+    let config = match Config::from_process_env(cli.config.as_deref(), mode) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("c1bot: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log.format, mode);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("c1bot: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        let demo_with_simulator = mode == Mode::Demo && config.slack.app_token.is_none();
+        if demo_with_simulator {
+            c1bot::demo::run(&mut std::io::stdout()).await
+        } else {
+            serve(config).await
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("c1bot: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = c1bot::app::start(&config).await?;
+    let shutdown = running.shutdown_token();
+    tokio::spawn(on_signal(shutdown));
+    running.wait().await
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+async fn on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+    shutdown.cancel();
+}
+
+fn init_logging(format: LogFormat, mode: Mode) {
+    // The demo prints a conversation on stdout; its logs stay quiet unless asked for.
+    let default = if mode == Mode::Demo { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,81 @@
+//! The `/c1` slash command: parsing its text into a [`Command`] and the usage answer.
+//!
+//! Pure. Each subcommand that lands gets a variant here and an arm in the handler;
+//! anything else gets the usage message, never silence.
+
+/// What a person asked for after the slash command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `/c1`, `/c1 help`.
+    Help,
+    /// A subcommand c1bot does not know (kept, to name it in the answer).
+    Unknown(String),
+}
+
+impl Command {
+    pub fn parse(text: &str) -> Command {
+        let mut words = text.split_whitespace();
+        match words.next().map(str::to_lowercase).as_deref() {
+            None | Some("help") | Some("-h") | Some("--help") => Command::Help,
+            Some(_) => Command::Unknown(
+                text.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+/// The ephemeral answer to `help`, a bare command, or an unknown subcommand.
+pub fn usage(command_name: &str, unknown: Option<&str>) -> String {
+    let mut text = String::new();
+    if let Some(word) = unknown {
+        text.push_str(&format!(
+            "I don't know `{}`. ",
+            crate::app::mrkdwn::escape(&truncate(word, 40))
+        ));
+    }
+    text.push_str(&format!(
+        "*c1bot* asks the right people for just-in-time access, right here in Slack.\n\
+         • `{command_name} help`: this message"
+    ));
+    text
+}
+
+fn truncate(word: &str, max: usize) -> String {
+    if word.chars().count() <= max {
+        word.to_owned()
+    } else {
+        word.chars().take(max).chain(['…']).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_command_and_help_both_ask_for_usage() {
+        assert_eq!(Command::parse(""), Command::Help);
+        assert_eq!(Command::parse("   "), Command::Help);
+        assert_eq!(Command::parse("HELP"), Command::Help);
+    }
+
+    #[test]
+    fn an_unknown_subcommand_is_named_back() {
+        assert_eq!(
+            Command::parse("frobnicate now"),
+            Command::Unknown("frobnicate".into())
+        );
+        assert!(usage("/c1", Some("frobnicate")).starts_with("I don't know `frobnicate`."));
+    }
+
+    #[test]
+    fn hostile_subcommand_text_is_escaped_and_cut() {
+        let text = usage("/c1", Some("<!channel>"));
+        assert!(text.contains("&lt;!channel&gt;"), "{text}");
+        let long = "x".repeat(500);
+        assert!(usage("/c1", Some(&long)).len() < 300);
+    }
+}

@@ -1,0 +1,140 @@
+//! Wiring and lifecycle: from a validated [`Config`] to a running bot, and an orderly stop.
+//!
+//! Start-up order: Web API client, bot-token check (`auth.test`), dispatcher, Socket
+//! Mode. Shutdown order: stop reading envelopes, let in-flight envelopes finish and
+//! be acked (bounded), then return.
+
+pub mod commands;
+pub mod handler;
+pub mod mrkdwn;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::slack::backoff::Backoff;
+use crate::slack::connection::ConnectionTimings;
+use crate::slack::dispatch::{AckObserver, Dispatcher, NoObserver};
+use crate::slack::socket::{SocketMode, SocketOptions, SocketStatus};
+use crate::slack::web::{methods, WebApi, WebApiError, WebApiOptions};
+use handler::C1Handler;
+
+/// How long shutdown waits for envelopes already received to be handled and acked.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bot started in this process.
+pub struct Running {
+    pub status: SocketStatus,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Asks the bot to stop and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.task.await.context("the bot task panicked")?
+    }
+
+    /// Waits for the bot to end by itself (a fatal Socket Mode error).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("the bot task panicked")?
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Builds the Web API client the config describes.
+pub fn web_api(config: &Config) -> anyhow::Result<WebApi> {
+    WebApi::new(WebApiOptions::new(
+        config.slack.api_url.as_str(),
+        config
+            .slack
+            .app_token
+            .as_ref()
+            .map(|t| t.expose().to_owned()),
+        config
+            .slack
+            .bot_token
+            .as_ref()
+            .map(|t| t.expose().to_owned()),
+    ))
+}
+
+fn socket_options(config: &Config) -> SocketOptions {
+    SocketOptions {
+        connections: config.slack.connections,
+        timings: ConnectionTimings {
+            ping_interval: config.socket.ping_interval,
+            hello_timeout: config.socket.hello_timeout,
+            retire_grace: SocketOptions::default().timings.retire_grace,
+        },
+        backoff: Backoff {
+            initial: config.socket.reconnect_backoff_initial,
+            max: config.socket.reconnect_backoff_max,
+        },
+    }
+}
+
+/// Checks the bot token, then starts Socket Mode in the background.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    start_observed(config, std::sync::Arc::new(NoObserver)).await
+}
+
+/// As [`start`], reporting every ack to `observer`.
+pub async fn start_observed(
+    config: &Config,
+    observer: std::sync::Arc<dyn AckObserver>,
+) -> anyhow::Result<Running> {
+    let web = web_api(config)?;
+    check_bot_token(&web).await?;
+    let handler = C1Handler {
+        command_name: config.slack.command.as_str().to_owned(),
+        web: web.clone(),
+    };
+    let dispatcher = Dispatcher::new(handler, observer);
+    let socket = SocketMode::new(web, dispatcher.clone(), socket_options(config));
+    let status = socket.status();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let outcome = socket.run(stop).await;
+        let tracker = dispatcher.tracker();
+        tracker.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "shutdown: some envelopes were still being handled after {} s",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
+        outcome.map_err(anyhow::Error::from)
+    });
+    Ok(Running {
+        status,
+        shutdown,
+        task,
+    })
+}
+
+/// `auth.test`: a bad bot token stops start-up with a sentence that says what to fix.
+async fn check_bot_token(web: &WebApi) -> anyhow::Result<()> {
+    match web.call(methods::AUTH_TEST, serde_json::json!({})).await {
+        Ok(response) => {
+            let text = |k: &str| response.body.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+            tracing::info!(team = %text("team"), bot_user = %text("user_id"), "bot token accepted by Slack");
+            Ok(())
+        }
+        Err(WebApiError::Slack { code, .. }) => anyhow::bail!(
+            "Slack refused SLACK_BOT_TOKEN ({code}): copy the Bot User OAuth Token (xoxb-…) again from OAuth & Permissions, and reinstall the app if it was revoked"
+        ),
+        Err(other) => Err(anyhow::Error::from(other).context("checking the bot token with auth.test")),
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: c1bot against the in-repo Slack simulator, over real HTTP and a
+//! real websocket on 127.0.0.1. Tests act as people (run a slash command, open App
+//! Home) and assert on what those people see and on what Slack received.
+
+mod helpers;
+mod socket_mode;
+mod web_api;
