@@ -1,0 +1,155 @@
+//! Injected failures: rate limits, HTTP errors, Slack errors and latency on Web
+//! API methods, and refused websocket handshakes. A cheap clonable handle over
+//! shared rules; the Web API and the socket server consult it per request.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Handle to the simulator's fault rules (`sim.faults().rate_limit(...)`).
+#[derive(Clone, Default)]
+pub struct Faults {
+    rules: Arc<Mutex<Rules>>,
+}
+
+#[derive(Default)]
+struct Rules {
+    /// In insertion order; the first rule for a method with `times > 0` applies.
+    failures: Vec<Failure>,
+    latency: Vec<(Option<String>, Duration)>,
+    refuse_handshakes: usize,
+}
+
+struct Failure {
+    method: String,
+    kind: FailureKind,
+    times: usize,
+}
+
+/// What an injected failure makes the Web API answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailureKind {
+    /// HTTP 429, `Retry-After: secs`, `{"ok":false,"error":"ratelimited"}`.
+    RateLimit { retry_after_secs: u64 },
+    /// This HTTP status with `{"ok":false,"error":"http_<status>"}`.
+    Http { status: u16 },
+    /// HTTP 200 with `{"ok":false,"error":code}`.
+    Slack { code: String },
+}
+
+impl Faults {
+    fn rules(&self) -> MutexGuard<'_, Rules> {
+        self.rules.lock().expect("fault rules lock poisoned")
+    }
+
+    fn push(&self, method: &str, kind: FailureKind, times: usize) -> &Self {
+        self.rules().failures.push(Failure {
+            method: method.to_string(),
+            kind,
+            times,
+        });
+        self
+    }
+
+    /// The next `times` calls to `method` get HTTP 429 with `Retry-After`.
+    pub fn rate_limit(&self, method: &str, retry_after_secs: u64, times: usize) -> &Self {
+        self.push(method, FailureKind::RateLimit { retry_after_secs }, times)
+    }
+
+    /// The next `times` calls to `method` get this HTTP status.
+    pub fn http_error(&self, method: &str, status: u16, times: usize) -> &Self {
+        self.push(method, FailureKind::Http { status }, times)
+    }
+
+    /// The next `times` calls to `method` get `{"ok":false,"error":code}`.
+    pub fn slack_error(&self, method: &str, code: &str, times: usize) -> &Self {
+        let kind = FailureKind::Slack {
+            code: code.to_string(),
+        };
+        self.push(method, kind, times)
+    }
+
+    /// Every call to `method` (or to every method, with `None`) waits `delay` first.
+    pub fn latency(&self, method: Option<&str>, delay: Duration) -> &Self {
+        self.rules()
+            .latency
+            .push((method.map(str::to_string), delay));
+        self
+    }
+
+    /// The next `times` websocket handshakes are refused (HTTP 503), even with a
+    /// valid ticket; the ticket stays unused.
+    pub fn refuse_socket_handshakes(&self, times: usize) -> &Self {
+        self.rules().refuse_handshakes += times;
+        self
+    }
+
+    /// Removes every rule.
+    pub fn clear(&self) -> &Self {
+        *self.rules() = Rules::default();
+        self
+    }
+
+    /// Consumes one matching failure for `method`, if any.
+    pub(crate) fn take_failure(&self, method: &str) -> Option<FailureKind> {
+        let mut rules = self.rules();
+        let rule = rules
+            .failures
+            .iter_mut()
+            .find(|f| f.method == method && f.times > 0)?;
+        rule.times -= 1;
+        Some(rule.kind.clone())
+    }
+
+    /// Total injected latency for `method`.
+    pub(crate) fn latency_for(&self, method: &str) -> Duration {
+        self.rules()
+            .latency
+            .iter()
+            .filter(|(m, _)| m.as_deref().is_none_or(|m| m == method))
+            .map(|(_, d)| *d)
+            .sum()
+    }
+
+    /// Consumes one refused handshake, if any are left.
+    pub(crate) fn take_refused_handshake(&self) -> bool {
+        let mut rules = self.rules();
+        if rules.refuse_handshakes == 0 {
+            return false;
+        }
+        rules.refuse_handshakes -= 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_consumed_in_order_and_per_method() {
+        let f = Faults::default();
+        f.rate_limit("chat.postMessage", 2, 1)
+            .slack_error("chat.postMessage", "fatal_error", 1);
+        assert_eq!(f.take_failure("views.open"), None);
+        assert_eq!(
+            f.take_failure("chat.postMessage"),
+            Some(FailureKind::RateLimit { retry_after_secs: 2 })
+        );
+        assert_eq!(
+            f.take_failure("chat.postMessage"),
+            Some(FailureKind::Slack { code: "fatal_error".into() })
+        );
+        assert_eq!(f.take_failure("chat.postMessage"), None);
+    }
+
+    #[test]
+    fn latency_for_all_methods_adds_to_method_latency() {
+        let f = Faults::default();
+        f.latency(None, Duration::from_millis(5))
+            .latency(Some("auth.test"), Duration::from_millis(7));
+        assert_eq!(f.latency_for("auth.test"), Duration::from_millis(12));
+        assert_eq!(f.latency_for("users.info"), Duration::from_millis(5));
+        f.clear();
+        assert_eq!(f.latency_for("auth.test"), Duration::ZERO);
+    }
+}

@@ -1,0 +1,1 @@
+//! Black-box tests of the simulator over real HTTP and websockets.
