@@ -71,7 +71,10 @@ fn watch_lowest_connection_count(
 async fn refresh_keeps_serving(reason: &str) {
     let mut options = fast_sim_options();
     options.server_ping_interval = Some(Duration::from_millis(200));
-    let app = spawn_app_with(options).await;
+    // One link: a bot that closed before replacing would leave Slack with nowhere to send.
+    let mut app = spawn_stopped(options).await;
+    app.config.slack.connections = 1;
+    let app = start(app).await;
     let opened_before = app.sim.connections_opened_total();
     let (lowest, sampler) = watch_lowest_connection_count(&app.sim);
 
@@ -93,7 +96,7 @@ async fn refresh_keeps_serving(reason: &str) {
         "the replacement is up and the old link gone",
         || async {
             app.sim.connections_opened_total() == opened_before + 1
-                && app.sim.open_connections() == 2
+                && app.sim.open_connections() == 1
         },
     )
     .await;
