@@ -81,7 +81,12 @@ fn first_ack(inner: &Inner, envelope_id: &str) -> Option<Ack> {
 /// `avoid` when there is one. Draining sockets (disconnect sent) get new
 /// envelopes only when no other socket is open: Slack's exact behaviour there is
 /// UNVERIFIED. Returns the socket used, or `None` when no socket is open.
-fn send_once(inner: &Inner, envelope: &Value, retry_attempt: u32, avoid: Option<u64>) -> Option<u64> {
+fn send_once(
+    inner: &Inner,
+    envelope: &Value,
+    retry_attempt: u32,
+    avoid: Option<u64>,
+) -> Option<u64> {
     let mut env = envelope.clone();
     env["retry_attempt"] = Value::from(retry_attempt);
     env["retry_reason"] = Value::from(if retry_attempt == 0 { "" } else { "timeout" });
@@ -89,8 +94,17 @@ fn send_once(inner: &Inner, envelope: &Value, retry_attempt: u32, avoid: Option<
     let text = env.to_string();
 
     let mut s = inner.sockets();
-    let fresh: Vec<u64> = s.conns.iter().filter(|(_, c)| !c.draining).map(|(id, _)| *id).collect();
-    let mut candidates = if fresh.is_empty() { s.conns.keys().copied().collect() } else { fresh };
+    let fresh: Vec<u64> = s
+        .conns
+        .iter()
+        .filter(|(_, c)| !c.draining)
+        .map(|(id, _)| *id)
+        .collect();
+    let mut candidates = if fresh.is_empty() {
+        s.conns.keys().copied().collect()
+    } else {
+        fresh
+    };
     if candidates.len() > 1 {
         candidates.retain(|id| Some(*id) != avoid);
     }
@@ -99,7 +113,10 @@ fn send_once(inner: &Inner, envelope: &Value, retry_attempt: u32, avoid: Option<
     }
     s.rr = s.rr.wrapping_add(1);
     let id = candidates[s.rr % candidates.len()];
-    let sent = s.conns.get(&id).map(|c| c.tx.send(WsCmd::Text(text)).is_ok());
+    let sent = s
+        .conns
+        .get(&id)
+        .map(|c| c.tx.send(WsCmd::Text(text)).is_ok());
     if sent != Some(true) {
         return None;
     }
@@ -114,8 +131,15 @@ fn send_once(inner: &Inner, envelope: &Value, retry_attempt: u32, avoid: Option<
 /// Sends a new envelope and arranges its redeliveries (events_api only).
 /// Returns the socket of the first send, if any socket was open.
 pub(crate) fn dispatch(inner: &Arc<Inner>, envelope: Value) -> Option<u64> {
-    let envelope_id = envelope["envelope_id"].as_str().unwrap_or_default().to_string();
-    inner.sockets().deliveries.entry(envelope_id.clone()).or_default();
+    let envelope_id = envelope["envelope_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    inner
+        .sockets()
+        .deliveries
+        .entry(envelope_id.clone())
+        .or_default();
     let first = send_once(inner, &envelope, 0, None);
     if inner.options.redeliver_everything && first.is_some() {
         send_once(inner, &envelope, 1, first);
@@ -131,7 +155,13 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, envelope: Value) -> Option<u64> {
 /// and event_id. An event pushed while no socket is open is only ever delivered
 /// by these retries; a retry due while no socket is open is lost, as in Slack.
 async fn redeliver_until_acked(inner: Arc<Inner>, envelope: Value, envelope_id: String) {
-    let delays: Vec<Duration> = inner.options.event_retry_delays.iter().take(3).copied().collect();
+    let delays: Vec<Duration> = inner
+        .options
+        .event_retry_delays
+        .iter()
+        .take(3)
+        .copied()
+        .collect();
     for (i, delay) in delays.into_iter().enumerate() {
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -164,7 +194,10 @@ impl Simulator {
         if envelope["envelope_id"].as_str().is_none() {
             envelope["envelope_id"] = Value::from(uuid::Uuid::new_v4().to_string());
         }
-        let envelope_id = envelope["envelope_id"].as_str().unwrap_or_default().to_string();
+        let envelope_id = envelope["envelope_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         dispatch(&self.inner, envelope);
         EnvelopeHandle {
             envelope_id,

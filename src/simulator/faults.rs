@@ -133,11 +133,15 @@ mod tests {
         assert_eq!(f.take_failure("views.open"), None);
         assert_eq!(
             f.take_failure("chat.postMessage"),
-            Some(FailureKind::RateLimit { retry_after_secs: 2 })
+            Some(FailureKind::RateLimit {
+                retry_after_secs: 2
+            })
         );
         assert_eq!(
             f.take_failure("chat.postMessage"),
-            Some(FailureKind::Slack { code: "fatal_error".into() })
+            Some(FailureKind::Slack {
+                code: "fatal_error".into()
+            })
         );
         assert_eq!(f.take_failure("chat.postMessage"), None);
     }

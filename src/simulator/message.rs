@@ -41,7 +41,10 @@ impl Message {
 
     /// Visible texts of every button in the message, in block order.
     pub fn buttons(&self) -> Vec<String> {
-        find_buttons(&self.blocks).into_iter().map(|b| b.text).collect()
+        find_buttons(&self.blocks)
+            .into_iter()
+            .map(|b| b.text)
+            .collect()
     }
 
     /// The message object as Slack puts it in payloads and history.
@@ -168,7 +171,11 @@ pub fn assign_ids(blocks: &mut Value) {
         }
         match block["type"].as_str() {
             Some("input") | Some("section") => {
-                let key = if block["type"] == "input" { "element" } else { "accessory" };
+                let key = if block["type"] == "input" {
+                    "element"
+                } else {
+                    "accessory"
+                };
                 if let Some(el) = block.get_mut(key).filter(|e| e.is_object()) {
                     ensure_action_id(el);
                 }

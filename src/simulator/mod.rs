@@ -226,7 +226,12 @@ impl Simulator {
 
     pub fn calls_to(&self, method: &str) -> Vec<ApiCall> {
         let world = self.inner.world();
-        world.calls.iter().filter(|c| c.method == method).cloned().collect()
+        world
+            .calls
+            .iter()
+            .filter(|c| c.method == method)
+            .cloned()
+            .collect()
     }
 
     /// Every ack frame received, oldest first.
@@ -247,7 +252,8 @@ impl Simulator {
     pub fn messages_in(&self, channel: &str) -> Vec<Message> {
         let world = self.inner.world();
         let id = world.resolve_channel(channel).map(|c| c.id.clone());
-        id.and_then(|id| world.messages.get(&id).cloned()).unwrap_or_default()
+        id.and_then(|id| world.messages.get(&id).cloned())
+            .unwrap_or_default()
     }
 
     /// A handle acting as this workspace member.

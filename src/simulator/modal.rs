@@ -33,8 +33,12 @@ impl Person {
 
     fn top_view(&self) -> anyhow::Result<(String, Value)> {
         let w = self.inner.world();
-        let id = w.top_modal(&self.id).ok_or_else(|| anyhow!("{}: no modal open", self.id))?;
-        let view = w.view_json(&id).context("modal stack points at a missing view")?;
+        let id = w
+            .top_modal(&self.id)
+            .ok_or_else(|| anyhow!("{}: no modal open", self.id))?;
+        let view = w
+            .view_json(&id)
+            .context("modal stack points at a missing view")?;
         Ok((id, view))
     }
 
@@ -52,7 +56,10 @@ impl Person {
             .ok_or_else(|| anyhow!("no input labelled {label:?} in the open modal"))?;
         let block_id = block["block_id"].as_str().unwrap_or_default().to_string();
         let element = &block["element"];
-        let action_id = element["action_id"].as_str().unwrap_or_default().to_string();
+        let action_id = element["action_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let state = match element["type"].as_str().unwrap_or("") {
             "external_select" => {
                 let option = self.suggest(&view, &block_id, &action_id, value).await?;
@@ -63,7 +70,10 @@ impl Person {
         {
             let mut w = self.inner.world();
             let rec = w.views.get_mut(&view_id).context("open modal vanished")?;
-            let entry = rec.values.entry(block_id.clone()).or_insert_with(|| json!({}));
+            let entry = rec
+                .values
+                .entry(block_id.clone())
+                .or_insert_with(|| json!({}));
             entry[action_id.as_str()] = state.clone();
         }
         self.inner.bump();
@@ -73,7 +83,9 @@ impl Person {
             action["action_id"] = Value::from(action_id);
             action["block_id"] = Value::from(block_id);
             action["action_ts"] = Value::from(action_ts());
-            let outcome = self.send_block_actions(ActionSource::View { view }, action).await?;
+            let outcome = self
+                .send_block_actions(ActionSource::View { view }, action)
+                .await?;
             if !outcome.acked {
                 bail!("the app did not ack the block_actions for {label:?}");
             }
@@ -86,10 +98,14 @@ impl Person {
         let kind = element["type"].as_str().unwrap_or("");
         let w = self.inner.world();
         let user = |name: &str| {
-            w.ws.user(name.trim()).map(|u| u.id.clone()).ok_or_else(|| anyhow!("no user {name:?}"))
+            w.ws.user(name.trim())
+                .map(|u| u.id.clone())
+                .ok_or_else(|| anyhow!("no user {name:?}"))
         };
         let channel = |name: &str| {
-            w.resolve_channel(name.trim()).map(|c| c.id.clone()).ok_or_else(|| anyhow!("no channel {name:?}"))
+            w.resolve_channel(name.trim())
+                .map(|c| c.id.clone())
+                .ok_or_else(|| anyhow!("no channel {name:?}"))
         };
         let split = || value.split(',').map(str::trim).filter(|s| !s.is_empty());
         let v = match kind {
@@ -100,7 +116,8 @@ impl Person {
                 json!({"type": kind, "selected_option": pick_option(element, value)?})
             }
             "multi_static_select" | "checkboxes" => {
-                let picked: anyhow::Result<Vec<Value>> = split().map(|v| pick_option(element, v)).collect();
+                let picked: anyhow::Result<Vec<Value>> =
+                    split().map(|v| pick_option(element, v)).collect();
                 json!({"type": kind, "selected_options": picked?})
             }
             "users_select" => json!({"type": kind, "selected_user": user(value)?}),
@@ -108,7 +125,9 @@ impl Person {
                 let ids: anyhow::Result<Vec<String>> = split().map(user).collect();
                 json!({"type": kind, "selected_users": ids?})
             }
-            "conversations_select" => json!({"type": kind, "selected_conversation": channel(value)?}),
+            "conversations_select" => {
+                json!({"type": kind, "selected_conversation": channel(value)?})
+            }
             "channels_select" => json!({"type": kind, "selected_channel": channel(value)?}),
             "multi_conversations_select" => {
                 let ids: anyhow::Result<Vec<String>> = split().map(channel).collect();
@@ -130,10 +149,23 @@ impl Person {
     }
 
     /// Sends `block_suggestion` with `query` and picks from the options in the ack.
-    async fn suggest(&self, view: &Value, block_id: &str, action_id: &str, query: &str) -> anyhow::Result<Value> {
+    async fn suggest(
+        &self,
+        view: &Value,
+        block_id: &str,
+        action_id: &str,
+        query: &str,
+    ) -> anyhow::Result<Value> {
         let user = self.user();
         let ids = self.team_ids();
-        let payload = payloads::block_suggestion(&ids.team(), &user, view.clone(), block_id, action_id, query);
+        let payload = payloads::block_suggestion(
+            &ids.team(),
+            &user,
+            view.clone(),
+            block_id,
+            action_id,
+            query,
+        );
         let envelope = payloads::envelope("interactive", payload);
         let shown = "options failed to load";
         let ack = self
@@ -150,7 +182,11 @@ impl Person {
         options
             .iter()
             .find(|o| text(o) == query)
-            .or_else(|| options.iter().find(|o| text(o).to_lowercase().contains(&lower)))
+            .or_else(|| {
+                options
+                    .iter()
+                    .find(|o| text(o).to_lowercase().contains(&lower))
+            })
             .cloned()
             .ok_or_else(|| anyhow!("no suggested option matches {query:?} in {payload}"))
     }
@@ -167,7 +203,10 @@ impl Person {
         let trigger_id = self.inner.world().new_trigger(&self.id);
         let payload = payloads::view_submission(&ids.team(), &user, view, &trigger_id);
         let envelope = payloads::envelope("interactive", payload);
-        let envelope_id = envelope["envelope_id"].as_str().unwrap_or_default().to_string();
+        let envelope_id = envelope["envelope_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let Some(ack) = self.deliver("view_submission", envelope, TROUBLE).await else {
             return Ok(SubmitOutcome::Failed(TROUBLE.to_string()));
         };
@@ -204,7 +243,9 @@ impl Person {
                     return refuse("errors must be an object");
                 };
                 let view = w.view_json(view_id).unwrap_or_default();
-                let inputs: Vec<&str> = input_blocks(&view).filter_map(|b| b["block_id"].as_str()).collect();
+                let inputs: Vec<&str> = input_blocks(&view)
+                    .filter_map(|b| b["block_id"].as_str())
+                    .collect();
                 let mut out = BTreeMap::new();
                 for (block, msg) in errors {
                     if !inputs.contains(&block.as_str()) {
@@ -239,7 +280,9 @@ impl Person {
     /// Closes the top view (the whole stack if it has `clear_on_close`), sending
     /// `view_closed` when the view asked for `notify_on_close`.
     pub async fn close_modal(&self) {
-        let Ok((view_id, view)) = self.top_view() else { return };
+        let Ok((view_id, view)) = self.top_view() else {
+            return;
+        };
         {
             let mut w = self.inner.world();
             let stack = w.modal_stacks.entry(self.id.clone()).or_default();
@@ -254,20 +297,32 @@ impl Person {
             let ids = self.team_ids();
             let payload = payloads::view_closed(&ids.team(), &self.user(), view);
             let envelope = payloads::envelope("interactive", payload);
-            let envelope_id = envelope["envelope_id"].as_str().unwrap_or_default().to_string();
+            let envelope_id = envelope["envelope_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             delivery::dispatch(&self.inner, envelope);
-            let _ = delivery::wait_ack(&self.inner, &envelope_id, self.inner.options.ack_timeout).await;
+            let _ =
+                delivery::wait_ack(&self.inner, &envelope_id, self.inner.options.ack_timeout).await;
         }
     }
 }
 
 fn input_blocks(view: &Value) -> impl Iterator<Item = &Value> {
-    view["blocks"].as_array().into_iter().flatten().filter(|b| b["type"] == "input")
+    view["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "input")
 }
 
 /// The option of a static select / radio group whose visible text is `text`.
 fn pick_option(element: &Value, text: &str) -> anyhow::Result<Value> {
-    let mut options: Vec<&Value> = element["options"].as_array().into_iter().flatten().collect();
+    let mut options: Vec<&Value> = element["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
     for group in element["option_groups"].as_array().into_iter().flatten() {
         options.extend(group["options"].as_array().into_iter().flatten());
     }
@@ -282,21 +337,35 @@ fn pick_option(element: &Value, text: &str) -> anyhow::Result<Value> {
 /// entries for unfilled optional inputs. An unfilled required input is an error
 /// (Slack's client would not submit).
 fn submission_values(view: &Value) -> anyhow::Result<Map<String, Value>> {
-    let mut values = view["state"]["values"].as_object().cloned().unwrap_or_default();
+    let mut values = view["state"]["values"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     for block in input_blocks(view) {
         let block_id = block["block_id"].as_str().unwrap_or_default();
         let element = &block["element"];
         let action_id = element["action_id"].as_str().unwrap_or_default();
-        if values.get(block_id).and_then(|b| b.get(action_id)).is_some() {
+        if values
+            .get(block_id)
+            .and_then(|b| b.get(action_id))
+            .is_some()
+        {
             continue;
         }
         if block["optional"] != true {
-            bail!("required input {:?} is not filled: Slack would not submit", block["label"]["text"]);
+            bail!(
+                "required input {:?} is not filled: Slack would not submit",
+                block["label"]["text"]
+            );
         }
         let kind = element["type"].as_str().unwrap_or_default();
         let empty = match kind {
-            "static_select" | "external_select" | "radio_buttons" => json!({"type": kind, "selected_option": null}),
-            "multi_static_select" | "multi_external_select" | "checkboxes" => json!({"type": kind, "selected_options": []}),
+            "static_select" | "external_select" | "radio_buttons" => {
+                json!({"type": kind, "selected_option": null})
+            }
+            "multi_static_select" | "multi_external_select" | "checkboxes" => {
+                json!({"type": kind, "selected_options": []})
+            }
             "users_select" => json!({"type": kind, "selected_user": null}),
             "multi_users_select" => json!({"type": kind, "selected_users": []}),
             "conversations_select" => json!({"type": kind, "selected_conversation": null}),
@@ -308,7 +377,9 @@ fn submission_values(view: &Value) -> anyhow::Result<Map<String, Value>> {
             "datetimepicker" => json!({"type": kind, "selected_date_time": null}),
             _ => json!({"type": kind, "value": null}),
         };
-        let entry = values.entry(block_id.to_string()).or_insert_with(|| json!({}));
+        let entry = values
+            .entry(block_id.to_string())
+            .or_insert_with(|| json!({}));
         entry[action_id] = empty;
     }
     Ok(values)

@@ -54,7 +54,11 @@ pub fn envelope(kind: &str, payload: Value) -> Value {
 pub fn event_callback(inner: &Inner, mut event: Value) -> Value {
     let (team_id, app_id, bot_user) = {
         let w = inner.world();
-        (w.ws.team_id.clone(), w.ws.app_id.clone(), w.ws.bot_user_id.clone())
+        (
+            w.ws.team_id.clone(),
+            w.ws.app_id.clone(),
+            w.ws.bot_user_id.clone(),
+        )
     };
     let now = chrono::Utc::now();
     if event.get("event_ts").is_none() {

@@ -113,15 +113,23 @@ impl Person {
     /// Sends an interaction or command envelope and waits up to `ack_timeout`.
     /// No socket, or no ack in time, is recorded as a [`super::PersonError`].
     pub(crate) async fn deliver(&self, kind: &str, envelope: Value, shown: &str) -> Option<Ack> {
-        let envelope_id = envelope["envelope_id"].as_str().unwrap_or_default().to_string();
+        let envelope_id = envelope["envelope_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if delivery::dispatch(&self.inner, envelope).is_none() {
             let msg = format!("{shown} (no open Socket Mode connection)");
-            self.inner.world().record_person_error(&self.id, kind, &envelope_id, &msg);
+            self.inner
+                .world()
+                .record_person_error(&self.id, kind, &envelope_id, &msg);
             return None;
         }
-        let ack = delivery::wait_ack(&self.inner, &envelope_id, self.inner.options.ack_timeout).await;
+        let ack =
+            delivery::wait_ack(&self.inner, &envelope_id, self.inner.options.ack_timeout).await;
         if ack.is_none() {
-            self.inner.world().record_person_error(&self.id, kind, &envelope_id, shown);
+            self.inner
+                .world()
+                .record_person_error(&self.id, kind, &envelope_id, shown);
         }
         ack
     }
@@ -139,9 +147,20 @@ impl Person {
             let c = w
                 .resolve_channel(channel)
                 .unwrap_or_else(|| panic!("simulator: no channel {channel:?}"));
-            let (cid, name) = (c.id.clone(), if c.is_im { "directmessage".into() } else { c.name.clone() });
+            let (cid, name) = (
+                c.id.clone(),
+                if c.is_im {
+                    "directmessage".into()
+                } else {
+                    c.name.clone()
+                },
+            );
             let trigger = w.new_trigger(&self.id);
-            let target = ResponseTarget { user: self.id.clone(), channel: cid.clone(), message_ts: None };
+            let target = ResponseTarget {
+                user: self.id.clone(),
+                channel: cid.clone(),
+                message_ts: None,
+            };
             let url = w.new_response_url(&self.api_base(), target);
             (cid, name, trigger, url)
         };
@@ -155,7 +174,10 @@ impl Person {
         };
         let payload = payloads::slash_command(&ids.team(), &user, &args);
         let envelope = payloads::envelope("slash_commands", payload);
-        let envelope_id = envelope["envelope_id"].as_str().unwrap_or_default().to_string();
+        let envelope_id = envelope["envelope_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let shown = format!("{command} failed with the error \"operation_timeout\"");
         let ack = self.deliver("slash_command", envelope, &shown).await;
         let response = ack.as_ref().and_then(|a| a.payload.clone());
@@ -189,9 +211,15 @@ impl Person {
             edited: false,
         };
         if p["response_type"] == "in_channel" {
-            w.messages.entry(channel.to_string()).or_default().push(msg.clone());
+            w.messages
+                .entry(channel.to_string())
+                .or_default()
+                .push(msg.clone());
         } else {
-            w.ephemerals.entry(self.id.clone()).or_default().push(msg.clone());
+            w.ephemerals
+                .entry(self.id.clone())
+                .or_default()
+                .push(msg.clone());
         }
         self.inner.bump();
         msg
@@ -204,13 +232,24 @@ impl Person {
     }
 
     /// Clicks a button in one message.
-    pub async fn click_in(&self, channel: &str, ts: &str, button_text: &str) -> anyhow::Result<ActionOutcome> {
-        self.click_where(Some((channel, ts)), button_text, None).await
+    pub async fn click_in(
+        &self,
+        channel: &str,
+        ts: &str,
+        button_text: &str,
+    ) -> anyhow::Result<ActionOutcome> {
+        self.click_where(Some((channel, ts)), button_text, None)
+            .await
     }
 
     /// Like [`Person::click`], but the action's `value` is replaced (a forged click).
-    pub async fn click_with_value(&self, button_text: &str, forged_value: &str) -> anyhow::Result<ActionOutcome> {
-        self.click_where(None, button_text, Some(forged_value)).await
+    pub async fn click_with_value(
+        &self,
+        button_text: &str,
+        forged_value: &str,
+    ) -> anyhow::Result<ActionOutcome> {
+        self.click_where(None, button_text, Some(forged_value))
+            .await
     }
 
     async fn click_where(
@@ -235,15 +274,26 @@ impl Person {
         self.send_block_actions(source, action).await
     }
 
-    pub(crate) async fn send_block_actions(&self, source: ActionSource, action: Value) -> anyhow::Result<ActionOutcome> {
+    pub(crate) async fn send_block_actions(
+        &self,
+        source: ActionSource,
+        action: Value,
+    ) -> anyhow::Result<ActionOutcome> {
         let user = self.user();
         let ids = self.team_ids();
         let trigger_id = self.inner.world().new_trigger(&self.id);
         let payload = payloads::block_actions(&ids.team(), &user, &source, &trigger_id, action);
         let envelope = payloads::envelope("interactive", payload);
-        let envelope_id = envelope["envelope_id"].as_str().unwrap_or_default().to_string();
+        let envelope_id = envelope["envelope_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let ack = self
-            .deliver("block_actions", envelope, "warning icon: the app did not respond")
+            .deliver(
+                "block_actions",
+                envelope,
+                "warning icon: the app did not respond",
+            )
             .await;
         Ok(ActionOutcome {
             acked: ack.is_some(),
@@ -254,7 +304,11 @@ impl Person {
     }
 
     /// The top modal first, then messages newest first.
-    fn find_button(&self, only: Option<(&str, &str)>, text: &str) -> Option<(ActionSource, ButtonRef)> {
+    fn find_button(
+        &self,
+        only: Option<(&str, &str)>,
+        text: &str,
+    ) -> Option<(ActionSource, ButtonRef)> {
         let matching = |blocks: &Value| find_buttons(blocks).into_iter().find(|b| b.text == text);
         let mut w = self.inner.world();
         if only.is_none() {
@@ -269,14 +323,21 @@ impl Person {
         seen.sort_by(|a, b| b.0.ts.cmp(&a.0.ts));
         let (msg, is_ephemeral, button) = seen.into_iter().find_map(|(m, eph)| {
             if let Some((c, ts)) = only {
-                let cid = w.resolve_channel(c).map(|c| c.id.clone()).unwrap_or_else(|| c.to_string());
+                let cid = w
+                    .resolve_channel(c)
+                    .map(|c| c.id.clone())
+                    .unwrap_or_else(|| c.to_string());
                 if m.channel != cid || m.ts != ts {
                     return None;
                 }
             }
             matching(&m.blocks).map(|b| (m, eph, b))
         })?;
-        let (team, bot_id, bot) = (w.ws.team_id.clone(), w.ws.bot_id.clone(), w.ws.bot_user_id.clone());
+        let (team, bot_id, bot) = (
+            w.ws.team_id.clone(),
+            w.ws.bot_id.clone(),
+            w.ws.bot_user_id.clone(),
+        );
         let channel_name = match w.resolve_channel(&msg.channel) {
             Some(c) if !c.is_im => c.name.clone(),
             _ => "directmessage".to_string(),
@@ -301,7 +362,11 @@ impl Person {
     fn visible_messages_locked(&self, w: &super::state::World) -> Vec<(Message, bool)> {
         let mut out = Vec::new();
         for c in &w.ws.channels {
-            let sees = if c.is_im { c.im_user.as_deref() == Some(&self.id) } else { !c.is_private || c.members.contains(&self.id) };
+            let sees = if c.is_im {
+                c.im_user.as_deref() == Some(&self.id)
+            } else {
+                !c.is_private || c.members.contains(&self.id)
+            };
             if sees {
                 for m in w.messages.get(&c.id).into_iter().flatten() {
                     out.push((m.clone(), false));
@@ -317,7 +382,10 @@ impl Person {
     /// Messages in this person's DM with the bot, oldest first, current content.
     pub fn dms(&self) -> Vec<Message> {
         let w = self.inner.world();
-        w.messages.get(&dm_channel_id(&self.id)).cloned().unwrap_or_default()
+        w.messages
+            .get(&dm_channel_id(&self.id))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn last_dm(&self) -> Option<Message> {
@@ -326,13 +394,20 @@ impl Person {
 
     /// Ephemeral messages shown to this person (postEphemeral, command acks, response_url).
     pub fn ephemerals(&self) -> Vec<Message> {
-        self.inner.world().ephemerals.get(&self.id).cloned().unwrap_or_default()
+        self.inner
+            .world()
+            .ephemerals
+            .get(&self.id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Messages in `channel`, if this person can see it (else empty).
     pub fn channel_messages(&self, channel: &str) -> Vec<Message> {
         let w = self.inner.world();
-        let Some(c) = w.resolve_channel(channel) else { return vec![] };
+        let Some(c) = w.resolve_channel(channel) else {
+            return vec![];
+        };
         if c.is_private && !c.members.contains(&self.id) {
             return vec![];
         }
@@ -399,7 +474,9 @@ impl Person {
     }
 
     async fn push(&self, event: Value) -> EnvelopeHandle {
-        let sim = super::Simulator { inner: self.inner.clone() };
+        let sim = super::Simulator {
+            inner: self.inner.clone(),
+        };
         sim.push_event(event).await
     }
 }

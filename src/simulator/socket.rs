@@ -103,6 +103,8 @@ fn reject(status: u16, why: &str) -> ErrorResponse {
 
 async fn serve_socket(inner: Arc<Inner>, stream: TcpStream) {
     let mut debug_reconnects = false;
+    // The error type is fixed by tungstenite's handshake `Callback` trait.
+    #[allow(clippy::result_large_err)]
     let check_ticket = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         if inner.faults.take_refused_handshake() {
             return Err(reject(503, "handshake refused (injected fault)"));
@@ -143,7 +145,13 @@ async fn serve_socket(inner: Arc<Inner>, stream: TcpStream) {
     }
     {
         let mut s = inner.sockets();
-        s.conns.insert(id, Conn { tx, draining: false });
+        s.conns.insert(
+            id,
+            Conn {
+                tx,
+                draining: false,
+            },
+        );
         s.history.push(ConnectionInfo {
             id,
             opened_at: Instant::now(),
@@ -155,9 +163,10 @@ async fn serve_socket(inner: Arc<Inner>, stream: TcpStream) {
     inner.bump();
     tracing::debug!(id, "simulator: socket open");
 
-    let mut ping = inner.options.server_ping_interval.map(|period| {
-        tokio::time::interval_at(Instant::now() + period, period)
-    });
+    let mut ping = inner
+        .options
+        .server_ping_interval
+        .map(|period| tokio::time::interval_at(Instant::now() + period, period));
     loop {
         let tick = async {
             match ping.as_mut() {
@@ -229,14 +238,21 @@ fn on_frame(inner: &Inner, conn: u64, text: &str) {
         let s = inner.sockets();
         let sends = s.deliveries.get(envelope_id);
         sends
-            .and_then(|d| d.iter().rev().find(|d| d.connection_id == conn).or(d.last()))
+            .and_then(|d| {
+                d.iter()
+                    .rev()
+                    .find(|d| d.connection_id == conn)
+                    .or(d.last())
+            })
             .map(|d| d.at)
     };
     let record = AckRecord {
         envelope_id: envelope_id.to_string(),
         payload: frame.get("payload").filter(|p| !p.is_null()).cloned(),
         connection_id: conn,
-        latency: sent_at.map(|t| now.saturating_duration_since(t)).unwrap_or_default(),
+        latency: sent_at
+            .map(|t| now.saturating_duration_since(t))
+            .unwrap_or_default(),
         at: now,
         known: sent_at.is_some(),
     };

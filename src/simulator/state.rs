@@ -189,7 +189,13 @@ impl World {
     }
 
     pub fn record_person_error(&mut self, user: &str, kind: &str, envelope_id: &str, msg: &str) {
-        tracing::info!(user, kind, envelope_id, msg, "simulator: person sees an error");
+        tracing::info!(
+            user,
+            kind,
+            envelope_id,
+            msg,
+            "simulator: person sees an error"
+        );
         self.person_errors.push(PersonError {
             user: user.to_string(),
             kind: kind.to_string(),

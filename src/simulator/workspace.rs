@@ -143,7 +143,12 @@ impl Workspace {
                 false,
                 &["U0BOB00001", "U0CAROL001", "U0FRANK001"],
             ),
-            Channel::new("G0INCIDENT", "incidents", true, &["U0BOB00001", "U0FRANK001"]),
+            Channel::new(
+                "G0INCIDENT",
+                "incidents",
+                true,
+                &["U0BOB00001", "U0FRANK001"],
+            ),
         ];
         let groups = vec![
             UserGroup {

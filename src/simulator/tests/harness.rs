@@ -92,9 +92,20 @@ pub async fn bot(sim: &Simulator, method: &str, body: Value) -> Value {
 
 /// Opens a socket like an app: apps.connections.open, connect, read `hello`.
 pub async fn connect(sim: &Simulator) -> (Ws, Value) {
-    let (_, _, body) = call(sim, "apps.connections.open", Some(&sim.app_token()), json!({})).await;
-    let url = body["url"].as_str().expect("url in apps.connections.open").to_string();
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
+    let (_, _, body) = call(
+        sim,
+        "apps.connections.open",
+        Some(&sim.app_token()),
+        json!({}),
+    )
+    .await;
+    let url = body["url"]
+        .as_str()
+        .expect("url in apps.connections.open")
+        .to_string();
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connect");
     let hello = next_frame(&mut ws).await.expect("hello frame");
     (ws, hello)
 }
@@ -111,7 +122,10 @@ pub async fn next_frame(ws: &mut Ws) -> Option<Value> {
         }
         None
     };
-    tokio::time::timeout(Duration::from_secs(3), read).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(3), read)
+        .await
+        .ok()
+        .flatten()
 }
 
 pub async fn ack(ws: &mut Ws, envelope: &Value, payload: Option<Value>) {
@@ -119,7 +133,9 @@ pub async fn ack(ws: &mut Ws, envelope: &Value, payload: Option<Value>) {
     if let Some(p) = payload {
         frame["payload"] = p;
     }
-    ws.send(WsMessage::text(frame.to_string())).await.expect("send ack");
+    ws.send(WsMessage::text(frame.to_string()))
+        .await
+        .expect("send ack");
 }
 
 /// What the scripted bot does with an envelope: `None` = never ack.
@@ -133,13 +149,19 @@ pub struct Bot {
 impl Bot {
     pub async fn spawn(sim: &Simulator, respond: Responder) -> Bot {
         let (mut ws, _) = connect(sim).await;
-        sim.wait_for_connections(1, Duration::from_secs(1)).await.expect("bot connected");
+        sim.wait_for_connections(1, Duration::from_secs(1))
+            .await
+            .expect("bot connected");
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let keep = seen.clone();
         tokio::spawn(async move {
             while let Some(Ok(frame)) = ws.next().await {
-                let WsMessage::Text(text) = frame else { continue };
-                let Ok(env) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+                let WsMessage::Text(text) = frame else {
+                    continue;
+                };
+                let Ok(env) = serde_json::from_str::<Value>(text.as_str()) else {
+                    continue;
+                };
                 if env.get("envelope_id").is_none() {
                     continue;
                 }

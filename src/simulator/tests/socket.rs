@@ -17,19 +17,36 @@ async fn hello_carries_every_field_slack_morphism_requires() {
     assert_eq!(parsed.num_connections, 1);
     assert!(!parsed.debug_info.host.is_empty());
     assert_eq!(parsed.debug_info.approximate_connection_time, Some(18060));
-    sim.wait_for_connections(1, Duration::from_secs(1)).await.expect("open");
+    sim.wait_for_connections(1, Duration::from_secs(1))
+        .await
+        .expect("open");
     assert_eq!(sim.connections_opened_total(), 1);
 }
 
 #[tokio::test]
 async fn a_ticket_works_once_and_debug_reconnects_is_accepted() {
     let sim = start().await;
-    let (_, _, body) = call(&sim, "apps.connections.open", Some(&sim.app_token()), json!({})).await;
-    let url = format!("{}&debug_reconnects=true", body["url"].as_str().expect("url"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.clone()).await.expect("first use");
-    let hello: Hello = serde_json::from_value(next_frame(&mut ws).await.expect("hello")).expect("hello");
+    let (_, _, body) = call(
+        &sim,
+        "apps.connections.open",
+        Some(&sim.app_token()),
+        json!({}),
+    )
+    .await;
+    let url = format!(
+        "{}&debug_reconnects=true",
+        body["url"].as_str().expect("url")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.clone())
+        .await
+        .expect("first use");
+    let hello: Hello =
+        serde_json::from_value(next_frame(&mut ws).await.expect("hello")).expect("hello");
     assert_eq!(hello.debug_info.approximate_connection_time, Some(360));
-    assert!(tokio_tungstenite::connect_async(url).await.is_err(), "second use refused");
+    assert!(
+        tokio_tungstenite::connect_async(url).await.is_err(),
+        "second use refused"
+    );
 }
 
 #[tokio::test]
@@ -41,19 +58,39 @@ async fn unacked_events_are_redelivered_with_the_same_ids_and_retry_attempt() {
     let params: EnvelopeParams = serde_json::from_value(first.clone()).expect("envelope params");
     assert!(!params.accepts_response_payload);
     assert_eq!(params.envelope_id, handle.envelope_id);
-    assert_eq!((first["retry_attempt"].clone(), first["retry_reason"].clone()), (json!(0), json!("")));
-    let callback: SlackPushEventCallback = serde_json::from_value(first["payload"].clone()).expect("event_callback parses");
+    assert_eq!(
+        (
+            first["retry_attempt"].clone(),
+            first["retry_reason"].clone()
+        ),
+        (json!(0), json!(""))
+    );
+    let callback: SlackPushEventCallback =
+        serde_json::from_value(first["payload"].clone()).expect("event_callback parses");
     assert_eq!(callback.team_id.to_string(), "T0C1TEAM01");
 
     let retry = next_frame(&mut ws).await.expect("redelivery");
     assert_eq!(retry["envelope_id"], first["envelope_id"]);
     assert_eq!(retry["payload"]["event_id"], first["payload"]["event_id"]);
-    assert_eq!((retry["retry_attempt"].clone(), retry["retry_reason"].clone()), (json!(1), json!("timeout")));
+    assert_eq!(
+        (
+            retry["retry_attempt"].clone(),
+            retry["retry_reason"].clone()
+        ),
+        (json!(1), json!("timeout"))
+    );
     ack(&mut ws, &retry, None).await;
-    let got = handle.ack(Duration::from_secs(1)).await.expect("ack recorded");
+    let got = handle
+        .ack(Duration::from_secs(1))
+        .await
+        .expect("ack recorded");
     assert_eq!(got.payload, None);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(sim.deliveries(&handle.envelope_id), 2, "no retry after the ack");
+    assert_eq!(
+        sim.deliveries(&handle.envelope_id),
+        2,
+        "no retry after the ack"
+    );
 }
 
 #[tokio::test]
@@ -72,8 +109,12 @@ async fn refresh_keeps_the_old_socket_until_the_simulator_closes_it() {
     let sim = start().await;
     let (mut old, _) = connect(&sim).await;
     let (mut new, _) = connect(&sim).await;
-    sim.wait_for_connections(2, Duration::from_secs(1)).await.expect("two open");
-    sim.send_disconnect_with("refresh_requested", Duration::from_millis(300)).await.expect("disconnect");
+    sim.wait_for_connections(2, Duration::from_secs(1))
+        .await
+        .expect("two open");
+    sim.send_disconnect_with("refresh_requested", Duration::from_millis(300))
+        .await
+        .expect("disconnect");
     let frame = next_frame(&mut old).await.expect("disconnect frame");
     let d: Disconnect = serde_json::from_value(frame).expect("disconnect parses");
     assert_eq!(d.reason, "refresh_requested");
@@ -86,19 +127,32 @@ async fn refresh_keeps_the_old_socket_until_the_simulator_closes_it() {
         ack(&mut new, &env, None).await;
     }
     assert_eq!(sim.open_connections(), 2);
-    assert!(next_frame(&mut old).await.is_none(), "closed by the simulator");
-    sim.wait_for(Duration::from_secs(1), |s| s.open_connections() == 1).await.expect("one left");
+    assert!(
+        next_frame(&mut old).await.is_none(),
+        "closed by the simulator"
+    );
+    sim.wait_for(Duration::from_secs(1), |s| s.open_connections() == 1)
+        .await
+        .expect("one left");
 }
 
 #[tokio::test]
 async fn link_disabled_closes_everything_and_refuses_new_connections() {
     let sim = start().await;
     let (mut ws, _) = connect(&sim).await;
-    sim.send_disconnect("link_disabled").await.expect("disconnect");
+    sim.send_disconnect("link_disabled")
+        .await
+        .expect("disconnect");
     let frame = next_frame(&mut ws).await.expect("frame");
     assert_eq!(frame["reason"], "link_disabled");
     assert!(next_frame(&mut ws).await.is_none());
-    let (_, _, body) = call(&sim, "apps.connections.open", Some(&sim.app_token()), json!({})).await;
+    let (_, _, body) = call(
+        &sim,
+        "apps.connections.open",
+        Some(&sim.app_token()),
+        json!({}),
+    )
+    .await;
     assert_eq!(body["error"], "invalid_auth");
 }
 
@@ -106,7 +160,9 @@ async fn link_disabled_closes_everything_and_refuses_new_connections() {
 async fn abrupt_drop_ends_the_stream_and_the_count() {
     let sim = start().await;
     let (mut ws, _) = connect(&sim).await;
-    sim.wait_for_connections(1, Duration::from_secs(1)).await.expect("open");
+    sim.wait_for_connections(1, Duration::from_secs(1))
+        .await
+        .expect("open");
     sim.drop_connection_abruptly().await.expect("drop");
     assert_eq!(sim.open_connections(), 0);
     assert!(next_frame(&mut ws).await.is_none());
@@ -130,7 +186,13 @@ async fn the_eleventh_socket_gets_too_many_websockets() {
 async fn a_refused_handshake_fails_and_the_next_connection_works() {
     let sim = start().await;
     sim.faults().refuse_socket_handshakes(1);
-    let (_, _, body) = call(&sim, "apps.connections.open", Some(&sim.app_token()), json!({})).await;
+    let (_, _, body) = call(
+        &sim,
+        "apps.connections.open",
+        Some(&sim.app_token()),
+        json!({}),
+    )
+    .await;
     let url = body["url"].as_str().expect("url").to_string();
     assert!(tokio_tungstenite::connect_async(url).await.is_err());
     let (_ws, hello) = connect(&sim).await;

@@ -72,11 +72,15 @@ fn content(args: &Args) -> Result<(String, Value), super::ApiError> {
 }
 
 fn post_message(inner: &Inner, args: &Args) -> Reply {
-    let channel = args.str("channel").ok_or_else(|| err("channel_not_found"))?;
+    let channel = args
+        .str("channel")
+        .ok_or_else(|| err("channel_not_found"))?;
     let mut w = inner.world();
     let id = target_channel(&mut w, &channel)?;
     let bot = w.ws.bot_user_id.clone();
-    let c = w.resolve_channel(&id).ok_or_else(|| err("channel_not_found"))?;
+    let c = w
+        .resolve_channel(&id)
+        .ok_or_else(|| err("channel_not_found"))?;
     if c.is_archived {
         return Err(err("is_archived"));
     }
@@ -101,13 +105,17 @@ fn post_message(inner: &Inner, args: &Args) -> Reply {
 }
 
 fn update(inner: &Inner, args: &Args) -> Reply {
-    let channel = args.str("channel").ok_or_else(|| err("channel_not_found"))?;
+    let channel = args
+        .str("channel")
+        .ok_or_else(|| err("channel_not_found"))?;
     let ts = args.str("ts").ok_or_else(|| err("message_not_found"))?;
     let mut w = inner.world();
     let id = target_channel(&mut w, &channel)?;
     let bot = w.ws.bot_user_id.clone();
     let (team, bot_id) = (w.ws.team_id.clone(), w.ws.bot_id.clone());
-    let msg = w.message_mut(&id, &ts).ok_or_else(|| err("message_not_found"))?;
+    let msg = w
+        .message_mut(&id, &ts)
+        .ok_or_else(|| err("message_not_found"))?;
     if msg.user != bot {
         return Err(err("cant_update_message"));
     }
@@ -120,11 +128,15 @@ fn update(inner: &Inner, args: &Args) -> Reply {
 }
 
 fn post_ephemeral(inner: &Inner, args: &Args) -> Reply {
-    let channel = args.str("channel").ok_or_else(|| err("channel_not_found"))?;
+    let channel = args
+        .str("channel")
+        .ok_or_else(|| err("channel_not_found"))?;
     let user = args.str("user").ok_or_else(|| err("user_not_found"))?;
     let mut w = inner.world();
     let id = target_channel(&mut w, &channel)?;
-    let c = w.resolve_channel(&id).ok_or_else(|| err("channel_not_found"))?;
+    let c = w
+        .resolve_channel(&id)
+        .ok_or_else(|| err("channel_not_found"))?;
     if c.is_archived {
         return Err(err("is_archived"));
     }
@@ -147,13 +159,21 @@ fn post_ephemeral(inner: &Inner, args: &Args) -> Reply {
 }
 
 fn delete(inner: &Inner, args: &Args) -> Reply {
-    let channel = args.str("channel").ok_or_else(|| err("channel_not_found"))?;
+    let channel = args
+        .str("channel")
+        .ok_or_else(|| err("channel_not_found"))?;
     let ts = args.str("ts").ok_or_else(|| err("message_not_found"))?;
     let mut w = inner.world();
     let id = target_channel(&mut w, &channel)?;
     let bot = w.ws.bot_user_id.clone();
-    let msgs = w.messages.get_mut(&id).ok_or_else(|| err("message_not_found"))?;
-    let pos = msgs.iter().position(|m| m.ts == ts).ok_or_else(|| err("message_not_found"))?;
+    let msgs = w
+        .messages
+        .get_mut(&id)
+        .ok_or_else(|| err("message_not_found"))?;
+    let pos = msgs
+        .iter()
+        .position(|m| m.ts == ts)
+        .ok_or_else(|| err("message_not_found"))?;
     if msgs[pos].user != bot {
         return Err(err("cant_delete_message"));
     }
@@ -170,22 +190,37 @@ pub(super) async fn response_url(
 ) -> impl IntoResponse {
     let json_type = [(header::CONTENT_TYPE, "application/json")];
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, json_type, r#"{"ok":false,"error":"invalid_json"}"#);
+        return (
+            StatusCode::BAD_REQUEST,
+            json_type,
+            r#"{"ok":false,"error":"invalid_json"}"#,
+        );
     };
     let applied = apply_response(&inner, &key, &body);
     inner.bump();
     match applied {
         Ok(()) => (StatusCode::OK, json_type, r#"{"ok":true}"#),
-        Err(_) => (StatusCode::NOT_FOUND, json_type, r#"{"ok":false,"error":"expired_url"}"#),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            json_type,
+            r#"{"ok":false,"error":"expired_url"}"#,
+        ),
     }
 }
 
 fn apply_response(inner: &Inner, key: &str, body: &Value) -> Result<(), super::ApiError> {
     let mut w = inner.world();
-    let target = w.response_urls.get(key).cloned().ok_or_else(|| err("expired_url"))?;
+    let target = w
+        .response_urls
+        .get(key)
+        .cloned()
+        .ok_or_else(|| err("expired_url"))?;
     let truthy = |k: &str| body[k] == true || body[k] == "true";
     if truthy("delete_original") {
-        let ts = target.message_ts.clone().ok_or_else(|| err("message_not_found"))?;
+        let ts = target
+            .message_ts
+            .clone()
+            .ok_or_else(|| err("message_not_found"))?;
         if let Some(msgs) = w.messages.get_mut(&target.channel) {
             msgs.retain(|m| m.ts != ts);
         }
@@ -199,8 +234,13 @@ fn apply_response(inner: &Inner, key: &str, body: &Value) -> Result<(), super::A
     }
     let (text, blocks) = content(&Args(args))?;
     if truthy("replace_original") {
-        let ts = target.message_ts.clone().ok_or_else(|| err("message_not_found"))?;
-        let msg = w.message_mut(&target.channel, &ts).ok_or_else(|| err("message_not_found"))?;
+        let ts = target
+            .message_ts
+            .clone()
+            .ok_or_else(|| err("message_not_found"))?;
+        let msg = w
+            .message_mut(&target.channel, &ts)
+            .ok_or_else(|| err("message_not_found"))?;
         msg.text = text;
         msg.blocks = blocks;
         msg.edited = true;

@@ -68,8 +68,14 @@ pub(crate) fn conversation_json(c: &Channel, bot: &str) -> Value {
 /// The channel named by `channel`, as the bot may see it: private channels the
 /// bot is not in are `channel_not_found`, like in Slack.
 fn visible<'a>(w: &'a World, args: &Args) -> Result<&'a Channel, ApiError> {
-    let key = args.str("channel").ok_or_else(|| err("channel_not_found"))?;
-    let c = w.ws.channels.iter().find(|c| c.id == key).ok_or_else(|| err("channel_not_found"))?;
+    let key = args
+        .str("channel")
+        .ok_or_else(|| err("channel_not_found"))?;
+    let c =
+        w.ws.channels
+            .iter()
+            .find(|c| c.id == key)
+            .ok_or_else(|| err("channel_not_found"))?;
     if c.is_private && !c.is_im && !c.members.contains(&w.ws.bot_user_id) {
         return Err(err("channel_not_found"));
     }
@@ -88,17 +94,26 @@ fn open(inner: &Inner, args: &Args) -> Reply {
         // MPIMs are not simulated.
         _ => return Err(err("not_supported_by_simulator")),
     };
-    let user = w.ws.users.iter().find(|u| u.id == user_id).ok_or_else(|| err("user_not_found"))?;
+    let user =
+        w.ws.users
+            .iter()
+            .find(|u| u.id == user_id)
+            .ok_or_else(|| err("user_not_found"))?;
     if user.deleted {
         return Err(err("user_disabled"));
     }
-    let existed = w.ws.channels.iter().any(|c| c.im_user.as_deref() == Some(&user_id));
+    let existed =
+        w.ws.channels
+            .iter()
+            .any(|c| c.im_user.as_deref() == Some(&user_id));
     let id = w.ensure_dm(&user_id);
     if !args.bool("return_im") {
         return Ok(json!({"ok": true, "channel": {"id": id}}));
     }
     let bot = w.ws.bot_user_id.clone();
-    let c = w.resolve_channel(&id).ok_or_else(|| err("channel_not_found"))?;
+    let c = w
+        .resolve_channel(&id)
+        .ok_or_else(|| err("channel_not_found"))?;
     let mut out = json!({"ok": true, "channel": conversation_json(c, &bot)});
     if existed {
         out["no_op"] = json!(true);
@@ -116,7 +131,9 @@ pub(crate) fn validate_channel_name(name: &str) -> Result<(), &'static str> {
     if name.chars().count() > 80 {
         return Err("invalid_name_maxlength");
     }
-    let allowed = |c: char| c == '-' || c == '_' || c.is_numeric() || (c.is_alphabetic() && !c.is_uppercase());
+    let allowed = |c: char| {
+        c == '-' || c == '_' || c.is_numeric() || (c.is_alphabetic() && !c.is_uppercase())
+    };
     if !name.chars().all(allowed) {
         return Err("invalid_name_specials");
     }
@@ -193,10 +210,14 @@ fn invite(inner: &Inner, args: &Args) -> Reply {
 }
 
 fn join(inner: &Inner, args: &Args) -> Reply {
-    let key = args.str("channel").ok_or_else(|| err("channel_not_found"))?;
+    let key = args
+        .str("channel")
+        .ok_or_else(|| err("channel_not_found"))?;
     let mut w = inner.world();
     let bot = w.ws.bot_user_id.clone();
-    let c = w.channel_mut(&key).ok_or_else(|| err("channel_not_found"))?;
+    let c = w
+        .channel_mut(&key)
+        .ok_or_else(|| err("channel_not_found"))?;
     if c.is_private || c.is_im {
         return Err(err("method_not_supported_for_channel_type"));
     }

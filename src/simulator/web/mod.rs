@@ -171,7 +171,10 @@ async fn api(
     )
         .into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     for (name, value) in extra_headers {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(name, v);
@@ -183,7 +186,10 @@ async fn api(
         }
     }
     if let Some(spec) = methods().find(|m| m.name == method && !m.scope.is_empty()) {
-        h.insert("x-accepted-oauth-scopes", HeaderValue::from_static(spec.scope));
+        h.insert(
+            "x-accepted-oauth-scopes",
+            HeaderValue::from_static(spec.scope),
+        );
     }
     resp
 }
@@ -211,7 +217,9 @@ fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
-    let form_token = args.remove("token").and_then(|t| t.as_str().map(str::to_string));
+    let form_token = args
+        .remove("token")
+        .and_then(|t| t.as_str().map(str::to_string));
     let token = bearer.or(if json_token { None } else { form_token });
     let kind = match token.as_deref() {
         None | Some("") => TokenKind::None,
@@ -237,7 +245,11 @@ fn run(inner: &Inner, method: &str, kind: TokenKind, args: Map<String, Value>) -
     match inner.faults.take_failure(method) {
         Some(FailureKind::RateLimit { retry_after_secs }) => {
             let body = json!({"ok": false, "error": "ratelimited"});
-            return Outcome::Http(429, body, vec![("retry-after", retry_after_secs.to_string())]);
+            return Outcome::Http(
+                429,
+                body,
+                vec![("retry-after", retry_after_secs.to_string())],
+            );
         }
         Some(FailureKind::Http { status }) => {
             let body = json!({"ok": false, "error": format!("http_{status}")});

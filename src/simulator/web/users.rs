@@ -69,50 +69,58 @@ pub(crate) fn user_json(team_id: &str, u: &User) -> Value {
 fn info(inner: &Inner, args: &Args) -> Reply {
     let id = args.str("user").ok_or_else(|| err("user_not_found"))?;
     let w = inner.world();
-    let user = w.ws.users.iter().find(|u| u.id == id).ok_or_else(|| err("user_not_found"))?;
+    let user =
+        w.ws.users
+            .iter()
+            .find(|u| u.id == id)
+            .ok_or_else(|| err("user_not_found"))?;
     Ok(json!({"ok": true, "user": user_json(&w.ws.team_id, user)}))
 }
 
 fn lookup_by_email(inner: &Inner, args: &Args) -> Reply {
     let email = args.str("email").ok_or_else(|| err("users_not_found"))?;
     let w = inner.world();
-    let user = w
-        .ws
-        .users
-        .iter()
-        .find(|u| u.email.eq_ignore_ascii_case(&email))
-        .ok_or_else(|| err("users_not_found"))?;
+    let user =
+        w.ws.users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(&email))
+            .ok_or_else(|| err("users_not_found"))?;
     Ok(json!({"ok": true, "user": user_json(&w.ws.team_id, user)}))
 }
 
 fn groups_list(inner: &Inner, args: &Args) -> Reply {
     let w = inner.world();
     let include_users = args.bool("include_users");
-    let groups: Vec<Value> = w
-        .ws
-        .groups
-        .iter()
-        .map(|g| {
-            let mut v = json!({
-                "id": g.id, "team_id": w.ws.team_id, "is_usergroup": true, "is_subteam": true,
-                "name": g.name, "handle": g.handle, "description": "", "is_external": false,
-                "date_create": 1_700_000_000, "date_update": 1_700_000_000, "date_delete": 0,
-                "created_by": "U0FRANK001", "user_count": g.users.len(),
-            });
-            if include_users {
-                v["users"] = json!(g.users);
-            }
-            v
-        })
-        .collect();
+    let groups: Vec<Value> =
+        w.ws.groups
+            .iter()
+            .map(|g| {
+                let mut v = json!({
+                    "id": g.id, "team_id": w.ws.team_id, "is_usergroup": true, "is_subteam": true,
+                    "name": g.name, "handle": g.handle, "description": "", "is_external": false,
+                    "date_create": 1_700_000_000, "date_update": 1_700_000_000, "date_delete": 0,
+                    "created_by": "U0FRANK001", "user_count": g.users.len(),
+                });
+                if include_users {
+                    v["users"] = json!(g.users);
+                }
+                v
+            })
+            .collect();
     Ok(json!({"ok": true, "usergroups": groups}))
 }
 
 fn group_users(inner: &Inner, args: &Args) -> Reply {
-    let id = args.str("usergroup").ok_or_else(|| err("invalid_arguments"))?;
+    let id = args
+        .str("usergroup")
+        .ok_or_else(|| err("invalid_arguments"))?;
     let w = inner.world();
     // UNVERIFIED: Slack's error code for an unknown user group.
-    let group = w.ws.groups.iter().find(|g| g.id == id).ok_or_else(|| err("no_such_subteam"))?;
+    let group =
+        w.ws.groups
+            .iter()
+            .find(|g| g.id == id)
+            .ok_or_else(|| err("no_such_subteam"))?;
     let include_disabled = args.bool("include_disabled");
     let users: Vec<&String> = group
         .users

@@ -53,19 +53,25 @@ fn text_len(v: &Value) -> usize {
 /// characters, ≤ 100 blocks, `submit` required with an input block.
 pub(crate) fn validate_view(view: &Value, want_type: &str) -> Result<(), ApiError> {
     if view["type"] != want_type {
-        return Err(invalid(&format!("must be a `{want_type}` view [json-pointer:/view/type]")));
+        return Err(invalid(&format!(
+            "must be a `{want_type}` view [json-pointer:/view/type]"
+        )));
     }
     let blocks = view["blocks"]
         .as_array()
         .ok_or_else(|| invalid("missing required field: blocks [json-pointer:/view/blocks]"))?;
     if blocks.len() > 100 {
-        return Err(invalid("no more than 100 items allowed [json-pointer:/view/blocks]"));
+        return Err(invalid(
+            "no more than 100 items allowed [json-pointer:/view/blocks]",
+        ));
     }
     if want_type != "modal" {
         return Ok(());
     }
     if view["title"]["text"].as_str().is_none() {
-        return Err(invalid("missing required field: title [json-pointer:/view/title]"));
+        return Err(invalid(
+            "missing required field: title [json-pointer:/view/title]",
+        ));
     }
     for key in ["title", "submit", "close"] {
         if text_len(&view[key]) > 24 {
@@ -82,7 +88,9 @@ pub(crate) fn validate_view(view: &Value, want_type: &str) -> Result<(), ApiErro
     }
     let pm = view["private_metadata"].as_str().map(|s| s.chars().count());
     if pm.unwrap_or(0) > 3000 {
-        return Err(invalid("must be less than 3001 characters [json-pointer:/view/private_metadata]"));
+        return Err(invalid(
+            "must be less than 3001 characters [json-pointer:/view/private_metadata]",
+        ));
     }
     Ok(())
 }
@@ -153,12 +161,16 @@ fn insert(w: &mut World, user: &str, view: Value) -> Value {
 }
 
 fn open(inner: &Inner, args: &Args) -> Reply {
-    let trigger = args.str("trigger_id").ok_or_else(|| invalid("invalid `trigger_id`"))?;
+    let trigger = args
+        .str("trigger_id")
+        .ok_or_else(|| invalid("invalid `trigger_id`"))?;
     let view = view_arg(args)?;
     validate_view(&view, "modal")?;
     let mut w = inner.world();
     check_external_id(&w, &view, None)?;
-    let user = w.use_trigger(&trigger, inner.options.trigger_ttl).map_err(err)?;
+    let user = w
+        .use_trigger(&trigger, inner.options.trigger_ttl)
+        .map_err(err)?;
     let id = w.next_id("V");
     let stored = stored_view(&w, &id, &view, &id, None);
     let stored = insert(&mut w, &user, stored);
@@ -167,12 +179,16 @@ fn open(inner: &Inner, args: &Args) -> Reply {
 }
 
 fn push(inner: &Inner, args: &Args) -> Reply {
-    let trigger = args.str("trigger_id").ok_or_else(|| invalid("invalid `trigger_id`"))?;
+    let trigger = args
+        .str("trigger_id")
+        .ok_or_else(|| invalid("invalid `trigger_id`"))?;
     let view = view_arg(args)?;
     validate_view(&view, "modal")?;
     let mut w = inner.world();
     check_external_id(&w, &view, None)?;
-    let user = w.use_trigger(&trigger, inner.options.trigger_ttl).map_err(err)?;
+    let user = w
+        .use_trigger(&trigger, inner.options.trigger_ttl)
+        .map_err(err)?;
     let stored = push_view(&mut w, &user, &view)?;
     Ok(json!({"ok": true, "view": stored}))
 }
@@ -241,8 +257,12 @@ pub(crate) fn replace_view(w: &mut World, id: &str, view: &Value) -> Option<Valu
 fn keep_matching_values(values: &Map<String, Value>, blocks: &Value) -> Map<String, Value> {
     let mut kept = Map::new();
     for block in blocks.as_array().into_iter().flatten() {
-        let Some(block_id) = block["block_id"].as_str() else { continue };
-        let Some(Value::Object(actions)) = values.get(block_id) else { continue };
+        let Some(block_id) = block["block_id"].as_str() else {
+            continue;
+        };
+        let Some(Value::Object(actions)) = values.get(block_id) else {
+            continue;
+        };
         let elements: Vec<&Value> = match block["type"].as_str() {
             Some("input") => vec![&block["element"]],
             Some("actions") => block["elements"].as_array().into_iter().flatten().collect(),
@@ -252,7 +272,10 @@ fn keep_matching_values(values: &Map<String, Value>, blocks: &Value) -> Map<Stri
         let mut keep = Map::new();
         for el in elements {
             if let Some(v) = el["action_id"].as_str().and_then(|a| actions.get(a)) {
-                keep.insert(el["action_id"].as_str().unwrap_or_default().into(), v.clone());
+                keep.insert(
+                    el["action_id"].as_str().unwrap_or_default().into(),
+                    v.clone(),
+                );
             }
         }
         if !keep.is_empty() {
@@ -263,7 +286,9 @@ fn keep_matching_values(values: &Map<String, Value>, blocks: &Value) -> Map<Stri
 }
 
 fn publish(inner: &Inner, args: &Args) -> Reply {
-    let user = args.str("user_id").ok_or_else(|| invalid("invalid `user_id`"))?;
+    let user = args
+        .str("user_id")
+        .ok_or_else(|| invalid("invalid `user_id`"))?;
     let view = view_arg(args)?;
     validate_view(&view, "home")?;
     let mut w = inner.world();
