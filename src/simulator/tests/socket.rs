@@ -198,3 +198,37 @@ async fn a_refused_handshake_fails_and_the_next_connection_works() {
     let (_ws, hello) = connect(&sim).await;
     assert_eq!(hello["type"], "hello");
 }
+
+#[tokio::test]
+async fn redeliver_everything_sends_each_envelope_again_on_another_socket() {
+    let sim = start_with(crate::simulator::SimOptions {
+        redeliver_everything: true,
+        ..fast()
+    })
+    .await;
+    let (mut a, _) = connect(&sim).await;
+    let (mut b, _) = connect(&sim).await;
+    sim.wait_for_connections(2, Duration::from_secs(1))
+        .await
+        .expect("two open");
+    let h = sim.push_event(json!({"type": "app_mention", "user": "U0BOB00001", "text": "x", "channel": "C0GENERAL1"})).await;
+    let (fa, fb) = (
+        next_frame(&mut a).await.expect("a"),
+        next_frame(&mut b).await.expect("b"),
+    );
+    assert_eq!(fa["envelope_id"], fb["envelope_id"]);
+    let mut attempts = [fa["retry_attempt"].as_u64(), fb["retry_attempt"].as_u64()];
+    attempts.sort();
+    assert_eq!(attempts, [Some(0), Some(1)]);
+    ack(&mut a, &fa, None).await;
+    ack(&mut b, &fb, None).await;
+    sim.wait_for(Duration::from_secs(1), |s| s.acks_received().len() == 2)
+        .await
+        .expect("both acks");
+    let conns: Vec<u64> = sim
+        .deliveries_of(&h.envelope_id)
+        .iter()
+        .map(|d| d.connection_id)
+        .collect();
+    assert_ne!(conns[0], conns[1]);
+}
