@@ -103,6 +103,8 @@ fn reject(status: u16, why: &str) -> ErrorResponse {
 
 async fn serve_socket(inner: Arc<Inner>, stream: TcpStream) {
     let mut debug_reconnects = false;
+    // The error type is fixed by tungstenite's handshake `Callback` trait.
+    #[allow(clippy::result_large_err)]
     let check_ticket = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         if inner.faults.take_refused_handshake() {
             return Err(reject(503, "handshake refused (injected fault)"));

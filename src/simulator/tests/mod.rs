@@ -1,1 +1,7 @@
-//! Black-box tests of the simulator over real HTTP and websockets.
+//! Black-box tests of the simulator over real HTTP (reqwest) and websockets
+//! (tokio-tungstenite as a client), with a tiny scripted "bot" in `harness`.
+
+mod harness;
+mod people;
+mod socket;
+mod web;
