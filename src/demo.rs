@@ -80,18 +80,21 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<()> {
     let before = sim.connections_opened_total();
     sim.send_disconnect_with("refresh_requested", Duration::from_millis(500))
         .await?;
-    let replaced =
-        wait_for(|| sim.connections_opened_total() > before && sim.open_connections() >= 2).await;
+    if !wait_for(|| sim.connections_opened_total() > before).await {
+        anyhow::bail!("c1bot did not open a replacement connection");
+    }
     writeln!(
         out,
-        "  {} ; {} connections open now\n",
-        if replaced {
-            "c1bot opened a replacement before the old link closed"
-        } else {
-            "the replacement did not come up in time"
-        },
+        "  c1bot opened a replacement first: {} connections open while the old link drains",
         sim.open_connections()
     )?;
+    if wait_for(|| sim.open_connections() == config.slack.connections).await {
+        writeln!(
+            out,
+            "  the old link closed: {} connections open\n",
+            sim.open_connections()
+        )?;
+    }
     let outcome = alice.slash("/c1", "help", "general").await;
     writeln!(
         out,
