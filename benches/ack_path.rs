@@ -31,6 +31,16 @@ fn rss_kib(child: &Child) -> Option<u64> {
         .ok()
 }
 
+/// User + system CPU time the process has used, from /proc/PID/stat (clock ticks of 10 ms).
+fn cpu_time(child: &Child) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -83,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let total = rate * seconds;
     let acks_before = sim.acks_received().len();
+    let cpu_before = cpu_time(&child.0).unwrap_or_default();
     let started = tokio::time::Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -105,6 +116,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed();
+    let bot_cpu = cpu_time(&child.0)
+        .unwrap_or_default()
+        .saturating_sub(cpu_before);
     peak_rss = peak_rss.max(rss_kib(&child.0).unwrap_or(0));
 
     let mut latencies: Vec<Duration> = sim.acks_received()[acks_before..]
@@ -125,6 +139,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  ack latency max:  {}",
         ms(latencies.last().copied().unwrap_or_default())
+    );
+    println!(
+        "  bot CPU:          {:.0}% of one core ({:.1} µs per envelope)",
+        100.0 * bot_cpu.as_secs_f64() / elapsed.as_secs_f64(),
+        bot_cpu.as_secs_f64() * 1e6 / total as f64
     );
     println!("  RSS idle:         {:.1} MiB", idle_rss as f64 / 1024.0);
     println!(

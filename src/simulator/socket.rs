@@ -87,7 +87,11 @@ pub(crate) fn serve(inner: Arc<Inner>, listener: TcpListener) {
             tokio::select! {
                 _ = inner.shutdown.cancelled() => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => { tokio::spawn(serve_socket(inner.clone(), stream)); }
+                    Ok((stream, _)) => {
+                        // Slack's edge does not hold small frames back; neither do we (Nagle off).
+                        let _ = stream.set_nodelay(true);
+                        tokio::spawn(serve_socket(inner.clone(), stream));
+                    }
                     Err(error) => tracing::warn!(%error, "simulator: socket accept failed"),
                 },
             }

@@ -122,7 +122,7 @@ pub async fn open<H: EnvelopeHandler>(
 
     let connect = tokio::time::timeout(
         timings.hello_timeout,
-        tokio_tungstenite::connect_async(url.as_str()),
+        tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
     );
     let (socket, _) = match connect.await {
         Ok(Ok(socket)) => socket,
