@@ -6,6 +6,7 @@
 //! - [`slack`]: the only module that knows Slack's wire formats: Socket Mode frames,
 //!   connections and their supervisor, and the Web API client.
 //! - [`demo`]: the scripted walk-through `c1bot demo` runs against the simulator.
+//! - [`workflow`]: the access-request state machine, pure: `(state, action, now) -> (next, effects)`.
 //! - [`simulator`]: an in-process Slack (Web API over HTTP, Socket Mode over a websocket)
 //!   used by the tests and by `c1bot demo`.
 
@@ -14,3 +15,4 @@ pub mod config;
 pub mod demo;
 pub mod simulator;
 pub mod slack;
+pub mod workflow;

@@ -5,6 +5,7 @@
 //! be acked (bounded), then return.
 
 pub mod commands;
+pub mod directory;
 pub mod handler;
 pub mod mrkdwn;
 

@@ -1,0 +1,179 @@
+//! Who people are: Slack's `users.info`, cached briefly, and user-group members.
+//!
+//! Policies decide on the person's account (admin, guest, deactivated, 2FA, time
+//! zone), so every decision reads a fresh-enough copy. A cache entry lives
+//! [`TTL`]; a deactivation is therefore seen within that time. A lookup that fails
+//! is an error, never a guessed profile: an unknown person gets no access.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::slack::web::{methods, WebApi, WebApiError};
+
+/// How long a profile is trusted.
+pub const TTL: Duration = Duration::from_secs(60);
+
+/// The fields of a Slack user that policies read (`input.slack.user`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Person {
+    pub id: String,
+    pub display_name: String,
+    pub real_name: String,
+    pub is_admin: bool,
+    pub is_owner: bool,
+    pub is_primary_owner: bool,
+    pub is_restricted: bool,
+    pub is_ultra_restricted: bool,
+    pub is_stranger: bool,
+    pub deleted: bool,
+    pub has_2fa: bool,
+    pub tz: String,
+    #[serde(skip)]
+    pub email: Option<String>,
+}
+
+impl Person {
+    /// Reads Slack's user object. Missing flags read as false, except that an
+    /// object with no id is refused.
+    pub fn from_slack(user: &Value) -> Option<Person> {
+        let text = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let flag = |k: &str| user.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let profile = user.get("profile").cloned().unwrap_or(Value::Null);
+        let id = text(user, "id");
+        if id.is_empty() {
+            return None;
+        }
+        let display = text(&profile, "display_name");
+        Some(Person {
+            display_name: if display.is_empty() {
+                text(user, "name")
+            } else {
+                display
+            },
+            real_name: {
+                let real = text(user, "real_name");
+                if real.is_empty() {
+                    text(&profile, "real_name")
+                } else {
+                    real
+                }
+            },
+            is_admin: flag("is_admin"),
+            is_owner: flag("is_owner"),
+            is_primary_owner: flag("is_primary_owner"),
+            is_restricted: flag("is_restricted"),
+            is_ultra_restricted: flag("is_ultra_restricted"),
+            // Slack marks people from other organisations in shared channels this way.
+            is_stranger: flag("is_stranger"),
+            deleted: flag("deleted"),
+            has_2fa: flag("has_2fa"),
+            tz: text(user, "tz"),
+            email: profile
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            id,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct Directory {
+    web: WebApi,
+    people: Arc<Mutex<HashMap<String, (Instant, Person)>>>,
+}
+
+impl Directory {
+    pub fn new(web: WebApi) -> Self {
+        Self {
+            web,
+            people: Arc::default(),
+        }
+    }
+
+    /// The person's profile, from the cache if fresh, else from Slack.
+    pub async fn person(&self, user_id: &str) -> Result<Person, WebApiError> {
+        if let Some(person) = self.cached(user_id) {
+            return Ok(person);
+        }
+        let answer = self
+            .web
+            .call(methods::USERS_INFO, json!({ "user": user_id }))
+            .await?;
+        let person = answer
+            .body
+            .get("user")
+            .and_then(Person::from_slack)
+            .ok_or_else(|| WebApiError::Decode {
+                method: methods::USERS_INFO.name,
+                detail: "users.info returned no user".into(),
+            })?;
+        let mut people = self.people.lock().unwrap_or_else(|p| p.into_inner());
+        people.insert(user_id.to_owned(), (Instant::now(), person.clone()));
+        Ok(person)
+    }
+
+    /// A fresh cached profile, without asking Slack.
+    pub fn cached(&self, user_id: &str) -> Option<Person> {
+        let people = self.people.lock().unwrap_or_else(|p| p.into_inner());
+        people
+            .get(user_id)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, person)| person.clone())
+    }
+
+    /// Members of a user group, resolved now (groups change; a step reads them when it starts).
+    pub async fn group_members(&self, group_id: &str) -> Result<Vec<String>, WebApiError> {
+        let answer = self
+            .web
+            .call(
+                methods::USERGROUPS_USERS_LIST,
+                json!({ "usergroup": group_id }),
+            )
+            .await?;
+        Ok(answer
+            .body
+            .get("users")
+            .and_then(Value::as_array)
+            .map(|users| {
+                users
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slack_user_object_becomes_the_policy_view_of_a_person() {
+        let person = Person::from_slack(&json!({
+            "id": "U0DAVE0001", "name": "dave", "real_name": "Dave Guest", "tz": "Europe/Paris",
+            "is_restricted": true, "deleted": false, "profile": {"display_name": "", "email": "dave@acme.example"}
+        }))
+        .expect("has an id");
+        assert_eq!(person.display_name, "dave");
+        assert!(person.is_restricted && !person.is_admin);
+        assert_eq!(person.email.as_deref(), Some("dave@acme.example"));
+    }
+
+    #[test]
+    fn a_user_object_without_an_id_is_refused() {
+        assert_eq!(Person::from_slack(&json!({"name": "ghost"})), None);
+    }
+}

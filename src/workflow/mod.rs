@@ -1,0 +1,12 @@
+//! The access-request workflow, as pure decisions: no I/O, no clock, no Slack.
+//!
+//! - [`request`]: the request, its approval steps and states.
+//! - [`submit`]: a submitted form → a new request, or one sentence per field.
+//! - [`approval`]: approve / deny / cancel / expire / remind → next state + effects.
+//!
+//! The caller supplies `now`, policy verdicts and resolved approvers, and commits the
+//! result with its messages in one store transaction.
+
+pub mod approval;
+pub mod request;
+pub mod submit;

@@ -1,0 +1,184 @@
+//! The access request: what was asked, its approval chain, and where it stands.
+//!
+//! Pure data. These are domain types; the store keeps its own versioned copies.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A Slack user id (`U…`), as the workflow sees it.
+pub type UserId = String;
+
+/// How many of a step's approvers must approve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quorum {
+    Any,
+    All,
+    AtLeast(usize),
+}
+
+impl Quorum {
+    /// Approvals needed, given how many approvers the step resolved to.
+    pub fn needed(self, approvers: usize) -> usize {
+        match self {
+            Quorum::Any => 1,
+            Quorum::All => approvers.max(1),
+            Quorum::AtLeast(n) => n.max(1),
+        }
+    }
+}
+
+/// One approval step, with its approvers resolved when the step started
+/// (user groups expanded, resource owners named).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub name: String,
+    pub approvers: BTreeSet<UserId>,
+    pub quorum: Quorum,
+    /// Post once in this channel instead of DMing each approver.
+    pub notify_channel: Option<String>,
+    pub approvals: BTreeSet<UserId>,
+}
+
+impl Step {
+    pub fn new(
+        name: impl Into<String>,
+        approvers: impl IntoIterator<Item = UserId>,
+        quorum: Quorum,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            approvers: approvers.into_iter().collect(),
+            quorum,
+            notify_channel: None,
+            approvals: BTreeSet::new(),
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.approvals.len() >= self.quorum.needed(self.approvers.len())
+    }
+
+    /// Approvers who may act, the requester and beneficiary excluded.
+    pub fn eligible(&self, request: &AccessRequest) -> BTreeSet<UserId> {
+        self.approvers
+            .iter()
+            .filter(|a| !request.involves(a))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Waiting for step `step` (0-based).
+    Pending {
+        step: usize,
+    },
+    /// Every step approved (or auto-approved): provisioning comes next.
+    Approved {
+        auto: bool,
+    },
+    Denied {
+        by: UserId,
+        reason: Option<String>,
+    },
+    Cancelled {
+        by: UserId,
+    },
+    /// The pending deadline passed without a decision.
+    Expired,
+}
+
+impl State {
+    pub fn is_open(&self) -> bool {
+        matches!(self, State::Pending { .. })
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            State::Pending { .. } => "pending",
+            State::Approved { .. } => "approved",
+            State::Denied { .. } => "denied",
+            State::Cancelled { .. } => "cancelled",
+            State::Expired => "expired",
+        }
+    }
+}
+
+/// A decision, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub step: usize,
+    pub by: UserId,
+    pub approved: bool,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Access duration: the clock starts when access is granted, not when requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessDuration {
+    For(#[serde(with = "secs")] Duration),
+    Permanent,
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequest {
+    /// Short id shown to people, e.g. `REQ-1042`.
+    pub id: String,
+    pub requester: UserId,
+    /// Who gets the access (the requester, unless requested on someone's behalf).
+    pub beneficiary: UserId,
+    pub resource: String,
+    pub entitlement: String,
+    pub duration: AccessDuration,
+    pub justification: String,
+    pub created_at: DateTime<Utc>,
+    /// A pending request expires at this time without a decision.
+    pub decide_by: DateTime<Utc>,
+    pub steps: Vec<Step>,
+    pub state: State,
+    pub decisions: Vec<Decision>,
+}
+
+impl AccessRequest {
+    /// True for the requester and the beneficiary: neither may approve.
+    pub fn involves(&self, user: &str) -> bool {
+        self.requester == user || self.beneficiary == user
+    }
+
+    pub fn current_step(&self) -> Option<(usize, &Step)> {
+        match self.state {
+            State::Pending { step } => self.steps.get(step).map(|s| (step, s)),
+            _ => None,
+        }
+    }
+
+    /// The decision that closed the request, if a person made one.
+    pub fn closing_decision(&self) -> Option<&Decision> {
+        match &self.state {
+            State::Approved { auto: false } | State::Denied { .. } => self.decisions.last(),
+            _ => None,
+        }
+    }
+}
