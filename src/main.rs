@@ -29,12 +29,15 @@ enum Command {
     /// Without Slack tokens: start the built-in Slack simulator and walk through c1bot as its users see it.
     /// With tokens: the same as `run`.
     Demo,
+    /// Print the Slack app manifest (JSON) for "Create an app from a manifest".
+    Manifest,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mode = match cli.command {
         Some(Command::Demo) => Mode::Demo,
+        Some(Command::Manifest) => Mode::Offline,
         Some(Command::Run) | None => Mode::Run,
     };
     let config = match Config::from_process_env(cli.config.as_deref(), mode) {
@@ -44,6 +47,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Manifest) = cli.command {
+        let manifest = c1bot::manifest::manifest(config.slack.command.as_str());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&manifest).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
     init_logging(config.log.format, mode);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -12,6 +12,10 @@ use crate::slack::dispatch::EnvelopeHandler;
 use crate::slack::frame::{Envelope, Inbound};
 use crate::slack::web::{methods, WebApi};
 
+/// Bot events c1bot answers; the manifest subscribes to exactly these.
+pub const HANDLED_EVENTS: &[&str] = &[APP_HOME_OPENED];
+const APP_HOME_OPENED: &str = "app_home_opened";
+
 pub struct C1Handler {
     /// The slash command as configured (`/c1`), for usage text.
     pub command_name: String,
@@ -23,7 +27,16 @@ impl EnvelopeHandler for C1Handler {
         match envelope.decode() {
             Inbound::SlashCommand(command) => Some(self.on_command(&command)),
             Inbound::Event(callback) => {
-                self.on_event(callback.event);
+                let event_type = envelope
+                    .payload
+                    .pointer("/event/type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if HANDLED_EVENTS.contains(&event_type) {
+                    self.on_event(callback.event);
+                } else {
+                    tracing::debug!(event_type, "event c1bot does not subscribe to; acked");
+                }
                 None
             }
             Inbound::Interaction(interaction) => {
