@@ -126,17 +126,45 @@ pub async fn start_observed(
     })
 }
 
-/// `auth.test`: a bad bot token stops start-up with a sentence that says what to fix.
+/// `auth.test`: a bad bot token, or one missing a scope c1bot needs, stops start-up
+/// with a sentence that says what to fix.
 async fn check_bot_token(web: &WebApi) -> anyhow::Result<()> {
-    match web.call(methods::AUTH_TEST, serde_json::json!({})).await {
-        Ok(response) => {
-            let text = |k: &str| response.body.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
-            tracing::info!(team = %text("team"), bot_user = %text("user_id"), "bot token accepted by Slack");
-            Ok(())
-        }
+    let response = match web.call(methods::AUTH_TEST, serde_json::json!({})).await {
+        Ok(response) => response,
         Err(WebApiError::Slack { code, .. }) => anyhow::bail!(
             "Slack refused SLACK_BOT_TOKEN ({code}): copy the Bot User OAuth Token (xoxb-…) again from OAuth & Permissions, and reinstall the app if it was revoked"
         ),
-        Err(other) => Err(anyhow::Error::from(other).context("checking the bot token with auth.test")),
+        Err(other) => return Err(anyhow::Error::from(other).context("checking the bot token with auth.test")),
+    };
+    let text = |k: &str| {
+        response
+            .body
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_owned()
+    };
+    tracing::info!(team = %text("team"), bot_user = %text("user_id"), "bot token accepted by Slack");
+    match &response.scopes {
+        Some(granted) => {
+            let missing = missing_scopes(granted);
+            if !missing.is_empty() {
+                anyhow::bail!(
+                    "the bot token lacks scopes c1bot needs: {}. Add them under OAuth & Permissions → Bot Token Scopes (or recreate the app from `c1bot manifest`), reinstall the app to the workspace (an admin may need to approve it), then restart c1bot",
+                    missing.join(", ")
+                );
+            }
+        }
+        None => tracing::warn!("Slack did not say which scopes the bot token has (no x-oauth-scopes header); skipping the scope check"),
     }
+    Ok(())
+}
+
+/// Scopes in the manifest that `granted` does not hold.
+pub fn missing_scopes(granted: &[String]) -> Vec<String> {
+    crate::manifest::bot_scopes()
+        .into_iter()
+        .map(|(scope, _)| scope)
+        .filter(|scope| !granted.iter().any(|g| g == scope))
+        .collect()
 }

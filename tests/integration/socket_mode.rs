@@ -363,3 +363,26 @@ async fn a_slow_web_api_does_not_delay_acks() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_bot_token_missing_a_scope_stops_start_up_naming_the_scope() {
+    let mut options = fast_sim_options();
+    options.granted_scopes.retain(|s| s != "usergroups:read");
+    let app = spawn_stopped(options).await;
+
+    let error = c1bot::app::start(&app.config)
+        .await
+        .err()
+        .expect("start-up refuses");
+
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("usergroups:read") && message.contains("reinstall"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("chat:write"),
+        "granted scopes are not listed as missing: {message}"
+    );
+    app.stop().await;
+}
