@@ -7,6 +7,7 @@
 //!   connections and their supervisor, and the Web API client.
 //! - [`demo`]: the scripted walk-through `c1bot demo` runs against the simulator.
 //! - [`workflow`]: the access-request state machine, pure: `(state, action, now) -> (next, effects)`.
+//! - [`health`], [`metrics`]: the optional `/healthz`, `/readyz`, `/metrics` listener.
 //! - [`manifest`]: the Slack app manifest, built from the code's registries of methods and events.
 //! - [`simulator`]: an in-process Slack (Web API over HTTP, Socket Mode over a websocket)
 //!   used by the tests and by `c1bot demo`.
@@ -14,7 +15,9 @@
 pub mod app;
 pub mod config;
 pub mod demo;
+pub mod health;
 pub mod manifest;
+pub mod metrics;
 pub mod simulator;
 pub mod slack;
 pub mod workflow;

@@ -44,6 +44,8 @@ pub struct WebApiOptions {
     /// Per-request timeout.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// Where call results and 429s are counted.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// How hard the client tries before giving up on a call.
@@ -82,6 +84,7 @@ impl WebApiOptions {
             bot_token,
             timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            metrics: None,
         }
     }
 }
@@ -110,6 +113,7 @@ struct Inner {
     bot_token: Option<Bearer>,
     retry: RetryPolicy,
     pacer: PacerHandle,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 #[derive(Clone, Default)]
@@ -147,6 +151,7 @@ impl WebApi {
                 bot_token: options.bot_token.map(Bearer),
                 retry: options.retry,
                 pacer: PacerHandle::default(),
+                metrics: options.metrics,
             }),
         })
     }
@@ -174,6 +179,18 @@ impl WebApi {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "Web API call"
             );
+            if let Some(metrics) = &self.inner.metrics {
+                match &outcome {
+                    Attempt::Done(Ok(_)) => metrics.web_call(method.name, "ok"),
+                    Attempt::Done(Err(e)) | Attempt::Retryable(e) => {
+                        metrics.web_call(method.name, &result_label(e))
+                    }
+                    Attempt::RateLimited(_) => {
+                        metrics.rate_limited();
+                        metrics.web_call(method.name, "ratelimited");
+                    }
+                }
+            }
             match outcome {
                 Attempt::Done(result) => return result,
                 Attempt::RateLimited(retry_after) => {
@@ -368,6 +385,18 @@ fn query_pairs(args: &Value) -> Vec<(String, String)> {
             (k.clone(), text)
         })
         .collect()
+}
+
+/// The `result` label of a failed call: Slack's code, or the kind of failure.
+fn result_label(error: &WebApiError) -> String {
+    match error {
+        WebApiError::Slack { code, .. } => code.clone(),
+        WebApiError::Http { status, .. } => format!("http_{status}"),
+        WebApiError::RateLimited { .. } => "ratelimited".to_owned(),
+        WebApiError::Transport { .. } => "transport".to_owned(),
+        WebApiError::Decode { .. } => "decode".to_owned(),
+        WebApiError::MissingToken { .. } => "missing_token".to_owned(),
+    }
 }
 
 fn with_attempts(error: WebApiError, attempts: u32) -> WebApiError {

@@ -1,0 +1,275 @@
+//! Process metrics, rendered in Prometheus' text format for `/metrics`.
+//!
+//! Counters and the ack-latency histogram are updated on the hot path with atomics
+//! or a short uncontended lock; state gauges (requests by state, outbox depth, …)
+//! are read from their owners at scrape time through [`GaugeSource`], so nothing is
+//! counted twice or drifts from the store.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::slack::dispatch::AckObserver;
+use crate::slack::frame::EnvelopeKind;
+
+/// Upper bounds of the ack-latency buckets, in seconds.
+const ACK_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+/// A gauge read when `/metrics` is scraped: (name, help, labelled values).
+pub trait GaugeSource: Send + Sync + 'static {
+    fn gauges(&self) -> Vec<Gauge>;
+}
+
+pub struct Gauge {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub values: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+#[derive(Clone, Default)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    envelopes: Mutex<BTreeMap<(String, String), u64>>,
+    duplicates: AtomicU64,
+    ack_buckets: [AtomicU64; ACK_BUCKETS.len()],
+    ack_count: AtomicU64,
+    ack_sum_nanos: AtomicU64,
+    web_calls: Mutex<BTreeMap<(String, String), u64>>,
+    rate_limited: AtomicU64,
+    sources: Mutex<Vec<Arc<dyn GaugeSource>>>,
+}
+
+impl Metrics {
+    /// One Web API call finished with `result` (`ok`, a Slack error code, `http_503`, …).
+    pub fn web_call(&self, method: &str, result: &str) {
+        let mut calls = self
+            .inner
+            .web_calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *calls
+            .entry((method.to_owned(), result.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// Slack answered HTTP 429.
+    pub fn rate_limited(&self) {
+        self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add_source(&self, source: Arc<dyn GaugeSource>) {
+        self.inner
+            .sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(source);
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        header(
+            &mut out,
+            "c1bot_envelopes_total",
+            "Socket Mode envelopes acked, by envelope and payload type.",
+            "counter",
+        );
+        for ((kind, payload), n) in self
+            .inner
+            .envelopes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "c1bot_envelopes_total{{kind=\"{}\",payload_type=\"{}\"}} {n}",
+                label(kind),
+                label(payload)
+            );
+        }
+        header(
+            &mut out,
+            "c1bot_duplicate_envelopes_total",
+            "Envelopes delivered again and answered with the original's ack.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "c1bot_duplicate_envelopes_total {}",
+            self.inner.duplicates.load(Ordering::Relaxed)
+        );
+
+        header(
+            &mut out,
+            "c1bot_ack_latency_seconds",
+            "Time from receiving an envelope to sending its ack.",
+            "histogram",
+        );
+        let mut cumulative = 0;
+        for (bound, bucket) in ACK_BUCKETS.iter().zip(&self.inner.ack_buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "c1bot_ack_latency_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = self.inner.ack_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "c1bot_ack_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let sum = self.inner.ack_sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "c1bot_ack_latency_seconds_sum {sum}");
+        let _ = writeln!(out, "c1bot_ack_latency_seconds_count {count}");
+
+        header(
+            &mut out,
+            "c1bot_web_api_calls_total",
+            "Web API calls, by method and result (ok or Slack's error code).",
+            "counter",
+        );
+        for ((method, result), n) in self
+            .inner
+            .web_calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "c1bot_web_api_calls_total{{method=\"{}\",result=\"{}\"}} {n}",
+                label(method),
+                label(result)
+            );
+        }
+        header(
+            &mut out,
+            "c1bot_web_api_rate_limited_total",
+            "HTTP 429 answers from Slack.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "c1bot_web_api_rate_limited_total {}",
+            self.inner.rate_limited.load(Ordering::Relaxed)
+        );
+
+        let sources = self
+            .inner
+            .sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for gauge in sources.iter().flat_map(|s| s.gauges()) {
+            header(&mut out, gauge.name, gauge.help, "gauge");
+            for (labels, value) in gauge.values {
+                let labels: Vec<String> = labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+                    .collect();
+                let labels = if labels.is_empty() {
+                    String::new()
+                } else {
+                    format!("{{{}}}", labels.join(","))
+                };
+                let _ = writeln!(out, "{}{labels} {value}", gauge.name);
+            }
+        }
+        out
+    }
+}
+
+impl AckObserver for Metrics {
+    fn acked(&self, kind: EnvelopeKind, payload_type: &str, latency: Duration, duplicate: bool) {
+        if duplicate {
+            self.inner.duplicates.fetch_add(1, Ordering::Relaxed);
+        }
+        {
+            let mut envelopes = self
+                .inner
+                .envelopes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            *envelopes
+                .entry((kind.as_str().to_owned(), payload_type.to_owned()))
+                .or_default() += 1;
+        }
+        let seconds = latency.as_secs_f64();
+        if let Some(i) = ACK_BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.inner.ack_buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.inner.ack_count.fetch_add(1, Ordering::Relaxed);
+        self.inner.ack_sum_nanos.fetch_add(
+            latency.as_nanos().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Escapes a label value as the exposition format requires.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ack_histogram_is_cumulative_and_counts_every_ack() {
+        let metrics = Metrics::default();
+        metrics.acked(
+            EnvelopeKind::SlashCommands,
+            "",
+            Duration::from_micros(200),
+            false,
+        );
+        metrics.acked(
+            EnvelopeKind::EventsApi,
+            "event_callback",
+            Duration::from_millis(3),
+            true,
+        );
+        let text = metrics.render();
+        assert!(
+            text.contains("c1bot_ack_latency_seconds_bucket{le=\"0.00025\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("c1bot_ack_latency_seconds_bucket{le=\"0.005\"} 2\n"));
+        assert!(text.contains("c1bot_ack_latency_seconds_count 2\n"));
+        assert!(text.contains(
+            "c1bot_envelopes_total{kind=\"events_api\",payload_type=\"event_callback\"} 1\n"
+        ));
+        assert!(text.contains("c1bot_duplicate_envelopes_total 1\n"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let metrics = Metrics::default();
+        metrics.web_call("chat.postMessage", "weird\"code");
+        assert!(metrics.render().contains("result=\"weird\\\"code\""));
+    }
+}
