@@ -12,5 +12,7 @@
 pub mod app;
 pub mod config;
 pub mod demo;
+pub mod outbox_sender;
 pub mod simulator;
 pub mod slack;
+pub mod store;
