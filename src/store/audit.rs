@@ -251,12 +251,21 @@ impl Store {
     /// moved. A storage error is an `Err`; a broken chain is an `Ok` with a problem.
     pub fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         let head = self.read_versioned::<AuditHead>(Table::Meta, AUDIT_HEAD.as_bytes())?;
-        let mut entries = Vec::new();
-        for item in self.tree(Table::Audit).iter() {
-            let (key, bytes) = item.map_err(|e| StoreError::storage("reading the audit log", e))?;
-            entries.push((key.to_vec(), bytes.to_vec()));
+        // Streamed, so a long log is checked in constant memory; a read error stops
+        // the walk and is returned instead of a verdict.
+        let mut read_error = None;
+        let entries = self.tree(Table::Audit).iter().map_while(|item| match item {
+            Ok((key, bytes)) => Some((key.to_vec(), bytes.to_vec())),
+            Err(e) => {
+                read_error = Some(e);
+                None
+            }
+        });
+        let verification = verify_chain(entries, head.map(|h| h.data).as_ref());
+        match read_error {
+            Some(e) => Err(StoreError::storage("reading the audit log", e)),
+            None => Ok(verification),
         }
-        Ok(verify_chain(entries, head.map(|h| h.data).as_ref()))
     }
 }
 

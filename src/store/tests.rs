@@ -146,6 +146,38 @@ async fn two_decisions_on_the_same_revision_count_once() {
     assert_eq!(got.map(|r| r.data), Some(req("approved by bob")));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_decisions_on_one_revision_yield_exactly_one_winner() {
+    let store = Store::temporary().expect("store");
+    store.commit(create("REQ-1")).await.expect("create");
+    let clicks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let change = Change::new()
+                    .expect(Table::Requests, "REQ-1", Some(1))
+                    .put(Table::Requests, "REQ-1", &req(&format!("decided by {i}")))
+                    .audit(event("decision.approved", "REQ-1"));
+                store.commit(change).await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for click in clicks {
+        match click.await.expect("task") {
+            Ok(_) => winners += 1,
+            Err(CommitError::Conflict { .. }) => {}
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    let decisions = audit_lines(&store)
+        .iter()
+        .filter(|l| l["action"] == "decision.approved")
+        .count();
+    assert_eq!(decisions, 1);
+}
+
 #[tokio::test]
 async fn request_numbers_are_sequential_skip_nothing_on_conflict_and_survive_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
