@@ -9,6 +9,8 @@
 //! - [`workflow`]: the access-request state machine, pure: `(state, action, now) -> (next, effects)`.
 //! - [`health`], [`metrics`]: the optional `/healthz`, `/readyz`, `/metrics` listener.
 //! - [`manifest`]: the Slack app manifest, built from the code's registries of methods and events.
+//! - [`store`]: the only module that imports sled: versioned records, atomic commits with
+//!   their outbox messages, audit entries and timers; [`outbox_sender`] delivers the outbox.
 //! - [`simulator`]: an in-process Slack (Web API over HTTP, Socket Mode over a websocket)
 //!   used by the tests and by `c1bot demo`.
 
@@ -18,6 +20,8 @@ pub mod demo;
 pub mod health;
 pub mod manifest;
 pub mod metrics;
+pub mod outbox_sender;
 pub mod simulator;
 pub mod slack;
+pub mod store;
 pub mod workflow;

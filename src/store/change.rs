@@ -1,0 +1,238 @@
+//! [`Change`]: everything one state transition writes, committed as one sled
+//! transaction by [`super::Store::commit`]: expectations (compare-and-set on a
+//! record's revision), record writes and deletes, outbox messages, audit events, and
+//! timers scheduled or cancelled.
+//!
+//! The builder validates and serializes eagerly, outside the transaction; applying
+//! is a pure function of the builder and the transaction view, so sled may rerun it.
+
+use chrono::{DateTime, Utc};
+use sled::transaction::ConflictableTransactionError;
+
+use super::audit::AuditEvent;
+use super::keys::{self, seq_key, timer_key, OUTBOX_COUNTER, RESERVED_META_PREFIX};
+use super::outbox::{OutboxEntry, OutboxMessage};
+use super::records::Record;
+use super::timers::TimerEntry;
+use super::tx::{Tx, TxResult};
+use super::{CommitError, Table};
+
+/// One atomic state change and its consequences. Build with the chained methods; a
+/// mistake (reserved key, index table, unserializable record) is reported by `commit`
+/// as [`CommitError::Invalid`] and nothing is written.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    at: Option<DateTime<Utc>>,
+    ops: Vec<Op>,
+    invalid: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Expect {
+        table: Table,
+        key: String,
+        rev: Option<u64>,
+    },
+    Put {
+        table: Table,
+        key: String,
+        v: u32,
+        json: String,
+    },
+    Delete {
+        table: Table,
+        key: String,
+    },
+    Outbox(OutboxMessage),
+    Audit(AuditEvent),
+    Timer {
+        key: Vec<u8>,
+        entry: TimerEntry,
+    },
+    CancelTimer {
+        key: Vec<u8>,
+    },
+}
+
+/// What a commit allocated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Committed {
+    /// The request number, for [`super::Store::commit_numbered`].
+    pub number: Option<u64>,
+    pub outbox_ids: Vec<u64>,
+    pub audit_seqs: Vec<u64>,
+    /// Whether a timer was scheduled or cancelled.
+    pub timers_changed: bool,
+}
+
+impl Change {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The instant stamped on audit entries and outbox messages (default: the clock at
+    /// commit). Lets a caller that takes `now` as a parameter stay deterministic.
+    pub fn at(mut self, now: DateTime<Utc>) -> Self {
+        self.at = Some(now);
+        self
+    }
+
+    pub(crate) fn stamp(&self) -> Option<DateTime<Utc>> {
+        self.at
+    }
+
+    /// Aborts the commit with [`CommitError::Conflict`] unless `key`'s revision is
+    /// `rev` (`None`: unless `key` is absent). Checked before any write of this change.
+    pub fn expect(mut self, table: Table, key: impl Into<String>, rev: Option<u64>) -> Self {
+        let key = key.into();
+        self.check_record_key(table, &key);
+        self.ops.push(Op::Expect { table, key, rev });
+        self
+    }
+
+    /// Writes `record` in its envelope under the next revision.
+    pub fn put<R: Record>(mut self, table: Table, key: impl Into<String>, record: &R) -> Self {
+        let key = key.into();
+        self.check_record_key(table, &key);
+        match serde_json::to_string(record) {
+            Ok(json) => self.ops.push(Op::Put {
+                table,
+                key,
+                v: R::VERSION,
+                json,
+            }),
+            Err(e) => self.invalidate(format!(
+                "the record for {table} {key:?} does not serialize: {e}"
+            )),
+        }
+        self
+    }
+
+    pub fn delete(mut self, table: Table, key: impl Into<String>) -> Self {
+        let key = key.into();
+        self.check_record_key(table, &key);
+        self.ops.push(Op::Delete { table, key });
+        self
+    }
+
+    /// Queues a Web API call, delivered after the commit by the outbox sender.
+    pub fn outbox(mut self, message: OutboxMessage) -> Self {
+        self.ops.push(Op::Outbox(message));
+        self
+    }
+
+    pub fn audit(mut self, event: AuditEvent) -> Self {
+        self.ops.push(Op::Audit(event));
+        self
+    }
+
+    /// Schedules `entry` at `due`. The same (due, subject, kind) twice is one timer.
+    pub fn timer(mut self, due: DateTime<Utc>, entry: TimerEntry) -> Self {
+        self.check_timer(&entry.subject, &entry.kind);
+        let key = timer_key(due, &entry.subject, &entry.kind);
+        self.ops.push(Op::Timer { key, entry });
+        self
+    }
+
+    /// Removes the timer scheduled at `due` for (`subject`, `kind`); absent is fine.
+    pub fn cancel_timer(mut self, due: DateTime<Utc>, subject: &str, kind: &str) -> Self {
+        self.check_timer(subject, kind);
+        let key = timer_key(due, subject, kind);
+        self.ops.push(Op::CancelTimer { key });
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    fn invalidate(&mut self, detail: String) {
+        self.invalid.get_or_insert(detail);
+    }
+
+    fn check_record_key(&mut self, table: Table, key: &str) {
+        if !table.holds_records() {
+            self.invalidate(format!(
+                "{table} is an index the store maintains; use outbox/audit/timer instead"
+            ));
+        } else if table == Table::Meta && key.starts_with(RESERVED_META_PREFIX) {
+            self.invalidate(format!(
+                "meta keys under {RESERVED_META_PREFIX:?} are the store's own: {key:?}"
+            ));
+        }
+    }
+
+    fn check_timer(&mut self, subject: &str, kind: &str) {
+        let check = keys::check_timer_part("subject", subject)
+            .and_then(|()| keys::check_timer_part("kind", kind));
+        if let Err(detail) = check {
+            self.invalidate(detail);
+        }
+    }
+}
+
+/// Applies `change` inside a transaction: every expectation first, then the writes in
+/// the order they were added.
+pub(crate) fn apply(
+    tx: &Tx<'_>,
+    change: &Change,
+    at: DateTime<Utc>,
+    number: Option<u64>,
+) -> TxResult<Committed, CommitError> {
+    if let Some(detail) = &change.invalid {
+        return Err(ConflictableTransactionError::Abort(CommitError::Invalid {
+            detail: detail.clone(),
+        }));
+    }
+    for op in &change.ops {
+        if let Op::Expect { table, key, rev } = op {
+            if tx.revision::<CommitError>(*table, key.as_bytes())? != *rev {
+                return Err(ConflictableTransactionError::Abort(CommitError::Conflict {
+                    table: *table,
+                    key: key.clone(),
+                }));
+            }
+        }
+    }
+    let mut committed = Committed {
+        number,
+        ..Committed::default()
+    };
+    for op in &change.ops {
+        match op {
+            Op::Expect { .. } => {}
+            Op::Put {
+                table,
+                key,
+                v,
+                json,
+            } => {
+                tx.put_json::<CommitError>(*table, key.as_bytes(), *v, json)?;
+            }
+            Op::Delete { table, key } => {
+                tx.tree(*table).remove(key.as_bytes())?;
+            }
+            Op::Outbox(message) => {
+                let id = tx.next_counter::<CommitError>(OUTBOX_COUNTER, 1)?;
+                let entry = OutboxEntry::new(message.clone(), at);
+                tx.put::<_, CommitError>(Table::Outbox, &seq_key(id), &entry)?;
+                committed.outbox_ids.push(id);
+            }
+            Op::Audit(event) => {
+                committed
+                    .audit_seqs
+                    .push(tx.append_audit::<CommitError>(event, at)?);
+            }
+            Op::Timer { key, entry } => {
+                tx.put::<_, CommitError>(Table::Timers, key, entry)?;
+                committed.timers_changed = true;
+            }
+            Op::CancelTimer { key } => {
+                tx.tree(Table::Timers).remove(key.as_slice())?;
+                committed.timers_changed = true;
+            }
+        }
+    }
+    Ok(committed)
+}

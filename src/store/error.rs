@@ -1,0 +1,80 @@
+//! The store's errors: opening a data directory, reading, and committing.
+//!
+//! Text shown to an operator names the directory and says what to do; sled's own
+//! error is kept as the source for the log.
+
+use std::path::PathBuf;
+
+use super::Table;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("another c1bot is using {}: only one instance may write a data directory", .dir.display())]
+    Locked { dir: PathBuf },
+    #[error("the data directory {} is corrupt and cannot be opened ({detail}); restore it from a backup or an export", .dir.display())]
+    Corrupt { dir: PathBuf, detail: String },
+    #[error("the data directory {} was written by a newer c1bot (format {found}, this build reads up to {supported})", .dir.display())]
+    NewerFormat {
+        dir: PathBuf,
+        found: u64,
+        supported: u64,
+    },
+    #[error("could not create the data directory {}: {source}", .dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not open the data directory {}: {source}", .dir.display())]
+    Open {
+        dir: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("storage error while {context}: {source}")]
+    Storage {
+        context: &'static str,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("the stored value {key:?} in {table} cannot be read: {detail}")]
+    Decode {
+        table: Table,
+        key: String,
+        detail: String,
+    },
+    #[error("writing the audit export failed: {source}")]
+    Export {
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn storage(context: &'static str, source: sled::Error) -> Self {
+        StoreError::Storage { context, source }
+    }
+
+    pub(crate) fn decode(table: Table, key: &[u8], detail: impl ToString) -> Self {
+        StoreError::Decode {
+            table,
+            key: String::from_utf8_lossy(key).into_owned(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Why [`super::Store::commit`] wrote nothing (or, for `Storage` after the
+/// transaction, could not confirm durability).
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// An `expect` did not hold: someone else changed the record first.
+    #[error("{table} record {key:?} changed since it was read")]
+    Conflict { table: Table, key: String },
+    /// The change itself is malformed (a reserved key, an index table, a bad timer key,
+    /// a record that does not serialize). A programming error, not a race.
+    #[error("invalid change: {detail}")]
+    Invalid { detail: String },
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}

@@ -1,0 +1,170 @@
+//! The store's tables (sled trees) and every byte-level key encoding.
+//!
+//! Owns: tree names, big-endian sequence keys, the timer index key and the reserved
+//! `meta` keys. Must not know what a record means. sled compares keys as bytes, so
+//! every number in a key is big-endian: little-endian keys look right until the
+//! 257th entry and then sort wrongly.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+/// One sled tree. The keyed tables (`Requests`, `SlackRefs`, `Meta`, `Sessions`) hold
+/// versioned records under text keys; `Outbox`, `Timers` and `Audit` are indexes the
+/// store maintains itself and only [`crate::store::Change`]'s dedicated operations write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    Requests,
+    /// Where a message was posted (channel + ts), keyed by a logical message key such
+    /// as `REQ-1042/approver/U0BOB00001`.
+    SlackRefs,
+    /// Counters and the audit head live under the reserved `store/` prefix; the rest is
+    /// free for callers.
+    Meta,
+    Outbox,
+    Timers,
+    Audit,
+    /// Modal state and other short-lived conversation state.
+    Sessions,
+}
+
+impl Table {
+    /// In tree-index order: `ALL[t.index()] == t`.
+    pub const ALL: [Table; 7] = [
+        Table::Requests,
+        Table::SlackRefs,
+        Table::Meta,
+        Table::Outbox,
+        Table::Timers,
+        Table::Audit,
+        Table::Sessions,
+    ];
+
+    /// The sled tree name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Requests => "requests",
+            Table::SlackRefs => "slack_refs",
+            Table::Meta => "meta",
+            Table::Outbox => "outbox",
+            Table::Timers => "timers",
+            Table::Audit => "audit",
+            Table::Sessions => "sessions",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether callers may `put`/`delete` text-keyed records here.
+    pub(crate) fn holds_records(self) -> bool {
+        matches!(
+            self,
+            Table::Requests | Table::SlackRefs | Table::Meta | Table::Sessions
+        )
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Keys in `meta` that the store owns; callers may not write under this prefix.
+pub(crate) const RESERVED_META_PREFIX: &str = "store/";
+pub(crate) const FORMAT_KEY: &str = "store/format";
+pub(crate) const REQUEST_COUNTER: &str = "store/counter/request";
+pub(crate) const OUTBOX_COUNTER: &str = "store/counter/outbox";
+pub(crate) const AUDIT_HEAD: &str = "store/audit/head";
+
+/// The first short request number (`REQ-1001`).
+pub const FIRST_REQUEST_NUMBER: u64 = 1001;
+
+pub(crate) fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+pub(crate) fn seq_from_key(key: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = key.get(..8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+/// Milliseconds since the epoch; instants before 1970 sort as 1970 (no timer is
+/// ever due that early, and an unsigned key keeps the byte order simple).
+fn due_ms(due: DateTime<Utc>) -> u64 {
+    u64::try_from(due.timestamp_millis()).unwrap_or(0)
+}
+
+/// `due_ms (8 bytes BE) ++ subject ++ 0x00 ++ kind`: time-ordered, and unique per
+/// (due, subject, kind) so the same reminder scheduled twice is one entry.
+pub(crate) fn timer_key(due: DateTime<Utc>, subject: &str, kind: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + subject.len() + kind.len());
+    key.extend_from_slice(&due_ms(due).to_be_bytes());
+    key.extend_from_slice(subject.as_bytes());
+    key.push(0);
+    key.extend_from_slice(kind.as_bytes());
+    key
+}
+
+/// The exclusive upper bound of every timer due at or before `now`.
+pub(crate) fn timers_due_bound(now: DateTime<Utc>) -> [u8; 8] {
+    due_ms(now).saturating_add(1).to_be_bytes()
+}
+
+pub(crate) fn timer_due_from_key(key: &[u8]) -> Option<DateTime<Utc>> {
+    let ms = i64::try_from(seq_from_key(key)?).ok()?;
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+/// Why a subject or kind cannot go into a timer key.
+pub(crate) fn check_timer_part(what: &str, value: &str) -> Result<(), String> {
+    if value.as_bytes().contains(&0) {
+        return Err(format!(
+            "a timer {what} may not contain a NUL byte: {value:?}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_listed_in_index_order() {
+        for (i, table) in Table::ALL.iter().enumerate() {
+            assert_eq!(table.index(), i);
+        }
+    }
+
+    #[test]
+    fn sequence_keys_sort_numerically_past_256() {
+        let mut keys: Vec<[u8; 8]> = [1u64, 256, 2, 257, 70_000].map(seq_key).to_vec();
+        keys.sort();
+        let seqs: Vec<u64> = keys.iter().filter_map(|k| seq_from_key(k)).collect();
+        assert_eq!(seqs, [1, 2, 256, 257, 70_000]);
+    }
+
+    #[test]
+    fn timer_keys_sort_by_due_time_first() {
+        let t = |ms| {
+            Utc.timestamp_millis_opt(ms)
+                .single()
+                .expect("valid instant")
+        };
+        let early_z = timer_key(t(1_000), "zzz", "reminder");
+        let late_a = timer_key(t(2_000), "aaa", "expiry");
+        assert!(early_z < late_a);
+        assert_eq!(timer_due_from_key(&late_a), Some(t(2_000)));
+        assert!(late_a.as_slice() < timers_due_bound(t(2_000)).as_slice());
+        assert!(late_a.as_slice() >= timers_due_bound(t(1_999)).as_slice());
+    }
+
+    #[test]
+    fn a_nul_byte_in_a_timer_subject_is_refused() {
+        assert!(check_timer_part("subject", "REQ-1\0x").is_err());
+        assert!(check_timer_part("subject", "REQ-1042").is_ok());
+    }
+}

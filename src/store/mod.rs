@@ -1,0 +1,296 @@
+//! The store: c1bot's only persistence, on sled 0.34.7. The only module that imports
+//! sled.
+//!
+//! Owns the trees ([`Table`]), the versioned record envelope, atomic commits of a state
+//! change together with its outbox messages, audit entries and timers ([`Change`]),
+//! the outbox bookkeeping, the timer index and the hash-chained audit log. It stores
+//! opaque records: it must not know the workflow's domain types, and it never calls
+//! Slack (the outbox is delivered by `crate::outbox_sender`).
+//!
+//! Architecture invariants:
+//! - every write goes through one sled transaction over all trees, and a commit returns
+//!   only after `flush_async`, so a returned commit survives a crash;
+//! - sequence numbers (request numbers, outbox ids, audit seqs) are counters in `meta`
+//!   moved inside that transaction: gap-free, never reused;
+//! - one process per data directory (sled's file lock, reported as [`StoreError::Locked`]).
+
+mod audit;
+mod change;
+mod error;
+mod keys;
+mod outbox;
+mod records;
+mod timers;
+mod tx;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use sled::transaction::{TransactionError, Transactional};
+use tokio::sync::Notify;
+
+pub use audit::{AuditEvent, AuditProblem, AuditVerification, GENESIS_HASH};
+pub use change::{Change, Committed};
+pub use error::{CommitError, StoreError};
+pub use keys::{Table, FIRST_REQUEST_NUMBER};
+pub use outbox::{OutboxEntry, OutboxMessage, SlackRef};
+pub use records::{Record, Versioned};
+pub use timers::TimerEntry;
+
+use keys::{FORMAT_KEY, REQUEST_COUNTER};
+use tx::{Tx, TxResult};
+
+/// The on-disk layout this build writes (in `meta`); a newer one is refused.
+const FORMAT: u64 = 1;
+
+/// sled's default page cache is 1 GiB; c1bot's working set is small.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A handle on the open database. Cheap to clone; clones share the database and the
+/// wake-ups.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    /// Indexed by [`Table::index`].
+    trees: Vec<sled::Tree>,
+    dir: Option<PathBuf>,
+    outbox_ready: Notify,
+    timers_changed: Notify,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.inner.dir)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`. Refused with
+    /// [`StoreError::Locked`] while another process (or another `Store` in this
+    /// process) has it open.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        let config = sled::Config::new().path(dir).cache_capacity(CACHE_BYTES);
+        Self::with_config(config, dir.to_owned(), Some(dir.to_owned()))
+    }
+
+    /// A throwaway database, deleted when the last clone is dropped. For tests.
+    pub fn temporary() -> Result<Store, StoreError> {
+        let config = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(CACHE_BYTES);
+        Self::with_config(config, PathBuf::from("(temporary)"), None)
+    }
+
+    fn with_config(
+        config: sled::Config,
+        shown_dir: PathBuf,
+        dir: Option<PathBuf>,
+    ) -> Result<Store, StoreError> {
+        // sled 0.34 has been seen to panic on open over a damaged directory (sled#1533);
+        // that becomes the same clear error as a detected corruption.
+        let db = match catch_unwind(AssertUnwindSafe(|| config.open())) {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => return Err(open_error(shown_dir, e)),
+            Err(panic) => {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "sled panicked while opening".to_owned());
+                return Err(StoreError::Corrupt {
+                    dir: shown_dir,
+                    detail,
+                });
+            }
+        };
+        let mut trees = Vec::with_capacity(Table::ALL.len());
+        for table in Table::ALL {
+            let tree = db
+                .open_tree(table.name())
+                .map_err(|e| open_error(shown_dir.clone(), e))?;
+            trees.push(tree);
+        }
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                trees,
+                dir,
+                outbox_ready: Notify::new(),
+                timers_changed: Notify::new(),
+            }),
+        };
+        store.check_format(shown_dir)?;
+        Ok(store)
+    }
+
+    /// Stamps a new directory with [`FORMAT`]; refuses one written by a newer build.
+    fn check_format(&self, dir: PathBuf) -> Result<(), StoreError> {
+        let meta = self.tree(Table::Meta);
+        let found = meta
+            .get(FORMAT_KEY)
+            .map_err(|e| StoreError::storage("reading the format version", e))?;
+        match found.as_deref().map(<[u8; 8]>::try_from) {
+            None => {
+                meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes()[..])
+                    .map_err(|e| StoreError::storage("writing the format version", e))?;
+                Ok(())
+            }
+            Some(Ok(be)) if u64::from_be_bytes(be) <= FORMAT => Ok(()),
+            Some(Ok(be)) => Err(StoreError::NewerFormat {
+                dir,
+                found: u64::from_be_bytes(be),
+                supported: FORMAT,
+            }),
+            Some(Err(_)) => Err(StoreError::Corrupt {
+                dir,
+                detail: "the format version is not 8 bytes".into(),
+            }),
+        }
+    }
+
+    /// The data directory (`None` for a temporary store).
+    pub fn dir(&self) -> Option<&Path> {
+        self.inner.dir.as_deref()
+    }
+
+    /// The record under `key`, with its format version and revision.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        self.read_versioned(table, key.as_bytes())
+    }
+
+    /// Every record whose key starts with `prefix`, in key order.
+    pub fn scan_prefix<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree(table).scan_prefix(prefix.as_bytes()) {
+            let (key, bytes) = item.map_err(|e| StoreError::storage("scanning records", e))?;
+            let record = records::decode(&bytes).map_err(|e| StoreError::decode(table, &key, e))?;
+            out.push((String::from_utf8_lossy(&key).into_owned(), record));
+        }
+        Ok(out)
+    }
+
+    /// Commits `change` atomically and durably: when this returns `Ok`, every write,
+    /// outbox message, audit entry and timer of the change is on disk; on `Err`
+    /// (other than a failed flush) nothing was written.
+    pub async fn commit(&self, change: Change) -> Result<Committed, CommitError> {
+        let at = change.stamp().unwrap_or_else(Utc::now);
+        let committed = self.transact(|tx| change::apply(tx, &change, at, None))?;
+        self.settle(committed).await
+    }
+
+    /// Like [`Store::commit`], for a change that needs a new request number: `build`
+    /// gets the next number (1001, 1002, …) and returns the change, inside the same
+    /// transaction. The number, the request and its messages commit together or not at
+    /// all, so numbers have no gaps. `build` may run more than once (sled retries a
+    /// transaction on conflict): it must only build the change.
+    pub async fn commit_numbered(
+        &self,
+        build: impl Fn(u64) -> Change,
+    ) -> Result<Committed, CommitError> {
+        let now = Utc::now();
+        let committed = self.transact(|tx| {
+            let number = tx.next_counter::<CommitError>(REQUEST_COUNTER, FIRST_REQUEST_NUMBER)?;
+            let change = build(number);
+            change::apply(tx, &change, change.stamp().unwrap_or(now), Some(number))
+        })?;
+        self.settle(committed).await
+    }
+
+    /// Makes every write so far durable (fsync), off the async threads.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::storage("flushing to disk", e))
+    }
+
+    /// Flushes, then wakes the outbox sender and timer loop. Waking only after the
+    /// flush means nothing is sent to Slack about a change a crash could still undo.
+    async fn settle(&self, committed: Committed) -> Result<Committed, CommitError> {
+        self.flush().await?;
+        if !committed.outbox_ids.is_empty() {
+            self.inner.outbox_ready.notify_one();
+        }
+        if committed.timers_changed {
+            self.inner.timers_changed.notify_one();
+        }
+        Ok(committed)
+    }
+
+    pub(crate) fn tree(&self, table: Table) -> &sled::Tree {
+        &self.inner.trees[table.index()]
+    }
+
+    pub(crate) fn read_versioned<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &[u8],
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        let bytes = self
+            .tree(table)
+            .get(key)
+            .map_err(|e| StoreError::storage("reading a record", e))?;
+        bytes
+            .map(|b| records::decode(&b).map_err(|e| StoreError::decode(table, key, e)))
+            .transpose()
+    }
+
+    /// Runs `f` as one serializable transaction over every tree. The closure may run
+    /// more than once, so it must only use the view. It runs on the calling thread:
+    /// it does no I/O (the fsync is the separate, async `flush`) and takes microseconds.
+    pub(crate) fn transact<A, E: From<StoreError>>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<A, E>,
+    ) -> Result<A, E> {
+        let trees: &[sled::Tree] = &self.inner.trees;
+        match trees.transaction(|view| f(&Tx { trees: view })) {
+            Ok(value) => Ok(value),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => {
+                Err(E::from(StoreError::storage("committing a transaction", e)))
+            }
+        }
+    }
+}
+
+/// sled 0.34.7 reports a held lock only as an `Io(Other)` whose text starts "could not
+/// acquire lock"; the text is frozen with that release.
+fn open_error(dir: PathBuf, error: sled::Error) -> StoreError {
+    match &error {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked { dir }
+        }
+        sled::Error::Corruption { .. } => StoreError::Corrupt {
+            dir,
+            detail: error.to_string(),
+        },
+        _ => StoreError::Open { dir, source: error },
+    }
+}

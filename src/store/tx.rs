@@ -1,0 +1,130 @@
+//! The view a transaction closure gets: typed helpers over sled's `TransactionalTree`s
+//! for versioned records, gap-free counters and audit appends.
+//!
+//! Everything here runs inside a sled transaction whose closure may run more than once,
+//! so it only reads and writes the transaction's trees: no I/O, no clocks, no outside
+//! state. sled offers no range scans inside a transaction, which is why counters and
+//! the audit head are single keys in `meta`.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::audit::{self, AuditEvent, AuditHead, GENESIS_HASH};
+use super::keys::{seq_key, AUDIT_HEAD};
+use super::records::{self, Record, Versioned};
+use super::{StoreError, Table};
+
+pub(crate) type TxResult<T, E> = Result<T, ConflictableTransactionError<E>>;
+
+/// Aborts the transaction with a store error.
+pub(crate) fn abort_with<T, E: From<StoreError>>(error: StoreError) -> TxResult<T, E> {
+    Err(ConflictableTransactionError::Abort(E::from(error)))
+}
+
+pub(crate) struct Tx<'a> {
+    pub(crate) trees: &'a [TransactionalTree],
+}
+
+impl Tx<'_> {
+    pub(crate) fn tree(&self, table: Table) -> &TransactionalTree {
+        &self.trees[table.index()]
+    }
+
+    pub(crate) fn read<T: DeserializeOwned, E: From<StoreError>>(
+        &self,
+        table: Table,
+        key: &[u8],
+    ) -> TxResult<Option<Versioned<T>>, E> {
+        let Some(bytes) = self.tree(table).get(key)? else {
+            return Ok(None);
+        };
+        match records::decode(&bytes) {
+            Ok(record) => Ok(Some(record)),
+            Err(e) => abort_with(StoreError::decode(table, key, e)),
+        }
+    }
+
+    /// The stored revision of `key` (`None` when absent).
+    pub(crate) fn revision<E: From<StoreError>>(
+        &self,
+        table: Table,
+        key: &[u8],
+    ) -> TxResult<Option<u64>, E> {
+        let Some(bytes) = self.tree(table).get(key)? else {
+            return Ok(None);
+        };
+        match records::revision(&bytes) {
+            Ok(rev) => Ok(Some(rev)),
+            Err(e) => abort_with(StoreError::decode(table, key, e)),
+        }
+    }
+
+    /// Writes `data_json` (already serialized) under the next revision; returns it.
+    pub(crate) fn put_json<E: From<StoreError>>(
+        &self,
+        table: Table,
+        key: &[u8],
+        v: u32,
+        data_json: &str,
+    ) -> TxResult<u64, E> {
+        let rev = self.revision(table, key)?.unwrap_or(0) + 1;
+        self.tree(table)
+            .insert(key, records::envelope(v, rev, data_json))?;
+        Ok(rev)
+    }
+
+    pub(crate) fn put<R: Record, E: From<StoreError>>(
+        &self,
+        table: Table,
+        key: &[u8],
+        record: &R,
+    ) -> TxResult<u64, E> {
+        match serde_json::to_string(record) {
+            Ok(json) => self.put_json(table, key, R::VERSION, &json),
+            Err(e) => abort_with(StoreError::decode(table, key, e)),
+        }
+    }
+
+    /// Returns the counter's current value (`first` if never used) and stores the next,
+    /// in this transaction: numbers are gap-free and never handed out twice.
+    pub(crate) fn next_counter<E: From<StoreError>>(
+        &self,
+        name: &str,
+        first: u64,
+    ) -> TxResult<u64, E> {
+        let meta = self.tree(Table::Meta);
+        let current = match meta.get(name.as_bytes())? {
+            None => first,
+            Some(bytes) => match <[u8; 8]>::try_from(bytes.as_ref()) {
+                Ok(be) => u64::from_be_bytes(be),
+                Err(_) => {
+                    return abort_with(StoreError::decode(
+                        Table::Meta,
+                        name.as_bytes(),
+                        "a counter is not 8 bytes",
+                    ))
+                }
+            },
+        };
+        meta.insert(name.as_bytes(), &(current + 1).to_be_bytes())?;
+        Ok(current)
+    }
+
+    /// Appends one chained entry and moves the head; returns its seq.
+    pub(crate) fn append_audit<E: From<StoreError>>(
+        &self,
+        event: &AuditEvent,
+        at: DateTime<Utc>,
+    ) -> TxResult<u64, E> {
+        let head = self.read::<AuditHead, E>(Table::Meta, AUDIT_HEAD.as_bytes())?;
+        let (seq, prev_hash) = match head {
+            Some(head) => (head.data.seq + 1, head.data.hash),
+            None => (1, GENESIS_HASH.to_owned()),
+        };
+        let (bytes, hash) = audit::build_entry(seq, at, &prev_hash, event);
+        self.tree(Table::Audit).insert(&seq_key(seq), bytes)?;
+        self.put(Table::Meta, AUDIT_HEAD.as_bytes(), &AuditHead { seq, hash })?;
+        Ok(seq)
+    }
+}
