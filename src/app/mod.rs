@@ -17,12 +17,16 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::outbox_sender;
 use crate::slack::backoff::Backoff;
 use crate::slack::connection::ConnectionTimings;
-use crate::slack::dispatch::{AckObserver, Dispatcher, NoObserver};
+use crate::slack::dispatch::Dispatcher;
 use crate::slack::socket::{SocketMode, SocketOptions, SocketStatus};
 use crate::slack::web::{methods, WebApi, WebApiError, WebApiOptions};
+use crate::store::Store;
 use handler::C1Handler;
+use std::sync::Arc;
 
 /// How long shutdown waits for envelopes already received to be handled and acked.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +34,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A bot started in this process.
 pub struct Running {
     pub status: SocketStatus,
+    pub store: Store,
+    pub metrics: Metrics,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -53,7 +59,11 @@ impl Running {
 
 /// Builds the Web API client the config describes.
 pub fn web_api(config: &Config) -> anyhow::Result<WebApi> {
-    WebApi::new(WebApiOptions::new(
+    web_api_with(config, None)
+}
+
+fn web_api_with(config: &Config, metrics: Option<Metrics>) -> anyhow::Result<WebApi> {
+    let mut options = WebApiOptions::new(
         config.slack.api_url.as_str(),
         config
             .slack
@@ -65,7 +75,9 @@ pub fn web_api(config: &Config) -> anyhow::Result<WebApi> {
             .bot_token
             .as_ref()
             .map(|t| t.expose().to_owned()),
-    ))
+    );
+    options.metrics = metrics;
+    WebApi::new(options)
 }
 
 fn socket_options(config: &Config) -> SocketOptions {
@@ -83,27 +95,29 @@ fn socket_options(config: &Config) -> SocketOptions {
     }
 }
 
-/// Checks the bot token, then starts Socket Mode in the background.
+/// Opens the store, checks the bot token, then starts Socket Mode and the outbox
+/// sender in the background.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
-    start_observed(config, std::sync::Arc::new(NoObserver)).await
-}
-
-/// As [`start`], reporting every ack to `observer`.
-pub async fn start_observed(
-    config: &Config,
-    observer: std::sync::Arc<dyn AckObserver>,
-) -> anyhow::Result<Running> {
-    let web = web_api(config)?;
+    // The store first: a second c1bot on the same directory stops here, before it
+    // touches Slack.
+    let store = Store::open(&config.data_dir)?;
+    let metrics = Metrics::default();
+    let web = web_api_with(config, Some(metrics.clone()))?;
     check_bot_token(&web).await?;
     let handler = C1Handler {
         command_name: config.slack.command.as_str().to_owned(),
         web: web.clone(),
     };
-    let dispatcher = Dispatcher::new(handler, observer);
-    let socket = SocketMode::new(web, dispatcher.clone(), socket_options(config));
+    let dispatcher = Dispatcher::new(handler, Arc::new(metrics.clone()));
+    let socket = SocketMode::new(web.clone(), dispatcher.clone(), socket_options(config));
     let status = socket.status();
     let shutdown = CancellationToken::new();
+    // The sender outlives the socket: it stops only after in-flight envelopes have
+    // committed their messages, so as much as possible is delivered before exit.
+    let sender_stop = CancellationToken::new();
+    let sender = tokio::spawn(outbox_sender::run(store.clone(), web, sender_stop.clone()));
     let stop = shutdown.clone();
+    let running_store = store.clone();
     let task = tokio::spawn(async move {
         let outcome = socket.run(stop).await;
         let tracker = dispatcher.tracker();
@@ -117,10 +131,17 @@ pub async fn start_observed(
                 DRAIN_TIMEOUT.as_secs()
             );
         }
+        sender_stop.cancel();
+        let _ = sender.await;
+        if let Err(error) = store.flush().await {
+            tracing::error!(%error, "shutdown: flushing the store failed");
+        }
         outcome.map_err(anyhow::Error::from)
     });
     Ok(Running {
         status,
+        store: running_store,
+        metrics,
         shutdown,
         task,
     })

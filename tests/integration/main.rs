@@ -3,5 +3,6 @@
 //! Home) and assert on what those people see and on what Slack received.
 
 mod helpers;
+mod operations;
 mod socket_mode;
 mod web_api;
