@@ -1,0 +1,290 @@
+//! From a request and the workflow's effects to the Slack messages they cause, as
+//! outbox entries. Pure: rendering only; the caller commits them with the state.
+//!
+//! Every card about a request is recorded under a stable key (`REQ-1042/card/<who>`),
+//! so a later change edits each copy in place: approvers' DMs, the step's channel
+//! post, and the requester's own copy.
+
+use serde_json::{json, Value};
+
+use crate::store::OutboxMessage;
+use crate::templates::{RenderError, Templates, Vars};
+use crate::workflow::approval::{Effect, Outcome};
+use crate::workflow::request::{AccessDuration, AccessRequest, Quorum, State, Step};
+use crate::workflow::submit::human;
+
+/// Catalog names for the request's ids, looked up by the caller.
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub resource: String,
+    pub entitlement: String,
+    pub space: String,
+}
+
+/// Who does the provisioning, resolved by the caller (groups expanded).
+pub struct Provisioners<'a> {
+    pub assignees: &'a [String],
+}
+
+pub struct Notifier<'a> {
+    pub templates: &'a Templates,
+    pub names: &'a Names,
+}
+
+/// The key a card for `who` (a user or channel id) is recorded under.
+pub fn card_key(request_id: &str, who: &str) -> String {
+    format!("{request_id}/card/{who}")
+}
+
+/// The key of the requester's own copy.
+pub fn requester_key(request_id: &str) -> String {
+    format!("{request_id}/card/requester")
+}
+
+impl Notifier<'_> {
+    /// Messages for `effects` on `request` (already in its new state).
+    pub fn messages(&self, request: &AccessRequest, effects: &[Effect], provisioners: &Provisioners<'_>) -> Result<Vec<OutboxMessage>, RenderError> {
+        let mut out = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::AskApprovers { step } => out.extend(self.ask(request, *step)?),
+                Effect::RefreshCopies => out.extend(self.refresh(request)?),
+                Effect::TellRequester(outcome) => out.extend(self.tell(request, *outcome)?),
+                Effect::Provision => out.extend(self.provision(request, provisioners)?),
+                Effect::RemindApprovers { step } => out.extend(self.remind(request, *step)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn base(&self, request: &AccessRequest) -> Vars {
+        Vars::new()
+            .text("request_id", &request.id)
+            .mention("requester", &request.requester)
+            .text("resource", &self.names.resource)
+            .text("entitlement", &self.names.entitlement)
+            .text("space", &self.names.space)
+            .text("duration", duration_text(request.duration))
+            .text("justification", &request.justification)
+            .date("requested_at", request.created_at.timestamp())
+    }
+
+    fn step_vars(&self, vars: Vars, step: &Step) -> Vars {
+        let approvers: Vec<&String> = step.approvers.iter().collect();
+        vars.text("step", &step.name)
+            .text("rule", rule_text(step))
+            .mentions("approvers", &approvers)
+    }
+
+    /// The card with Approve / Deny for the step's approvers (or its channel).
+    fn ask(&self, request: &AccessRequest, step_index: usize) -> Result<Vec<OutboxMessage>, RenderError> {
+        let Some(step) = request.steps.get(step_index) else {
+            return Ok(Vec::new());
+        };
+        let card = self.templates.render("approval_request", &self.step_vars(self.base(request), step))?;
+        let targets: Vec<String> = match &step.notify_channel {
+            Some(channel) => vec![channel.clone()],
+            None => step.approvers.iter().cloned().collect(),
+        };
+        Ok(targets
+            .into_iter()
+            .map(|to| post(&to, &card, card_key(&request.id, &to)))
+            .collect())
+    }
+
+    /// Redraws every copy already sent: the requester's and each asked step's cards.
+    fn refresh(&self, request: &AccessRequest) -> Result<Vec<OutboxMessage>, RenderError> {
+        let mut out = vec![self.requester_copy(request)?];
+        if is_new(request) {
+            // Nothing else has been sent yet; the approvers' cards are being posted.
+            return Ok(out);
+        }
+        for (index, step) in request.steps.iter().enumerate().take(asked_steps(request)) {
+            let current = matches!(request.state, State::Pending { step } if step == index);
+            match &step.notify_channel {
+                Some(channel) => {
+                    let card = if current {
+                        self.templates.render("approval_request", &self.step_vars(self.base(request), step))?
+                    } else {
+                        self.closed_card(request, index)?
+                    };
+                    out.push(update(&card, card_key(&request.id, channel)));
+                }
+                None => {
+                    for approver in &step.approvers {
+                        let card = if current && !step.approvals.contains(approver) {
+                            self.templates.render("approval_request", &self.step_vars(self.base(request), step))?
+                        } else {
+                            self.closed_card(request, index)?
+                        };
+                        out.push(update(&card, card_key(&request.id, approver)));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The requester's copy: what they asked and where it stands (never any buttons).
+    fn requester_copy(&self, request: &AccessRequest) -> Result<OutboxMessage, RenderError> {
+        let card = match request.current_step() {
+            Some((_, step)) => self.templates.render("request_submitted", &self.step_vars(self.base(request), step))?,
+            None => self.closed_card(request, usize::MAX)?,
+        };
+        Ok(match request.state {
+            // A brand-new request: its copy is posted, not updated.
+            _ if is_new(request) => post(&request.requester, &card, requester_key(&request.id)),
+            _ => update(&card, requester_key(&request.id)),
+        })
+    }
+
+    /// A card with no buttons saying how the request (or this step of it) stands.
+    fn closed_card(&self, request: &AccessRequest, step_index: usize) -> Result<Value, RenderError> {
+        let (outcome, by, at, reason) = match &request.state {
+            State::Approved { auto: true } => ("Approved automatically by policy".to_owned(), None, None, None),
+            State::Approved { auto: false } | State::Denied { .. } => {
+                let decision = request.decisions.last();
+                let outcome = if matches!(request.state, State::Denied { .. }) { "Denied" } else { "Approved" };
+                (outcome.to_owned(), decision.map(|d| d.by.clone()), decision.map(|d| d.at), decision.and_then(|d| d.reason.clone()))
+            }
+            State::Cancelled { by } => ("Cancelled".to_owned(), Some(by.clone()), None, None),
+            State::Expired => ("Expired without a decision".to_owned(), None, Some(request.decide_by), None),
+            State::Pending { step } => {
+                // This step is done (or this approver acted); the request moves on.
+                let mine = request.decisions.iter().rev().find(|d| d.step == step_index);
+                let waiting = request.steps.get(*step).map(|s| s.name.as_str()).unwrap_or("the next step");
+                (format!("Approved · now waiting for {waiting}"), mine.map(|d| d.by.clone()), mine.map(|d| d.at), None)
+            }
+        };
+        let vars = self
+            .base(request)
+            .text("outcome", outcome)
+            .text("reason", reason.map(|r| format!("Reason: {r}")).unwrap_or_default());
+        let vars = match by {
+            Some(by) => vars.mention("decided_by", &by),
+            None => vars.text("decided_by", "c1bot"),
+        };
+        let vars = vars.date("decided_at", at.unwrap_or(request.created_at).timestamp());
+        self.templates.render("request_decided", &vars)
+    }
+
+    fn tell(&self, request: &AccessRequest, outcome: Outcome) -> Result<Vec<OutboxMessage>, RenderError> {
+        let decision = request.decisions.last();
+        let (title, detail) = match outcome {
+            Outcome::Approved => ("Approved", "Your access is being set up; you will be told when it is active. The clock starts then.".to_owned()),
+            Outcome::AutoApproved => ("Approved automatically", "Policy approves this access without a review. It is being set up; the clock starts when it is active.".to_owned()),
+            Outcome::Denied => ("Denied", match &request.state {
+                State::Denied { reason: Some(reason), .. } => format!("Reason: {reason}"),
+                _ => "No reason was given.".to_owned(),
+            }),
+            Outcome::Cancelled => ("Cancelled", "The request was withdrawn; nobody needs to act on it.".to_owned()),
+            Outcome::Expired => ("Expired", "Nobody decided in time. Ask again if you still need this access.".to_owned()),
+        };
+        let mut vars = self.base(request).text("outcome", title).text("detail", detail);
+        vars = match (outcome, decision, &request.state) {
+            (Outcome::Approved | Outcome::Denied, Some(d), _) => vars.mention("decided_by", &d.by).date("decided_at", d.at.timestamp()),
+            (Outcome::Cancelled, _, State::Cancelled { by }) => vars.mention("decided_by", by).date("decided_at", request.created_at.timestamp()),
+            _ => vars.text("decided_by", "c1bot").date("decided_at", request.created_at.timestamp()),
+        };
+        let card = self.templates.render("requester_decision", &vars)?;
+        let mut people = vec![request.requester.clone()];
+        if request.beneficiary != request.requester {
+            people.push(request.beneficiary.clone());
+        }
+        Ok(people
+            .iter()
+            .map(|to| post(to, &card, format!("{}/outcome/{to}", request.id)))
+            .collect())
+    }
+
+    fn provision(&self, request: &AccessRequest, provisioners: &Provisioners<'_>) -> Result<Vec<OutboxMessage>, RenderError> {
+        let approvers: Vec<&String> = request.decisions.iter().filter(|d| d.approved).map(|d| &d.by).collect();
+        let vars = self.base(request).mention("requester", &request.beneficiary);
+        let vars = if approvers.is_empty() {
+            vars.text("approved_by", "policy (automatic)")
+        } else {
+            vars.mentions("approved_by", &approvers)
+        };
+        let card = self.templates.render("provisioning_task", &vars)?;
+        Ok(provisioners
+            .assignees
+            .iter()
+            .map(|to| post(to, &card, format!("{}/task/{to}", request.id)))
+            .collect())
+    }
+
+    fn remind(&self, request: &AccessRequest, step_index: usize) -> Vec<OutboxMessage> {
+        let Some(step) = request.steps.get(step_index) else {
+            return Vec::new();
+        };
+        let text = format!(
+            "Reminder: {} is still waiting for a decision ({} on {} for <@{}>). The request with its buttons is above.",
+            request.id,
+            crate::app::mrkdwn::escape(&self.names.entitlement),
+            crate::app::mrkdwn::escape(&self.names.resource),
+            request.requester
+        );
+        let targets: Vec<String> = match &step.notify_channel {
+            Some(channel) => vec![channel.clone()],
+            None => step.approvers.iter().filter(|a| !step.approvals.contains(*a)).cloned().collect(),
+        };
+        targets
+            .into_iter()
+            .map(|to| OutboxMessage {
+                method: "chat.postMessage".into(),
+                args: json!({ "channel": to, "text": text }),
+                record_ref: None,
+                update_ref: None,
+            })
+            .collect()
+    }
+}
+
+fn is_new(request: &AccessRequest) -> bool {
+    request.state == State::Pending { step: 0 } && request.decisions.is_empty()
+}
+
+/// How many steps have had their approvers asked.
+fn asked_steps(request: &AccessRequest) -> usize {
+    match &request.state {
+        State::Pending { step } => step + 1,
+        State::Approved { auto: true } => 0,
+        State::Approved { auto: false } => request.steps.len(),
+        _ => request.decisions.iter().map(|d| d.step + 1).max().unwrap_or(1),
+    }
+}
+
+fn post(to: &str, card: &Value, key: String) -> OutboxMessage {
+    let mut args = card.clone();
+    args["channel"] = json!(to);
+    OutboxMessage {
+        method: "chat.postMessage".into(),
+        args,
+        record_ref: Some(key),
+        update_ref: None,
+    }
+}
+
+fn update(card: &Value, key: String) -> OutboxMessage {
+    OutboxMessage {
+        method: "chat.update".into(),
+        args: card.clone(),
+        record_ref: None,
+        update_ref: Some(key),
+    }
+}
+
+fn rule_text(step: &Step) -> String {
+    match step.quorum {
+        Quorum::Any => "any one of".to_owned(),
+        Quorum::All => "all of".to_owned(),
+        Quorum::AtLeast(n) => format!("{n} of"),
+    }
+}
+
+pub fn duration_text(duration: AccessDuration) -> String {
+    match duration {
+        AccessDuration::For(d) => human(d),
+        AccessDuration::Permanent => "permanently".to_owned(),
+    }
+}
