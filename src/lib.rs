@@ -14,3 +14,5 @@ pub mod config;
 pub mod demo;
 pub mod simulator;
 pub mod slack;
+pub mod catalog;
+pub mod templates;
