@@ -10,9 +10,9 @@
 //!   used by the tests and by `c1bot demo`.
 
 pub mod app;
+pub mod catalog;
 pub mod config;
 pub mod demo;
 pub mod simulator;
 pub mod slack;
-pub mod catalog;
 pub mod templates;

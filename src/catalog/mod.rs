@@ -82,8 +82,7 @@ impl Catalog {
     /// Validates an already deserialized catalog (the config file's `[catalog]`
     /// table); `source` is the text its spans point into.
     pub fn from_raw(raw: &RawCatalog, source: Source<'_>) -> Result<Catalog, CatalogError> {
-        let (spaces, resources) =
-            validate::validate(raw, source).map_err(CatalogError::Invalid)?;
+        let (spaces, resources) = validate::validate(raw, source).map_err(CatalogError::Invalid)?;
         Ok(Catalog::build(spaces, resources))
     }
 

@@ -63,9 +63,14 @@ fn the_shipped_example_loads_with_every_item() {
     );
     assert_eq!(admin.max_duration.to_string(), "4 h");
 
-    let sandbox = catalog.entitlement("dev-sandbox", "readonly").expect("sandbox");
+    let sandbox = catalog
+        .entitlement("dev-sandbox", "readonly")
+        .expect("sandbox");
     assert!(sandbox.steps.is_empty());
-    assert_eq!(catalog.resource("orders-db").map(|r| r.name.as_str()), Some("Orders database"));
+    assert_eq!(
+        catalog.resource("orders-db").map(|r| r.name.as_str()),
+        Some("Orders database")
+    );
     assert!(catalog.resource("nope").is_none());
     assert!(catalog.entitlement("aws-prod", "nope").is_none());
 }
@@ -130,7 +135,14 @@ fn option_values_read_back_only_what_the_catalog_holds() {
     let catalog = example();
     let (r, e) = catalog.from_option_value("aws-prod:admin").expect("known");
     assert_eq!((r.id.as_str(), e.id.as_str()), ("aws-prod", "admin"));
-    for bad in ["aws-prod", "aws-prod:", ":admin", "aws-prod:nope", "x:y:z", ""] {
+    for bad in [
+        "aws-prod",
+        "aws-prod:",
+        ":admin",
+        "aws-prod:nope",
+        "x:y:z",
+        "",
+    ] {
         assert!(catalog.from_option_value(bad).is_none(), "{bad}");
     }
 }
@@ -195,7 +207,10 @@ max_duration = "8h"
         ]
     );
     let err = parse(text).map(drop).expect_err("invalid").to_string();
-    assert!(err.starts_with("invalid catalog, 5 problems: catalog.toml:6: "), "{err}");
+    assert!(
+        err.starts_with("invalid catalog, 5 problems: catalog.toml:6: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -289,8 +304,10 @@ fn steps_need_approvers_and_a_reachable_quorum() {
         ]
     );
     // Group sizes are only known at run time.
-    let groups = parse(&step("approvers = { groups = [\"S0SECOPS01\"] }\nrequire = { at_least = 5 }"))
-        .expect("valid");
+    let groups = parse(&step(
+        "approvers = { groups = [\"S0SECOPS01\"] }\nrequire = { at_least = 5 }",
+    ))
+    .expect("valid");
     let ro = groups.entitlement("db", "ro").expect("ro");
     assert_eq!(ro.steps[0].name, "Step 1");
     assert_eq!(ro.steps[0].require, Requirement::AtLeast(5));
@@ -298,14 +315,16 @@ fn steps_need_approvers_and_a_reachable_quorum() {
 
 #[test]
 fn provisioners_need_a_known_kind_and_assignees() {
-    let text = with_resource("max_duration = \"8h\"\n")
-        .replace("kind = \"manual\"", "kind = \"webhook\"");
+    let text =
+        with_resource("max_duration = \"8h\"\n").replace("kind = \"manual\"", "kind = \"webhook\"");
     assert_eq!(
         problems(&text),
         ["catalog.toml:22: resource 'db' entitlement 'ro': provisioner.kind: 'webhook' is not a provisioner kind (expected manual)"]
     );
-    let empty = with_resource("max_duration = \"8h\"\n")
-        .replace("assignees = { users = [\"U0CAROL001\"] }", "assignees = { users = [] }");
+    let empty = with_resource("max_duration = \"8h\"\n").replace(
+        "assignees = { users = [\"U0CAROL001\"] }",
+        "assignees = { users = [] }",
+    );
     assert_eq!(
         problems(&empty),
         ["catalog.toml:22: resource 'db' entitlement 'ro': provisioner.assignees: is empty: name the users or groups who grant this access"]
@@ -315,7 +334,9 @@ fn provisioners_need_a_known_kind_and_assignees() {
 #[test]
 fn duration_choices_stop_at_the_tighter_maximum() {
     let catalog = example();
-    let readonly = catalog.entitlement("aws-prod", "readonly").expect("readonly");
+    let readonly = catalog
+        .entitlement("aws-prod", "readonly")
+        .expect("readonly");
     let shown = |cap: Option<AccessDuration>| -> Vec<String> {
         readonly
             .duration_choices(cap)
@@ -323,11 +344,19 @@ fn duration_choices_stop_at_the_tighter_maximum() {
             .map(ToString::to_string)
             .collect()
     };
-    assert_eq!(shown(None), ["15 min", "30 min", "1 h", "2 h", "4 h", "8 h"]);
-    let three_hours = AccessDuration::parse("3h").ok();
-    assert_eq!(shown(three_hours), ["15 min", "30 min", "1 h", "2 h", "3 h"]);
     assert_eq!(
-        readonly.initial_duration(AccessDuration::parse("30m").ok()).to_string(),
+        shown(None),
+        ["15 min", "30 min", "1 h", "2 h", "4 h", "8 h"]
+    );
+    let three_hours = AccessDuration::parse("3h").ok();
+    assert_eq!(
+        shown(three_hours),
+        ["15 min", "30 min", "1 h", "2 h", "3 h"]
+    );
+    assert_eq!(
+        readonly
+            .initial_duration(AccessDuration::parse("30m").ok())
+            .to_string(),
         "30 min"
     );
     let permanent = parse(&with_resource(
@@ -335,6 +364,11 @@ fn duration_choices_stop_at_the_tighter_maximum() {
     ))
     .expect("valid");
     let ro = permanent.entitlement("db", "ro").expect("ro");
-    assert_eq!(ro.duration_choices(None).last(), Some(&RequestedDuration::Permanent));
-    assert!(!ro.duration_choices(three_hours).contains(&RequestedDuration::Permanent));
+    assert_eq!(
+        ro.duration_choices(None).last(),
+        Some(&RequestedDuration::Permanent)
+    );
+    assert!(!ro
+        .duration_choices(three_hours)
+        .contains(&RequestedDuration::Permanent));
 }

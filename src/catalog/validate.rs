@@ -168,7 +168,12 @@ impl Checker<'_> {
     fn cycles(&mut self, raw: &[RawSpace]) {
         let parent_of: BTreeMap<&str, &str> = raw
             .iter()
-            .filter_map(|s| Some((s.id.get_ref().as_str(), s.parent.as_ref()?.get_ref().as_str())))
+            .filter_map(|s| {
+                Some((
+                    s.id.get_ref().as_str(),
+                    s.parent.as_ref()?.get_ref().as_str(),
+                ))
+            })
             .collect();
         for space in raw {
             let start = space.id.get_ref().as_str();
@@ -247,14 +252,15 @@ impl Checker<'_> {
         let max = self.max_duration(raw, item);
         let default = match &raw.default_duration {
             Some(text) => AccessDuration::parse(text.get_ref())
-                .map_err(|e| self.problem(Some(text.span()), item, "default_duration", e.to_string()))
+                .map_err(|e| {
+                    self.problem(Some(text.span()), item, "default_duration", e.to_string())
+                })
                 .ok(),
             // One hour, or less when the maximum is shorter.
-            None => AccessDuration::from_secs(3600)
-                .map(|hour| match max {
-                    Some(MaxDuration::Limited(max)) => hour.min(max),
-                    _ => hour,
-                }),
+            None => AccessDuration::from_secs(3600).map(|hour| match max {
+                Some(MaxDuration::Limited(max)) => hour.min(max),
+                _ => hour,
+            }),
         };
         if let (Some(default), Some(MaxDuration::Limited(max))) = (default, max) {
             if default > max {
@@ -306,8 +312,17 @@ impl Checker<'_> {
         AccessDuration::parse(text.get_ref())
             .map(MaxDuration::Limited)
             .map_err(|e| {
-                let hint = if raw.permanent_allowed { " (or \"permanent\")" } else { "" };
-                self.problem(Some(text.span()), item, "max_duration", format!("{e}{hint}"))
+                let hint = if raw.permanent_allowed {
+                    " (or \"permanent\")"
+                } else {
+                    ""
+                };
+                self.problem(
+                    Some(text.span()),
+                    item,
+                    "max_duration",
+                    format!("{e}{hint}"),
+                )
             })
             .ok()
     }
@@ -327,13 +342,29 @@ impl Checker<'_> {
             .or(fallback.clone());
         let approvers = match &raw.approvers {
             Some(a) => Approvers {
-                users: self.slack_ids(&a.get_ref().users, SlackIdKind::User, span.clone(), item, "approvers.users"),
-                groups: self.slack_ids(&a.get_ref().groups, SlackIdKind::UserGroup, span.clone(), item, "approvers.groups"),
+                users: self.slack_ids(
+                    &a.get_ref().users,
+                    SlackIdKind::User,
+                    span.clone(),
+                    item,
+                    "approvers.users",
+                ),
+                groups: self.slack_ids(
+                    &a.get_ref().groups,
+                    SlackIdKind::UserGroup,
+                    span.clone(),
+                    item,
+                    "approvers.groups",
+                ),
                 resource_owners: a.get_ref().resource_owners,
             },
             None => Approvers::default(),
         };
-        let owners_count = if approvers.resource_owners { owners.len() } else { 0 };
+        let owners_count = if approvers.resource_owners {
+            owners.len()
+        } else {
+            0
+        };
         if approvers.users.is_empty() && approvers.groups.is_empty() && owners_count == 0 {
             let why = if approvers.resource_owners {
                 "has no approvers: resource_owners = true but the resource has no owners"
@@ -376,13 +407,20 @@ impl Checker<'_> {
                     span,
                     item,
                     "require",
-                    format!("'{word}' is not a requirement: use \"any\", \"all\" or {{ at_least = N }}"),
+                    format!(
+                        "'{word}' is not a requirement: use \"any\", \"all\" or {{ at_least = N }}"
+                    ),
                 );
                 None
             }
             RawRequire::AtLeast(n) => {
                 let Some(n) = u32::try_from(n.at_least).ok().filter(|n| *n > 0) else {
-                    self.problem(span, item, "require.at_least", format!("must be 1 or more, got {}", n.at_least));
+                    self.problem(
+                        span,
+                        item,
+                        "require.at_least",
+                        format!("must be 1 or more, got {}", n.at_least),
+                    );
                     return None;
                 };
                 // Groups are only known at run time; without them the count is exact.
@@ -396,7 +434,10 @@ impl Checker<'_> {
                             span,
                             item,
                             "require.at_least",
-                            format!("needs {n} approvals but only {} approver(s) are named", named.len()),
+                            format!(
+                                "needs {n} approvals but only {} approver(s) are named",
+                                named.len()
+                            ),
                         );
                         return None;
                     }
@@ -434,8 +475,20 @@ impl Checker<'_> {
         }
         let RawAssignees { users, groups } = assignees;
         let assignees = Assignees {
-            users: self.slack_ids(users, SlackIdKind::User, span.clone(), item, "provisioner.assignees.users"),
-            groups: self.slack_ids(groups, SlackIdKind::UserGroup, span.clone(), item, "provisioner.assignees.groups"),
+            users: self.slack_ids(
+                users,
+                SlackIdKind::User,
+                span.clone(),
+                item,
+                "provisioner.assignees.users",
+            ),
+            groups: self.slack_ids(
+                groups,
+                SlackIdKind::UserGroup,
+                span.clone(),
+                item,
+                "provisioner.assignees.groups",
+            ),
         };
         if users.is_empty() && groups.is_empty() {
             self.problem(

@@ -444,7 +444,8 @@ fn an_inline_catalog_and_a_catalog_file_together_are_refused() {
 
 #[test]
 fn an_unknown_key_inside_the_inline_catalog_names_key_and_line() {
-    let file = toml_file(&INLINE_CATALOG.replace("kind = \"manual\"", "kind = \"manual\"\nassignee = []"));
+    let file =
+        toml_file(&INLINE_CATALOG.replace("kind = \"manual\"", "kind = \"manual\"\nassignee = []"));
     let err = error_of(Some(file.path()), &[], Mode::Offline);
     assert!(
         err.ends_with(":17: unknown key 'catalog.resources.entitlements.provisioner.assignee' (expected kind or assignees)"),
