@@ -147,6 +147,13 @@ pub(super) fn analyse(json: &Value, kind: Kind) -> Result<Placeholders, String> 
     if kind != Kind::Blocks && top_blocks.is_none() {
         return Err("blocks: missing: a message or view needs a \"blocks\" array".to_owned());
     }
+    let has = |key: &str| json.get(key).is_some();
+    if kind == Kind::Message && !has("text") {
+        return Err("text: missing: a message needs a text fallback for notifications".to_owned());
+    }
+    if kind == Kind::Modal && !has("title") {
+        return Err("title: missing: a modal needs a title".to_owned());
+    }
     visit(json, "", false, &mut found)?;
     // List slots are only honoured at the top level of a message or view.
     if let Some(blocks) = top_blocks.filter(|_| kind != Kind::Blocks) {
@@ -249,7 +256,7 @@ mod tests {
 
     #[test]
     fn slots_are_recognised_only_where_they_can_work() {
-        let ok: Value = serde_json::json!({"blocks": [
+        let ok: Value = serde_json::json!({"text": "x", "blocks": [
             {"type": "section", "block_id": "{{blocks:items:row}}", "text": {"type": "mrkdwn", "text": "_None._"}},
             {"type": "input", "element": {"type": "static_select", "options": [
                 {"text": {"type": "plain_text", "text": "x"}, "value": "{{options:durations}}"}]}}
@@ -264,7 +271,7 @@ mod tests {
         );
         assert!(found.options.contains("durations"));
 
-        let nested: Value = serde_json::json!({"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "{{blocks:items:row}}"}}]});
+        let nested: Value = serde_json::json!({"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "{{blocks:items:row}}"}}]});
         let err = analyse(&nested, Kind::Message).expect_err("misplaced");
         assert!(err.starts_with("blocks[0].text.text: "), "{err}");
     }

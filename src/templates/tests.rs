@@ -366,7 +366,7 @@ fn load_errors_name_the_file_and_where_in_it() {
         "broken.json:2:12: invalid JSON: expected value"
     );
     assert_eq!(
-        err("bad", r#"{"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi {{Name}}"}}]}"#),
+        err("bad", r#"{"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi {{Name}}"}}]}"#),
         "bad.json: blocks[0].text.text: '{{Name}}' is not a placeholder: use {{name}} with lowercase letters, digits and '_'"
     );
     assert_eq!(
@@ -374,8 +374,12 @@ fn load_errors_name_the_file_and_where_in_it() {
         "what.json: not a template: expected a message {\"text\", \"blocks\"}, a view {\"type\": \"modal\" | \"home\"}, or an array of blocks"
     );
     assert_eq!(
-        err("list", r#"{"blocks": [{"type": "section", "block_id": "{{blocks:rows:row_item}}", "text": {"type": "mrkdwn", "text": "none"}}]}"#),
+        err("list", r#"{"text": "x", "blocks": [{"type": "section", "block_id": "{{blocks:rows:row_item}}", "text": {"type": "mrkdwn", "text": "none"}}]}"#),
         "list.json: list slot 'rows' names item template 'row_item', which is not a loaded array of blocks"
+    );
+    assert_eq!(
+        err("quiet", r#"{"blocks": []}"#),
+        "quiet.json: text: missing: a message needs a text fallback for notifications"
     );
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
