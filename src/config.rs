@@ -27,6 +27,7 @@ pub use values::{
     DEFAULT_API_URL,
 };
 
+use crate::catalog::{Catalog, CatalogError};
 use file::ParsedFile;
 
 /// Config file read when `--config` is not given; its absence is fine.
@@ -52,6 +53,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The file actually read, if any.
     pub source: Option<PathBuf>,
+    /// The access catalog (`[catalog]` or `catalog_file`); empty when neither is set.
+    pub catalog: Catalog,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +140,8 @@ pub enum ConfigError {
     Invalid { origin: Origin, problem: String },
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     #[error("c1bot demo needs both Slack tokens or neither: {set} is set but {missing} is not; unset {set} to use the built-in simulator, or set {missing} to use a real workspace")]
     DemoNeedsBothTokens {
         set: &'static str,
@@ -210,6 +215,7 @@ impl Config {
         };
 
         let socket = socket_config(&file)?;
+        let catalog = catalog(&file, source.as_deref())?;
         let (app_token, bot_token) = tokens(&var, env, mode)?;
 
         Ok(Config {
@@ -224,6 +230,7 @@ impl Config {
             socket,
             log: LogConfig { format },
             source,
+            catalog,
         })
     }
 
@@ -281,6 +288,22 @@ fn read_file(path: Option<&Path>) -> Result<(ParsedFile, Option<PathBuf>), Confi
     };
     let parsed = ParsedFile::parse(&path.display().to_string(), &text)?;
     Ok((parsed, Some(path)))
+}
+
+/// The inline catalog, or the file `catalog_file` names (relative to the config
+/// file's directory), but not both.
+fn catalog(file: &ParsedFile, config_path: Option<&Path>) -> Result<Catalog, ConfigError> {
+    match (&file.raw.catalog_file, &file.raw.catalog) {
+        (Some(_), Some(_)) => Err(invalid(
+            file.origin("catalog_file"),
+            "cannot be used together with an inline [catalog] table: keep one of them",
+        )),
+        (Some(path), None) => {
+            let dir = config_path.and_then(Path::parent).unwrap_or(Path::new(""));
+            Ok(Catalog::load_file(&dir.join(path))?)
+        }
+        (None, _) => Ok(file.catalog.clone()),
+    }
 }
 
 fn socket_config(file: &ParsedFile) -> Result<SocketConfig, ConfigError> {

@@ -2,6 +2,8 @@
 //!
 //! Crate map, in reading order:
 //! - [`config`]: raw file + environment -> validated [`config::Config`]; tokens never print.
+//! - [`catalog`]: spaces, resources, entitlements and approval steps, validated at start-up.
+//! - [`templates`]: Block Kit templates from `blocks/`, rendered safely within Slack's limits.
 //! - [`app`]: wiring, lifecycle and the handler that answers each envelope.
 //! - [`slack`]: the only module that knows Slack's wire formats: Socket Mode frames,
 //!   connections and their supervisor, and the Web API client.
@@ -15,6 +17,7 @@
 //!   used by the tests and by `c1bot demo`.
 
 pub mod app;
+pub mod catalog;
 pub mod config;
 pub mod demo;
 pub mod health;
@@ -24,4 +27,5 @@ pub mod outbox_sender;
 pub mod simulator;
 pub mod slack;
 pub mod store;
+pub mod templates;
 pub mod workflow;

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod directory;
 pub mod handler;
 pub mod mrkdwn;
+pub mod notify;
 pub mod request_form;
 
 use std::time::Duration;

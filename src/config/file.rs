@@ -13,6 +13,7 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 use super::{ConfigError, FilePos, Origin, SLACK_APP_TOKEN, SLACK_BOT_TOKEN};
+use crate::catalog::{Catalog, RawCatalog, Source};
 
 /// The file as written: every key optional, no value checked yet.
 #[derive(Debug, Default, Deserialize)]
@@ -22,6 +23,10 @@ pub(super) struct RawFile {
     pub slack: RawSlack,
     pub socket: RawSocket,
     pub log: RawLog,
+    /// A separate catalog file, relative to this file's directory.
+    pub catalog_file: Option<PathBuf>,
+    /// The catalog written inline; validated in [`ParsedFile::parse`].
+    pub catalog: Option<RawCatalog>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +61,8 @@ pub(super) struct ParsedFile {
     name: String,
     /// Dotted key -> 1-based line.
     lines: BTreeMap<String, usize>,
+    /// The inline `[catalog]`, validated; empty when there is none.
+    pub catalog: Catalog,
 }
 
 /// One key of the document, found by walking it with spans.
@@ -112,6 +119,10 @@ impl ParsedFile {
             }
         })?;
 
+        let catalog = match &raw.catalog {
+            Some(inline) => Catalog::from_raw(inline, Source { name, text })?,
+            None => Catalog::default(),
+        };
         let lines = keys
             .into_iter()
             .map(|k| (k.path, line_of(text, k.key_span.start)))
@@ -120,6 +131,7 @@ impl ParsedFile {
             raw,
             name: name.to_owned(),
             lines,
+            catalog,
         })
     }
 

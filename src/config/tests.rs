@@ -383,3 +383,83 @@ fn every_error_is_one_line() {
         assert!(!err.contains('\n'), "{err}");
     }
 }
+
+const INLINE_CATALOG: &str = r#"
+[[catalog.spaces]]
+id = "root"
+name = "Root"
+[[catalog.resources]]
+id = "db"
+name = "Orders database"
+space = "root"
+[[catalog.resources.entitlements]]
+id = "ro"
+name = "ReadOnly"
+max_duration = "4h"
+[[catalog.resources.entitlements.steps]]
+approvers = { users = ["U0BOB00001"] }
+[catalog.resources.entitlements.provisioner]
+kind = "manual"
+assignees = { users = ["U0CAROL001"] }
+"#;
+
+#[test]
+fn no_catalog_in_the_config_is_an_empty_catalog() {
+    let config = load_with(None, &[], Mode::Offline).expect("defaults");
+    assert!(config.catalog.is_empty());
+}
+
+#[test]
+fn an_inline_catalog_is_read_and_validated() {
+    let file = toml_file(INLINE_CATALOG);
+    let config = load_with(Some(file.path()), &[], Mode::Offline).expect("valid");
+    assert!(config.catalog.entitlement("db", "ro").is_some());
+}
+
+#[test]
+fn a_catalog_file_is_read_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog.example.toml");
+    std::fs::copy(&example, dir.path().join("catalog.toml")).expect("copy example");
+    let config_path = dir.path().join("c1bot.toml");
+    std::fs::write(&config_path, "catalog_file = \"catalog.toml\"\n").expect("write config");
+    let config = load_with(Some(&config_path), &[], Mode::Offline).expect("valid");
+    assert!(config.catalog.resource("aws-prod").is_some());
+
+    std::fs::write(&config_path, "catalog_file = \"missing.toml\"\n").expect("write config");
+    let err = error_of(Some(&config_path), &[], Mode::Offline);
+    assert!(err.starts_with("cannot read catalog file "), "{err}");
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn an_inline_catalog_and_a_catalog_file_together_are_refused() {
+    let file = toml_file(&format!("catalog_file = \"c.toml\"\n{INLINE_CATALOG}"));
+    let err = error_of(Some(file.path()), &[], Mode::Offline);
+    assert!(
+        err.ends_with(":1: catalog_file cannot be used together with an inline [catalog] table: keep one of them"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_key_inside_the_inline_catalog_names_key_and_line() {
+    let file =
+        toml_file(&INLINE_CATALOG.replace("kind = \"manual\"", "kind = \"manual\"\nassignee = []"));
+    let err = error_of(Some(file.path()), &[], Mode::Offline);
+    assert!(
+        err.ends_with(":17: unknown key 'catalog.resources.entitlements.provisioner.assignee' (expected kind or assignees)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn catalog_problems_name_the_config_file_and_line() {
+    let file = toml_file(&INLINE_CATALOG.replace("space = \"root\"", "space = \"prod\""));
+    let err = error_of(Some(file.path()), &[], Mode::Offline);
+    let name = file.path().display().to_string();
+    assert_eq!(
+        err,
+        format!("invalid catalog: {name}:8: resource 'db': space: no space has id 'prod'")
+    );
+}

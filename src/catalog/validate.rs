@@ -1,0 +1,504 @@
+//! [`RawCatalog`] -> validated spaces and resources, collecting every problem.
+//!
+//! Checks: ids are slugs and unique; exactly one root; parents exist; no cycles;
+//! resources name existing spaces; Slack ids have the right shape; durations parse
+//! and default <= max; steps have approvers and a satisfiable quorum; provisioners
+//! have assignees. Each problem names the item, the field and where it was written.
+//! Pure: no I/O.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::duration::{AccessDuration, MaxDuration};
+use super::load::{
+    RawAssignees, RawCatalog, RawEntitlement, RawProvisioner, RawRequire, RawResource, RawSpace,
+    RawStep, Source,
+};
+use super::model::{
+    ApprovalStep, Approvers, Assignees, Entitlement, Id, Provisioner, Requirement, Resource,
+    SlackId, SlackIdKind, Space,
+};
+use super::Problem;
+
+/// Valid spaces and resources, in the order written.
+pub(super) type Validated = (Vec<Space>, Vec<Resource>);
+
+pub(super) fn validate(raw: &RawCatalog, source: Source<'_>) -> Result<Validated, Vec<Problem>> {
+    let mut check = Checker {
+        source,
+        problems: Vec::new(),
+    };
+    let spaces = check.spaces(&raw.spaces);
+    let space_ids: HashSet<&str> = raw.spaces.iter().map(|s| s.id.get_ref().as_str()).collect();
+    let mut seen = HashMap::new();
+    let resources: Vec<Resource> = raw
+        .resources
+        .iter()
+        .filter_map(|r| {
+            check.unique(&mut seen, &r.id, format!("resource '{}'", r.id.get_ref()));
+            check.resource(r, &space_ids)
+        })
+        .collect();
+    if check.problems.is_empty() {
+        Ok((spaces, resources))
+    } else {
+        Err(check.problems)
+    }
+}
+
+struct Checker<'a> {
+    source: Source<'a>,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem(
+        &mut self,
+        span: Option<Range<usize>>,
+        item: &str,
+        field: &str,
+        message: impl Into<String>,
+    ) {
+        self.problems.push(Problem {
+            at: self.source.at(span),
+            item: item.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn id(&mut self, id: &Spanned<String>, item: &str) -> Option<Id> {
+        Id::parse(id.get_ref())
+            .map_err(|message| self.problem(Some(id.span()), item, "id", message))
+            .ok()
+    }
+
+    fn unique(&mut self, seen: &mut HashMap<String, usize>, id: &Spanned<String>, item: String) {
+        let line = self.source.at(Some(id.span())).line.unwrap_or(0);
+        if let Some(first) = seen.insert(id.get_ref().clone(), line) {
+            self.problem(
+                Some(id.span()),
+                &item,
+                "id",
+                format!("duplicate id: already used on line {first}"),
+            );
+        }
+    }
+
+    fn slack_ids(
+        &mut self,
+        ids: &[String],
+        kind: SlackIdKind,
+        span: Option<Range<usize>>,
+        item: &str,
+        field: &str,
+    ) -> Vec<SlackId> {
+        ids.iter()
+            .filter_map(|id| {
+                SlackId::parse(id, kind)
+                    .map_err(|message| self.problem(span.clone(), item, field, message))
+                    .ok()
+            })
+            .collect()
+    }
+
+    fn spaces(&mut self, raw: &[RawSpace]) -> Vec<Space> {
+        let mut seen = HashMap::new();
+        let mut spaces = Vec::new();
+        for space in raw {
+            let item = format!("space '{}'", space.id.get_ref());
+            self.unique(&mut seen, &space.id, item.clone());
+            let id = self.id(&space.id, &item);
+            let parent = space.parent.as_ref().and_then(|p| {
+                if !raw.iter().any(|s| s.id.get_ref() == p.get_ref()) {
+                    self.problem(
+                        Some(p.span()),
+                        &item,
+                        "parent",
+                        format!("no space has id '{}'", p.get_ref()),
+                    );
+                }
+                Id::parse(p.get_ref()).ok()
+            });
+            if let Some(id) = id {
+                spaces.push(Space {
+                    id,
+                    name: space.name.clone(),
+                    parent,
+                    inherit: space.inherit,
+                    labels: space.labels.clone(),
+                });
+            }
+        }
+        self.roots(raw);
+        self.cycles(raw);
+        spaces
+    }
+
+    fn roots(&mut self, raw: &[RawSpace]) {
+        let roots: Vec<&RawSpace> = raw.iter().filter(|s| s.parent.is_none()).collect();
+        match roots.as_slice() {
+            [] if raw.is_empty() => {}
+            [] => self.problem(
+                None,
+                "spaces",
+                "parent",
+                "no root space: exactly one space must have no parent",
+            ),
+            [_] => {}
+            [first, rest @ ..] => {
+                for extra in rest {
+                    self.problem(
+                        Some(extra.id.span()),
+                        &format!("space '{}'", extra.id.get_ref()),
+                        "parent",
+                        format!(
+                            "a second root space ('{}' is already the root): give it a parent",
+                            first.id.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A cycle is reported once, at its smallest id, with its members in order.
+    fn cycles(&mut self, raw: &[RawSpace]) {
+        let parent_of: BTreeMap<&str, &str> = raw
+            .iter()
+            .filter_map(|s| {
+                Some((
+                    s.id.get_ref().as_str(),
+                    s.parent.as_ref()?.get_ref().as_str(),
+                ))
+            })
+            .collect();
+        for space in raw {
+            let start = space.id.get_ref().as_str();
+            let mut path = vec![start];
+            let mut at = start;
+            while let Some(&parent) = parent_of.get(at) {
+                if parent == start {
+                    if path.iter().all(|id| *id >= start) {
+                        path.push(start);
+                        self.problem(
+                            space.parent.as_ref().map(Spanned::span),
+                            &format!("space '{start}'"),
+                            "parent",
+                            format!("spaces form a cycle: {}", path.join(" → ")),
+                        );
+                    }
+                    break;
+                }
+                if path.contains(&parent) || path.len() > raw.len() {
+                    break; // a cycle above `start`, reported from inside it
+                }
+                path.push(parent);
+                at = parent;
+            }
+        }
+    }
+
+    fn resource(&mut self, raw: &RawResource, spaces: &HashSet<&str>) -> Option<Resource> {
+        let item = format!("resource '{}'", raw.id.get_ref());
+        let id = self.id(&raw.id, &item);
+        if !spaces.contains(raw.space.get_ref().as_str()) {
+            self.problem(
+                Some(raw.space.span()),
+                &item,
+                "space",
+                format!("no space has id '{}'", raw.space.get_ref()),
+            );
+        }
+        let owners: Vec<SlackId> = raw
+            .owners
+            .iter()
+            .filter_map(|o| {
+                SlackId::parse(o.get_ref(), SlackIdKind::User)
+                    .map_err(|m| self.problem(Some(o.span()), &item, "owners", m))
+                    .ok()
+            })
+            .collect();
+        let mut seen = HashMap::new();
+        let entitlements: Vec<Entitlement> = raw
+            .entitlements
+            .iter()
+            .filter_map(|e| {
+                let ent_item = format!("{item} entitlement '{}'", e.id.get_ref());
+                self.unique(&mut seen, &e.id, ent_item.clone());
+                self.entitlement(e, &ent_item, &owners)
+            })
+            .collect();
+        Some(Resource {
+            id: id?,
+            name: raw.name.clone(),
+            description: raw.description.clone(),
+            space: Id::parse(raw.space.get_ref()).ok()?,
+            owners,
+            labels: raw.labels.clone(),
+            entitlements,
+        })
+    }
+
+    fn entitlement(
+        &mut self,
+        raw: &RawEntitlement,
+        item: &str,
+        owners: &[SlackId],
+    ) -> Option<Entitlement> {
+        let id = self.id(&raw.id, item);
+        let max = self.max_duration(raw, item);
+        let default = match &raw.default_duration {
+            Some(text) => AccessDuration::parse(text.get_ref())
+                .map_err(|e| {
+                    self.problem(Some(text.span()), item, "default_duration", e.to_string())
+                })
+                .ok(),
+            // One hour, or less when the maximum is shorter.
+            None => AccessDuration::from_secs(3600).map(|hour| match max {
+                Some(MaxDuration::Limited(max)) => hour.min(max),
+                _ => hour,
+            }),
+        };
+        if let (Some(default), Some(MaxDuration::Limited(max))) = (default, max) {
+            if default > max {
+                let span = raw.default_duration.as_ref().map(Spanned::span);
+                self.problem(
+                    span,
+                    item,
+                    "default_duration",
+                    format!("{default} is longer than max_duration ({max})"),
+                );
+            }
+        }
+        let steps: Vec<ApprovalStep> = raw
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(n, step)| {
+                let step_item = format!("{item} step {}", n + 1);
+                self.step(step.get_ref(), n + 1, &step_item, owners, Some(step.span()))
+            })
+            .collect();
+        let provisioner = self.provisioner(raw.provisioner.as_ref(), item, raw.id.span());
+        Some(Entitlement {
+            id: id?,
+            name: raw.name.clone(),
+            description: raw.description.clone(),
+            default_duration: default?,
+            max_duration: max?,
+            permanent_allowed: raw.permanent_allowed,
+            steps,
+            provisioner: provisioner?,
+        })
+    }
+
+    fn max_duration(&mut self, raw: &RawEntitlement, item: &str) -> Option<MaxDuration> {
+        let text = &raw.max_duration;
+        if text.get_ref() == "permanent" {
+            if !raw.permanent_allowed {
+                self.problem(
+                    Some(text.span()),
+                    item,
+                    "max_duration",
+                    "\"permanent\" needs permanent_allowed = true",
+                );
+                return None;
+            }
+            return Some(MaxDuration::Permanent);
+        }
+        AccessDuration::parse(text.get_ref())
+            .map(MaxDuration::Limited)
+            .map_err(|e| {
+                let hint = if raw.permanent_allowed {
+                    " (or \"permanent\")"
+                } else {
+                    ""
+                };
+                self.problem(
+                    Some(text.span()),
+                    item,
+                    "max_duration",
+                    format!("{e}{hint}"),
+                )
+            })
+            .ok()
+    }
+
+    fn step(
+        &mut self,
+        raw: &RawStep,
+        number: usize,
+        item: &str,
+        owners: &[SlackId],
+        fallback: Option<Range<usize>>,
+    ) -> Option<ApprovalStep> {
+        let span = raw
+            .approvers
+            .as_ref()
+            .map(Spanned::span)
+            .or(fallback.clone());
+        let approvers = match &raw.approvers {
+            Some(a) => Approvers {
+                users: self.slack_ids(
+                    &a.get_ref().users,
+                    SlackIdKind::User,
+                    span.clone(),
+                    item,
+                    "approvers.users",
+                ),
+                groups: self.slack_ids(
+                    &a.get_ref().groups,
+                    SlackIdKind::UserGroup,
+                    span.clone(),
+                    item,
+                    "approvers.groups",
+                ),
+                resource_owners: a.get_ref().resource_owners,
+            },
+            None => Approvers::default(),
+        };
+        let owners_count = if approvers.resource_owners {
+            owners.len()
+        } else {
+            0
+        };
+        if approvers.users.is_empty() && approvers.groups.is_empty() && owners_count == 0 {
+            let why = if approvers.resource_owners {
+                "has no approvers: resource_owners = true but the resource has no owners"
+            } else {
+                "has no approvers: name users, groups, or set resource_owners = true"
+            };
+            self.problem(span.clone(), item, "approvers", why);
+        }
+        let require = self.require(raw, &approvers, owners, item, span.clone().or(fallback));
+        let notify_channel = raw.notify_channel.as_ref().and_then(|c| {
+            SlackId::parse(c.get_ref(), SlackIdKind::Channel)
+                .map_err(|m| self.problem(Some(c.span()), item, "notify_channel", m))
+                .ok()
+        });
+        Some(ApprovalStep {
+            name: raw.name.clone().unwrap_or_else(|| format!("Step {number}")),
+            approvers,
+            require: require?,
+            notify_channel,
+        })
+    }
+
+    fn require(
+        &mut self,
+        raw: &RawStep,
+        approvers: &Approvers,
+        owners: &[SlackId],
+        item: &str,
+        fallback: Option<Range<usize>>,
+    ) -> Option<Requirement> {
+        let Some(require) = &raw.require else {
+            return Some(Requirement::Any);
+        };
+        let span = Some(require.span()).or(fallback);
+        match require.get_ref() {
+            RawRequire::Word(word) if word == "any" => Some(Requirement::Any),
+            RawRequire::Word(word) if word == "all" => Some(Requirement::All),
+            RawRequire::Word(word) => {
+                self.problem(
+                    span,
+                    item,
+                    "require",
+                    format!(
+                        "'{word}' is not a requirement: use \"any\", \"all\" or {{ at_least = N }}"
+                    ),
+                );
+                None
+            }
+            RawRequire::AtLeast(n) => {
+                let Some(n) = u32::try_from(n.at_least).ok().filter(|n| *n > 0) else {
+                    self.problem(
+                        span,
+                        item,
+                        "require.at_least",
+                        format!("must be 1 or more, got {}", n.at_least),
+                    );
+                    return None;
+                };
+                // Groups are only known at run time; without them the count is exact.
+                if approvers.groups.is_empty() {
+                    let mut named: HashSet<&SlackId> = approvers.users.iter().collect();
+                    if approvers.resource_owners {
+                        named.extend(owners);
+                    }
+                    if named.len() < n as usize {
+                        self.problem(
+                            span,
+                            item,
+                            "require.at_least",
+                            format!(
+                                "needs {n} approvals but only {} approver(s) are named",
+                                named.len()
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                Some(Requirement::AtLeast(n))
+            }
+        }
+    }
+
+    fn provisioner(
+        &mut self,
+        raw: Option<&Spanned<RawProvisioner>>,
+        item: &str,
+        fallback: Range<usize>,
+    ) -> Option<Provisioner> {
+        let Some(raw) = raw else {
+            self.problem(
+                Some(fallback),
+                item,
+                "provisioner",
+                "missing: add [..entitlements.provisioner] with kind = \"manual\" and assignees",
+            );
+            return None;
+        };
+        let span = Some(raw.span());
+        let RawProvisioner { kind, assignees } = raw.get_ref();
+        if kind != "manual" {
+            self.problem(
+                span,
+                item,
+                "provisioner.kind",
+                format!("'{kind}' is not a provisioner kind (expected manual)"),
+            );
+            return None;
+        }
+        let RawAssignees { users, groups } = assignees;
+        let assignees = Assignees {
+            users: self.slack_ids(
+                users,
+                SlackIdKind::User,
+                span.clone(),
+                item,
+                "provisioner.assignees.users",
+            ),
+            groups: self.slack_ids(
+                groups,
+                SlackIdKind::UserGroup,
+                span.clone(),
+                item,
+                "provisioner.assignees.groups",
+            ),
+        };
+        if users.is_empty() && groups.is_empty() {
+            self.problem(
+                span,
+                item,
+                "provisioner.assignees",
+                "is empty: name the users or groups who grant this access",
+            );
+            return None;
+        }
+        Some(Provisioner::Manual { assignees })
+    }
+}
