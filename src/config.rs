@@ -55,6 +55,28 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// The access catalog (`[catalog]` or `catalog_file`); empty when neither is set.
     pub catalog: Catalog,
+    /// Rego policies (`*.rego`), default `policies`.
+    pub policies_dir: PathBuf,
+    /// Block Kit templates (`*.json`), default `blocks`.
+    pub blocks_dir: PathBuf,
+    pub requests: RequestsConfig,
+    pub health: HealthConfig,
+}
+
+/// Timing of pending requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestsConfig {
+    /// A pending request expires after this long without a decision.
+    pub decide_within: Duration,
+    /// Approvers who have not acted are reminded this often.
+    pub remind_every: Duration,
+}
+
+/// The optional health and metrics listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HealthConfig {
+    /// `None`: off (the default).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +237,8 @@ impl Config {
         };
 
         let socket = socket_config(&file)?;
+        let requests = requests_config(&file)?;
+        let health = health_config(&file)?;
         let catalog = catalog(&file, source.as_deref())?;
         let (app_token, bot_token) = tokens(&var, env, mode)?;
 
@@ -231,6 +255,10 @@ impl Config {
             log: LogConfig { format },
             source,
             catalog,
+            policies_dir: raw.policies_dir.clone().unwrap_or_else(|| PathBuf::from("policies")),
+            blocks_dir: raw.blocks_dir.clone().unwrap_or_else(|| PathBuf::from("blocks")),
+            requests,
+            health,
         })
     }
 
@@ -303,6 +331,32 @@ fn catalog(file: &ParsedFile, config_path: Option<&Path>) -> Result<Catalog, Con
             Ok(Catalog::load_file(&dir.join(path))?)
         }
         (None, _) => Ok(file.catalog.clone()),
+    }
+}
+
+fn requests_config(file: &ParsedFile) -> Result<RequestsConfig, ConfigError> {
+    let raw = &file.raw.requests;
+    let duration = |value: &Option<String>, key: &str, default: Duration| -> Result<Duration, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(text) => crate::catalog::AccessDuration::parse(text)
+                .map(|d| d.as_duration())
+                .map_err(|e| invalid(file.origin(key), format_args!("{e} (write it like 30m, 4h or 1d)"))),
+        }
+    };
+    Ok(RequestsConfig {
+        decide_within: duration(&raw.decide_within, "requests.decide_within", Duration::from_secs(24 * 3600))?,
+        remind_every: duration(&raw.remind_every, "requests.remind_every", Duration::from_secs(4 * 3600))?,
+    })
+}
+
+fn health_config(file: &ParsedFile) -> Result<HealthConfig, ConfigError> {
+    match &file.raw.health.listen {
+        None => Ok(HealthConfig::default()),
+        Some(text) => text
+            .parse()
+            .map(|addr| HealthConfig { listen: Some(addr) })
+            .map_err(|_| invalid(file.origin("health.listen"), format_args!("{text:?} is not an address: write it like 127.0.0.1:9090"))),
     }
 }
 

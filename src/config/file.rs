@@ -23,6 +23,10 @@ pub(super) struct RawFile {
     pub slack: RawSlack,
     pub socket: RawSocket,
     pub log: RawLog,
+    pub policies_dir: Option<PathBuf>,
+    pub blocks_dir: Option<PathBuf>,
+    pub requests: RawRequests,
+    pub health: RawHealth,
     /// A separate catalog file, relative to this file's directory.
     pub catalog_file: Option<PathBuf>,
     /// The catalog written inline; validated in [`ParsedFile::parse`].
@@ -45,6 +49,19 @@ pub(super) struct RawSocket {
     pub reconnect_backoff_initial_ms: Option<i64>,
     pub reconnect_backoff_max_secs: Option<i64>,
     pub hello_timeout_secs: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawRequests {
+    pub decide_within: Option<String>,
+    pub remind_every: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawHealth {
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
