@@ -12,5 +12,6 @@
 pub mod app;
 pub mod config;
 pub mod demo;
+pub mod policy;
 pub mod simulator;
 pub mod slack;
