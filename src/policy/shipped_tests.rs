@@ -204,7 +204,7 @@ fn loading_a_folder_with_a_syntax_error_names_the_file_and_line() {
         .expect("the rule is in access.rego")
         + 1;
     replace_in(&broken, v1_rule, "guest { user.is_restricted }");
-    let error = Policies::load(copy.path()).err().expect("refused");
+    let error = Policies::load(copy.path()).expect_err("refused");
     assert_eq!(
         error.to_string(),
         format!(
@@ -221,7 +221,7 @@ fn loading_a_folder_with_a_syntax_error_names_the_file_and_line() {
 #[test]
 fn a_folder_without_policies_is_refused() {
     let empty = tempfile::tempdir().expect("a temporary directory");
-    let error = Policies::load(empty.path()).err().expect("refused");
+    let error = Policies::load(empty.path()).expect_err("refused");
     assert!(
         matches!(error, PolicyLoadError::NoPolicies { .. }),
         "{error}"
@@ -250,9 +250,7 @@ fn eval_input_file_prints_the_decision_for_the_documented_sample() {
     assert!(frank.contains("space_write: prod"), "{frank}");
 
     fs::write(file.path(), "{\"action\": \"fly\"}").expect("writable");
-    let error = eval_input_file(&shipped(), file.path())
-        .err()
-        .expect("refused");
+    let error = eval_input_file(&shipped(), file.path()).expect_err("refused");
     assert!(
         format!("{error:#}").contains("is not a policy input"),
         "{error:#}"

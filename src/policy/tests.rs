@@ -169,11 +169,18 @@ fn check(case: &str, files: &[(&str, &str)], input: &PolicyInput, expect: &Expec
     );
 }
 
+/// (what the case shows, policy files, expected decision).
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Expect,
+);
+
 const ALLOW: (&str, &str) = ("allow.rego", "package t.allow\nallow := true\n");
 
 #[test]
 fn decisions_follow_the_documented_semantics() {
-    let cases: &[(&str, &[(&str, &str)], Expect)] = &[
+    let cases: &[Case] = &[
         ("one allow allows", &[ALLOW], ALLOWED),
         (
             "deny wins over allow",
@@ -337,9 +344,7 @@ fn a_runaway_policy_is_stopped_by_the_time_budget_and_denies() {
 #[test]
 fn a_parse_error_names_the_file_and_line() {
     let bad = "package t.bad\n\nallow if {\n  input.action ==\n}\n";
-    let error = load(&[ALLOW, ("policies/bad.rego", bad)])
-        .err()
-        .expect("a parse error");
+    let error = load(&[ALLOW, ("policies/bad.rego", bad)]).expect_err("a parse error");
     assert_eq!(
         error.to_string(),
         "policies/bad.rego:5: expecting expression"
@@ -349,7 +354,7 @@ fn a_parse_error_names_the_file_and_line() {
 #[test]
 fn rego_v0_syntax_is_refused_with_its_line() {
     let old = "package t.old\n\nallow {\n  true\n}\n";
-    let error = load(&[("old.rego", old)]).err().expect("v0 is refused");
+    let error = load(&[("old.rego", old)]).expect_err("v0 is refused");
     assert_eq!(
         error.to_string(),
         "old.rego:3: `if` keyword is required before rule body"
@@ -359,9 +364,7 @@ fn rego_v0_syntax_is_refused_with_its_line() {
 #[test]
 fn an_unsafe_variable_is_a_load_error_not_a_denial_at_every_decision() {
     let unsafe_var = "package t.unsafe\n\nallow if {\n  x == 1\n}\n";
-    let error = load(&[("unsafe.rego", unsafe_var)])
-        .err()
-        .expect("refused at load");
+    let error = load(&[("unsafe.rego", unsafe_var)]).expect_err("refused at load");
     let PolicyLoadError::Invalid { file, line, .. } = &error else {
         panic!("unexpected error {error:?}");
     };
@@ -371,7 +374,7 @@ fn an_unsafe_variable_is_a_load_error_not_a_denial_at_every_decision() {
 #[test]
 fn a_package_name_that_is_not_a_dotted_identifier_is_refused() {
     let quoted = "package t[\"with-dash\"]\nallow := true\n";
-    let error = load(&[("quoted.rego", quoted)]).err().expect("refused");
+    let error = load(&[("quoted.rego", quoted)]).expect_err("refused");
     assert!(
         error.to_string().starts_with("quoted.rego: package "),
         "{error}"
