@@ -4,6 +4,7 @@
 //! - [`config`]: raw file + environment -> validated [`config::Config`]; tokens never print.
 //! - [`catalog`]: spaces, resources, entitlements and approval steps, validated at start-up.
 //! - [`templates`]: Block Kit templates from `blocks/`, rendered safely within Slack's limits.
+//! - [`policy`]: the only module that imports regorus: Rego policies loaded once, decisions.
 //! - [`app`]: wiring, lifecycle and the handler that answers each envelope.
 //! - [`slack`]: the only module that knows Slack's wire formats: Socket Mode frames,
 //!   connections and their supervisor, and the Web API client.
@@ -24,6 +25,7 @@ pub mod health;
 pub mod manifest;
 pub mod metrics;
 pub mod outbox_sender;
+pub mod policy;
 pub mod simulator;
 pub mod slack;
 pub mod store;

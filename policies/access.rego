@@ -1,0 +1,104 @@
+# c1bot's example access policy. Edit it, or add more *.rego files beside it:
+# every module is asked for every decision (see README.md for the input and rules).
+package c1.access
+
+# Default deny: nothing is allowed unless an `allow` rule below matches.
+default allow := false
+
+user := input.slack.user
+
+spaces_by_id := {space.id: space | some space in input.spaces}
+
+# --- who may use the bot at all ------------------------------------------------
+
+# Deactivated accounts keep nothing, whatever else matches.
+deny contains "your Slack account is deactivated" if user.deleted
+
+# Guests (multi- and single-channel) only see part of the workspace; they may not
+# request or approve access.
+deny contains "guest accounts cannot use c1bot; ask a full member of the workspace to request access for you" if guest
+
+# People from another workspace (Slack Connect) are not ours to grant access to.
+deny contains "users from other workspaces cannot use c1bot" if user.is_stranger
+
+guest if user.is_restricted
+
+guest if user.is_ultra_restricted
+
+# --- space grants ----------------------------------------------------------------
+
+# Every full member may read (see and request in) the root space, and through it
+# every child space that inherits.
+space_read contains "root" if not guest
+
+# Resource owners may approve in their resource's space.
+space_write contains input.resource.space if user.id in input.resource.owners
+
+# Workspace admins may approve everywhere.
+space_write contains space.id if {
+	user.is_admin
+	some space in input.spaces
+}
+
+# --- decisions ---------------------------------------------------------------------
+
+# Seeing and requesting a resource needs read access to its space.
+allow if {
+	input.action in {"request", "view"}
+	granted(space_read, input.resource.space)
+}
+
+# Listing the catalog asks without a resource; the bot then shows only the entries in
+# the decision's space_read.
+allow if {
+	input.action == "view"
+	not input.resource
+}
+
+# Approving, and requesting for someone else, needs write access to the resource's space.
+allow if {
+	input.action in {"approve", "request_on_behalf"}
+	granted(space_write, input.resource.space)
+}
+
+# Access review campaigns are for workspace admins.
+allow if {
+	input.action == "manage_campaign"
+	user.is_admin
+}
+
+# Nobody approves access for themselves, as requester or as beneficiary, unless the
+# resource is labelled "self-approval" (e.g. a break-glass sandbox).
+deny contains "you cannot approve your own request" if {
+	input.action == "approve"
+	user.id in {input.access_request.requester, input.access_request.beneficiary}
+	not "self-approval" in input.resource.labels
+}
+
+# ReadOnly access to development spaces needs no approver.
+auto_approve if {
+	input.action == "request"
+	input.entitlement.id == "readonly"
+	"dev" in spaces_by_id[input.resource.space].labels
+}
+
+# Admin entitlements are granted for at most 8 hours, whatever the entitlement allows.
+max_duration := "8h" if input.entitlement.id == "admin"
+
+# --- helpers -----------------------------------------------------------------------
+
+# True if `grants` (space_read or space_write) covers `space_id`: directly, or through
+# an ancestor when the space and every space between it and that ancestor inherit.
+# `ancestors` runs from the root down to the parent. c1bot extends the decision's
+# space sets the same way; rules must do it themselves.
+granted(grants, space_id) if space_id in grants
+
+granted(grants, space_id) if {
+	space := spaces_by_id[space_id]
+	space.inherit
+	some i, ancestor in space.ancestors
+	ancestor in grants
+	every between in array.slice(space.ancestors, i + 1, count(space.ancestors)) {
+		spaces_by_id[between].inherit
+	}
+}
