@@ -255,8 +255,14 @@ impl Config {
             log: LogConfig { format },
             source,
             catalog,
-            policies_dir: raw.policies_dir.clone().unwrap_or_else(|| PathBuf::from("policies")),
-            blocks_dir: raw.blocks_dir.clone().unwrap_or_else(|| PathBuf::from("blocks")),
+            policies_dir: raw
+                .policies_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("policies")),
+            blocks_dir: raw
+                .blocks_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("blocks")),
             requests,
             health,
         })
@@ -336,17 +342,31 @@ fn catalog(file: &ParsedFile, config_path: Option<&Path>) -> Result<Catalog, Con
 
 fn requests_config(file: &ParsedFile) -> Result<RequestsConfig, ConfigError> {
     let raw = &file.raw.requests;
-    let duration = |value: &Option<String>, key: &str, default: Duration| -> Result<Duration, ConfigError> {
-        match value {
-            None => Ok(default),
-            Some(text) => crate::catalog::AccessDuration::parse(text)
-                .map(|d| d.as_duration())
-                .map_err(|e| invalid(file.origin(key), format_args!("{e} (write it like 30m, 4h or 1d)"))),
-        }
-    };
+    let duration =
+        |value: &Option<String>, key: &str, default: Duration| -> Result<Duration, ConfigError> {
+            match value {
+                None => Ok(default),
+                Some(text) => crate::catalog::AccessDuration::parse(text)
+                    .map(|d| d.as_duration())
+                    .map_err(|e| {
+                        invalid(
+                            file.origin(key),
+                            format_args!("{e} (write it like 30m, 4h or 1d)"),
+                        )
+                    }),
+            }
+        };
     Ok(RequestsConfig {
-        decide_within: duration(&raw.decide_within, "requests.decide_within", Duration::from_secs(24 * 3600))?,
-        remind_every: duration(&raw.remind_every, "requests.remind_every", Duration::from_secs(4 * 3600))?,
+        decide_within: duration(
+            &raw.decide_within,
+            "requests.decide_within",
+            Duration::from_secs(24 * 3600),
+        )?,
+        remind_every: duration(
+            &raw.remind_every,
+            "requests.remind_every",
+            Duration::from_secs(4 * 3600),
+        )?,
     })
 }
 
@@ -356,7 +376,12 @@ fn health_config(file: &ParsedFile) -> Result<HealthConfig, ConfigError> {
         Some(text) => text
             .parse()
             .map(|addr| HealthConfig { listen: Some(addr) })
-            .map_err(|_| invalid(file.origin("health.listen"), format_args!("{text:?} is not an address: write it like 127.0.0.1:9090"))),
+            .map_err(|_| {
+                invalid(
+                    file.origin("health.listen"),
+                    format_args!("{text:?} is not an address: write it like 127.0.0.1:9090"),
+                )
+            }),
     }
 }
 

@@ -8,6 +8,10 @@
 pub enum Command {
     /// `/c1`, `/c1 help`.
     Help,
+    /// `/c1 request [search text]`: open the request modal, pre-filtered.
+    Request(String),
+    /// `/c1 status`: my open requests and active access.
+    Status,
     /// A subcommand c1bot does not know (kept, to name it in the answer).
     Unknown(String),
 }
@@ -17,6 +21,8 @@ impl Command {
         let mut words = text.split_whitespace();
         match words.next().map(str::to_lowercase).as_deref() {
             None | Some("help") | Some("-h") | Some("--help") => Command::Help,
+            Some("request") => Command::Request(words.collect::<Vec<_>>().join(" ")),
+            Some("status") => Command::Status,
             Some(_) => Command::Unknown(
                 text.split_whitespace()
                     .next()
@@ -38,6 +44,8 @@ pub fn usage(command_name: &str, unknown: Option<&str>) -> String {
     }
     text.push_str(&format!(
         "*c1bot* asks the right people for just-in-time access, right here in Slack.\n\
+         • `{command_name} request [search]`: ask for access (opens a form)\n\
+         • `{command_name} status`: your open requests and active access\n\
          • `{command_name} help`: this message"
     ));
     text
@@ -60,6 +68,16 @@ mod tests {
         assert_eq!(Command::parse(""), Command::Help);
         assert_eq!(Command::parse("   "), Command::Help);
         assert_eq!(Command::parse("HELP"), Command::Help);
+    }
+
+    #[test]
+    fn request_keeps_its_search_text() {
+        assert_eq!(
+            Command::parse("request  aws prod"),
+            Command::Request("aws prod".into())
+        );
+        assert_eq!(Command::parse("REQUEST"), Command::Request(String::new()));
+        assert_eq!(Command::parse("status"), Command::Status);
     }
 
     #[test]

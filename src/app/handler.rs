@@ -1,31 +1,41 @@
 //! c1bot's answer to each envelope: the application side of
 //! [`EnvelopeHandler`](crate::slack::dispatch::EnvelopeHandler).
 //!
-//! It decides the ack payload from the envelope alone (fast, no I/O) and spawns any
-//! Web API work after, so a slow Slack never delays an ack.
+//! It decides the ack payload fast and spawns any Web API work after, so a slow
+//! Slack never delays an ack. The exceptions are answers that must travel in the ack
+//! itself: typeahead options, and a modal submission's validation (a valid request
+//! is stored durably before its modal closes).
 
 use serde_json::{json, Value};
 use slack_morphism::prelude::{SlackCommandEvent, SlackEventCallbackBody};
 
 use super::commands::{usage, Command};
+use super::services::Services;
+use super::{decisions, requests, status};
 use crate::slack::dispatch::EnvelopeHandler;
-use crate::slack::frame::{Envelope, Inbound};
-use crate::slack::web::{methods, WebApi};
+use crate::slack::frame::{Envelope, EnvelopeKind, Inbound};
+use crate::slack::interaction::Interaction;
+use crate::workflow::approval::Action;
 
 /// Bot events c1bot answers; the manifest subscribes to exactly these.
 pub const HANDLED_EVENTS: &[&str] = &[APP_HOME_OPENED];
 const APP_HOME_OPENED: &str = "app_home_opened";
 
 pub struct C1Handler {
-    /// The slash command as configured (`/c1`), for usage text.
-    pub command_name: String,
-    pub web: WebApi,
+    pub services: Services,
 }
 
 impl EnvelopeHandler for C1Handler {
     async fn handle(&self, envelope: Envelope) -> Option<Value> {
+        if envelope.kind == EnvelopeKind::Interactive {
+            // Routed on the raw payload: an interaction type slack-morphism does not
+            // model must still reach us (or be ignored on purpose).
+            return self
+                .on_interaction(Interaction::parse(&envelope.payload))
+                .await;
+        }
         match envelope.decode() {
-            Inbound::SlashCommand(command) => Some(self.on_command(&command)),
+            Inbound::SlashCommand(command) => self.on_command(&command),
             Inbound::Event(callback) => {
                 let event_type = envelope
                     .payload
@@ -39,10 +49,7 @@ impl EnvelopeHandler for C1Handler {
                 }
                 None
             }
-            Inbound::Interaction(interaction) => {
-                tracing::debug!(?interaction, "interaction with no handler yet; acked");
-                None
-            }
+            Inbound::Interaction(_) => None,
             Inbound::Unsupported { kind, detail } => {
                 tracing::warn!(kind = kind.as_str(), payload_type = envelope.payload_type(), %detail, "payload of a kind c1bot does not handle; acked and ignored");
                 None
@@ -52,48 +59,104 @@ impl EnvelopeHandler for C1Handler {
 }
 
 impl C1Handler {
-    fn on_command(&self, command: &SlackCommandEvent) -> Value {
+    fn on_command(&self, command: &SlackCommandEvent) -> Option<Value> {
         let text = command.text.as_deref().unwrap_or_default();
-        tracing::info!(user = %command.user_id, command = %command.command, "slash command");
-        let answer = match Command::parse(text) {
-            Command::Help => usage(&self.command_name, None),
-            Command::Unknown(word) => usage(&self.command_name, Some(&word)),
-        };
-        json!({ "response_type": "ephemeral", "text": answer })
+        let user = command.user_id.to_string();
+        tracing::info!(user = %user, command = %command.command, "slash command");
+        let name = &self.services.command;
+        match Command::parse(text) {
+            Command::Request(query) => {
+                requests::open_modal(
+                    &self.services,
+                    command.trigger_id.to_string(),
+                    command.channel_id.to_string(),
+                    query,
+                );
+                None
+            }
+            Command::Status => Some(status::status_message(&self.services, &user)),
+            Command::Help => Some(ephemeral(usage(name, None))),
+            Command::Unknown(word) => Some(ephemeral(usage(name, Some(&word)))),
+        }
+    }
+
+    async fn on_interaction(&self, interaction: Interaction) -> Option<Value> {
+        let services = &self.services;
+        match interaction {
+            Interaction::BlockSuggestion {
+                user,
+                action_id,
+                value,
+                view,
+            } if action_id == super::request_form::actions::RESOURCE => {
+                Some(requests::suggest(services, &user, &value, &view).await)
+            }
+            Interaction::ViewSubmission {
+                user,
+                callback_id,
+                view,
+            } => match callback_id.as_str() {
+                requests::CALLBACK_ID => requests::submit(services, &user, &view).await,
+                decisions::DENY_CALLBACK_ID => {
+                    decisions::deny_submitted(services, &user, &view).await
+                }
+                other => {
+                    tracing::warn!(
+                        callback_id = other,
+                        "submission of an unknown modal; closing it"
+                    );
+                    None
+                }
+            },
+            Interaction::BlockActions {
+                user,
+                trigger_id,
+                channel,
+                view,
+                actions,
+            } => {
+                let channel = channel.unwrap_or_default();
+                for action in actions {
+                    match action.action_id.as_str() {
+                        super::request_form::actions::RESOURCE => {
+                            if let Some(view) = view.clone() {
+                                let (services, user) = (services.clone(), user.clone());
+                                tokio::spawn(async move {
+                                    if let Err(error) = requests::resource_chosen(&services, &user, &view, &action.value).await {
+                                        tracing::warn!(%error, "could not update the request modal");
+                                    }
+                                });
+                            }
+                        }
+                        "approve" => decisions::clicked(services, user.clone(), channel.clone(), action.value, Action::Approve),
+                        "deny" => decisions::open_deny_modal(services, trigger_id.clone(), action.value),
+                        "cancel" => decisions::clicked(services, user.clone(), channel.clone(), action.value, Action::Cancel),
+                        "task_complete" | "task_fail" => services.tell(
+                            &channel,
+                            &user,
+                            "c1bot does not track provisioning tasks yet: grant or refuse the access by hand and tell the requester.".into(),
+                        ),
+                        other => tracing::debug!(action_id = other, "action with no handler; acked"),
+                    }
+                }
+                None
+            }
+            other => {
+                tracing::debug!(?other, "interaction with no handler; acked");
+                None
+            }
+        }
     }
 
     fn on_event(&self, event: SlackEventCallbackBody) {
-        match event {
-            SlackEventCallbackBody::AppHomeOpened(opened) => {
-                let web = self.web.clone();
-                let command = self.command_name.clone();
-                let user = opened.user.to_string();
-                tokio::spawn(async move {
-                    if let Err(error) = web
-                        .call(
-                            methods::VIEWS_PUBLISH,
-                            json!({"user_id": user, "view": home_view(&command)}),
-                        )
-                        .await
-                    {
-                        tracing::warn!(%error, "could not publish App Home");
-                    }
-                });
-            }
-            other => {
-                tracing::debug!(event = ?std::mem::discriminant(&other), "event with no handler; acked")
-            }
+        if let SlackEventCallbackBody::AppHomeOpened(opened) = event {
+            let services = self.services.clone();
+            let user = opened.user.to_string();
+            tokio::spawn(async move { status::publish_home(&services, &user).await });
         }
     }
 }
 
-/// The App Home tab. Later issues add requests, decisions and tasks to it.
-fn home_view(command: &str) -> Value {
-    json!({
-        "type": "home",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "c1bot"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": format!("Just-in-time access, decided in Slack. Type `{command} help` in any channel to see what c1bot can do.")}}
-        ]
-    })
+fn ephemeral(text: String) -> Value {
+    json!({ "response_type": "ephemeral", "text": text })
 }

@@ -5,11 +5,17 @@
 //! be acked (bounded), then return.
 
 pub mod commands;
+pub mod decisions;
 pub mod directory;
 pub mod handler;
 pub mod mrkdwn;
 pub mod notify;
+pub mod policy_input;
 pub mod request_form;
+pub mod requests;
+pub mod services;
+pub mod status;
+pub mod timers;
 
 use std::time::Duration;
 
@@ -20,13 +26,17 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::outbox_sender;
+use crate::policy::{NamedId, Policies};
 use crate::slack::backoff::Backoff;
 use crate::slack::connection::ConnectionTimings;
 use crate::slack::dispatch::Dispatcher;
 use crate::slack::socket::{SocketMode, SocketOptions, SocketStatus};
 use crate::slack::web::{methods, WebApi, WebApiError, WebApiOptions};
 use crate::store::Store;
+use crate::templates::Templates;
+use directory::Directory;
 use handler::C1Handler;
+use services::Services;
 use std::sync::Arc;
 
 /// How long shutdown waits for envelopes already received to be handled and acked.
@@ -102,12 +112,24 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // The store first: a second c1bot on the same directory stops here, before it
     // touches Slack.
     let store = Store::open(&config.data_dir)?;
+    let policies = Policies::load(&config.policies_dir).context("loading policies")?;
+    let templates = Templates::load(&config.blocks_dir).context("loading Block Kit templates")?;
     let metrics = Metrics::default();
     let web = web_api_with(config, Some(metrics.clone()))?;
-    check_bot_token(&web).await?;
-    let handler = C1Handler {
-        command_name: config.slack.command.as_str().to_owned(),
+    let team = check_bot_token(&web).await?;
+    let services = Services {
         web: web.clone(),
+        store: store.clone(),
+        catalog: config.catalog.clone(),
+        templates,
+        policies,
+        directory: Directory::new(web.clone()),
+        command: config.slack.command.as_str().to_owned(),
+        team,
+        requests: config.requests,
+    };
+    let handler = C1Handler {
+        services: services.clone(),
     };
     let dispatcher = Dispatcher::new(handler, Arc::new(metrics.clone()));
     let socket = SocketMode::new(web.clone(), dispatcher.clone(), socket_options(config));
@@ -117,6 +139,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // committed their messages, so as much as possible is delivered before exit.
     let sender_stop = CancellationToken::new();
     let sender = tokio::spawn(outbox_sender::run(store.clone(), web, sender_stop.clone()));
+    let timers = tokio::spawn(timers::run(services, sender_stop.clone()));
+    if let Some(addr) = config.health.listen {
+        let health = crate::health::Health {
+            socket: status.clone(),
+            metrics: metrics.clone(),
+            checks: Vec::new(),
+        };
+        crate::health::serve(addr, health, sender_stop.clone()).await?;
+    }
     let stop = shutdown.clone();
     let running_store = store.clone();
     let task = tokio::spawn(async move {
@@ -134,6 +165,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         }
         sender_stop.cancel();
         let _ = sender.await;
+        let _ = timers.await;
         if let Err(error) = store.flush().await {
             tracing::error!(%error, "shutdown: flushing the store failed");
         }
@@ -150,7 +182,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 
 /// `auth.test`: a bad bot token, or one missing a scope c1bot needs, stops start-up
 /// with a sentence that says what to fix.
-async fn check_bot_token(web: &WebApi) -> anyhow::Result<()> {
+async fn check_bot_token(web: &WebApi) -> anyhow::Result<NamedId> {
     let response = match web.call(methods::AUTH_TEST, serde_json::json!({})).await {
         Ok(response) => response,
         Err(WebApiError::Slack { code, .. }) => anyhow::bail!(
@@ -179,7 +211,10 @@ async fn check_bot_token(web: &WebApi) -> anyhow::Result<()> {
         }
         None => tracing::warn!("Slack did not say which scopes the bot token has (no x-oauth-scopes header); skipping the scope check"),
     }
-    Ok(())
+    Ok(NamedId {
+        id: text("team_id"),
+        name: text("team"),
+    })
 }
 
 /// Scopes in the manifest that `granted` does not hold.

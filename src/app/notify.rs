@@ -43,7 +43,12 @@ pub fn requester_key(request_id: &str) -> String {
 
 impl Notifier<'_> {
     /// Messages for `effects` on `request` (already in its new state).
-    pub fn messages(&self, request: &AccessRequest, effects: &[Effect], provisioners: &Provisioners<'_>) -> Result<Vec<OutboxMessage>, RenderError> {
+    pub fn messages(
+        &self,
+        request: &AccessRequest,
+        effects: &[Effect],
+        provisioners: &Provisioners<'_>,
+    ) -> Result<Vec<OutboxMessage>, RenderError> {
         let mut out = Vec::new();
         for effect in effects {
             match effect {
@@ -77,11 +82,18 @@ impl Notifier<'_> {
     }
 
     /// The card with Approve / Deny for the step's approvers (or its channel).
-    fn ask(&self, request: &AccessRequest, step_index: usize) -> Result<Vec<OutboxMessage>, RenderError> {
+    fn ask(
+        &self,
+        request: &AccessRequest,
+        step_index: usize,
+    ) -> Result<Vec<OutboxMessage>, RenderError> {
         let Some(step) = request.steps.get(step_index) else {
             return Ok(Vec::new());
         };
-        let card = self.templates.render("approval_request", &self.step_vars(self.base(request), step))?;
+        let card = self.templates.render(
+            "approval_request",
+            &self.step_vars(self.base(request), step),
+        )?;
         let targets: Vec<String> = match &step.notify_channel {
             Some(channel) => vec![channel.clone()],
             None => step.approvers.iter().cloned().collect(),
@@ -104,7 +116,10 @@ impl Notifier<'_> {
             match &step.notify_channel {
                 Some(channel) => {
                     let card = if current {
-                        self.templates.render("approval_request", &self.step_vars(self.base(request), step))?
+                        self.templates.render(
+                            "approval_request",
+                            &self.step_vars(self.base(request), step),
+                        )?
                     } else {
                         self.closed_card(request, index)?
                     };
@@ -113,7 +128,10 @@ impl Notifier<'_> {
                 None => {
                     for approver in &step.approvers {
                         let card = if current && !step.approvals.contains(approver) {
-                            self.templates.render("approval_request", &self.step_vars(self.base(request), step))?
+                            self.templates.render(
+                                "approval_request",
+                                &self.step_vars(self.base(request), step),
+                            )?
                         } else {
                             self.closed_card(request, index)?
                         };
@@ -128,7 +146,10 @@ impl Notifier<'_> {
     /// The requester's copy: what they asked and where it stands (never any buttons).
     fn requester_copy(&self, request: &AccessRequest) -> Result<OutboxMessage, RenderError> {
         let card = match request.current_step() {
-            Some((_, step)) => self.templates.render("request_submitted", &self.step_vars(self.base(request), step))?,
+            Some((_, step)) => self.templates.render(
+                "request_submitted",
+                &self.step_vars(self.base(request), step),
+            )?,
             None => self.closed_card(request, usize::MAX)?,
         };
         Ok(match request.state {
@@ -139,27 +160,63 @@ impl Notifier<'_> {
     }
 
     /// A card with no buttons saying how the request (or this step of it) stands.
-    fn closed_card(&self, request: &AccessRequest, step_index: usize) -> Result<Value, RenderError> {
+    fn closed_card(
+        &self,
+        request: &AccessRequest,
+        step_index: usize,
+    ) -> Result<Value, RenderError> {
         let (outcome, by, at, reason) = match &request.state {
-            State::Approved { auto: true } => ("Approved automatically by policy".to_owned(), None, None, None),
+            State::Approved { auto: true } => (
+                "Approved automatically by policy".to_owned(),
+                None,
+                None,
+                None,
+            ),
             State::Approved { auto: false } | State::Denied { .. } => {
                 let decision = request.decisions.last();
-                let outcome = if matches!(request.state, State::Denied { .. }) { "Denied" } else { "Approved" };
-                (outcome.to_owned(), decision.map(|d| d.by.clone()), decision.map(|d| d.at), decision.and_then(|d| d.reason.clone()))
+                let outcome = if matches!(request.state, State::Denied { .. }) {
+                    "Denied"
+                } else {
+                    "Approved"
+                };
+                (
+                    outcome.to_owned(),
+                    decision.map(|d| d.by.clone()),
+                    decision.map(|d| d.at),
+                    decision.and_then(|d| d.reason.clone()),
+                )
             }
             State::Cancelled { by } => ("Cancelled".to_owned(), Some(by.clone()), None, None),
-            State::Expired => ("Expired without a decision".to_owned(), None, Some(request.decide_by), None),
+            State::Expired => (
+                "Expired without a decision".to_owned(),
+                None,
+                Some(request.decide_by),
+                None,
+            ),
             State::Pending { step } => {
                 // This step is done (or this approver acted); the request moves on.
-                let mine = request.decisions.iter().rev().find(|d| d.step == step_index);
-                let waiting = request.steps.get(*step).map(|s| s.name.as_str()).unwrap_or("the next step");
-                (format!("Approved · now waiting for {waiting}"), mine.map(|d| d.by.clone()), mine.map(|d| d.at), None)
+                let mine = request
+                    .decisions
+                    .iter()
+                    .rev()
+                    .find(|d| d.step == step_index);
+                let waiting = request
+                    .steps
+                    .get(*step)
+                    .map(|s| s.name.as_str())
+                    .unwrap_or("the next step");
+                (
+                    format!("Approved · now waiting for {waiting}"),
+                    mine.map(|d| d.by.clone()),
+                    mine.map(|d| d.at),
+                    None,
+                )
             }
         };
-        let vars = self
-            .base(request)
-            .text("outcome", outcome)
-            .text("reason", reason.map(|r| format!("Reason: {r}")).unwrap_or_default());
+        let vars = self.base(request).text("outcome", outcome).text(
+            "reason",
+            reason.map(|r| format!("Reason: {r}")).unwrap_or_default(),
+        );
         let vars = match by {
             Some(by) => vars.mention("decided_by", &by),
             None => vars.text("decided_by", "c1bot"),
@@ -168,7 +225,11 @@ impl Notifier<'_> {
         self.templates.render("request_decided", &vars)
     }
 
-    fn tell(&self, request: &AccessRequest, outcome: Outcome) -> Result<Vec<OutboxMessage>, RenderError> {
+    fn tell(
+        &self,
+        request: &AccessRequest,
+        outcome: Outcome,
+    ) -> Result<Vec<OutboxMessage>, RenderError> {
         let decision = request.decisions.last();
         let (title, detail) = match outcome {
             Outcome::Approved => ("Approved", "Your access is being set up; you will be told when it is active. The clock starts then.".to_owned()),
@@ -180,11 +241,20 @@ impl Notifier<'_> {
             Outcome::Cancelled => ("Cancelled", "The request was withdrawn; nobody needs to act on it.".to_owned()),
             Outcome::Expired => ("Expired", "Nobody decided in time. Ask again if you still need this access.".to_owned()),
         };
-        let mut vars = self.base(request).text("outcome", title).text("detail", detail);
+        let mut vars = self
+            .base(request)
+            .text("outcome", title)
+            .text("detail", detail);
         vars = match (outcome, decision, &request.state) {
-            (Outcome::Approved | Outcome::Denied, Some(d), _) => vars.mention("decided_by", &d.by).date("decided_at", d.at.timestamp()),
-            (Outcome::Cancelled, _, State::Cancelled { by }) => vars.mention("decided_by", by).date("decided_at", request.created_at.timestamp()),
-            _ => vars.text("decided_by", "c1bot").date("decided_at", request.created_at.timestamp()),
+            (Outcome::Approved | Outcome::Denied, Some(d), _) => vars
+                .mention("decided_by", &d.by)
+                .date("decided_at", d.at.timestamp()),
+            (Outcome::Cancelled, _, State::Cancelled { by }) => vars
+                .mention("decided_by", by)
+                .date("decided_at", request.created_at.timestamp()),
+            _ => vars
+                .text("decided_by", "c1bot")
+                .date("decided_at", request.created_at.timestamp()),
         };
         let card = self.templates.render("requester_decision", &vars)?;
         let mut people = vec![request.requester.clone()];
@@ -197,9 +267,20 @@ impl Notifier<'_> {
             .collect())
     }
 
-    fn provision(&self, request: &AccessRequest, provisioners: &Provisioners<'_>) -> Result<Vec<OutboxMessage>, RenderError> {
-        let approvers: Vec<&String> = request.decisions.iter().filter(|d| d.approved).map(|d| &d.by).collect();
-        let vars = self.base(request).mention("requester", &request.beneficiary);
+    fn provision(
+        &self,
+        request: &AccessRequest,
+        provisioners: &Provisioners<'_>,
+    ) -> Result<Vec<OutboxMessage>, RenderError> {
+        let approvers: Vec<&String> = request
+            .decisions
+            .iter()
+            .filter(|d| d.approved)
+            .map(|d| &d.by)
+            .collect();
+        let vars = self
+            .base(request)
+            .mention("requester", &request.beneficiary);
         let vars = if approvers.is_empty() {
             vars.text("approved_by", "policy (automatic)")
         } else {
@@ -226,7 +307,12 @@ impl Notifier<'_> {
         );
         let targets: Vec<String> = match &step.notify_channel {
             Some(channel) => vec![channel.clone()],
-            None => step.approvers.iter().filter(|a| !step.approvals.contains(*a)).cloned().collect(),
+            None => step
+                .approvers
+                .iter()
+                .filter(|a| !step.approvals.contains(*a))
+                .cloned()
+                .collect(),
         };
         targets
             .into_iter()
@@ -250,7 +336,12 @@ fn asked_steps(request: &AccessRequest) -> usize {
         State::Pending { step } => step + 1,
         State::Approved { auto: true } => 0,
         State::Approved { auto: false } => request.steps.len(),
-        _ => request.decisions.iter().map(|d| d.step + 1).max().unwrap_or(1),
+        _ => request
+            .decisions
+            .iter()
+            .map(|d| d.step + 1)
+            .max()
+            .unwrap_or(1),
     }
 }
 

@@ -7,5 +7,6 @@ pub mod connection;
 pub mod dedupe;
 pub mod dispatch;
 pub mod frame;
+pub mod interaction;
 pub mod socket;
 pub mod web;

@@ -45,6 +45,7 @@ pub async fn spawn_stopped(options: SimOptions) -> TestApp {
         ("C1BOT_DATA_DIR", data.path().display().to_string()),
     ]);
     let mut config = Config::load(None, &|key| env.get(key).cloned(), Mode::Run).expect("config");
+    config.catalog = c1bot::catalog::Catalog::load_file(std::path::Path::new("catalog.example.toml")).expect("example catalog");
     // Reconnects in tests need not wait as long as in production.
     config.socket.reconnect_backoff_initial = Duration::from_millis(50);
     config.socket.reconnect_backoff_max = Duration::from_millis(400);

@@ -1,0 +1,260 @@
+//! Approve, Deny and Cancel on a request, from a button or the deny-reason modal.
+//!
+//! The button's value only says which request; who may act is decided from the
+//! stored request and policy, every time. The commit expects the revision the
+//! decision was made on, so of two simultaneous clicks exactly one counts; the other
+//! is re-run on the new state and told who decided.
+
+use serde_json::{json, Value};
+
+use super::notify::Provisioners;
+use super::services::Services;
+use crate::policy::Action as PolicyAction;
+use crate::slack::web::methods;
+use crate::store::{AuditEvent, Change, CommitError, Table};
+use crate::templates::Vars;
+use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
+
+pub const DENY_CALLBACK_ID: &str = "c1_deny";
+const ATTEMPTS: usize = 5;
+
+/// What became of an action, for the person who took it.
+#[derive(Debug)]
+pub enum Result {
+    Done,
+    /// A sentence to show the person; nothing changed.
+    Refused(String),
+}
+
+/// A click on Approve or Cancel: decided in the background of the ack.
+pub fn clicked(
+    services: &Services,
+    user: String,
+    channel: String,
+    request_id: String,
+    action: Action,
+) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        if let Result::Refused(message) = act(&services, &user, &request_id, action).await {
+            services.tell(&channel, &user, message);
+        }
+    });
+}
+
+/// A click on Deny: the reason modal opens at once (the trigger lives 3 s); the
+/// decision is taken when it is submitted.
+pub fn open_deny_modal(services: &Services, trigger_id: String, request_id: String) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let Ok(Some(stored)) = services.load_request(&request_id) else {
+            return;
+        };
+        let request = stored.data;
+        let names = services.names(&request);
+        let vars = Vars::new()
+            .text("request_id", &request.id)
+            .mention("requester", &request.requester)
+            .text("resource", &names.resource)
+            .text("entitlement", &names.entitlement);
+        let view = match services.templates.render("deny_reason_modal", &vars) {
+            Ok(mut view) => {
+                view["private_metadata"] = json!(request.id);
+                view
+            }
+            Err(error) => return tracing::error!(%error, "cannot render the deny modal"),
+        };
+        if let Err(error) = services
+            .web
+            .call(
+                methods::VIEWS_OPEN,
+                json!({ "trigger_id": trigger_id, "view": view }),
+            )
+            .await
+        {
+            tracing::warn!(%error, "could not open the deny modal");
+        }
+    });
+}
+
+/// The deny modal was submitted: the ack payload (the refusal under the reason field)
+/// or `None` to close it.
+pub async fn deny_submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
+    let request_id = view
+        .get("private_metadata")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let reason = super::request_form::value_of(view.get("state").unwrap_or(&Value::Null), "reason")
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    match act(services, user, &request_id, Action::Deny { reason }).await {
+        Result::Done => None,
+        Result::Refused(message) => {
+            Some(json!({ "response_action": "errors", "errors": { "reason": message } }))
+        }
+    }
+}
+
+/// Applies `action` by `user` to the stored request, retrying on a concurrent change.
+pub async fn act(services: &Services, user: &str, request_id: &str, action: Action) -> Result {
+    for _ in 0..ATTEMPTS {
+        let stored = match services.load_request(request_id) {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return Result::Refused(format!("There is no request {request_id}.")),
+            Err(error) => {
+                tracing::error!(%error, request_id, "cannot read a request");
+                return Result::Refused(
+                    "c1bot could not read that request just now; try again in a moment.".into(),
+                );
+            }
+        };
+        let request = stored.data;
+        let actor = match actor_for(services, user, &request, &action).await {
+            Ok(actor) => actor,
+            Err(message) => return Result::Refused(message),
+        };
+        let now = services.now();
+        let transition = match approval::apply(&request, action.clone(), &actor, now) {
+            Ok(transition) => transition,
+            Err(refusal) => {
+                record_refusal(services, user, request_id, &action, &refusal).await;
+                return Result::Refused(refusal.message(request_id));
+            }
+        };
+        let assignees = if transition.effects.contains(&Effect::Provision) {
+            match services.target(&transition.request) {
+                Some((_, entitlement)) => services.assignees(entitlement).await.unwrap_or_default(),
+                None => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let names = services.names(&transition.request);
+        let messages = match services.notifier(&names).messages(
+            &transition.request,
+            &transition.effects,
+            &Provisioners {
+                assignees: &assignees,
+            },
+        ) {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::error!(%error, "cannot render the decision's messages");
+                return Result::Refused(
+                    "c1bot could not record that decision; nothing changed. Try again.".into(),
+                );
+            }
+        };
+        let mut change = Change::new()
+            .at(now)
+            .expect(Table::Requests, request_id, Some(stored.rev))
+            .put(Table::Requests, request_id, &transition.request)
+            .audit(AuditEvent {
+                actor: user.to_owned(),
+                action: audit_action(&action).into(),
+                subject: request_id.to_owned(),
+                detail: json!({
+                    "state": transition.request.state,
+                    "policy_allowed": actor.policy_allows,
+                    "policy_reasons": actor.policy_reasons,
+                }),
+            });
+        for message in messages {
+            change = change.outbox(message);
+        }
+        match services.store.commit(change).await {
+            Ok(_) => {
+                tracing::info!(
+                    request_id,
+                    user,
+                    action = audit_action(&action),
+                    state = transition.request.state.label(),
+                    "decision recorded"
+                );
+                return Result::Done;
+            }
+            Err(CommitError::Conflict { .. }) => {
+                tracing::info!(
+                    request_id,
+                    user,
+                    "the request changed while deciding; deciding again on the new state"
+                );
+                continue;
+            }
+            Err(error) => {
+                tracing::error!(%error, request_id, "cannot store a decision");
+                return Result::Refused(
+                    "c1bot could not record that decision; nothing changed. Try again.".into(),
+                );
+            }
+        }
+    }
+    Result::Refused(format!(
+        "{request_id} is changing quickly right now; try again."
+    ))
+}
+
+/// Who is acting and what policy says about them deciding this request.
+async fn actor_for(
+    services: &Services,
+    user: &str,
+    request: &crate::workflow::request::AccessRequest,
+    action: &Action,
+) -> std::result::Result<Actor, String> {
+    if !matches!(action, Action::Approve | Action::Deny { .. }) {
+        return Ok(Actor {
+            user: user.to_owned(),
+            policy_allows: false,
+            policy_reasons: Vec::new(),
+            self_approval_allowed: false,
+        });
+    }
+    let person = services.directory.person(user).await.map_err(|error| {
+        tracing::warn!(%error, "cannot read the approver's profile");
+        "c1bot could not check your Slack account just now; nothing changed. Try again in a moment."
+            .to_owned()
+    })?;
+    let decision = services.decide(
+        PolicyAction::Approve,
+        &person,
+        "",
+        services.target(request),
+        Some(request),
+    );
+    Ok(Actor {
+        user: user.to_owned(),
+        policy_allows: decision.allowed,
+        policy_reasons: decision.reasons,
+        self_approval_allowed: false,
+    })
+}
+
+/// A refused attempt is audited too: who tried what, and why it was refused.
+async fn record_refusal(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    action: &Action,
+    refusal: &Refusal,
+) {
+    let change = Change::new().at(services.now()).audit(AuditEvent {
+        actor: user.to_owned(),
+        action: format!("{}.refused", audit_action(action)),
+        subject: request_id.to_owned(),
+        detail: json!({ "why": refusal.message(request_id) }),
+    });
+    if let Err(error) = services.store.commit(change).await {
+        tracing::error!(%error, "cannot audit a refused action");
+    }
+}
+
+fn audit_action(action: &Action) -> &'static str {
+    match action {
+        Action::Approve => "request.approve",
+        Action::Deny { .. } => "request.deny",
+        Action::Cancel => "request.cancel",
+        Action::Expire => "request.expire",
+        Action::Remind => "request.remind",
+    }
+}

@@ -1,0 +1,181 @@
+//! Building the policy `input` from what c1bot knows: the person (Slack profile), the
+//! catalog, and the request. Pure.
+
+use std::time::SystemTime;
+
+use crate::app::directory::Person;
+use crate::catalog::{Catalog, Entitlement, Resource};
+use crate::policy::{self, Action, NamedId, PolicyInput, RequestInfo, SlackContext, SlackUser};
+use crate::workflow::request::{AccessDuration, AccessRequest};
+
+/// Where the person is acting from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub command: String,
+    pub channel: NamedId,
+    pub team: NamedId,
+}
+
+pub fn build(
+    action: Action,
+    person: &Person,
+    origin: &Origin,
+    catalog: &Catalog,
+    target: Option<(&Resource, &Entitlement)>,
+    request: Option<&AccessRequest>,
+    now: SystemTime,
+) -> PolicyInput {
+    let mut spaces: Vec<policy::Space> = catalog
+        .spaces_for_policy()
+        .into_iter()
+        .map(|s| policy::Space {
+            id: s.id,
+            name: s.name,
+            labels: s.labels,
+            parent: s.parent,
+            inherit: s.inherit,
+            ancestors: s.ancestors,
+        })
+        .collect();
+    // One order for policies to rely on, whatever the catalog keeps: root first.
+    policy::fill_ancestors(&mut spaces);
+    PolicyInput {
+        action,
+        request: RequestInfo::at(now),
+        slack: SlackContext {
+            command: origin.command.clone(),
+            channel: origin.channel.clone(),
+            team: origin.team.clone(),
+            user: slack_user(person),
+        },
+        spaces,
+        resource: target.map(|(r, _)| resource(r)),
+        entitlement: target.map(|(_, e)| entitlement(e)),
+        access_request: request.map(access_request),
+    }
+}
+
+fn slack_user(person: &Person) -> SlackUser {
+    SlackUser {
+        id: person.id.clone(),
+        display_name: person.display_name.clone(),
+        real_name: person.real_name.clone(),
+        is_admin: person.is_admin,
+        is_owner: person.is_owner,
+        is_primary_owner: person.is_primary_owner,
+        is_restricted: person.is_restricted,
+        is_ultra_restricted: person.is_ultra_restricted,
+        is_stranger: person.is_stranger,
+        deleted: person.deleted,
+        has_2fa: person.has_2fa,
+        tz: person.tz.clone(),
+    }
+}
+
+fn resource(r: &Resource) -> policy::Resource {
+    policy::Resource {
+        id: r.id.as_str().to_owned(),
+        name: r.name.clone(),
+        space: r.space.as_str().to_owned(),
+        owners: r.owners.iter().map(|o| o.as_str().to_owned()).collect(),
+        labels: r.labels.clone(),
+    }
+}
+
+fn entitlement(e: &Entitlement) -> policy::Entitlement {
+    policy::Entitlement {
+        id: e.id.as_str().to_owned(),
+        name: e.name.clone(),
+        max_duration_s: e.max_duration.as_secs().unwrap_or(0),
+        default_duration_s: e.default_duration.as_secs(),
+        permanent_allowed: e.permanent_allowed,
+    }
+}
+
+fn access_request(r: &AccessRequest) -> policy::AccessRequest {
+    let (state, step) = match &r.state {
+        crate::workflow::request::State::Pending { step } => ("pending".to_owned(), *step as u32),
+        other => (other.label().to_owned(), 0),
+    };
+    policy::AccessRequest {
+        id: r.id.clone(),
+        requester: r.requester.clone(),
+        beneficiary: r.beneficiary.clone(),
+        duration_s: match r.duration {
+            AccessDuration::For(d) => Some(d.as_secs()),
+            AccessDuration::Permanent => None,
+        },
+        justification: r.justification.clone(),
+        state,
+        step,
+        approvals: r
+            .steps
+            .iter()
+            .flat_map(|s| s.approvals.iter().cloned())
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Source;
+
+    fn catalog() -> Catalog {
+        let text = std::fs::read_to_string("catalog.example.toml").expect("example catalog");
+        Catalog::from_toml(Source {
+            name: "catalog.example.toml",
+            text: &text,
+        })
+        .expect("valid")
+    }
+
+    fn person() -> Person {
+        Person::from_slack(&serde_json::json!({"id": "U0ALICE001", "name": "alice", "is_restricted": true, "tz": "Europe/Berlin"}))
+            .expect("person")
+    }
+
+    fn origin() -> Origin {
+        Origin {
+            command: "/c1".into(),
+            channel: NamedId {
+                id: "C0GENERAL1".into(),
+                name: "general".into(),
+            },
+            team: NamedId {
+                id: "T0C1TEAM01".into(),
+                name: "Acme".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_input_carries_the_person_the_spaces_and_the_target() {
+        let catalog = catalog();
+        let resource = catalog.resource("aws-prod").expect("aws-prod");
+        let ent = &resource.entitlements[0];
+        let input = build(
+            Action::Request,
+            &person(),
+            &origin(),
+            &catalog,
+            Some((resource, ent)),
+            None,
+            SystemTime::UNIX_EPOCH,
+        );
+        let json = serde_json::to_value(&input).expect("serializable");
+        assert_eq!(json["action"], "request");
+        assert_eq!(json["slack"]["user"]["is_restricted"], true);
+        assert_eq!(json["resource"]["space"], "prod");
+        assert_eq!(
+            json["spaces"].as_array().map(Vec::len),
+            Some(catalog.spaces().len())
+        );
+        let prod = json["spaces"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["id"] == "prod"))
+            .expect("prod space");
+        assert_eq!(prod["ancestors"], serde_json::json!(["root"]));
+        assert!(json.get("access_request").is_none());
+    }
+}

@@ -1,0 +1,356 @@
+//! `/c1 request`: the modal, its typeahead, and the submission that creates a request.
+//!
+//! Order matters for Slack's deadlines: the modal is opened first (a `trigger_id`
+//! lives 3 s), suggestions are answered in the ack from memory and the catalog, and a
+//! valid submission is committed durably before its ack closes the modal.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::directory::Person;
+use super::request_form::{self, form_from_state};
+use super::services::Services;
+use crate::catalog::{Catalog, Entitlement, Resource};
+use crate::policy::Action;
+use crate::slack::web::methods;
+use crate::store::{AuditEvent, Change, TimerEntry};
+use crate::templates::{Choice, Vars};
+use crate::workflow::submit::{self, fields, Context, FieldErrors, PolicyVerdict, Requestable};
+
+pub const CALLBACK_ID: &str = "c1_request";
+/// Timer kinds this module schedules.
+pub const TIMER_REMIND: &str = "remind";
+pub const TIMER_EXPIRE: &str = "expire";
+/// Slack shows at most 100 options in a select.
+const MAX_OPTIONS: usize = 100;
+
+/// What the modal remembers between interactions (in `private_metadata`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Metadata {
+    channel: String,
+    query: String,
+}
+
+/// `/c1 request [query]`: opens the modal at once, in the background of the ack.
+pub fn open_modal(services: &Services, trigger_id: String, channel: String, query: String) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let view = match modal(&services, &Metadata { channel, query }, None) {
+            Ok(view) => view,
+            Err(error) => return tracing::error!(%error, "cannot render the request modal"),
+        };
+        if let Err(error) = services
+            .web
+            .call(
+                methods::VIEWS_OPEN,
+                json!({ "trigger_id": trigger_id, "view": view }),
+            )
+            .await
+        {
+            tracing::warn!(%error, "could not open the request modal");
+        }
+    });
+}
+
+/// The modal, with entitlement and duration choices for `resource` when one is chosen.
+fn modal(
+    services: &Services,
+    meta: &Metadata,
+    choices: Option<(Vec<Choice>, Vec<Choice>)>,
+) -> anyhow::Result<Value> {
+    let (entitlements, durations) = choices.unwrap_or_else(|| {
+        let placeholder = vec![Choice {
+            text: "Choose a resource first".into(),
+            value: "none".into(),
+            selected: false,
+        }];
+        (
+            placeholder,
+            duration_options(&request_form::duration_choices(None, None, false)),
+        )
+    });
+    let placeholder = if meta.query.is_empty() {
+        "Search the catalog".to_owned()
+    } else {
+        format!("Search: {}", meta.query)
+    };
+    let vars = Vars::new()
+        .text("private_metadata", serde_json::to_string(meta)?)
+        .text("resource_placeholder", placeholder)
+        .options("entitlements", entitlements)
+        .options("durations", durations);
+    Ok(services.templates.render("request_modal", &vars)?)
+}
+
+fn duration_options(choices: &[(String, String)]) -> Vec<Choice> {
+    choices
+        .iter()
+        .map(|(text, value)| Choice {
+            text: text.clone(),
+            value: value.clone(),
+            selected: false,
+        })
+        .collect()
+}
+
+fn metadata(view: &Value) -> Metadata {
+    view.get("private_metadata")
+        .and_then(Value::as_str)
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or_default()
+}
+
+/// Entitlements of `resource` that policy lets `person` request.
+fn requestable<'a>(
+    services: &Services,
+    person: &Person,
+    channel: &str,
+    resource: &'a Resource,
+) -> Vec<&'a Entitlement> {
+    resource
+        .entitlements
+        .iter()
+        .filter(|e| {
+            services
+                .decide(Action::Request, person, channel, Some((resource, e)), None)
+                .allowed
+        })
+        .collect()
+}
+
+/// `block_suggestion` for the resource select: resources matching the typed text
+/// that have at least one entitlement policy lets this person request.
+pub async fn suggest(services: &Services, user: &str, typed: &str, view: &Value) -> Value {
+    let meta = metadata(view);
+    let query = if typed.trim().is_empty() {
+        meta.query.as_str()
+    } else {
+        typed
+    };
+    let person = match services.directory.person(user).await {
+        Ok(person) => person,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the requester's profile; offering nothing");
+            return json!({ "options": [] });
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut options = Vec::new();
+    for (resource, _) in services.catalog.matches(query) {
+        if options.len() >= MAX_OPTIONS || !seen.insert(resource.id.as_str()) {
+            continue;
+        }
+        if !requestable(services, &person, &meta.channel, resource).is_empty() {
+            options.push(json!({
+                "text": {"type": "plain_text", "text": truncate(&resource.name, 75)},
+                "value": resource.id.as_str(),
+            }));
+        }
+    }
+    json!({ "options": options })
+}
+
+/// The resource select changed: show that resource's requestable entitlements.
+pub async fn resource_chosen(
+    services: &Services,
+    user: &str,
+    view: &Value,
+    resource_id: &str,
+) -> anyhow::Result<()> {
+    let meta = metadata(view);
+    let person = services.directory.person(user).await?;
+    let Some(resource) = services.catalog.resource(resource_id) else {
+        return Ok(());
+    };
+    let allowed = requestable(services, &person, &meta.channel, resource);
+    let entitlements: Vec<Choice> = allowed
+        .iter()
+        .map(|e| Choice {
+            text: e.name.clone(),
+            value: e.id.as_str().to_owned(),
+            selected: allowed.len() == 1,
+        })
+        .collect();
+    // Durations up to the longest any of them allows; the submission checks the chosen one.
+    let longest = allowed
+        .iter()
+        .map(|e| e.max_duration.as_secs())
+        .max()
+        .flatten()
+        .map(Duration::from_secs);
+    let any_permanent = allowed.iter().any(|e| e.permanent_allowed);
+    let durations = duration_options(&request_form::duration_choices(
+        None,
+        longest,
+        any_permanent,
+    ));
+    let entitlements = if entitlements.is_empty() {
+        vec![Choice {
+            text: "Nothing here you may request".into(),
+            value: "none".into(),
+            selected: false,
+        }]
+    } else {
+        entitlements
+    };
+    let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
+    let updated = modal(services, &meta, Some((entitlements, durations)))?;
+    services
+        .web
+        .call(
+            methods::VIEWS_UPDATE,
+            json!({ "view_id": view_id, "hash": view.get("hash"), "view": updated }),
+        )
+        .await?;
+    Ok(())
+}
+
+/// `view_submission` of the request modal: the ack payload (errors) or `None` (close).
+pub async fn submit(services: &Services, user: &str, view: &Value) -> Option<Value> {
+    match try_submit(services, user, view).await {
+        Ok(()) => None,
+        Err(errors) => Some(json!({ "response_action": "errors", "errors": errors })),
+    }
+}
+
+async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(), FieldErrors> {
+    let meta = metadata(view);
+    let state = view.get("state").cloned().unwrap_or(Value::Null);
+    let form = form_from_state(&state);
+    let trouble = |message: &str| FieldErrors::from([(fields::JUSTIFICATION, message.to_owned())]);
+    let person = services.directory.person(user).await.map_err(|error| {
+        tracing::warn!(%error, "cannot read the requester's profile");
+        trouble("c1bot could not check your Slack account just now; nothing was submitted. Try again in a moment.")
+    })?;
+    let target = form
+        .resource
+        .as_deref()
+        .zip(form.entitlement.as_deref())
+        .and_then(|(r, e)| lookup(&services.catalog, r, e));
+    let (requestable, assignees) = match target {
+        Some((resource, entitlement)) => {
+            let decision = services.decide(
+                Action::Request,
+                &person,
+                &meta.channel,
+                Some((resource, entitlement)),
+                None,
+            );
+            let mut steps = Vec::new();
+            for step in &entitlement.steps {
+                steps.push(services.resolve_step(step, resource).await.map_err(|error| {
+                    tracing::warn!(%error, "cannot resolve approvers");
+                    trouble("c1bot could not look up the approvers just now; nothing was submitted. Try again in a moment.")
+                })?);
+            }
+            let assignees = if decision.auto_approve {
+                services.assignees(entitlement).await.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let requestable = Requestable {
+                entitlement_name: entitlement.name.clone(),
+                max_duration: entitlement.max_duration.as_secs().map(Duration::from_secs),
+                permanent_allowed: entitlement.permanent_allowed,
+                policy: PolicyVerdict {
+                    allowed: decision.allowed,
+                    reasons: decision.reasons.clone(),
+                    auto_approve: decision.auto_approve,
+                    max_duration: decision.max_duration,
+                    self_approval_allowed: false,
+                },
+                steps,
+            };
+            (Some(requestable), assignees)
+        }
+        None => (None, Vec::new()),
+    };
+    let now = services.now();
+    let context = |id: String| Context {
+        id,
+        requester: user,
+        beneficiary: user,
+        now,
+        pending_ttl: chrono::Duration::from_std(services.requests.decide_within)
+            .unwrap_or(chrono::Duration::hours(24)),
+    };
+    // Validate once outside the commit, so invalid input stores nothing at all.
+    submit::create(&form, requestable.as_ref(), context("REQ-0".into()))?;
+
+    let remind_every = chrono::Duration::from_std(services.requests.remind_every)
+        .unwrap_or(chrono::Duration::hours(4));
+    let committed = services
+        .store
+        .commit_numbered(|number| {
+            let Ok(created) = submit::create(&form, requestable.as_ref(), context(format!("REQ-{number}"))) else {
+                return Change::new();
+            };
+            let request = created.request;
+            let names = services.names(&request);
+            let messages = services
+                .notifier(&names)
+                .messages(&request, &created.effects, &super::notify::Provisioners { assignees: &assignees })
+                .unwrap_or_default();
+            let mut change = Change::new()
+                .at(now)
+                .expect(crate::store::Table::Requests, request.id.clone(), None)
+                .put(crate::store::Table::Requests, request.id.clone(), &request)
+                .audit(AuditEvent {
+                    actor: user.to_owned(),
+                    action: if request.state.is_open() { "request.submitted" } else { "request.auto_approved" }.into(),
+                    subject: request.id.clone(),
+                    detail: json!({
+                        "resource": request.resource, "entitlement": request.entitlement,
+                        "duration": super::notify::duration_text(request.duration),
+                        "justification": request.justification,
+                        "policy": {"allowed": requestable.as_ref().map(|r| r.policy.allowed), "auto_approve": requestable.as_ref().map(|r| r.policy.auto_approve), "reasons": requestable.as_ref().map(|r| r.policy.reasons.clone())},
+                        "approvers": request.steps.iter().map(|s| s.approvers.iter().cloned().collect::<Vec<_>>()).collect::<Vec<_>>(),
+                        "via": "modal",
+                    }),
+                });
+            for message in messages {
+                change = change.outbox(message);
+            }
+            if request.state.is_open() {
+                change = change
+                    .timer(request.decide_by, TimerEntry { kind: TIMER_EXPIRE.into(), subject: request.id.clone() })
+                    .timer(now + remind_every, TimerEntry { kind: TIMER_REMIND.into(), subject: request.id.clone() });
+            }
+            change
+        })
+        .await;
+    match committed {
+        Ok(done) => {
+            tracing::info!(number = ?done.number, user, "request submitted");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not store a request");
+            Err(trouble(
+                "c1bot could not save your request; nothing was submitted. Try again in a moment.",
+            ))
+        }
+    }
+}
+
+fn lookup<'a>(
+    catalog: &'a Catalog,
+    resource: &str,
+    entitlement: &str,
+) -> Option<(&'a Resource, &'a Entitlement)> {
+    let resource = catalog.resource(resource)?;
+    let entitlement = resource
+        .entitlements
+        .iter()
+        .find(|e| e.id.as_str() == entitlement)?;
+    Some((resource, entitlement))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        text.chars().take(max - 1).chain(['…']).collect()
+    }
+}

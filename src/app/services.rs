@@ -1,0 +1,173 @@
+//! The shared handles every handler uses, and the small lookups they share: a
+//! person's profile, a policy decision, catalog names, resolved approvers.
+
+use std::collections::BTreeSet;
+use std::time::SystemTime;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::directory::{Directory, Person};
+use super::notify::{Names, Notifier};
+use super::policy_input::{self, Origin};
+use crate::catalog::{ApprovalStep, Catalog, Entitlement, Provisioner, Requirement, Resource};
+use crate::config::RequestsConfig;
+use crate::policy::{Action, Decision, NamedId, Policies};
+use crate::slack::web::{methods, WebApi};
+use crate::store::{Record, Store, Table};
+use crate::templates::Templates;
+use crate::workflow::request::{AccessRequest, Quorum, Step};
+
+impl Record for AccessRequest {
+    const VERSION: u32 = 1;
+}
+
+#[derive(Clone)]
+pub struct Services {
+    pub web: WebApi,
+    pub store: Store,
+    pub catalog: Catalog,
+    pub templates: Templates,
+    pub policies: Policies,
+    pub directory: Directory,
+    /// The slash command's name, e.g. `/c1`.
+    pub command: String,
+    pub team: NamedId,
+    pub requests: RequestsConfig,
+}
+
+impl Services {
+    pub fn origin(&self, channel_id: &str) -> Origin {
+        Origin {
+            command: self.command.clone(),
+            channel: NamedId {
+                id: channel_id.to_owned(),
+                name: String::new(),
+            },
+            team: self.team.clone(),
+        }
+    }
+
+    /// Asks policy about `person` doing `action`.
+    pub fn decide(
+        &self,
+        action: Action,
+        person: &Person,
+        channel_id: &str,
+        target: Option<(&Resource, &Entitlement)>,
+        request: Option<&AccessRequest>,
+    ) -> Decision {
+        let input = policy_input::build(
+            action,
+            person,
+            &self.origin(channel_id),
+            &self.catalog,
+            target,
+            request,
+            SystemTime::now(),
+        );
+        self.policies.decide(&input)
+    }
+
+    /// The catalog entry a request is about.
+    pub fn target(&self, request: &AccessRequest) -> Option<(&Resource, &Entitlement)> {
+        let resource = self.catalog.resource(&request.resource)?;
+        let entitlement = resource
+            .entitlements
+            .iter()
+            .find(|e| e.id.as_str() == request.entitlement)?;
+        Some((resource, entitlement))
+    }
+
+    pub fn names(&self, request: &AccessRequest) -> Names {
+        match self.target(request) {
+            Some((resource, entitlement)) => Names {
+                resource: resource.name.clone(),
+                entitlement: entitlement.name.clone(),
+                space: self
+                    .catalog
+                    .space(resource.space.as_str())
+                    .map(|s| s.name.clone())
+                    .unwrap_or_else(|| resource.space.as_str().to_owned()),
+            },
+            // Removed from the catalog since: show the ids rather than fail.
+            None => Names {
+                resource: request.resource.clone(),
+                entitlement: request.entitlement.clone(),
+                space: String::new(),
+            },
+        }
+    }
+
+    pub fn notifier<'a>(&'a self, names: &'a Names) -> Notifier<'a> {
+        Notifier {
+            templates: &self.templates,
+            names,
+        }
+    }
+
+    /// A catalog step with its approvers resolved now: named users, user-group
+    /// members (asked from Slack) and, where configured, the resource's owners.
+    pub async fn resolve_step(
+        &self,
+        step: &ApprovalStep,
+        resource: &Resource,
+    ) -> anyhow::Result<Step> {
+        let mut approvers: BTreeSet<String> = step
+            .approvers
+            .users
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect();
+        for group in &step.approvers.groups {
+            approvers.extend(self.directory.group_members(group.as_str()).await?);
+        }
+        if step.approvers.resource_owners {
+            approvers.extend(resource.owners.iter().map(|o| o.as_str().to_owned()));
+        }
+        let quorum = match step.require {
+            Requirement::Any => Quorum::Any,
+            Requirement::All => Quorum::All,
+            Requirement::AtLeast(n) => Quorum::AtLeast(n as usize),
+        };
+        let mut resolved = Step::new(step.name.clone(), approvers, quorum);
+        resolved.notify_channel = step.notify_channel.as_ref().map(|c| c.as_str().to_owned());
+        Ok(resolved)
+    }
+
+    /// Who carries out provisioning for an entitlement (groups expanded).
+    pub async fn assignees(&self, entitlement: &Entitlement) -> anyhow::Result<Vec<String>> {
+        let Provisioner::Manual { assignees } = &entitlement.provisioner;
+        let mut people: BTreeSet<String> = assignees
+            .users
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect();
+        for group in &assignees.groups {
+            people.extend(self.directory.group_members(group.as_str()).await?);
+        }
+        Ok(people.into_iter().collect())
+    }
+
+    pub fn load_request(
+        &self,
+        id: &str,
+    ) -> anyhow::Result<Option<crate::store::Versioned<AccessRequest>>> {
+        Ok(self.store.get::<AccessRequest>(Table::Requests, id)?)
+    }
+
+    /// An ephemeral line to one person, best effort (it tells, it decides nothing).
+    pub fn tell(&self, channel: &str, user: &str, text: String) {
+        let web = self.web.clone();
+        let args = json!({ "channel": channel, "user": user, "text": text });
+        tokio::spawn(async move {
+            if let Err(error) = web.call(methods::CHAT_POST_EPHEMERAL, args).await {
+                tracing::warn!(%error, "could not show an ephemeral message");
+            }
+        });
+    }
+
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        Utc::now()
+    }
+}
