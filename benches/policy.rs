@@ -255,6 +255,7 @@ fn input(action: Action, user_id: &str) -> PolicyInput {
             state: "pending".to_owned(),
             step: 0,
             approvals: Vec::new(),
+            approvers: vec!["U0BOB00001".to_owned()],
         }),
     }
 }

@@ -56,6 +56,13 @@ allow if {
 }
 
 # Approving, and requesting for someone else, needs write access to the resource's space.
+# The approvers the catalog names for the request's current step may decide it;
+# the deny rules above still apply to them.
+allow if {
+	input.action == "approve"
+	user.id in input.access_request.approvers
+}
+
 allow if {
 	input.action in {"approve", "request_on_behalf"}
 	granted(space_write, input.resource.space)

@@ -109,10 +109,13 @@ fn access_request(r: &AccessRequest) -> policy::AccessRequest {
         state,
         step,
         approvals: r
-            .steps
-            .iter()
-            .flat_map(|s| s.approvals.iter().cloned())
-            .collect(),
+            .current_step()
+            .map(|(_, s)| s.approvals.iter().cloned().collect())
+            .unwrap_or_default(),
+        approvers: r
+            .current_step()
+            .map(|(_, s)| s.approvers.iter().cloned().collect())
+            .unwrap_or_default(),
     }
 }
 

@@ -185,6 +185,9 @@ pub struct AccessRequest {
     /// Users who already approved the current step.
     #[serde(default)]
     pub approvals: Vec<String>,
+    /// Approvers the catalog names for the current step (groups resolved).
+    #[serde(default)]
+    pub approvers: Vec<String>,
 }
 
 #[cfg(test)]

@@ -95,6 +95,7 @@ fn self_approval_is_refused_by_the_shipped_policy_even_for_an_owner() {
         state: "pending".to_owned(),
         step: 0,
         approvals: Vec::new(),
+        approvers: Vec::new(),
     });
     let decision = shipped_policies().decide(&input);
     assert!(!decision.allowed);

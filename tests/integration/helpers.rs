@@ -45,7 +45,9 @@ pub async fn spawn_stopped(options: SimOptions) -> TestApp {
         ("C1BOT_DATA_DIR", data.path().display().to_string()),
     ]);
     let mut config = Config::load(None, &|key| env.get(key).cloned(), Mode::Run).expect("config");
-    config.catalog = c1bot::catalog::Catalog::load_file(std::path::Path::new("catalog.example.toml")).expect("example catalog");
+    config.catalog =
+        c1bot::catalog::Catalog::load_file(std::path::Path::new("catalog.example.toml"))
+            .expect("example catalog");
     // Reconnects in tests need not wait as long as in production.
     config.socket.reconnect_backoff_initial = Duration::from_millis(50);
     config.socket.reconnect_backoff_max = Duration::from_millis(400);
@@ -58,7 +60,19 @@ pub async fn spawn_stopped(options: SimOptions) -> TestApp {
 }
 
 pub async fn start(mut app: TestApp) -> TestApp {
-    let bot = app::start(&app.config).await.expect("bot starts");
+    // In-process restarts: the previous bot's last tasks may hold the data
+    // directory's lock for a moment after `stop` returns.
+    let mut attempts = 0;
+    let bot = loop {
+        match app::start(&app.config).await {
+            Ok(bot) => break bot,
+            Err(error) if format!("{error}").contains("only one instance") && attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("bot starts: {error:#}"),
+        }
+    };
     app.sim
         .wait_for_connections(app.config.slack.connections, Duration::from_secs(10))
         .await

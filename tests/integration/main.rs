@@ -4,5 +4,6 @@
 
 mod helpers;
 mod operations;
+mod requests;
 mod socket_mode;
 mod web_api;
