@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::catalog::{Catalog, Source};
 use crate::config::{Config, Mode};
+use crate::simulator::Person;
 use crate::simulator::{SimOptions, Simulator, Workspace};
 
 /// Runs the scripted walk-through, writing the conversation to `out`.
@@ -23,8 +25,14 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<()> {
         ("SLACK_API_URL", sim.api_url()),
         ("C1BOT_DATA_DIR", data.display().to_string()),
     ]);
-    let config =
+    let mut config =
         Config::load(None, &|key| env.get(key).cloned(), Mode::Run).context("demo config")?;
+    // The example catalog ships inside the binary, so the demo runs from any directory.
+    config.catalog = Catalog::from_toml(Source {
+        name: "catalog.example.toml",
+        text: include_str!("../catalog.example.toml"),
+    })
+    .context("the built-in example catalog")?;
 
     writeln!(
         out,
@@ -72,6 +80,8 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<()> {
     if published {
         writeln!(out, "  alice sees the Home tab published by c1bot\n")?;
     }
+
+    request_walkthrough(out, &sim).await?;
 
     writeln!(
         out,
@@ -121,4 +131,85 @@ async fn wait_for(mut check: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     false
+}
+
+/// alice asks for ReadOnly on AWS production; bob approves; carol gets the task.
+async fn request_walkthrough(out: &mut impl Write, sim: &Simulator) -> anyhow::Result<()> {
+    let wait = Duration::from_secs(10);
+    let (alice, bob, carol) = (sim.person("alice"), sim.person("bob"), sim.person("carol"));
+    writeln!(out, "[#general] alice: /c1 request aws")?;
+    let outcome = alice.slash("/c1", "request aws", "general").await;
+    if !outcome.acked {
+        anyhow::bail!("c1bot did not acknowledge `/c1 request`");
+    }
+    alice
+        .wait_for_modal(wait)
+        .await
+        .context("the request modal did not open")?;
+    writeln!(
+        out,
+        "  a \"Request access\" form opens for alice; she fills it in:"
+    )?;
+    alice.fill("Resource", "AWS production").await?;
+    if !wait_for(|| {
+        alice
+            .modal()
+            .is_some_and(|m| m.to_string().contains("\"ReadOnly\""))
+    })
+    .await
+    {
+        anyhow::bail!("the entitlements of AWS production did not appear");
+    }
+    for (label, value) in [
+        ("Entitlement", "ReadOnly"),
+        ("Duration", "4 h"),
+        ("Justification", "Investigating incident 4711 <!channel>"),
+    ] {
+        alice.fill(label, value).await?;
+        writeln!(out, "    {label}: {value}")?;
+    }
+    let submitted = alice.submit().await?;
+    writeln!(out, "  alice submits: {submitted:?}\n")?;
+    show(out, "c1bot → alice (DM)", &alice, "REQ-", wait).await?;
+    show(out, "c1bot → bob (DM)", &bob, "Investigating", wait).await?;
+    writeln!(out, "bob clicks Approve")?;
+    bob.click("Approve").await?;
+    show(out, "c1bot → alice (DM)", &alice, "Approved", wait).await?;
+    show(
+        out,
+        "c1bot → carol (DM, provisioning task)",
+        &carol,
+        "Grant",
+        wait,
+    )
+    .await?;
+    writeln!(
+        out,
+        "  (user text such as <!channel> reaches Slack escaped; it pings nobody)\n"
+    )?;
+    Ok(())
+}
+
+async fn show(
+    out: &mut impl Write,
+    who: &str,
+    person: &Person,
+    containing: &str,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    let wanted = containing.to_owned();
+    let message = person
+        .wait_for_message(wait, move |m| m.visible_text().contains(&wanted))
+        .await
+        .with_context(|| format!("{who}: no message containing {containing:?}"))?;
+    writeln!(out, "{who}:")?;
+    for line in message.visible_text().lines() {
+        writeln!(out, "    {line}")?;
+    }
+    let buttons = message.buttons();
+    if !buttons.is_empty() {
+        writeln!(out, "    [{}]", buttons.join("] ["))?;
+    }
+    writeln!(out)?;
+    Ok(())
 }

@@ -31,13 +31,43 @@ enum Command {
     Demo,
     /// Print the Slack app manifest (JSON) for "Create an app from a manifest".
     Manifest,
+    /// Work with the Rego policies in `policies_dir`.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Read the hash-chained audit log in the data directory (stop c1bot first: sled
+    /// allows one process per data directory).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Run every OPA-style `test_*` rule in the policy folder.
+    Test,
+    /// Print the decision and its reasons for one input document (JSON).
+    Eval {
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Write every audit entry as JSON lines to stdout.
+    Export,
+    /// Recompute the hash chain and report the first entry that does not match.
+    Verify,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mode = match cli.command {
+    let mode = match &cli.command {
         Some(Command::Demo) => Mode::Demo,
-        Some(Command::Manifest) => Mode::Offline,
+        Some(Command::Manifest | Command::Policy { .. } | Command::Audit { .. }) => Mode::Offline,
         Some(Command::Run) | None => Mode::Run,
     };
     let config = match Config::from_process_env(cli.config.as_deref(), mode) {
@@ -47,13 +77,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::Manifest) = cli.command {
-        let manifest = c1bot::manifest::manifest(config.slack.command.as_str());
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&manifest).unwrap_or_default()
-        );
-        return ExitCode::SUCCESS;
+    match &cli.command {
+        Some(Command::Manifest) => {
+            let manifest = c1bot::manifest::manifest(config.slack.command.as_str());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&manifest).unwrap_or_default()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Policy { command }) => return policy_command(&config, command),
+        Some(Command::Audit { command }) => return audit_command(&config, command),
+        _ => {}
     }
     init_logging(config.log.format, mode);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -77,6 +112,83 @@ fn main() -> ExitCode {
             eprintln!("c1bot: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn policy_command(config: &Config, command: &PolicyCommand) -> ExitCode {
+    match command {
+        PolicyCommand::Test => match c1bot::policy::testing::run_tests(&config.policies_dir) {
+            Ok(report) => {
+                print!("{report}");
+                if report.failed() == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(error) => {
+                eprintln!("c1bot: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        PolicyCommand::Eval { input } => {
+            match c1bot::policy::eval_input_file(&config.policies_dir, input) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("c1bot: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
+    let store = match c1bot::store::Store::open(&config.data_dir) {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("c1bot: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command {
+        AuditCommand::Export => match store.export_audit(&mut std::io::stdout().lock()) {
+            Ok(count) => {
+                eprintln!("c1bot: exported {count} audit entries");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("c1bot: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        AuditCommand::Verify => match store.verify_audit() {
+            Ok(verification) if verification.is_ok() => {
+                println!(
+                    "audit log intact: {} entries, hash chain verified",
+                    verification.count
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(verification) => {
+                let problem = verification
+                    .problem
+                    .map(|p| format!("entry {}: {}", p.seq, p.reason))
+                    .unwrap_or_default();
+                println!(
+                    "audit log TAMPERED: {problem} ({} entries read)",
+                    verification.count
+                );
+                ExitCode::FAILURE
+            }
+            Err(error) => {
+                eprintln!("c1bot: {error}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

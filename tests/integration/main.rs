@@ -4,6 +4,7 @@
 
 mod helpers;
 mod operations;
+mod request_lifecycle;
 mod requests;
 mod socket_mode;
 mod web_api;

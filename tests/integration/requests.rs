@@ -7,11 +7,11 @@ use c1bot::simulator::{Person, SubmitOutcome};
 
 use crate::helpers::{eventually, spawn_app, TestApp};
 
-const WAIT: Duration = Duration::from_secs(10);
+pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Opens the request modal and fills it like a person: pick the resource, wait for
 /// its entitlements to appear, choose, type the reason.
-async fn fill_request(
+pub async fn fill_request(
     person: &Person,
     resource: &str,
     entitlement: &str,
@@ -52,7 +52,7 @@ async fn fill_request(
         .expect("justification typed");
 }
 
-async fn request(
+pub async fn request(
     app: &TestApp,
     who: &str,
     resource: &str,
@@ -65,7 +65,7 @@ async fn request(
     person.submit().await.expect("submitted")
 }
 
-async fn dm_containing(person: &Person, text: &str) -> c1bot::simulator::Message {
+pub async fn dm_containing(person: &Person, text: &str) -> c1bot::simulator::Message {
     let wanted = text.to_owned();
     person
         .wait_for_message(WAIT, move |m| m.visible_text().contains(&wanted))
