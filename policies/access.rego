@@ -76,6 +76,10 @@ allow if {
 
 # Nobody approves access for themselves, as requester or as beneficiary, unless the
 # resource is labelled "self-approval" (e.g. a break-glass sandbox).
+# Resources labelled "self-approval" let the requester decide their own request
+# (c1bot refuses self-approval unless a policy says this explicitly).
+allow_self_approval if "self-approval" in input.resource.labels
+
 deny contains "you cannot approve your own request" if {
 	input.action == "approve"
 	user.id in {input.access_request.requester, input.access_request.beneficiary}

@@ -172,6 +172,7 @@ pub async fn act(services: &Services, user: &str, request_id: &str, action: Acti
                     state = transition.request.state.label(),
                     "decision recorded"
                 );
+                super::status::refresh_homes(services, &transition.request);
                 return Result::Done;
             }
             Err(CommitError::Conflict { .. }) => {
@@ -225,8 +226,8 @@ async fn actor_for(
     Ok(Actor {
         user: user.to_owned(),
         policy_allows: decision.allowed,
+        self_approval_allowed: decision.allowed && decision.self_approval,
         policy_reasons: decision.reasons,
-        self_approval_allowed: false,
     })
 }
 

@@ -258,7 +258,7 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
                     reasons: decision.reasons.clone(),
                     auto_approve: decision.auto_approve,
                     max_duration: decision.max_duration,
-                    self_approval_allowed: false,
+                    self_approval_allowed: decision.allowed && decision.self_approval,
                 },
                 steps,
             };
@@ -323,6 +323,12 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
     match committed {
         Ok(done) => {
             tracing::info!(number = ?done.number, user, "request submitted");
+            if let Some(Ok(Some(stored))) = done
+                .number
+                .map(|n| services.load_request(&format!("REQ-{n}")))
+            {
+                super::status::refresh_homes(services, &stored.data);
+            }
             Ok(())
         }
         Err(error) => {

@@ -24,6 +24,9 @@ pub struct Decision {
     /// Deny messages and evaluation failures, in module order, without duplicates.
     pub reasons: Vec<String>,
     pub auto_approve: bool,
+    /// A module explicitly lets the requester decide their own request
+    /// (`allow_self_approval`); c1bot refuses self-approval otherwise.
+    pub self_approval: bool,
     /// The smallest `max_duration` any module set.
     pub max_duration: Option<Duration>,
     /// Spaces the user may request in, extended to inheriting children.
@@ -49,6 +52,7 @@ pub(crate) struct ModuleVerdict {
     pub deny: Vec<String>,
     pub allow: Option<bool>,
     pub auto_approve: Option<bool>,
+    pub allow_self_approval: Option<bool>,
     pub max_duration: Option<Duration>,
     pub space_read: BTreeSet<String>,
     pub space_write: BTreeSet<String>,
@@ -72,6 +76,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
     let mut reasons: Vec<String> = Vec::new();
     let mut any_allow = false;
     let mut any_auto_approve = false;
+    let mut any_self_approval = false;
     let mut max_duration: Option<Duration> = None;
     let mut space_read = BTreeSet::new();
     let mut space_write = BTreeSet::new();
@@ -90,6 +95,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
                 }
                 any_allow |= verdict.allow == Some(true);
                 any_auto_approve |= verdict.auto_approve == Some(true);
+                any_self_approval |= verdict.allow_self_approval == Some(true);
                 if let Some(limit) = verdict.max_duration {
                     max_duration = Some(max_duration.map_or(limit, |current| current.min(limit)));
                 }
@@ -113,6 +119,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
         allowed: true,
         reasons,
         auto_approve: any_auto_approve,
+        self_approval: any_self_approval,
         max_duration,
         space_read: extend_to_inheriting_children(&space_read, spaces),
         space_write: extend_to_inheriting_children(&space_write, spaces),

@@ -18,16 +18,18 @@ pub(crate) enum RuleKind {
     MaxDuration,
     SpaceRead,
     SpaceWrite,
+    AllowSelfApproval,
 }
 
 impl RuleKind {
-    pub(crate) const ALL: [RuleKind; 6] = [
+    pub(crate) const ALL: [RuleKind; 7] = [
         RuleKind::Deny,
         RuleKind::Allow,
         RuleKind::AutoApprove,
         RuleKind::MaxDuration,
         RuleKind::SpaceRead,
         RuleKind::SpaceWrite,
+        RuleKind::AllowSelfApproval,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl RuleKind {
             RuleKind::MaxDuration => "max_duration",
             RuleKind::SpaceRead => "space_read",
             RuleKind::SpaceWrite => "space_write",
+            RuleKind::AllowSelfApproval => "allow_self_approval",
         }
     }
 }
@@ -64,6 +67,10 @@ pub(crate) fn record(
         }
         RuleKind::AutoApprove => {
             verdict.auto_approve =
+                Some(boolean(value).ok_or_else(|| wrong_type(rule, "a boolean", value))?)
+        }
+        RuleKind::AllowSelfApproval => {
+            verdict.allow_self_approval =
                 Some(boolean(value).ok_or_else(|| wrong_type(rule, "a boolean", value))?)
         }
         RuleKind::MaxDuration => verdict.max_duration = Some(max_duration(value)?),

@@ -100,6 +100,15 @@ fn self_approval_is_refused_by_the_shipped_policy_even_for_an_owner() {
     let decision = shipped_policies().decide(&input);
     assert!(!decision.allowed);
     assert_eq!(decision.reasons, ["you cannot approve your own request"]);
+    assert!(!decision.self_approval);
+
+    // A resource labelled "self-approval" lets the requester decide, explicitly.
+    let mut labelled = input.clone();
+    if let Some(resource) = labelled.resource.as_mut() {
+        resource.labels.push("self-approval".to_owned());
+    }
+    let decision = shipped_policies().decide(&labelled);
+    assert!(decision.allowed && decision.self_approval, "{decision:?}");
 
     input.slack.user = user("U0ALICE001");
     let decision = shipped_policies().decide(&input);

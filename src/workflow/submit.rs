@@ -182,7 +182,10 @@ pub fn create(
 fn parse_duration(raw: Option<&str>, requestable: &Requestable) -> Result<AccessDuration, String> {
     let raw = raw.ok_or_else(|| "Choose how long you need access.".to_owned())?;
     if raw == "permanent" {
-        return if requestable.permanent_allowed {
+        // A fixed maximum from the catalog or a policy wins over `permanent_allowed`.
+        let uncapped =
+            requestable.max_duration.is_none() && requestable.policy.max_duration.is_none();
+        return if requestable.permanent_allowed && uncapped {
             Ok(AccessDuration::Permanent)
         } else {
             Err(format!(

@@ -95,8 +95,18 @@ fn permanent_access_needs_the_entitlement_to_allow_it() {
     assert!(errors(&form("permanent", "why"), Some(&requestable())).contains_key(fields::DURATION));
     let mut r = requestable();
     r.permanent_allowed = true;
+    assert!(
+        errors(&form("permanent", "why"), Some(&r)).contains_key(fields::DURATION),
+        "a fixed maximum still applies"
+    );
+    r.max_duration = None;
     let created = create(&form("permanent", "why"), Some(&r), ctx()).expect("valid");
     assert_eq!(created.request.duration, AccessDuration::Permanent);
+    r.policy.max_duration = Some(Duration::from_secs(3600));
+    assert!(
+        errors(&form("permanent", "why"), Some(&r)).contains_key(fields::DURATION),
+        "policy's cap applies"
+    );
 }
 
 #[test]

@@ -436,3 +436,44 @@ async fn a_restart_in_the_middle_of_an_approval_continues() {
     dm_containing(&app.sim.person("alice"), "Approved").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn redelivered_envelopes_make_one_request_and_one_decision() {
+    let mut options = crate::helpers::fast_sim_options();
+    options.redeliver_everything = true;
+    let app = crate::helpers::spawn_app_with(options).await;
+
+    request(
+        &app,
+        "alice",
+        "AWS production",
+        "ReadOnly",
+        "1 h",
+        "twice delivered",
+    )
+    .await;
+    let bob = app.sim.person("bob");
+    dm_containing(&bob, "twice delivered").await;
+    bob.click("Approve").await.expect("approved");
+    dm_containing(&app.sim.person("alice"), "Approved").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let cards_to_bob = app
+        .sim
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|c| c.args["channel"] == "U0BOB00001")
+        .count();
+    assert_eq!(cards_to_bob, 1, "one request, one card for bob");
+    assert!(app
+        .sim
+        .calls_to("chat.postMessage")
+        .iter()
+        .all(|c| !c.args.to_string().contains("REQ-1002")));
+    assert!(
+        app.sim.person_errors().is_empty(),
+        "{:?}",
+        app.sim.person_errors()
+    );
+    app.stop().await;
+}

@@ -43,6 +43,11 @@ pub fn limit_for(rate: RateClass) -> Limit {
             per_second: 1.0,
             burst: 5.0,
         },
+        // Effectively unpaced; see RateClass::TriggerBound.
+        RateClass::TriggerBound => Limit {
+            per_second: 1.0e6,
+            burst: 1.0e6,
+        },
     }
 }
 
@@ -180,6 +185,14 @@ mod tests {
             bucket.reserve(limit, start + Duration::from_secs(8)),
             Duration::ZERO
         );
+    }
+
+    #[test]
+    fn modal_opens_are_never_held_back_by_pacing() {
+        let limit = limit_for(RateClass::TriggerBound);
+        let start = Instant::now();
+        let mut bucket = Bucket::full(limit, start);
+        assert!((0..1000).all(|_| bucket.reserve(limit, start).is_zero()));
     }
 
     #[tokio::test(start_paused = true)]
