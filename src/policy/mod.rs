@@ -24,6 +24,7 @@
 mod cli;
 mod decision;
 mod duration;
+mod evaluate;
 mod input;
 mod load;
 mod rules;
@@ -38,7 +39,7 @@ use std::num::NonZeroU32;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use regorus::utils::limits::ExecutionTimerConfig;
 use regorus::{Engine, Value};
@@ -52,7 +53,10 @@ pub use input::{
 };
 pub use load::PolicyLoadError;
 
-use decision::{combine, ModuleOutcome, ModuleVerdict};
+use decision::{combine, ModuleOutcome};
+use evaluate::{
+    collector_source, uses_collector, PolicyModule, RulePlan, COLLECTOR_FILE, COLLECTOR_PACKAGE,
+};
 use load::{locate, read_sources, PolicySource};
 use rules::RuleKind;
 
@@ -95,28 +99,6 @@ struct Prepared {
     engine: Engine,
     modules: Vec<PolicyModule>,
     time_budget: Duration,
-}
-
-/// One package and the rules c1bot reads from it.
-#[derive(Clone)]
-struct PolicyModule {
-    /// The file(s) declaring the package, for reasons and logs.
-    name: String,
-    /// Only the rules the package declares: asking regorus for an undeclared rule is
-    /// an error, and skipping them saves the work.
-    rules: Vec<RulePlan>,
-}
-
-/// How to read one rule.
-#[derive(Clone)]
-struct RulePlan {
-    kind: RuleKind,
-    /// `data.<package>.<rule>`.
-    path: String,
-    /// `Engine::eval_rule` refuses rules written with a key in the head
-    /// (`space_read["prod"] := true`); those need a query, which costs about ten times
-    /// as much, so only they use one.
-    via_query: bool,
 }
 
 impl Policies {
@@ -191,23 +173,7 @@ impl Policies {
         let prepared = &self.inner;
         let mut engine = prepared.engine.clone();
         engine.set_input(input);
-        let deadline = Instant::now() + prepared.time_budget;
-        prepared
-            .modules
-            .iter()
-            .map(
-                |module| match evaluate_module(&mut engine, module, deadline) {
-                    Ok(verdict) => ModuleOutcome::Evaluated {
-                        module: module.name.clone(),
-                        verdict,
-                    },
-                    Err(error) => ModuleOutcome::Failed {
-                        module: module.name.clone(),
-                        error,
-                    },
-                },
-            )
-            .collect()
+        evaluate::evaluate(&mut engine, &prepared.modules, prepared.time_budget)
     }
 
     fn prepare(sources: Vec<PolicySource>) -> Result<Policies, PolicyLoadError> {
@@ -229,10 +195,15 @@ impl Policies {
         for (package, members) in &packages {
             modules.push(declared_rules(&engine, package, members)?);
         }
+        if uses_collector(modules.len()) {
+            engine
+                .add_policy(COLLECTOR_FILE.to_owned(), collector_source(&modules))
+                .map_err(|error| locate(&error).into_load_error(COLLECTOR_FILE))?;
+        }
         warm(&mut engine, &sources)?;
         for module in &mut modules {
             for rule in &mut module.rules {
-                rule.via_query = needs_query(&engine, &rule.path);
+                rule.via_query = probe(&engine, &rule.path)?;
             }
         }
         Ok(Policies {
@@ -242,56 +213,6 @@ impl Policies {
                 time_budget: DEFAULT_TIME_BUDGET,
             }),
         })
-    }
-}
-
-fn evaluate_module(
-    engine: &mut Engine,
-    module: &PolicyModule,
-    deadline: Instant,
-) -> Result<ModuleVerdict, String> {
-    let mut verdict = ModuleVerdict::default();
-    for RulePlan {
-        kind,
-        path,
-        via_query,
-    } in &module.rules
-    {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            tracing::warn!(policy = %module.name, rule = path, "policy time budget ran out");
-            return Err("the time budget for one decision ran out".to_owned());
-        }
-        engine.set_execution_timer_config(ExecutionTimerConfig {
-            limit: remaining,
-            check_interval: TIMER_CHECK_INTERVAL,
-        });
-        let value = if *via_query {
-            eval_path(engine, path)
-        } else {
-            engine.eval_rule(path.clone())
-        };
-        let value = value.map_err(|error| {
-            tracing::warn!(policy = %module.name, rule = path, error = %format!("{error:#}"), "policy evaluation failed");
-            locate(&error).summary()
-        })?;
-        rules::record(&mut verdict, *kind, &value).inspect_err(|error| {
-            tracing::warn!(policy = %module.name, rule = path, %error, "policy rule has the wrong type");
-        })?;
-    }
-    Ok(verdict)
-}
-
-/// The value at `path` by query, `Undefined` if no rule produced one.
-fn eval_path(engine: &mut Engine, path: &str) -> anyhow::Result<Value> {
-    let results = engine.eval_query(path.to_owned(), false)?;
-    match results.result.as_slice() {
-        [] => Ok(Value::Undefined),
-        [only] => Ok(only
-            .expressions
-            .first()
-            .map_or(Value::Undefined, |expression| expression.value.clone())),
-        _ => anyhow::bail!("{path} has more than one value"),
     }
 }
 
@@ -308,6 +229,13 @@ fn check_package_name(package: &str, source: &PolicySource) -> Result<(), Policy
     let valid = package
         .strip_prefix("data.")
         .is_some_and(|name| name.split('.').all(is_identifier));
+    if package.starts_with(&format!("data.{COLLECTOR_PACKAGE}")) {
+        return Err(PolicyLoadError::Invalid {
+            file: source.path.clone(),
+            line: None,
+            message: format!("package {package}: the name is reserved for c1bot"),
+        });
+    }
     if valid {
         return Ok(());
     }
@@ -347,18 +275,29 @@ fn declared_rules(
     Ok(PolicyModule { name, rules })
 }
 
-/// Whether `eval_rule` refuses `path` as "not a valid rule path". That check is static
-/// (it compares the path with the declared rule heads before evaluating anything), so
-/// asking once at load time answers for every later decision.
-fn needs_query(engine: &Engine, path: &str) -> bool {
+/// Evaluates `path` once on an empty input, and answers whether it needs a query.
+///
+/// - `eval_rule` refuses rules with a key in the head as "not a valid rule path". That
+///   check is static (it compares the path with the declared rule heads before
+///   evaluating anything), so one answer holds for every later decision.
+/// - regorus finds unknown functions only when it reaches the call: a typo, or a
+///   builtin of a regorus feature c1bot does not build (`base64.*`, `http.send`). Such
+///   an error here stops start-up rather than denying every decision; calls the empty
+///   input does not reach are left to `c1bot policy test`.
+fn probe(engine: &Engine, path: &str) -> Result<bool, PolicyLoadError> {
     let mut probe = engine.clone();
-    // The probe evaluates a valid rule on an empty input; a runaway rule must not hang
-    // start-up.
+    // A runaway rule must not hang start-up.
     probe.set_execution_timer_config(ExecutionTimerConfig {
         limit: DEFAULT_TIME_BUDGET,
         check_interval: TIMER_CHECK_INTERVAL,
     });
-    matches!(probe.eval_rule(path.to_owned()), Err(error) if error.to_string() == "not a valid rule path")
+    match probe.eval_rule(path.to_owned()) {
+        Err(error) if error.to_string() == "not a valid rule path" => Ok(true),
+        Err(error) if format!("{error:#}").contains("could not find function") => {
+            Err(locate(&error).into_load_error(path))
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Runs regorus's analysis (unsafe variables, unknown functions, recursion) now, so such

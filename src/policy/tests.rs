@@ -246,6 +246,14 @@ fn decisions_follow_the_documented_semantics() {
             denied(&["no", "policy b.rego could not be evaluated: "]),
         ),
         (
+            "when a module fails, the others are still read, including rules with a key in the head",
+            &[
+                ("keyed.rego", "package t.keyed\nspace_read[\"prod\"] := true\ndeny contains \"keyed says no\" if true\n"),
+                ("div.rego", "package t.div\nallow if 1 / (count(input.slack.command) - 3) > 0\n"),
+            ],
+            denied(&["keyed says no", "policy div.rego could not be evaluated: line 2: "]),
+        ),
+        (
             "auto_approve needs an allow",
             &[("auto.rego", "package t.auto\nauto_approve := true\n")],
             denied(&[NO_POLICY_ALLOWS]),
@@ -378,5 +386,65 @@ fn a_package_name_that_is_not_a_dotted_identifier_is_refused() {
     assert!(
         error.to_string().starts_with("quoted.rego: package "),
         "{error}"
+    );
+}
+
+#[test]
+fn an_unknown_function_reached_on_an_empty_input_is_a_load_error() {
+    let unknown = "package t.unknown\n\nallow if {\n  no_such_function(1)\n}\n";
+    let error = load(&[("unknown.rego", unknown)]).expect_err("refused at load");
+    assert_eq!(
+        error.to_string(),
+        "unknown.rego:4: could not find function no_such_function"
+    );
+
+    // c1bot builds regorus without its base64 feature.
+    let not_built = "package t.b64\n\ndeny contains base64.encode(\"x\") if true\n";
+    let error = load(&[("b64.rego", not_built)]).expect_err("refused at load");
+    assert_eq!(
+        error.to_string(),
+        "b64.rego:3: could not find function base64.encode"
+    );
+}
+
+#[test]
+fn many_modules_are_evaluated_rule_by_rule_with_the_same_semantics() {
+    let texts: Vec<(String, String)> = (0..12)
+        .map(|index| {
+            let text = format!(
+                "package t.m{index}\nmax_duration := \"{hours}h\"\nspace_read contains \"prod\" if {index} == 3\n",
+                hours = 20 - index
+            );
+            (format!("m{index:02}.rego"), text)
+        })
+        .collect();
+    let mut files: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect();
+    files.push(ALLOW);
+    check(
+        "twelve modules allow",
+        &files,
+        &alice_requests(),
+        &Expect {
+            max_duration_s: Some(9 * 3600),
+            space_read: &["prod", "prod-eu"],
+            ..ALLOWED
+        },
+    );
+    files.push((
+        "z.rego",
+        "package t.z\ndeny contains \"z says no\" if true\n",
+    ));
+    files.push(("zz.rego", "package t.zz\nallow := \"maybe\"\n"));
+    check(
+        "twelve modules deny",
+        &files,
+        &alice_requests(),
+        &denied(&[
+            "z says no",
+            "policy zz.rego could not be evaluated: `allow` must be a boolean",
+        ]),
     );
 }
