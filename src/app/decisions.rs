@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use super::notify::Provisioners;
 use super::services::Services;
 use crate::policy::Action as PolicyAction;
-use crate::slack::web::methods;
 use crate::store::{AuditEvent, Change, CommitError, Table};
 use crate::templates::Vars;
 use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
@@ -64,16 +63,7 @@ pub fn open_deny_modal(services: &Services, trigger_id: String, request_id: Stri
             }
             Err(error) => return tracing::error!(%error, "cannot render the deny modal"),
         };
-        if let Err(error) = services
-            .web
-            .call(
-                methods::VIEWS_OPEN,
-                json!({ "trigger_id": trigger_id, "view": view }),
-            )
-            .await
-        {
-            tracing::warn!(%error, "could not open the deny modal");
-        }
+        services.open_view(&trigger_id, view, "deny reason").await;
     });
 }
 

@@ -40,16 +40,7 @@ pub fn open_modal(services: &Services, trigger_id: String, channel: String, quer
             Ok(view) => view,
             Err(error) => return tracing::error!(%error, "cannot render the request modal"),
         };
-        if let Err(error) = services
-            .web
-            .call(
-                methods::VIEWS_OPEN,
-                json!({ "trigger_id": trigger_id, "view": view }),
-            )
-            .await
-        {
-            tracing::warn!(%error, "could not open the request modal");
-        }
+        services.open_view(&trigger_id, view, "request").await;
     });
 }
 

@@ -167,6 +167,15 @@ impl Services {
         });
     }
 
+    /// Opens a modal for the person whose click or command gave `trigger_id`
+    /// (call it first: the trigger expires 3 s after the click).
+    pub async fn open_view(&self, trigger_id: &str, view: serde_json::Value, what: &str) {
+        let args = json!({ "trigger_id": trigger_id, "view": view });
+        if let Err(error) = self.web.call(methods::VIEWS_OPEN, args).await {
+            tracing::warn!(%error, what, "could not open a modal");
+        }
+    }
+
     pub fn now(&self) -> chrono::DateTime<Utc> {
         Utc::now()
     }
