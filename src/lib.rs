@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod catalog;
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod health;

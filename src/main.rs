@@ -31,6 +31,8 @@ enum Command {
     Demo,
     /// Print the Slack app manifest (JSON) for "Create an app from a manifest".
     Manifest,
+    /// Validate the config, catalog, policies and templates offline; exit 1 on any problem.
+    Check,
     /// Work with the Rego policies in `policies_dir`.
     Policy {
         #[command(subcommand)]
@@ -65,9 +67,24 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Check) = &cli.command {
+        let env = |name: &str| std::env::var(name).ok();
+        let problems = c1bot::check::run(cli.config.as_deref(), &env);
+        if problems.is_empty() {
+            println!("ok: config, catalog, policies and templates are valid");
+            return ExitCode::SUCCESS;
+        }
+        for problem in &problems {
+            println!("{problem}");
+        }
+        println!("{} problem(s) found", problems.len());
+        return ExitCode::FAILURE;
+    }
     let mode = match &cli.command {
         Some(Command::Demo) => Mode::Demo,
-        Some(Command::Manifest | Command::Policy { .. } | Command::Audit { .. }) => Mode::Offline,
+        Some(
+            Command::Manifest | Command::Check | Command::Policy { .. } | Command::Audit { .. },
+        ) => Mode::Offline,
         Some(Command::Run) | None => Mode::Run,
     };
     let config = match Config::from_process_env(cli.config.as_deref(), mode) {
