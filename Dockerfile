@@ -36,8 +36,11 @@ COPY --from=build --chown=65532:65532 /data /data
 ENV C1BOT_DATA_DIR=/data
 VOLUME ["/data"]
 USER 65532:65532
-# No HEALTHCHECK yet: distroless has no shell or curl, so the probe will be the binary
-# itself (`c1bot healthcheck`), which arrives with the health listener (issue 6).
+# Distroless has no shell or curl, so the probe is the binary itself: `c1bot
+# healthcheck` asks the local /readyz (Socket Mode connected, store readable).
+ENV C1BOT_HEALTH_LISTEN=127.0.0.1:9090
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["/app/c1bot", "healthcheck"]
 # Exec form: c1bot is PID 1 and receives SIGTERM directly for a graceful shutdown.
 ENTRYPOINT ["/app/c1bot"]
 CMD ["run"]

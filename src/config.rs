@@ -40,6 +40,8 @@ pub const SLACK_API_URL: &str = "SLACK_API_URL";
 pub const C1BOT_DATA_DIR: &str = "C1BOT_DATA_DIR";
 /// Environment variable overriding `log.format`.
 pub const C1BOT_LOG_FORMAT: &str = "C1BOT_LOG_FORMAT";
+/// Health listener address; wins over `[health] listen`.
+pub const C1BOT_HEALTH_LISTEN: &str = "C1BOT_HEALTH_LISTEN";
 
 const CONNECTIONS: std::ops::RangeInclusive<usize> = 1..=10;
 const DEFAULT_CONNECTIONS: usize = 2;
@@ -238,7 +240,7 @@ impl Config {
 
         let socket = socket_config(&file)?;
         let requests = requests_config(&file)?;
-        let health = health_config(&file)?;
+        let health = health_config(&file, &var)?;
         let catalog = catalog(&file, source.as_deref())?;
         let (app_token, bot_token) = tokens(&var, env, mode)?;
 
@@ -370,19 +372,24 @@ fn requests_config(file: &ParsedFile) -> Result<RequestsConfig, ConfigError> {
     })
 }
 
-fn health_config(file: &ParsedFile) -> Result<HealthConfig, ConfigError> {
-    match &file.raw.health.listen {
-        None => Ok(HealthConfig::default()),
-        Some(text) => text
-            .parse()
-            .map(|addr| HealthConfig { listen: Some(addr) })
-            .map_err(|_| {
-                invalid(
-                    file.origin("health.listen"),
-                    format_args!("{text:?} is not an address: write it like 127.0.0.1:9090"),
-                )
-            }),
-    }
+fn health_config(
+    file: &ParsedFile,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<HealthConfig, ConfigError> {
+    let (text, origin) = match (var(C1BOT_HEALTH_LISTEN), &file.raw.health.listen) {
+        (Some(text), _) => (text, Origin::Env(C1BOT_HEALTH_LISTEN)),
+        (None, Some(text)) => (text.clone(), file.origin("health.listen")),
+        (None, None) => return Ok(HealthConfig::default()),
+    };
+    text.trim()
+        .parse()
+        .map(|addr| HealthConfig { listen: Some(addr) })
+        .map_err(|_| {
+            invalid(
+                origin,
+                format_args!("{text:?} is not an address: write it like 127.0.0.1:9090"),
+            )
+        })
 }
 
 fn socket_config(file: &ParsedFile) -> Result<SocketConfig, ConfigError> {

@@ -33,6 +33,8 @@ enum Command {
     Manifest,
     /// Validate the config, catalog, policies and templates offline; exit 1 on any problem.
     Check,
+    /// Ask a running c1bot's `/readyz` (at `[health] listen` / C1BOT_HEALTH_LISTEN); exit 0 when ready.
+    Healthcheck,
     /// Work with the Rego policies in `policies_dir`.
     Policy {
         #[command(subcommand)]
@@ -83,7 +85,11 @@ fn main() -> ExitCode {
     let mode = match &cli.command {
         Some(Command::Demo) => Mode::Demo,
         Some(
-            Command::Manifest | Command::Check | Command::Policy { .. } | Command::Audit { .. },
+            Command::Manifest
+            | Command::Check
+            | Command::Healthcheck
+            | Command::Policy { .. }
+            | Command::Audit { .. },
         ) => Mode::Offline,
         Some(Command::Run) | None => Mode::Run,
     };
@@ -104,6 +110,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Policy { command }) => return policy_command(&config, command),
+        Some(Command::Healthcheck) => return healthcheck(&config),
         Some(Command::Audit { command }) => return audit_command(&config, command),
         _ => {}
     }
@@ -127,6 +134,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("c1bot: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn healthcheck(config: &Config) -> ExitCode {
+    let Some(addr) = config.health.listen else {
+        eprintln!("c1bot: the health listener is off: set [health] listen or C1BOT_HEALTH_LISTEN");
+        return ExitCode::FAILURE;
+    };
+    let probe = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| runtime.block_on(c1bot::health::probe(addr)));
+    match probe {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("c1bot: not ready: {error}");
             ExitCode::FAILURE
         }
     }

@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod decisions;
 pub mod directory;
+pub mod gauges;
 pub mod handler;
 pub mod mrkdwn;
 pub mod notify;
@@ -47,6 +48,8 @@ pub struct Running {
     pub status: SocketStatus,
     pub store: Store,
     pub metrics: Metrics,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, when enabled.
+    pub health_addr: Option<std::net::SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -140,14 +143,27 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let sender_stop = CancellationToken::new();
     let sender = tokio::spawn(outbox_sender::run(store.clone(), web, sender_stop.clone()));
     let timers = tokio::spawn(timers::run(services, sender_stop.clone()));
-    if let Some(addr) = config.health.listen {
-        let health = crate::health::Health {
-            socket: status.clone(),
-            metrics: metrics.clone(),
-            checks: Vec::new(),
-        };
-        crate::health::serve(addr, health, sender_stop.clone()).await?;
-    }
+    metrics.add_source(Arc::new(gauges::StoreGauges {
+        store: store.clone(),
+    }));
+    let health_addr = match config.health.listen {
+        Some(addr) => {
+            let readable = store.clone();
+            let store_check: crate::health::ReadyCheck = Arc::new(move || {
+                readable
+                    .next_timer_due()
+                    .map(|_| ())
+                    .map_err(|e| format!("the store is not readable: {e}"))
+            });
+            let health = crate::health::Health {
+                socket: status.clone(),
+                metrics: metrics.clone(),
+                checks: vec![store_check],
+            };
+            Some(crate::health::serve(addr, health, sender_stop.clone()).await?)
+        }
+        None => None,
+    };
     let stop = shutdown.clone();
     let running_store = store.clone();
     let task = tokio::spawn(async move {
@@ -175,6 +191,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         status,
         store: running_store,
         metrics,
+        health_addr,
         shutdown,
         task,
     })

@@ -44,3 +44,71 @@ async fn metrics_count_envelopes_and_web_api_calls() {
     assert!(text.contains("c1bot_ack_latency_seconds_count 1"), "{text}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn health_endpoints_and_metrics_are_served_over_http() {
+    let mut app = crate::helpers::spawn_stopped(crate::helpers::fast_sim_options()).await;
+    app.config.health.listen = Some("127.0.0.1:0".parse().expect("address"));
+    let app = crate::helpers::start(app).await;
+    let addr = app
+        .bot
+        .as_ref()
+        .and_then(|b| b.health_addr)
+        .expect("listener bound");
+    assert!(
+        app.sim
+            .person("alice")
+            .slash("/c1", "help", "general")
+            .await
+            .acked
+    );
+
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("http://{addr}{path}")).send();
+    assert_eq!(get("/healthz").await.expect("healthz").status(), 200);
+    let ready = get("/readyz").await.expect("readyz");
+    assert_eq!(ready.status(), 200, "{:?}", ready.text().await);
+    let metrics = get("/metrics").await.expect("metrics");
+    assert!(metrics.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = metrics.text().await.expect("body");
+
+    // Every sample line parses as `name{labels} value`.
+    let mut names = std::collections::BTreeSet::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').expect("name and value");
+        assert!(value.parse::<f64>().is_ok(), "bad value in {line:?}");
+        names.insert(series.split('{').next().unwrap_or_default().to_owned());
+    }
+    for expected in [
+        "c1bot_envelopes_total",
+        "c1bot_ack_latency_seconds_bucket",
+        "c1bot_web_api_calls_total",
+        "c1bot_requests",
+        "c1bot_outbox_depth",
+    ] {
+        assert!(
+            names.contains(expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+
+    let probe = tokio::process::Command::new(env!("CARGO_BIN_EXE_c1bot"))
+        .arg("healthcheck")
+        .env("C1BOT_HEALTH_LISTEN", addr.to_string())
+        .env_remove("SLACK_APP_TOKEN")
+        .env_remove("SLACK_BOT_TOKEN")
+        .status()
+        .await
+        .expect("runs");
+    assert!(
+        probe.success(),
+        "c1bot healthcheck must pass against a ready bot"
+    );
+    app.stop().await;
+}
