@@ -7,5 +7,6 @@ mod helpers;
 mod operations;
 mod request_lifecycle;
 mod requests;
+mod shutdown;
 mod socket_mode;
 mod web_api;
