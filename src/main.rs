@@ -239,7 +239,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let running = c1bot::app::start(&config).await?;
     let shutdown = running.shutdown_token();
     tokio::spawn(on_signal(shutdown));
+    tokio::spawn(on_hangup(running.reloader.clone()));
     running.wait().await
+}
+
+/// Reloads policies and templates on every SIGHUP.
+async fn on_hangup(reloader: c1bot::app::Reloader) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP; reload by restarting");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading policies and templates");
+        let _ = reloader.reload();
+    }
 }
 
 /// Cancels `shutdown` on SIGTERM or SIGINT.

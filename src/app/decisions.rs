@@ -56,7 +56,7 @@ pub fn open_deny_modal(services: &Services, trigger_id: String, request_id: Stri
             .mention("requester", &request.requester)
             .text("resource", &names.resource)
             .text("entitlement", &names.entitlement);
-        let view = match services.templates.render("deny_reason_modal", &vars) {
+        let view = match services.templates().render("deny_reason_modal", &vars) {
             Ok(mut view) => {
                 view["private_metadata"] = json!(request.id);
                 view

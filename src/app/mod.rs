@@ -50,6 +50,7 @@ pub struct Running {
     pub metrics: Metrics,
     /// Where `/healthz`, `/readyz` and `/metrics` are served, when enabled.
     pub health_addr: Option<std::net::SocketAddr>,
+    pub reloader: Reloader,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -68,6 +69,45 @@ impl Running {
 
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+}
+
+/// Reloads policies and templates from disk (SIGHUP).
+#[derive(Clone)]
+pub struct Reloader {
+    policies: services::Shared<Policies>,
+    templates: services::Shared<Templates>,
+    policies_dir: std::path::PathBuf,
+    blocks_dir: std::path::PathBuf,
+}
+
+impl Reloader {
+    /// Loads each set again; a set that fails to load is kept as it was, and the
+    /// errors are returned (and logged) so the operator sees why.
+    pub fn reload(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        match Policies::load(&self.policies_dir) {
+            Ok(policies) => {
+                tracing::info!(modules = policies.module_count(), "policies reloaded");
+                self.policies.set(policies);
+            }
+            Err(error) => problems.push(format!("policies kept as they were: {error}")),
+        }
+        match Templates::load(&self.blocks_dir) {
+            Ok(templates) => {
+                tracing::info!("templates reloaded");
+                self.templates.set(templates);
+            }
+            Err(error) => problems.push(format!("templates kept as they were: {error}")),
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            for problem in &problems {
+                tracing::error!(%problem, "reload");
+            }
+            Err(problems.join("; "))
+        }
     }
 }
 
@@ -124,12 +164,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         web: web.clone(),
         store: store.clone(),
         catalog: config.catalog.clone(),
-        templates,
-        policies,
+        templates: services::Shared::new(templates),
+        policies: services::Shared::new(policies),
         directory: Directory::new(web.clone()),
         command: config.slack.command.as_str().to_owned(),
         team,
         requests: config.requests,
+    };
+    let reloader = Reloader {
+        policies: services.policies.clone(),
+        templates: services.templates.clone(),
+        policies_dir: config.policies_dir.clone(),
+        blocks_dir: config.blocks_dir.clone(),
     };
     let handler = C1Handler {
         services: services.clone(),
@@ -192,6 +238,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         store: running_store,
         metrics,
         health_addr,
+        reloader,
         shutdown,
         task,
     })

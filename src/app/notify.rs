@@ -27,7 +27,7 @@ pub struct Provisioners<'a> {
 }
 
 pub struct Notifier<'a> {
-    pub templates: &'a Templates,
+    pub templates: Templates,
     pub names: &'a Names,
 }
 

@@ -71,7 +71,7 @@ fn modal(
         .text("resource_placeholder", placeholder)
         .options("entitlements", entitlements)
         .options("durations", durations);
-    Ok(services.templates.render("request_modal", &vars)?)
+    Ok(services.templates().render("request_modal", &vars)?)
 }
 
 fn duration_options(choices: &[(String, String)]) -> Vec<Choice> {

@@ -18,6 +18,25 @@ use crate::store::{Record, Store, Table};
 use crate::templates::Templates;
 use crate::workflow::request::{AccessRequest, Quorum, Step};
 
+/// A value replaced whole at run time (policies and templates on reload). Readers take
+/// a cheap snapshot, so one decision never sees half of an old and half of a new set.
+#[derive(Clone)]
+pub struct Shared<T>(std::sync::Arc<std::sync::RwLock<T>>);
+
+impl<T: Clone> Shared<T> {
+    pub fn new(value: T) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(value)))
+    }
+
+    pub fn get(&self) -> T {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set(&self, value: T) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = value;
+    }
+}
+
 impl Record for AccessRequest {
     const VERSION: u32 = 1;
 }
@@ -27,8 +46,10 @@ pub struct Services {
     pub web: WebApi,
     pub store: Store,
     pub catalog: Catalog,
-    pub templates: Templates,
-    pub policies: Policies,
+    /// Swapped on SIGHUP; read a snapshot with [`Services::templates`].
+    pub templates: Shared<Templates>,
+    /// Swapped on SIGHUP.
+    pub policies: Shared<Policies>,
     pub directory: Directory,
     /// The slash command's name, e.g. `/c1`.
     pub command: String,
@@ -66,7 +87,7 @@ impl Services {
             request,
             SystemTime::now(),
         );
-        self.policies.decide(&input)
+        self.policies.get().decide(&input)
     }
 
     /// The catalog entry a request is about.
@@ -101,7 +122,7 @@ impl Services {
 
     pub fn notifier<'a>(&'a self, names: &'a Names) -> Notifier<'a> {
         Notifier {
-            templates: &self.templates,
+            templates: self.templates(),
             names,
         }
     }
@@ -174,6 +195,10 @@ impl Services {
         if let Err(error) = self.web.call(methods::VIEWS_OPEN, args).await {
             tracing::warn!(%error, what, "could not open a modal");
         }
+    }
+
+    pub fn templates(&self) -> Templates {
+        self.templates.get()
     }
 
     pub fn now(&self) -> chrono::DateTime<Utc> {

@@ -85,7 +85,7 @@ pub fn status_message(services: &Services, user: &str) -> Value {
     let vars = Vars::new()
         .list("open_requests", open)
         .list("active_grants", Vec::new());
-    match services.templates.render("status", &vars) {
+    match services.templates().render("status", &vars) {
         Ok(mut message) => {
             message["response_type"] = json!("ephemeral");
             message
@@ -122,7 +122,7 @@ pub async fn publish_home(services: &Services, user: &str) {
         .list("my_requests", my_requests)
         .list("to_decide", to_decide)
         .list("my_tasks", tasks);
-    let view = match services.templates.render("home", &vars) {
+    let view = match services.templates().render("home", &vars) {
         Ok(view) => view,
         Err(error) => return tracing::error!(%error, "cannot render App Home"),
     };

@@ -112,3 +112,46 @@ async fn health_endpoints_and_metrics_are_served_over_http() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_reload_swaps_policies_and_a_broken_file_keeps_the_old_set() {
+    let policies = tempfile::tempdir().expect("temp dir");
+    std::fs::copy("policies/access.rego", policies.path().join("access.rego")).expect("copy");
+    let mut app = crate::helpers::spawn_stopped(crate::helpers::fast_sim_options()).await;
+    app.config.policies_dir = policies.path().to_path_buf();
+    let app = crate::helpers::start(app).await;
+    let reloader = app.bot.as_ref().expect("running").reloader.clone();
+    let offered = |app: &crate::helpers::TestApp| {
+        let alice = app.sim.person("alice");
+        async move {
+            assert!(alice.slash("/c1", "request", "general").await.acked);
+            alice
+                .wait_for_modal(std::time::Duration::from_secs(10))
+                .await
+                .expect("modal");
+            let offered = alice.fill("Resource", "AWS production").await.is_ok();
+            alice.close_modal().await;
+            offered
+        }
+    };
+    assert!(offered(&app).await, "the shipped policy lets alice request");
+
+    std::fs::write(
+        policies.path().join("broken.rego"),
+        "package c1.broken\nallow if {\n",
+    )
+    .expect("write");
+    let error = reloader.reload().expect_err("a broken policy is refused");
+    assert!(error.contains("broken.rego"), "{error}");
+    assert!(offered(&app).await, "the old policies stay in force");
+
+    std::fs::remove_file(policies.path().join("broken.rego")).expect("remove");
+    std::fs::write(
+        policies.path().join("access.rego"),
+        "package c1.access\n\ndefault allow := false\n",
+    )
+    .expect("deny all");
+    reloader.reload().expect("a valid set loads");
+    assert!(!offered(&app).await, "the new deny-all policy is in force");
+    app.stop().await;
+}
