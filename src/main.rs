@@ -33,6 +33,9 @@ enum Command {
     Manifest,
     /// Validate the config, catalog, policies and templates offline; exit 1 on any problem.
     Check,
+    /// Write a consistent copy of the data directory to PATH (a new directory), while
+    /// c1bot runs (through its admin socket) or while it is stopped.
+    Backup { path: PathBuf },
     /// Ask a running c1bot's `/readyz` (at `[health] listen` / C1BOT_HEALTH_LISTEN); exit 0 when ready.
     Healthcheck,
     /// Work with the Rego policies in `policies_dir`.
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
             Command::Manifest
             | Command::Check
             | Command::Healthcheck
+            | Command::Backup { .. }
             | Command::Policy { .. }
             | Command::Audit { .. },
         ) => Mode::Offline,
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Policy { command }) => return policy_command(&config, command),
         Some(Command::Healthcheck) => return healthcheck(&config),
+        Some(Command::Backup { path }) => return backup(&config, path),
         Some(Command::Audit { command }) => return audit_command(&config, command),
         _ => {}
     }
@@ -134,6 +139,24 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("c1bot: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn backup(config: &Config, path: &std::path::Path) -> ExitCode {
+    let done = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| runtime.block_on(c1bot::app::admin::backup(&config.data_dir, path)));
+    match done {
+        Ok(entries) => {
+            println!("backup written to {} ({entries} entries)", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("c1bot: backup failed: {error}");
             ExitCode::FAILURE
         }
     }

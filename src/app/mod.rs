@@ -4,6 +4,7 @@
 //! Mode. Shutdown order: stop reading envelopes, let in-flight envelopes finish and
 //! be acked (bounded), then return.
 
+pub mod admin;
 pub mod commands;
 pub mod decisions;
 pub mod directory;
@@ -192,6 +193,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     metrics.add_source(Arc::new(gauges::StoreGauges {
         store: store.clone(),
     }));
+    admin::serve(store.clone(), &config.data_dir, sender_stop.clone())?;
     let health_addr = match config.health.listen {
         Some(addr) => {
             let readable = store.clone();

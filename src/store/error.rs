@@ -43,6 +43,8 @@ pub enum StoreError {
         key: String,
         detail: String,
     },
+    #[error("backup to {}: {reason}", .dest.display())]
+    Backup { dest: PathBuf, reason: String },
     #[error("writing the audit export failed: {source}")]
     Export {
         #[source]

@@ -1,0 +1,95 @@
+//! The local admin socket (`<data_dir>/c1bot.sock`): how `c1bot backup` reaches the
+//! running instance, which alone may open the data directory.
+//!
+//! A Unix socket in the data directory, mode 0600: whoever may ask for a backup
+//! could read the data anyway. One request per connection, one line each way:
+//! `backup <absolute path>` → `ok <entries>` | `error <reason>`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+
+pub const SOCKET_NAME: &str = "c1bot.sock";
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
+
+/// Listens until `shutdown`. The socket file is removed when the listener stops.
+pub fn serve(store: Store, data_dir: &Path, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let path = socket_path(data_dir);
+    // A stale socket from a crash; the store's lock already proved no c1bot is live here.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| anyhow::anyhow!("binding {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => { tokio::spawn(answer(store.clone(), stream)); }
+                    Err(error) => tracing::warn!(%error, "admin socket accept failed"),
+                },
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    });
+    Ok(())
+}
+
+async fn answer(store: Store, stream: UnixStream) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    if BufReader::new(read).read_line(&mut line).await.is_err() {
+        return;
+    }
+    let reply = match line.trim().split_once(' ') {
+        Some(("backup", dest)) if Path::new(dest).is_absolute() => {
+            let dest = PathBuf::from(dest);
+            match tokio::task::spawn_blocking(move || store.backup_to(&dest)).await {
+                Ok(Ok(entries)) => format!("ok {entries}\n"),
+                Ok(Err(error)) => format!("error {error}\n"),
+                Err(error) => format!("error the backup task failed: {error}\n"),
+            }
+        }
+        _ => "error expected: backup <absolute path>\n".to_owned(),
+    };
+    let _ = write.write_all(reply.as_bytes()).await;
+}
+
+/// `c1bot backup PATH`: through the running instance if there is one, else directly.
+pub async fn backup(data_dir: &Path, dest: &Path) -> Result<u64, String> {
+    let dest = std::path::absolute(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    match UnixStream::connect(socket_path(data_dir)).await {
+        Ok(mut stream) => {
+            let request = format!("backup {}\n", dest.display());
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut reply = String::new();
+            BufReader::new(stream)
+                .read_line(&mut reply)
+                .await
+                .map_err(|e| e.to_string())?;
+            match reply.trim().split_once(' ') {
+                Some(("ok", entries)) => entries
+                    .parse()
+                    .map_err(|_| format!("unexpected reply {reply:?}")),
+                Some(("error", reason)) => Err(reason.to_owned()),
+                _ => Err(format!("unexpected reply {reply:?}")),
+            }
+        }
+        // Nobody listening: c1bot is not running, so the directory can be opened here.
+        Err(_) => {
+            let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+            store.backup_to(&dest).map_err(|e| e.to_string())
+        }
+    }
+}
