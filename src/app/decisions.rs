@@ -153,6 +153,11 @@ pub async fn act(services: &Services, user: &str, request_id: &str, action: Acti
         for message in messages {
             change = change.outbox(message);
         }
+        for (due, timer) in
+            super::timers::escalation_timers(&transition.request, &transition.effects, now)
+        {
+            change = change.timer(due, timer);
+        }
         match services.store.commit(change).await {
             Ok(_) => {
                 tracing::info!(
@@ -247,5 +252,6 @@ fn audit_action(action: &Action) -> &'static str {
         Action::Cancel => "request.cancel",
         Action::Expire => "request.expire",
         Action::Remind => "request.remind",
+        Action::Escalate { .. } => "request.escalate",
     }
 }

@@ -57,6 +57,9 @@ impl Notifier<'_> {
                 Effect::TellRequester(outcome) => out.extend(self.tell(request, *outcome)?),
                 Effect::Provision => out.extend(self.provision(request, provisioners)?),
                 Effect::RemindApprovers { step } => out.extend(self.remind(request, *step)),
+                Effect::AskAdded { step, added } => {
+                    out.extend(self.ask_added(request, *step, added)?)
+                }
             }
         }
         Ok(out)
@@ -101,6 +104,30 @@ impl Notifier<'_> {
         Ok(targets
             .into_iter()
             .map(|to| post(&to, &card, card_key(&request.id, &to)))
+            .collect())
+    }
+
+    /// An escalated step's new approvers get their own card; a channel step's post
+    /// is redrawn by the refresh that follows, with the new approvers named.
+    fn ask_added(
+        &self,
+        request: &AccessRequest,
+        step_index: usize,
+        added: &[String],
+    ) -> Result<Vec<OutboxMessage>, RenderError> {
+        let Some(step) = request.steps.get(step_index) else {
+            return Ok(Vec::new());
+        };
+        if step.notify_channel.is_some() {
+            return Ok(Vec::new());
+        }
+        let card = self.templates.render(
+            "approval_request",
+            &self.step_vars(self.base(request), step),
+        )?;
+        Ok(added
+            .iter()
+            .map(|to| post(to, &card, card_key(&request.id, to)))
             .collect())
     }
 

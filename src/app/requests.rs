@@ -303,6 +303,9 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
             for message in messages {
                 change = change.outbox(message);
             }
+            for (due, timer) in super::timers::escalation_timers(&request, &created.effects, now) {
+                change = change.timer(due, timer);
+            }
             if request.state.is_open() {
                 change = change
                     .timer(request.decide_by, TimerEntry { kind: TIMER_EXPIRE.into(), subject: request.id.clone() })

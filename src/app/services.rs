@@ -153,6 +153,22 @@ impl Services {
         };
         let mut resolved = Step::new(step.name.clone(), approvers, quorum);
         resolved.notify_channel = step.notify_channel.as_ref().map(|c| c.as_str().to_owned());
+        if let Some(escalation) = &step.escalation {
+            let mut tier: BTreeSet<String> = escalation
+                .to
+                .users
+                .iter()
+                .map(|u| u.as_str().to_owned())
+                .collect();
+            for group in &escalation.to.groups {
+                tier.extend(self.directory.group_members(group.as_str()).await?);
+            }
+            if escalation.to.resource_owners {
+                tier.extend(resource.owners.iter().map(|o| o.as_str().to_owned()));
+            }
+            resolved.escalate_to = tier;
+            resolved.escalate_after = Some(escalation.after.as_duration());
+        }
         Ok(resolved)
     }
 

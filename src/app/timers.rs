@@ -12,7 +12,38 @@ use super::notify::Provisioners;
 use super::requests::{TIMER_EXPIRE, TIMER_REMIND};
 use super::services::Services;
 use crate::store::{AuditEvent, Change, Table, TimerEntry};
-use crate::workflow::approval::{self, Action, Actor, Refusal};
+use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
+use crate::workflow::request::AccessRequest;
+
+/// Timer kinds `escalate-<step>`: the step index is part of the kind so a timer for
+/// an earlier step never escalates a later one.
+const TIMER_ESCALATE_PREFIX: &str = "escalate-";
+
+/// Escalation timers for the steps `effects` start asking.
+pub fn escalation_timers(
+    request: &AccessRequest,
+    effects: &[Effect],
+    now: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, TimerEntry)> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::AskApprovers { step } => request.steps.get(*step).and_then(|s| {
+                let after = chrono::Duration::from_std(s.escalate_after?).ok()?;
+                (!s.escalate_to.is_empty()).then(|| {
+                    (
+                        now + after,
+                        TimerEntry {
+                            kind: format!("{TIMER_ESCALATE_PREFIX}{step}"),
+                            subject: request.id.clone(),
+                        },
+                    )
+                })
+            }),
+            _ => None,
+        })
+        .collect()
+}
 
 /// Sleeps at most this long between looks, so a clock jump forward is noticed.
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
@@ -55,10 +86,15 @@ async fn fire(
     let done = Change::new()
         .at(now)
         .cancel_timer(at, &entry.subject, &entry.kind);
-    let action = match entry.kind.as_str() {
-        TIMER_REMIND => Action::Remind,
-        TIMER_EXPIRE => Action::Expire,
-        other => {
+    let escalation = entry
+        .kind
+        .strip_prefix(TIMER_ESCALATE_PREFIX)
+        .and_then(|step| step.parse::<usize>().ok());
+    let action = match (entry.kind.as_str(), escalation) {
+        (_, Some(step)) => Action::Escalate { step },
+        (TIMER_REMIND, _) => Action::Remind,
+        (TIMER_EXPIRE, _) => Action::Expire,
+        (other, None) => {
             tracing::warn!(kind = other, "unknown timer kind dropped");
             services.store.commit(done).await?;
             return Ok(());

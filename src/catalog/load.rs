@@ -79,6 +79,11 @@ pub(super) struct RawStep {
     pub require: Option<Spanned<RawRequire>>,
     #[serde(default)]
     pub notify_channel: Option<Spanned<String>>,
+    /// Who is asked too when the step is still undecided after `escalate_after`.
+    #[serde(default)]
+    pub escalate_to: Option<Spanned<RawApprovers>>,
+    #[serde(default)]
+    pub escalate_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

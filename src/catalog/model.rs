@@ -141,6 +141,15 @@ pub struct ApprovalStep {
     pub require: Requirement,
     /// One post in this channel instead of a DM to each approver.
     pub notify_channel: Option<SlackId>,
+    /// A next tier asked when the step is still undecided after a while.
+    pub escalation: Option<Escalation>,
+}
+
+/// `escalate_after` + `escalate_to` of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub after: super::AccessDuration,
+    pub to: Approvers,
 }
 
 /// Who may decide a step. Groups are resolved (`usergroups.users.list`) when the step starts.

@@ -98,6 +98,7 @@ fn entitlement(slug: &str, name: &str, max_hours: u64) -> Entitlement {
                 resource_owners: false,
             },
             require: Requirement::Any,
+            escalation: None,
             notify_channel: None,
         }],
         provisioner: Provisioner::Manual {

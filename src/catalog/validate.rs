@@ -17,8 +17,8 @@ use super::load::{
     RawStep, Source,
 };
 use super::model::{
-    ApprovalStep, Approvers, Assignees, Entitlement, Id, Provisioner, Requirement, Resource,
-    SlackId, SlackIdKind, Space,
+    ApprovalStep, Approvers, Assignees, Entitlement, Escalation, Id, Provisioner, Requirement,
+    Resource, SlackId, SlackIdKind, Space,
 };
 use super::Problem;
 
@@ -379,12 +379,85 @@ impl Checker<'_> {
                 .map_err(|m| self.problem(Some(c.span()), item, "notify_channel", m))
                 .ok()
         });
+        let escalation = self.escalation(raw, item, span.clone());
         Some(ApprovalStep {
             name: raw.name.clone().unwrap_or_else(|| format!("Step {number}")),
             approvers,
             require: require?,
             notify_channel,
+            escalation,
         })
+    }
+
+    /// `escalate_to` and `escalate_after` come together, and name someone.
+    fn escalation(
+        &mut self,
+        raw: &RawStep,
+        item: &str,
+        span: Option<Range<usize>>,
+    ) -> Option<Escalation> {
+        match (&raw.escalate_to, &raw.escalate_after) {
+            (None, None) => None,
+            (Some(to), None) => {
+                self.problem(
+                    Some(to.span()),
+                    item,
+                    "escalate_after",
+                    "is needed with escalate_to: say how long the step may wait, e.g. \"2h\"",
+                );
+                None
+            }
+            (None, Some(after)) => {
+                self.problem(
+                    Some(after.span()),
+                    item,
+                    "escalate_to",
+                    "is needed with escalate_after: name the users or groups to ask next",
+                );
+                None
+            }
+            (Some(to), Some(after)) => {
+                let when = AccessDuration::parse(after.get_ref())
+                    .map_err(|e| {
+                        self.problem(Some(after.span()), item, "escalate_after", e.to_string())
+                    })
+                    .ok();
+                let raw_to = to.get_ref();
+                let approvers = Approvers {
+                    users: self.slack_ids(
+                        &raw_to.users,
+                        SlackIdKind::User,
+                        Some(to.span()),
+                        item,
+                        "escalate_to.users",
+                    ),
+                    groups: self.slack_ids(
+                        &raw_to.groups,
+                        SlackIdKind::UserGroup,
+                        Some(to.span()),
+                        item,
+                        "escalate_to.groups",
+                    ),
+                    resource_owners: raw_to.resource_owners,
+                };
+                if approvers.users.is_empty()
+                    && approvers.groups.is_empty()
+                    && !approvers.resource_owners
+                {
+                    self.problem(
+                        span.or(Some(to.span())),
+                        item,
+                        "escalate_to",
+                        "names nobody: list users, groups, or set resource_owners = true",
+                    );
+                    return None;
+                }
+                Some(Escalation {
+                    after: when?,
+                    to: approvers,
+                })
+            }
+        }
     }
 
     fn require(

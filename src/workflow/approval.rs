@@ -21,6 +21,10 @@ pub enum Action {
     Expire,
     /// The reminder timer fired.
     Remind,
+    /// Step `step` is still undecided after its `escalate_after`: ask its next tier.
+    Escalate {
+        step: usize,
+    },
 }
 
 /// Who acts, and what policy said about them approving this request.
@@ -69,6 +73,8 @@ pub enum Effect {
     Provision,
     /// Nudge the step's approvers who have not acted.
     RemindApprovers { step: usize },
+    /// The step escalated: ask these newly added approvers.
+    AskAdded { step: usize, added: Vec<UserId> },
 }
 
 /// Why an action changes nothing. Each has a sentence for the person who tried.
@@ -84,6 +90,8 @@ pub enum Refusal {
     AlreadyApprovedByYou,
     NotYourRequest,
     NotDue,
+    /// An escalation for a step that is no longer current, or already escalated.
+    NothingToEscalate,
 }
 
 impl Refusal {
@@ -120,6 +128,7 @@ impl Refusal {
             }
             Refusal::NotYourRequest => format!("Only the requester can cancel {request_id}."),
             Refusal::NotDue => format!("{request_id} is not due yet."),
+            Refusal::NothingToEscalate => format!("{request_id} needs no escalation."),
         }
     }
 }
@@ -206,6 +215,30 @@ pub fn apply(
             ]
         }
         Action::Remind => vec![Effect::RemindApprovers { step: step_index }],
+        Action::Escalate { step: due } => {
+            if due != step_index || step.escalated || step.escalate_to.is_empty() {
+                return Err(Refusal::NothingToEscalate);
+            }
+            let added: Vec<UserId> = step
+                .escalate_to
+                .iter()
+                .filter(|a| {
+                    !step.approvers.contains(*a)
+                        && (!request.involves(a) || actor.self_approval_allowed)
+                })
+                .cloned()
+                .collect();
+            let current = &mut next.steps[step_index];
+            current.escalated = true;
+            current.approvers.extend(added.iter().cloned());
+            vec![
+                Effect::AskAdded {
+                    step: step_index,
+                    added,
+                },
+                Effect::RefreshCopies,
+            ]
+        }
     };
     Ok(Transition {
         request: next,

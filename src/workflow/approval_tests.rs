@@ -236,3 +236,69 @@ fn a_reminder_names_the_current_step_and_changes_nothing() {
     assert_eq!(t.request, req);
     assert_eq!(t.effects, [Effect::RemindApprovers { step: 0 }]);
 }
+
+fn escalating_request() -> AccessRequest {
+    let mut step = Step::new("lead", ["bob".to_string()], Quorum::Any);
+    step.escalate_to = ["frank".to_string(), "alice".to_string()]
+        .into_iter()
+        .collect();
+    step.escalate_after = Some(std::time::Duration::from_secs(7200));
+    request(vec![
+        step,
+        Step::new("security", ["carol".to_string()], Quorum::Any),
+    ])
+}
+
+#[test]
+fn an_undecided_step_escalates_to_its_next_tier_once_and_asks_only_the_newcomers() {
+    let t = apply(
+        &escalating_request(),
+        Action::Escalate { step: 0 },
+        &Actor::system(),
+        now(),
+    )
+    .expect("escalated");
+    assert_eq!(
+        t.effects,
+        [
+            Effect::AskAdded {
+                step: 0,
+                added: vec!["frank".into()]
+            },
+            Effect::RefreshCopies
+        ],
+        "the requester is never added"
+    );
+    assert!(t.request.steps[0].approvers.contains("frank") && t.request.steps[0].escalated);
+    let again = apply(
+        &t.request,
+        Action::Escalate { step: 0 },
+        &Actor::system(),
+        now(),
+    );
+    assert_eq!(again.err(), Some(Refusal::NothingToEscalate));
+    let frank = apply(&t.request, Action::Approve, &approver("frank"), now())
+        .expect("the next tier may decide");
+    assert_eq!(frank.request.state, State::Pending { step: 1 });
+}
+
+#[test]
+fn an_escalation_for_a_step_already_passed_does_nothing() {
+    let moved = apply(
+        &escalating_request(),
+        Action::Approve,
+        &approver("bob"),
+        now(),
+    )
+    .expect("step 1 done");
+    assert_eq!(
+        apply(
+            &moved.request,
+            Action::Escalate { step: 0 },
+            &Actor::system(),
+            now()
+        )
+        .err(),
+        Some(Refusal::NothingToEscalate)
+    );
+}

@@ -41,6 +41,13 @@ pub struct Step {
     /// Post once in this channel instead of DMing each approver.
     pub notify_channel: Option<String>,
     pub approvals: BTreeSet<UserId>,
+    /// The next tier, asked too when the step is still undecided after `escalate_after`.
+    #[serde(default)]
+    pub escalate_to: BTreeSet<UserId>,
+    #[serde(default, with = "opt_secs")]
+    pub escalate_after: Option<Duration>,
+    #[serde(default)]
+    pub escalated: bool,
 }
 
 impl Step {
@@ -55,6 +62,9 @@ impl Step {
             quorum,
             notify_channel: None,
             approvals: BTreeSet::new(),
+            escalate_to: BTreeSet::new(),
+            escalate_after: None,
+            escalated: false,
         }
     }
 
@@ -127,6 +137,22 @@ pub struct Decision {
 pub enum AccessDuration {
     For(#[serde(with = "secs")] Duration),
     Permanent,
+}
+
+mod opt_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|s| s.map(Duration::from_secs))
+    }
 }
 
 mod secs {

@@ -192,3 +192,62 @@ async fn every_submission_and_decision_is_in_the_verified_audit_log() {
     drop(store);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_undecided_step_escalates_to_the_next_tier() {
+    let catalog = r#"
+[[spaces]]
+id = "root"
+name = "Root"
+
+[[resources]]
+id = "billing"
+name = "Billing console"
+space = "root"
+owners = ["U0FRANK001"]
+
+[[resources.entitlements]]
+id = "viewer"
+name = "Viewer"
+default_duration = "1h"
+max_duration = "4h"
+
+[[resources.entitlements.steps]]
+name = "Team lead"
+approvers = { users = ["U0BOB00001"] }
+require = "any"
+escalate_after = "1s"
+escalate_to = { users = ["U0FRANK001"] }
+
+[resources.entitlements.provisioner]
+kind = "manual"
+assignees = { users = ["U0CAROL001"] }
+"#;
+    let catalog = Catalog::from_toml(c1bot::catalog::Source {
+        name: "escalation.toml",
+        text: catalog,
+    })
+    .expect("valid catalog");
+    let app = app_with(move |c| c.catalog = catalog).await;
+    request(
+        &app,
+        "alice",
+        "Billing console",
+        "Viewer",
+        "1 h",
+        "bob is on holiday",
+    )
+    .await;
+    dm_containing(&app.sim.person("bob"), "bob is on holiday").await;
+
+    let frank = app.sim.person("frank");
+    let card = dm_containing(&frank, "bob is on holiday").await;
+    assert_eq!(card.buttons(), ["Approve", "Deny"]);
+    frank
+        .click("Approve")
+        .await
+        .expect("the next tier approves");
+
+    dm_containing(&app.sim.person("alice"), "Approved").await;
+    app.stop().await;
+}
