@@ -9,31 +9,20 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use crate::policy::SlackUser;
 use crate::slack::web::{methods, WebApi, WebApiError};
 
 /// How long a profile is trusted.
 pub const TTL: Duration = Duration::from_secs(60);
 
-/// The fields of a Slack user that policies read (`input.slack.user`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A person as c1bot knows them: the profile policies read (`input.slack.user`),
+/// and the email that provisioners need but policies do not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
-    pub id: String,
-    pub display_name: String,
-    pub real_name: String,
-    pub is_admin: bool,
-    pub is_owner: bool,
-    pub is_primary_owner: bool,
-    pub is_restricted: bool,
-    pub is_ultra_restricted: bool,
-    pub is_stranger: bool,
-    pub deleted: bool,
-    pub has_2fa: bool,
-    pub tz: String,
-    #[serde(skip)]
+    pub profile: SlackUser,
     pub email: Option<String>,
 }
 
@@ -53,36 +42,27 @@ impl Person {
         if id.is_empty() {
             return None;
         }
-        let display = text(&profile, "display_name");
+        let first = |a: String, b: String| if a.is_empty() { b } else { a };
         Some(Person {
-            display_name: if display.is_empty() {
-                text(user, "name")
-            } else {
-                display
+            profile: SlackUser {
+                display_name: first(text(&profile, "display_name"), text(user, "name")),
+                real_name: first(text(user, "real_name"), text(&profile, "real_name")),
+                is_admin: flag("is_admin"),
+                is_owner: flag("is_owner"),
+                is_primary_owner: flag("is_primary_owner"),
+                is_restricted: flag("is_restricted"),
+                is_ultra_restricted: flag("is_ultra_restricted"),
+                // Slack marks people from other organisations in shared channels this way.
+                is_stranger: flag("is_stranger"),
+                deleted: flag("deleted"),
+                has_2fa: flag("has_2fa"),
+                tz: text(user, "tz"),
+                id,
             },
-            real_name: {
-                let real = text(user, "real_name");
-                if real.is_empty() {
-                    text(&profile, "real_name")
-                } else {
-                    real
-                }
-            },
-            is_admin: flag("is_admin"),
-            is_owner: flag("is_owner"),
-            is_primary_owner: flag("is_primary_owner"),
-            is_restricted: flag("is_restricted"),
-            is_ultra_restricted: flag("is_ultra_restricted"),
-            // Slack marks people from other organisations in shared channels this way.
-            is_stranger: flag("is_stranger"),
-            deleted: flag("deleted"),
-            has_2fa: flag("has_2fa"),
-            tz: text(user, "tz"),
             email: profile
                 .get("email")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            id,
         })
     }
 }
@@ -167,8 +147,8 @@ mod tests {
             "is_restricted": true, "deleted": false, "profile": {"display_name": "", "email": "dave@acme.example"}
         }))
         .expect("has an id");
-        assert_eq!(person.display_name, "dave");
-        assert!(person.is_restricted && !person.is_admin);
+        assert_eq!(person.profile.display_name, "dave");
+        assert!(person.profile.is_restricted && !person.profile.is_admin);
         assert_eq!(person.email.as_deref(), Some("dave@acme.example"));
     }
 

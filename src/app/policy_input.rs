@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use crate::app::directory::Person;
 use crate::catalog::{Catalog, Entitlement, Resource};
-use crate::policy::{self, Action, NamedId, PolicyInput, RequestInfo, SlackContext, SlackUser};
+use crate::policy::{self, Action, NamedId, PolicyInput, RequestInfo, SlackContext};
 use crate::workflow::request::{AccessDuration, AccessRequest};
 
 /// Where the person is acting from.
@@ -46,29 +46,12 @@ pub fn build(
             command: origin.command.clone(),
             channel: origin.channel.clone(),
             team: origin.team.clone(),
-            user: slack_user(person),
+            user: person.profile.clone(),
         },
         spaces,
         resource: target.map(|(r, _)| resource(r)),
         entitlement: target.map(|(_, e)| entitlement(e)),
         access_request: request.map(access_request),
-    }
-}
-
-fn slack_user(person: &Person) -> SlackUser {
-    SlackUser {
-        id: person.id.clone(),
-        display_name: person.display_name.clone(),
-        real_name: person.real_name.clone(),
-        is_admin: person.is_admin,
-        is_owner: person.is_owner,
-        is_primary_owner: person.is_primary_owner,
-        is_restricted: person.is_restricted,
-        is_ultra_restricted: person.is_ultra_restricted,
-        is_stranger: person.is_stranger,
-        deleted: person.deleted,
-        has_2fa: person.has_2fa,
-        tz: person.tz.clone(),
     }
 }
 
