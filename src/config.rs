@@ -42,6 +42,9 @@ pub const C1BOT_DATA_DIR: &str = "C1BOT_DATA_DIR";
 pub const C1BOT_LOG_FORMAT: &str = "C1BOT_LOG_FORMAT";
 /// Health listener address; wins over `[health] listen`.
 pub const C1BOT_HEALTH_LISTEN: &str = "C1BOT_HEALTH_LISTEN";
+/// Seconds added to the system clock: a forward clock jump on demand, for tests and
+/// drills that check overdue expiries are processed. Unset in production.
+pub const C1BOT_CLOCK_OFFSET_SECS: &str = "C1BOT_CLOCK_OFFSET_SECS";
 
 const CONNECTIONS: std::ops::RangeInclusive<usize> = 1..=10;
 const DEFAULT_CONNECTIONS: usize = 2;
@@ -62,7 +65,29 @@ pub struct Config {
     /// Block Kit templates (`*.json`), default `blocks`.
     pub blocks_dir: PathBuf,
     pub requests: RequestsConfig,
+    pub grants: GrantsConfig,
     pub health: HealthConfig,
+    /// Added to the system clock (`C1BOT_CLOCK_OFFSET_SECS`); zero in production.
+    pub clock_offset: Duration,
+}
+
+/// Timing around active access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantsConfig {
+    /// The person with access is offered Extend / I'm done this long before it ends.
+    pub remind_before_expiry: Duration,
+    /// A deprovisioning task still open after this long reminds its assignees, and
+    /// after twice this long escalates to the resource's owners.
+    pub revoke_overdue_after: Duration,
+}
+
+impl Default for GrantsConfig {
+    fn default() -> Self {
+        Self {
+            remind_before_expiry: Duration::from_secs(15 * 60),
+            revoke_overdue_after: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// Timing of pending requests.
@@ -240,6 +265,20 @@ impl Config {
 
         let socket = socket_config(&file)?;
         let requests = requests_config(&file)?;
+        let grants = grants_config(&file)?;
+        let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
+            None => Duration::ZERO,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| {
+                    invalid(
+                        Origin::Env(C1BOT_CLOCK_OFFSET_SECS),
+                        "must be a whole number of seconds to add to the clock",
+                    )
+                })?,
+        };
         let health = health_config(&file, &var)?;
         let catalog = catalog(&file, source.as_deref())?;
         let (app_token, bot_token) = tokens(&var, env, mode)?;
@@ -266,6 +305,8 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("blocks")),
             requests,
+            grants,
+            clock_offset,
             health,
         })
     }
@@ -368,6 +409,34 @@ fn requests_config(file: &ParsedFile) -> Result<RequestsConfig, ConfigError> {
             &raw.remind_every,
             "requests.remind_every",
             Duration::from_secs(4 * 3600),
+        )?,
+    })
+}
+
+fn grants_config(file: &ParsedFile) -> Result<GrantsConfig, ConfigError> {
+    let raw = &file.raw.grants;
+    let defaults = GrantsConfig::default();
+    let duration = |value: &Option<String>, key: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(text) => crate::catalog::AccessDuration::parse(text)
+            .map(|d| d.as_duration())
+            .map_err(|e| {
+                invalid(
+                    file.origin(key),
+                    format_args!("{e} (write it like 15m, 1h or 1d)"),
+                )
+            }),
+    };
+    Ok(GrantsConfig {
+        remind_before_expiry: duration(
+            &raw.remind_before_expiry,
+            "grants.remind_before_expiry",
+            defaults.remind_before_expiry,
+        )?,
+        revoke_overdue_after: duration(
+            &raw.revoke_overdue_after,
+            "grants.revoke_overdue_after",
+            defaults.revoke_overdue_after,
         )?,
     })
 }

@@ -5,6 +5,7 @@
 //! - [`catalog`]: spaces, resources, entitlements and approval steps, validated at start-up.
 //! - [`templates`]: Block Kit templates from `blocks/`, rendered safely within Slack's limits.
 //! - [`policy`]: the only module that imports regorus: Rego policies loaded once, decisions.
+//! - [`clock`]: the one clock (system time plus a forward-only offset for jumps and tests).
 //! - [`app`]: wiring, lifecycle and the handler that answers each envelope.
 //! - [`slack`]: the only module that knows Slack's wire formats: Socket Mode frames,
 //!   connections and their supervisor, and the Web API client.
@@ -20,6 +21,7 @@
 pub mod app;
 pub mod catalog;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod health;

@@ -26,6 +26,7 @@ pub(super) struct RawFile {
     pub policies_dir: Option<PathBuf>,
     pub blocks_dir: Option<PathBuf>,
     pub requests: RawRequests,
+    pub grants: RawGrants,
     pub health: RawHealth,
     /// A separate catalog file, relative to this file's directory.
     pub catalog_file: Option<PathBuf>,
@@ -56,6 +57,13 @@ pub(super) struct RawSocket {
 pub(super) struct RawRequests {
     pub decide_within: Option<String>,
     pub remind_every: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawGrants {
+    pub remind_before_expiry: Option<String>,
+    pub revoke_overdue_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

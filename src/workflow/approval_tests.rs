@@ -23,6 +23,8 @@ fn request(steps: Vec<Step>) -> AccessRequest {
         steps,
         state: State::Pending { step: 0 },
         decisions: Vec::new(),
+        grant: None,
+        extends: None,
     }
 }
 

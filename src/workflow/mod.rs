@@ -3,10 +3,13 @@
 //! - [`request`]: the request, its approval steps and states.
 //! - [`submit`]: a submitted form → a new request, or one sentence per field.
 //! - [`approval`]: approve / deny / cancel / expire / remind → next state + effects.
+//! - [`grant`]: after approval: provisioning tasks, active access, expiry, revoke,
+//!   extension and deprovisioning → next state + effects.
 //!
 //! The caller supplies `now`, policy verdicts and resolved approvers, and commits the
 //! result with its messages in one store transaction.
 
 pub mod approval;
+pub mod grant;
 pub mod request;
 pub mod submit;

@@ -185,10 +185,24 @@ pub struct AccessRequest {
     pub steps: Vec<Step>,
     pub state: State,
     pub decisions: Vec<Decision>,
+    /// Access after approval: provisioning, the active grant and its end.
+    #[serde(default)]
+    pub grant: Option<super::grant::Grant>,
+    /// The request whose access this one asks to extend (from the *Extend* button).
+    #[serde(default)]
+    pub extends: Option<String>,
 }
 
 impl AccessRequest {
     /// True for the requester and the beneficiary: neither may approve.
+    /// Where the request stands as people see it: the grant's state once approved.
+    pub fn stage(&self) -> &'static str {
+        match &self.grant {
+            Some(grant) => grant.state.label(),
+            None => self.state.label(),
+        }
+    }
+
     pub fn involves(&self, user: &str) -> bool {
         self.requester == user || self.beneficiary == user
     }

@@ -167,6 +167,8 @@ pub fn create(
             State::Pending { step: 0 }
         },
         decisions: Vec::new(),
+        grant: None,
+        extends: None,
     };
     let effects = if auto {
         vec![
