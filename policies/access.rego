@@ -68,6 +68,14 @@ allow if {
 	granted(space_write, input.resource.space)
 }
 
+# Ending someone's access early is a write on the resource's space. (The person
+# with the access, its requester and the request's approvers may always do it;
+# c1bot asks policy only about everyone else.)
+allow if {
+	input.action == "revoke"
+	granted(space_write, input.resource.space)
+}
+
 # Access review campaigns are for workspace admins.
 allow if {
 	input.action == "manage_campaign"

@@ -103,6 +103,14 @@ test_admin_may_approve_in_every_space if {
 	access.space_write == {"root", "prod", "prod-eu", "vault", "dev"} with input as approval
 }
 
+test_resource_owner_may_revoke_access_early if {
+	access.allow with input as with_changes({"action": "revoke", "slack": {"user": frank}})
+}
+
+test_member_without_write_access_may_not_revoke if {
+	not access.allow with input as with_changes({"action": "revoke", "slack": {"user": bob}})
+}
+
 test_member_without_write_access_may_not_approve if {
 	not access.allow with input as with_changes({"action": "approve", "slack": {"user": bob}})
 }

@@ -29,6 +29,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod outbox_sender;
 pub mod policy;
+pub mod provisioner;
 pub mod simulator;
 pub mod slack;
 pub mod store;

@@ -12,6 +12,8 @@ pub enum Command {
     Request(String),
     /// `/c1 status`: my open requests and active access.
     Status,
+    /// `/c1 revoke REQ-1042 [reason…]`: end active access early.
+    Revoke { request_id: String, reason: String },
     /// A subcommand c1bot does not know (kept, to name it in the answer).
     Unknown(String),
 }
@@ -23,6 +25,11 @@ impl Command {
             None | Some("help") | Some("-h") | Some("--help") => Command::Help,
             Some("request") => Command::Request(words.collect::<Vec<_>>().join(" ")),
             Some("status") => Command::Status,
+            Some("revoke") => {
+                let request_id = words.next().unwrap_or_default().to_uppercase();
+                let reason = words.collect::<Vec<_>>().join(" ");
+                Command::Revoke { request_id, reason }
+            }
             Some(_) => Command::Unknown(
                 text.split_whitespace()
                     .next()
@@ -46,6 +53,7 @@ pub fn usage(command_name: &str, unknown: Option<&str>) -> String {
         "*c1bot* asks the right people for just-in-time access, right here in Slack.\n\
          • `{command_name} request [search]`: ask for access (opens a form)\n\
          • `{command_name} status`: your open requests and active access\n\
+         • `{command_name} revoke REQ-1042 [reason]`: end access early\n\
          • `{command_name} help`: this message"
     ));
     text
@@ -81,6 +89,24 @@ mod tests {
     }
 
     #[test]
+    fn revoke_names_the_request_and_keeps_the_reason() {
+        assert_eq!(
+            Command::parse("revoke req-1042 done with the incident"),
+            Command::Revoke {
+                request_id: "REQ-1042".into(),
+                reason: "done with the incident".into()
+            }
+        );
+        assert_eq!(
+            Command::parse("revoke"),
+            Command::Revoke {
+                request_id: String::new(),
+                reason: String::new()
+            }
+        );
+    }
+
+    #[test]
     fn an_unknown_subcommand_is_named_back() {
         assert_eq!(
             Command::parse("frobnicate now"),
@@ -94,6 +120,7 @@ mod tests {
         let text = usage("/c1", Some("<!channel>"));
         assert!(text.contains("&lt;!channel&gt;"), "{text}");
         let long = "x".repeat(500);
-        assert!(usage("/c1", Some(&long)).len() < 300);
+        let plain = usage("/c1", None).len();
+        assert!(usage("/c1", Some(&long)).len() < plain + 100);
     }
 }

@@ -7,7 +7,6 @@
 
 use serde_json::{json, Value};
 
-use super::notify::Provisioners;
 use super::services::Services;
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, Table};
@@ -112,22 +111,24 @@ pub async fn act(services: &Services, user: &str, request_id: &str, action: Acti
                 return Result::Refused(refusal.message(request_id));
             }
         };
-        let assignees = if transition.effects.contains(&Effect::Provision) {
-            match services.target(&transition.request) {
-                Some((_, entitlement)) => services.assignees(entitlement).await.unwrap_or_default(),
-                None => Vec::new(),
+        let plan = if transition.effects.contains(&Effect::Provision) {
+            match super::grants::plan_start(services, &transition.request).await {
+                Ok(plan) => Some(plan),
+                Err(error) => {
+                    tracing::warn!(%error, request_id, "cannot resolve who provisions");
+                    return Result::Refused(
+                        "c1bot could not look up who grants this access just now; nothing changed. Try again in a moment.".into(),
+                    );
+                }
             }
         } else {
-            Vec::new()
+            None
         };
         let names = services.names(&transition.request);
-        let messages = match services.notifier(&names).messages(
-            &transition.request,
-            &transition.effects,
-            &Provisioners {
-                assignees: &assignees,
-            },
-        ) {
+        let messages = match services
+            .notifier(&names)
+            .messages(&transition.request, &transition.effects)
+        {
             Ok(messages) => messages,
             Err(error) => {
                 tracing::error!(%error, "cannot render the decision's messages");
@@ -139,7 +140,6 @@ pub async fn act(services: &Services, user: &str, request_id: &str, action: Acti
         let mut change = Change::new()
             .at(now)
             .expect(Table::Requests, request_id, Some(stored.rev))
-            .put(Table::Requests, request_id, &transition.request)
             .audit(AuditEvent {
                 actor: user.to_owned(),
                 action: audit_action(&action).into(),
@@ -153,6 +153,21 @@ pub async fn act(services: &Services, user: &str, request_id: &str, action: Acti
         for message in messages {
             change = change.outbox(message);
         }
+        change = match &plan {
+            Some(plan) => {
+                match super::grants::start(services, &transition.request, plan, now, change) {
+                    Ok(change) => change,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot render the provisioning task");
+                        return Result::Refused(
+                            "c1bot could not record that decision; nothing changed. Try again."
+                                .into(),
+                        );
+                    }
+                }
+            }
+            None => change.put(Table::Requests, request_id, &transition.request),
+        };
         for (due, timer) in
             super::timers::escalation_timers(&transition.request, &transition.effects, now)
         {

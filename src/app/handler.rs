@@ -10,12 +10,14 @@ use serde_json::{json, Value};
 use slack_morphism::prelude::{SlackCommandEvent, SlackEventCallbackBody};
 
 use super::commands::{usage, Command};
+use super::grants::{self, Ask, Purpose};
 use super::services::Services;
 use super::{decisions, requests, status};
 use crate::slack::dispatch::EnvelopeHandler;
 use crate::slack::frame::{Envelope, EnvelopeKind, Inbound};
 use crate::slack::interaction::Interaction;
 use crate::workflow::approval::Action;
+use crate::workflow::grant::TaskKind;
 
 /// Bot events c1bot answers; the manifest subscribes to exactly these.
 pub const HANDLED_EVENTS: &[&str] = &[APP_HOME_OPENED];
@@ -75,6 +77,14 @@ impl C1Handler {
                 None
             }
             Command::Status => Some(status::status_message(&self.services, &user)),
+            Command::Revoke { request_id, reason } => super::grants::revoke_command(
+                &self.services,
+                command.trigger_id.to_string(),
+                command.channel_id.to_string(),
+                user,
+                request_id,
+                reason,
+            ),
             Command::Help => Some(ephemeral(usage(name, None))),
             Command::Unknown(word) => Some(ephemeral(usage(name, Some(&word)))),
         }
@@ -100,6 +110,12 @@ impl C1Handler {
                 decisions::DENY_CALLBACK_ID => {
                     decisions::deny_submitted(services, &user, &view).await
                 }
+                grants::TASK_FAIL_CALLBACK_ID | grants::REVOKE_CALLBACK_ID => {
+                    grants::reason_submitted(services, &user, callback_id.as_str(), &view).await
+                }
+                super::extend::CALLBACK_ID => {
+                    super::extend::submitted(services, &user, &view).await
+                }
                 other => {
                     tracing::warn!(
                         callback_id = other,
@@ -122,21 +138,85 @@ impl C1Handler {
                             if let Some(view) = view.clone() {
                                 let (services, user) = (services.clone(), user.clone());
                                 tokio::spawn(async move {
-                                    if let Err(error) = requests::resource_chosen(&services, &user, &view, &action.value).await {
+                                    if let Err(error) = requests::resource_chosen(
+                                        &services,
+                                        &user,
+                                        &view,
+                                        &action.value,
+                                    )
+                                    .await
+                                    {
                                         tracing::warn!(%error, "could not update the request modal");
                                     }
                                 });
                             }
                         }
-                        "approve" => decisions::clicked(services, user.clone(), channel.clone(), action.value, Action::Approve),
-                        "deny" => decisions::open_deny_modal(services, trigger_id.clone(), action.value),
-                        "cancel" => decisions::clicked(services, user.clone(), channel.clone(), action.value, Action::Cancel),
-                        "task_complete" | "task_fail" => services.tell(
-                            &channel,
-                            &user,
-                            "c1bot does not track provisioning tasks yet: grant or refuse the access by hand and tell the requester.".into(),
+                        "approve" => decisions::clicked(
+                            services,
+                            user.clone(),
+                            channel.clone(),
+                            action.value,
+                            Action::Approve,
                         ),
-                        other => tracing::debug!(action_id = other, "action with no handler; acked"),
+                        "deny" => {
+                            decisions::open_deny_modal(services, trigger_id.clone(), action.value)
+                        }
+                        "cancel" => decisions::clicked(
+                            services,
+                            user.clone(),
+                            channel.clone(),
+                            action.value,
+                            Action::Cancel,
+                        ),
+                        "task_complete" => grants::clicked(
+                            services,
+                            user.clone(),
+                            channel.clone(),
+                            action.value,
+                            Ask::Complete(TaskKind::Grant),
+                        ),
+                        "revoke_complete" => grants::clicked(
+                            services,
+                            user.clone(),
+                            channel.clone(),
+                            action.value,
+                            Ask::Complete(TaskKind::Revoke),
+                        ),
+                        "task_fail" => grants::open_reason_modal(
+                            services,
+                            trigger_id.clone(),
+                            action.value,
+                            Purpose::CannotComplete(TaskKind::Grant),
+                        ),
+                        "revoke_fail" => grants::open_reason_modal(
+                            services,
+                            trigger_id.clone(),
+                            action.value,
+                            Purpose::CannotComplete(TaskKind::Revoke),
+                        ),
+                        "access_revoke" => grants::open_reason_modal(
+                            services,
+                            trigger_id.clone(),
+                            action.value,
+                            Purpose::Revoke,
+                        ),
+                        "access_done" => grants::clicked(
+                            services,
+                            user.clone(),
+                            channel.clone(),
+                            action.value,
+                            Ask::Revoke(grants::DONE_REASON.into()),
+                        ),
+                        "access_extend" => super::extend::open_modal(
+                            services,
+                            trigger_id.clone(),
+                            channel.clone(),
+                            user.clone(),
+                            action.value,
+                        ),
+                        other => {
+                            tracing::debug!(action_id = other, "action with no handler; acked")
+                        }
                     }
                 }
                 None
@@ -152,6 +232,7 @@ impl C1Handler {
         if let SlackEventCallbackBody::AppHomeOpened(opened) = event {
             let services = self.services.clone();
             let user = opened.user.to_string();
+            services.home_viewers.insert(&user);
             tokio::spawn(async move { status::publish_home(&services, &user).await });
         }
     }

@@ -8,11 +8,16 @@ pub mod admin;
 pub mod commands;
 pub mod decisions;
 pub mod directory;
+pub mod extend;
 pub mod gauges;
+pub mod grant_notify;
+pub mod grant_timers;
+pub mod grants;
 pub mod handler;
 pub mod mrkdwn;
 pub mod notify;
 pub mod policy_input;
+pub mod provisioning;
 pub mod request_form;
 pub mod requests;
 pub mod services;
@@ -47,6 +52,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A bot started in this process.
 pub struct Running {
     pub status: SocketStatus,
+    /// c1bot's clock; tests move it forward to make access expire.
+    pub clock: crate::clock::Clock,
     pub store: Store,
     pub metrics: Metrics,
     /// Where `/healthz`, `/readyz` and `/metrics` are served, when enabled.
@@ -161,6 +168,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let metrics = Metrics::default();
     let web = web_api_with(config, Some(metrics.clone()))?;
     let team = check_bot_token(&web).await?;
+    let clock = crate::clock::Clock::new(config.clock_offset);
+    if config.clock_offset > Duration::ZERO {
+        tracing::warn!(
+            offset_secs = config.clock_offset.as_secs(),
+            "the clock runs ahead of the system clock (C1BOT_CLOCK_OFFSET_SECS)"
+        );
+    }
     let services = Services {
         web: web.clone(),
         store: store.clone(),
@@ -171,6 +185,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         command: config.slack.command.as_str().to_owned(),
         team,
         requests: config.requests,
+        grants: config.grants,
+        clock: clock.clone(),
+        home_viewers: services::HomeViewers::default(),
+        provisioners: Some(
+            crate::provisioner::Runner::new(&config.catalog, |name| std::env::var(name).ok())
+                .context("setting up the automatic provisioners")?,
+        ),
+        jobs: provisioning::Jobs::default(),
     };
     let reloader = Reloader {
         policies: services.policies.clone(),
@@ -192,6 +214,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let timers = tokio::spawn(timers::run(services, sender_stop.clone()));
     metrics.add_source(Arc::new(gauges::StoreGauges {
         store: store.clone(),
+        clock: clock.clone(),
+        revoke_overdue_after: config.grants.revoke_overdue_after,
     }));
     admin::serve(store.clone(), &config.data_dir, sender_stop.clone())?;
     let health_addr = match config.health.listen {
@@ -237,6 +261,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     });
     Ok(Running {
         status,
+        clock,
         store: running_store,
         metrics,
         health_addr,

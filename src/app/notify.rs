@@ -21,11 +21,6 @@ pub struct Names {
     pub space: String,
 }
 
-/// Who does the provisioning, resolved by the caller (groups expanded).
-pub struct Provisioners<'a> {
-    pub assignees: &'a [String],
-}
-
 pub struct Notifier<'a> {
     pub templates: Templates,
     pub names: &'a Names,
@@ -47,7 +42,6 @@ impl Notifier<'_> {
         &self,
         request: &AccessRequest,
         effects: &[Effect],
-        provisioners: &Provisioners<'_>,
     ) -> Result<Vec<OutboxMessage>, RenderError> {
         let mut out = Vec::new();
         for effect in effects {
@@ -55,7 +49,8 @@ impl Notifier<'_> {
                 Effect::AskApprovers { step } => out.extend(self.ask(request, *step)?),
                 Effect::RefreshCopies => out.extend(self.refresh(request)?),
                 Effect::TellRequester(outcome) => out.extend(self.tell(request, *outcome)?),
-                Effect::Provision => out.extend(self.provision(request, provisioners)?),
+                // The grant workflow posts the task (`app::grants::start`).
+                Effect::Provision => {}
                 Effect::RemindApprovers { step } => out.extend(self.remind(request, *step)),
                 Effect::AskAdded { step, added } => {
                     out.extend(self.ask_added(request, *step, added)?)
@@ -291,33 +286,6 @@ impl Notifier<'_> {
         Ok(people
             .iter()
             .map(|to| post(to, &card, format!("{}/outcome/{to}", request.id)))
-            .collect())
-    }
-
-    fn provision(
-        &self,
-        request: &AccessRequest,
-        provisioners: &Provisioners<'_>,
-    ) -> Result<Vec<OutboxMessage>, RenderError> {
-        let approvers: Vec<&String> = request
-            .decisions
-            .iter()
-            .filter(|d| d.approved)
-            .map(|d| &d.by)
-            .collect();
-        let vars = self
-            .base(request)
-            .mention("requester", &request.beneficiary);
-        let vars = if approvers.is_empty() {
-            vars.text("approved_by", "policy (automatic)")
-        } else {
-            vars.mentions("approved_by", &approvers)
-        };
-        let card = self.templates.render("provisioning_task", &vars)?;
-        Ok(provisioners
-            .assignees
-            .iter()
-            .map(|to| post(to, &card, format!("{}/task/{to}", request.id)))
             .collect())
     }
 

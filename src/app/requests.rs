@@ -209,6 +209,24 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
     let meta = metadata(view);
     let state = view.get("state").cloned().unwrap_or(Value::Null);
     let form = form_from_state(&state);
+    create(services, user, &meta.channel, &form, None).await
+}
+
+/// Validates `form` with policy and, if valid, commits the new request (extending
+/// `extends`, when given) before returning; the errors otherwise, per field.
+pub async fn create(
+    services: &Services,
+    user: &str,
+    channel: &str,
+    form: &submit::Form,
+    extends: Option<super::grants::StartPlan>,
+) -> Result<(), FieldErrors> {
+    let form = form.clone();
+    let extends_id = extends
+        .as_ref()
+        .and_then(|plan| plan.previous.as_ref())
+        .map(|previous| previous.data.id.clone());
+    let mut extends = extends;
     let trouble = |message: &str| FieldErrors::from([(fields::JUSTIFICATION, message.to_owned())]);
     let person = services.directory.person(user).await.map_err(|error| {
         tracing::warn!(%error, "cannot read the requester's profile");
@@ -219,12 +237,12 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
         .as_deref()
         .zip(form.entitlement.as_deref())
         .and_then(|(r, e)| lookup(&services.catalog, r, e));
-    let (requestable, assignees) = match target {
+    let (requestable, plan) = match target {
         Some((resource, entitlement)) => {
             let decision = services.decide(
                 Action::Request,
                 &person,
-                &meta.channel,
+                channel,
                 Some((resource, entitlement)),
                 None,
             );
@@ -235,10 +253,17 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
                     trouble("c1bot could not look up the approvers just now; nothing was submitted. Try again in a moment.")
                 })?);
             }
-            let assignees = if decision.auto_approve {
-                services.assignees(entitlement).await.unwrap_or_default()
+            let plan = if decision.auto_approve {
+                let via = super::grants::via_for(services, entitlement).await.map_err(|error| {
+                    tracing::warn!(%error, "cannot resolve who provisions");
+                    trouble("c1bot could not look up who grants this access just now; nothing was submitted. Try again in a moment.")
+                })?;
+                Some(super::grants::StartPlan {
+                    via,
+                    previous: extends.take().and_then(|plan| plan.previous),
+                })
             } else {
-                Vec::new()
+                None
             };
             let requestable = Requestable {
                 entitlement_name: entitlement.name.clone(),
@@ -253,9 +278,9 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
                 },
                 steps,
             };
-            (Some(requestable), assignees)
+            (Some(requestable), plan)
         }
-        None => (None, Vec::new()),
+        None => (None, None),
     };
     let now = services.now();
     let context = |id: String| Context {
@@ -277,16 +302,16 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
             let Ok(created) = submit::create(&form, requestable.as_ref(), context(format!("REQ-{number}"))) else {
                 return Change::new();
             };
-            let request = created.request;
+            let mut request = created.request;
+            request.extends = extends_id.clone();
             let names = services.names(&request);
             let messages = services
                 .notifier(&names)
-                .messages(&request, &created.effects, &super::notify::Provisioners { assignees: &assignees })
+                .messages(&request, &created.effects)
                 .unwrap_or_default();
             let mut change = Change::new()
                 .at(now)
                 .expect(crate::store::Table::Requests, request.id.clone(), None)
-                .put(crate::store::Table::Requests, request.id.clone(), &request)
                 .audit(AuditEvent {
                     actor: user.to_owned(),
                     action: if request.state.is_open() { "request.submitted" } else { "request.auto_approved" }.into(),
@@ -297,12 +322,21 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
                         "justification": request.justification,
                         "policy": {"allowed": requestable.as_ref().map(|r| r.policy.allowed), "auto_approve": requestable.as_ref().map(|r| r.policy.auto_approve), "reasons": requestable.as_ref().map(|r| r.policy.reasons.clone())},
                         "approvers": request.steps.iter().map(|s| s.approvers.iter().cloned().collect::<Vec<_>>()).collect::<Vec<_>>(),
-                        "via": "modal",
+                        "via": if extends_id.is_some() { "extend" } else { "modal" },
+                        "extends": extends_id,
                     }),
                 });
             for message in messages {
                 change = change.outbox(message);
             }
+            change = match &plan {
+                Some(plan) => match super::grants::start(services, &request, plan, now, change) {
+                    Ok(change) => change,
+                    // An empty change stores nothing; the submission reports the failure.
+                    Err(_) => return Change::new(),
+                },
+                None => change.put(crate::store::Table::Requests, request.id.clone(), &request),
+            };
             for (due, timer) in super::timers::escalation_timers(&request, &created.effects, now) {
                 change = change.timer(due, timer);
             }

@@ -10,8 +10,9 @@ use serde_json::json;
 use super::directory::{Directory, Person};
 use super::notify::{Names, Notifier};
 use super::policy_input::{self, Origin};
-use crate::catalog::{ApprovalStep, Catalog, Entitlement, Provisioner, Requirement, Resource};
-use crate::config::RequestsConfig;
+use crate::catalog::{ApprovalStep, Catalog, Entitlement, Requirement, Resource};
+use crate::clock::Clock;
+use crate::config::{GrantsConfig, RequestsConfig};
 use crate::policy::{Action, Decision, NamedId, Policies};
 use crate::slack::web::{methods, WebApi};
 use crate::store::{Record, Store, Table};
@@ -41,6 +42,31 @@ impl Record for AccessRequest {
     const VERSION: u32 = 1;
 }
 
+/// People who opened App Home since start-up: the only ones whose Home is worth
+/// republishing when something changes. Bounded: past the cap it starts over, and
+/// the next `app_home_opened` adds people back.
+#[derive(Clone, Default)]
+pub struct HomeViewers(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl HomeViewers {
+    const CAP: usize = 50_000;
+
+    pub fn insert(&self, user: &str) {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if set.len() >= Self::CAP {
+            set.clear();
+        }
+        set.insert(user.to_owned());
+    }
+
+    pub fn contains(&self, user: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(user)
+    }
+}
+
 #[derive(Clone)]
 pub struct Services {
     pub web: WebApi,
@@ -55,6 +81,14 @@ pub struct Services {
     pub command: String,
     pub team: NamedId,
     pub requests: RequestsConfig,
+    pub grants: GrantsConfig,
+    /// Every time c1bot stamps or compares goes through this clock.
+    pub clock: Clock,
+    pub home_viewers: HomeViewers,
+    /// Runs the entitlements' webhooks and commands.
+    pub provisioners: Option<crate::provisioner::Runner>,
+    /// Provisioner runs under way in this process.
+    pub jobs: super::provisioning::Jobs,
 }
 
 impl Services {
@@ -85,7 +119,7 @@ impl Services {
             &self.catalog,
             target,
             request,
-            SystemTime::now(),
+            SystemTime::from(self.now()),
         );
         self.policies.get().decide(&input)
     }
@@ -174,7 +208,7 @@ impl Services {
 
     /// Who carries out provisioning for an entitlement (groups expanded).
     pub async fn assignees(&self, entitlement: &Entitlement) -> anyhow::Result<Vec<String>> {
-        let Provisioner::Manual { assignees } = &entitlement.provisioner;
+        let assignees = &entitlement.provisioner.assignees;
         let mut people: BTreeSet<String> = assignees
             .users
             .iter()
@@ -218,6 +252,14 @@ impl Services {
     }
 
     pub fn now(&self) -> chrono::DateTime<Utc> {
-        Utc::now()
+        self.clock.now()
+    }
+
+    /// The grant workflow's configured timing.
+    pub fn timing(&self) -> crate::workflow::grant::Timing {
+        crate::workflow::grant::Timing {
+            remind_before_expiry: self.grants.remind_before_expiry,
+            revoke_overdue_after: self.grants.revoke_overdue_after,
+        }
     }
 }

@@ -7,11 +7,12 @@ use serde_json::{json, Value};
 
 use super::notify::duration_text;
 use super::services::Services;
-use crate::catalog::Provisioner;
 use crate::slack::web::methods;
 use crate::store::Table;
 use crate::templates::Vars;
+use crate::workflow::grant::{Ending, GrantState, TaskKind};
 use crate::workflow::request::{AccessRequest, State};
+use chrono::{DateTime, Utc};
 
 fn all_requests(services: &Services) -> Vec<AccessRequest> {
     match services
@@ -26,7 +27,23 @@ fn all_requests(services: &Services) -> Vec<AccessRequest> {
     }
 }
 
-fn stage(request: &AccessRequest) -> String {
+fn stage(request: &AccessRequest, now: DateTime<Utc>) -> String {
+    if let Some(grant) = &request.grant {
+        return match &grant.state {
+            GrantState::Provisioning => "approved · being set up".to_owned(),
+            GrantState::Active => match grant.expires_at {
+                Some(until) => format!(
+                    "active · ends in {}",
+                    super::grant_notify::late_text(until - now)
+                ),
+                None => "active · no end date".to_owned(),
+            },
+            GrantState::Deprovisioning => "being removed".to_owned(),
+            GrantState::Revoked => "removed".to_owned(),
+            GrantState::Failed => "could not be granted".to_owned(),
+            GrantState::Superseded { by } => format!("extended by {by}"),
+        };
+    }
     match &request.state {
         State::Pending { step } => match request.steps.get(*step) {
             Some(s) => format!(
@@ -44,15 +61,40 @@ fn stage(request: &AccessRequest) -> String {
 
 fn item(services: &Services, request: &AccessRequest) -> Vars {
     let names = services.names(request);
-    Vars::new()
+    let vars = Vars::new()
         .text("request_id", &request.id)
         .text("resource", &names.resource)
         .text("entitlement", &names.entitlement)
         .text("duration", duration_text(request.duration))
         .date("requested_at", request.created_at.timestamp())
-        .text("stage", stage(request))
-        .mention("requester", &request.requester)
-        .text("justification", &request.justification)
+        .text("stage", stage(request, services.now()))
+        .mention("requester", &request.beneficiary)
+        .text("justification", &request.justification);
+    let grant = request.grant.as_ref();
+    let vars = match grant.and_then(|g| g.expires_at) {
+        Some(until) => vars.date("until", until.timestamp()),
+        None => vars.text("until", "no end date"),
+    };
+    let why = match grant.and_then(|g| g.ending.as_ref()) {
+        Some(Ending::Expired { .. }) => "expired".to_owned(),
+        Some(Ending::Revoked { reason, .. }) => format!("revoked early: {reason}"),
+        None => String::new(),
+    };
+    let task = grant.and_then(|g| g.open_task());
+    let workers: Vec<String> = task
+        .map(|t| t.workers().into_iter().collect())
+        .unwrap_or_default();
+    let vars = vars.text("why", why).date(
+        "since",
+        task.map(|t| t.started_at)
+            .unwrap_or(request.created_at)
+            .timestamp(),
+    );
+    if workers.is_empty() {
+        vars.text("assignees", "an automatic provisioner")
+    } else {
+        vars.mentions("assignees", &workers)
+    }
 }
 
 fn mine(request: &AccessRequest, user: &str) -> bool {
@@ -65,26 +107,64 @@ fn waiting_on(request: &AccessRequest, user: &str) -> bool {
         .is_some_and(|(_, step)| step.approvers.contains(user) && !step.approvals.contains(user))
 }
 
-fn my_task(services: &Services, request: &AccessRequest, user: &str) -> bool {
-    matches!(request.state, State::Approved { .. })
-        && services.target(request).is_some_and(|(_, e)| {
-            let Provisioner::Manual { assignees } = &e.provisioner;
-            assignees.users.iter().any(|u| u.as_str() == user)
-        })
+/// The open task of `kind` on `request`, if `user` is one of its workers.
+fn my_task(request: &AccessRequest, user: &str, kind: TaskKind) -> bool {
+    request
+        .grant
+        .as_ref()
+        .and_then(|g| g.open_task())
+        .is_some_and(|t| t.kind == kind && t.workers().contains(user))
+}
+
+fn is_active(request: &AccessRequest) -> bool {
+    request
+        .grant
+        .as_ref()
+        .is_some_and(|g| g.state == GrantState::Active)
+}
+
+/// A revoke not done within the overdue time, shown to its workers and the
+/// resource's owners.
+fn overdue_for(
+    services: &Services,
+    request: &AccessRequest,
+    user: &str,
+    now: DateTime<Utc>,
+) -> bool {
+    let Some(task) = request.grant.as_ref().and_then(|g| g.open_task()) else {
+        return false;
+    };
+    let after = chrono::Duration::from_std(services.grants.revoke_overdue_after)
+        .unwrap_or(chrono::Duration::hours(1));
+    task.kind == TaskKind::Revoke
+        && task.started_at + after <= now
+        && (task.workers().contains(user)
+            || super::grants::owners_of(services, request).contains(user))
 }
 
 /// The `/c1 status` answer, as a slash-command ack payload.
 pub fn status_message(services: &Services, user: &str) -> Value {
-    let open: Vec<Vars> = all_requests(services)
+    let requests = all_requests(services);
+    let open: Vec<Vars> = requests
         .iter()
         .filter(|r| {
-            mine(r, user) && matches!(r.state, State::Pending { .. } | State::Approved { .. })
+            mine(r, user)
+                && (r.state.is_open()
+                    || r.grant
+                        .as_ref()
+                        .is_some_and(|g| g.state == GrantState::Provisioning)
+                    || (matches!(r.state, State::Approved { .. }) && r.grant.is_none()))
         })
+        .map(|r| item(services, r))
+        .collect();
+    let active: Vec<Vars> = requests
+        .iter()
+        .filter(|r| r.beneficiary == user && is_active(r))
         .map(|r| item(services, r))
         .collect();
     let vars = Vars::new()
         .list("open_requests", open)
-        .list("active_grants", Vec::new());
+        .list("active_grants", active);
     match services.templates().render("status", &vars) {
         Ok(mut message) => {
             message["response_type"] = json!("ephemeral");
@@ -100,28 +180,32 @@ pub fn status_message(services: &Services, user: &str) -> Value {
 /// Renders and publishes `user`'s App Home.
 pub async fn publish_home(services: &Services, user: &str) {
     let requests = all_requests(services);
+    let now = services.now();
+    let pick = |keep: &dyn Fn(&AccessRequest) -> bool| -> Vec<Vars> {
+        requests
+            .iter()
+            .filter(|r| keep(r))
+            .map(|r| item(services, r))
+            .collect()
+    };
     let my_requests: Vec<Vars> = requests
         .iter()
         .filter(|r| mine(r, user))
         .rev()
         .map(|r| item(services, r))
         .collect();
-    let to_decide: Vec<Vars> = requests
-        .iter()
-        .filter(|r| waiting_on(r, user))
-        .map(|r| item(services, r))
-        .collect();
-    let tasks: Vec<Vars> = requests
-        .iter()
-        .filter(|r| my_task(services, r, user))
-        .map(|r| item(services, r))
-        .collect();
     let vars = Vars::new()
         .text("command", &services.command)
-        .date("updated_at", services.now().timestamp())
+        .date("updated_at", now.timestamp())
         .list("my_requests", my_requests)
-        .list("to_decide", to_decide)
-        .list("my_tasks", tasks);
+        .list("to_decide", pick(&|r| waiting_on(r, user)))
+        .list("my_tasks", pick(&|r| my_task(r, user, TaskKind::Grant)))
+        .list("my_revokes", pick(&|r| my_task(r, user, TaskKind::Revoke)))
+        .list("overdue", pick(&|r| overdue_for(services, r, user, now)))
+        .list(
+            "my_access",
+            pick(&|r| r.beneficiary == user && is_active(r)),
+        );
     let view = match services.templates().render("home", &vars) {
         Ok(view) => view,
         Err(error) => return tracing::error!(%error, "cannot render App Home"),
@@ -147,8 +231,18 @@ pub fn refresh_homes(services: &Services, request: &AccessRequest) {
             .iter()
             .flat_map(|s| s.approvers.iter().cloned()),
     );
+    if let Some(grant) = &request.grant {
+        people.extend(grant.provision.workers());
+        people.extend(grant.deprovision.iter().flat_map(|t| t.workers()));
+    }
     people.sort();
     people.dedup();
+    // Slack shows App Home only to someone who opens it, and it is published fresh
+    // then; keeping it live matters only for those who have it open.
+    people.retain(|person| services.home_viewers.contains(person));
+    if people.is_empty() {
+        return;
+    }
     let services = services.clone();
     tokio::spawn(async move {
         for person in people {

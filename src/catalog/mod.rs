@@ -27,8 +27,8 @@ use serde::Serialize;
 pub use duration::{AccessDuration, DurationError, MaxDuration, RequestedDuration};
 pub use load::{CatalogError, Location, Problem, RawCatalog, Source};
 pub use model::{
-    ApprovalStep, Approvers, Assignees, Entitlement, Escalation, Id, Provisioner, Requirement,
-    Resource, SlackId, SlackIdKind, Space, MAX_ID_LEN,
+    ApprovalStep, Approvers, Assignees, Automatic, CommandSpec, Entitlement, Escalation, Id,
+    Provisioner, Requirement, Resource, SlackId, SlackIdKind, Space, WebhookSpec, MAX_ID_LEN,
 };
 
 use search::SearchIndex;

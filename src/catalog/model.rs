@@ -168,11 +168,69 @@ pub enum Requirement {
     AtLeast(u32),
 }
 
-/// Who carries out a granted request.
+/// Who carries out a granted request: people (a task they mark done), or an
+/// automatic provisioner with those people as the fallback when it keeps failing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Provisioner {
-    /// A task to people, who grant by hand and mark it done.
-    Manual { assignees: Assignees },
+pub struct Provisioner {
+    pub assignees: Assignees,
+    pub automatic: Option<Automatic>,
+}
+
+impl Provisioner {
+    pub fn manual(assignees: Assignees) -> Self {
+        Self {
+            assignees,
+            automatic: None,
+        }
+    }
+
+    pub fn is_manual(&self) -> bool {
+        self.automatic.is_none()
+    }
+}
+
+/// An automatic provisioner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Automatic {
+    Webhook(WebhookSpec),
+    Command(CommandSpec),
+}
+
+impl Automatic {
+    /// `webhook` or `command`, as written in the catalog.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Automatic::Webhook(_) => "webhook",
+            Automatic::Command(_) => "command",
+        }
+    }
+
+    /// Per-attempt timeout, retries after the first attempt, and the first backoff.
+    pub fn timing(&self) -> (std::time::Duration, u32, std::time::Duration) {
+        match self {
+            Automatic::Webhook(w) => (w.timeout, w.retries, w.retry_backoff),
+            Automatic::Command(c) => (c.timeout, c.retries, c.retry_backoff),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSpec {
+    pub url: String,
+    /// The environment variable holding the HMAC key.
+    pub secret_env: String,
+    pub timeout: std::time::Duration,
+    pub retries: u32,
+    pub retry_backoff: std::time::Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub timeout: std::time::Duration,
+    pub retries: u32,
+    pub retry_backoff: std::time::Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

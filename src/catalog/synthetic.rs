@@ -101,11 +101,9 @@ fn entitlement(slug: &str, name: &str, max_hours: u64) -> Entitlement {
             escalation: None,
             notify_channel: None,
         }],
-        provisioner: Provisioner::Manual {
-            assignees: Assignees {
-                users: vec![user("U0CAROL001")],
-                groups: Vec::new(),
-            },
-        },
+        provisioner: Provisioner::manual(Assignees {
+            users: vec![user("U0CAROL001")],
+            groups: Vec::new(),
+        }),
     }
 }

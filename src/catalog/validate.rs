@@ -572,6 +572,6 @@ impl Checker<'_> {
             );
             return None;
         }
-        Some(Provisioner::Manual { assignees })
+        Some(Provisioner::manual(assignees))
     }
 }

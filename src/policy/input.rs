@@ -44,6 +44,9 @@ pub enum Action {
     ManageCampaign,
     /// Request access for someone else.
     RequestOnBehalf,
+    /// End someone's active access early. c1bot lets the person with the access, the
+    /// requester and the request's approvers do it; it asks policy about anyone else.
+    Revoke,
 }
 
 /// When the decision is asked, as Spacelift's `input.request`.
@@ -239,6 +242,7 @@ mod tests {
             Action::View,
             Action::ManageCampaign,
             Action::RequestOnBehalf,
+            Action::Revoke,
         ]
         .iter()
         .map(|action| serde_json::to_string(action).expect("serializes"))
@@ -250,7 +254,8 @@ mod tests {
                 "\"approve\"",
                 "\"view\"",
                 "\"manage_campaign\"",
-                "\"request_on_behalf\""
+                "\"request_on_behalf\"",
+                "\"revoke\""
             ]
         );
     }

@@ -207,6 +207,45 @@ impl Store {
         self.settle(committed).await
     }
 
+    /// Commits each change in its own transaction, then makes them all durable with
+    /// one flush (group commit): a burst of timer firings costs one fsync, not one
+    /// each. Results are in the order given; a change that fails (a revision
+    /// conflict) does not stop the others. Nothing is reported committed before the
+    /// flush returns.
+    pub async fn commit_all(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
+        let now = Utc::now();
+        let mut results: Vec<Result<Committed, CommitError>> = changes
+            .iter()
+            .map(|change| {
+                let at = change.stamp().unwrap_or(now);
+                self.transact(|tx| change::apply(tx, change, at, None))
+            })
+            .collect();
+        if let Err(error) = self.flush().await {
+            let reason = error.to_string();
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(CommitError::from(StoreError::storage(
+                    "flushing a group commit",
+                    sled::Error::Io(std::io::Error::other(reason.clone())),
+                )));
+            }
+            return results;
+        }
+        if results
+            .iter()
+            .any(|r| r.as_ref().is_ok_and(|c| !c.outbox_ids.is_empty()))
+        {
+            self.inner.outbox_ready.notify_one();
+        }
+        if results
+            .iter()
+            .any(|r| r.as_ref().is_ok_and(|c| c.timers_changed))
+        {
+            self.inner.timers_changed.notify_one();
+        }
+        results
+    }
+
     /// Like [`Store::commit`], for a change that needs a new request number: `build`
     /// gets the next number (1001, 1002, …) and returns the change, inside the same
     /// transaction. The number, the request and its messages commit together or not at

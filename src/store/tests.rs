@@ -549,3 +549,50 @@ async fn an_edited_stored_audit_entry_is_detected_with_its_seq() {
     assert_eq!(problem.seq, 2);
     assert!(problem.reason.contains("missing"), "{}", problem.reason);
 }
+
+#[tokio::test]
+async fn a_group_commit_applies_each_change_and_a_conflict_stops_only_its_own() {
+    let store = Store::temporary().expect("store");
+    store
+        .commit(Change::new().put(Table::Requests, "REQ-1", &req("active")))
+        .await
+        .expect("seed");
+    let changes = vec![
+        Change::new()
+            .expect(Table::Requests, "REQ-1", Some(1))
+            .put(Table::Requests, "REQ-1", &req("revoking"))
+            .timer(t(60), reminder("REQ-1")),
+        // Read at the same revision: loses to the first.
+        Change::new().expect(Table::Requests, "REQ-1", Some(1)).put(
+            Table::Requests,
+            "REQ-1",
+            &req("double"),
+        ),
+        Change::new()
+            .put(Table::Requests, "REQ-2", &req("new"))
+            .outbox(dm("U0ALICE001", "hi", "REQ-2/card/requester")),
+    ];
+    let results = store.commit_all(changes).await;
+    assert!(results[0].is_ok());
+    assert!(matches!(results[1], Err(CommitError::Conflict { .. })));
+    assert!(results[2].is_ok());
+    let one: Versioned<Req> = store
+        .get(Table::Requests, "REQ-1")
+        .expect("read")
+        .expect("there");
+    assert_eq!(one.data, req("revoking"));
+    assert_eq!(store.pending_outbox().expect("outbox").len(), 1);
+    assert_eq!(store.due_timers(t(61)).expect("timers").len(), 1);
+    assert_eq!(store.due_timers_limit(t(61), 0).expect("timers").len(), 0);
+    assert_eq!(
+        store
+            .timers_of_kind_before("reminder", t(120))
+            .expect("timers")
+            .len(),
+        1
+    );
+    assert!(store
+        .timers_of_kind_before("expiry", t(120))
+        .expect("timers")
+        .is_empty());
+}

@@ -39,6 +39,40 @@ impl Store {
         Ok(out)
     }
 
+    /// Timers due before `until` whose kind is `kind`, earliest first: a bounded range
+    /// scan (at start-up, the leases of provisioner runs the last process left open).
+    pub fn timers_of_kind_before(
+        &self,
+        kind: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree(Table::Timers).range(..timers_due_bound(until)) {
+            let (due, entry) = decode_timer(item)?;
+            if entry.kind == kind {
+                out.push((due, entry));
+            }
+        }
+        Ok(out)
+    }
+
+    /// At most `limit` timers due at or before `now`, earliest first.
+    pub fn due_timers_limit(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self
+            .tree(Table::Timers)
+            .range(..timers_due_bound(now))
+            .take(limit)
+        {
+            out.push(decode_timer(item)?);
+        }
+        Ok(out)
+    }
+
     /// When the earliest timer is due, if any is scheduled.
     pub fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let first = self

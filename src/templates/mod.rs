@@ -27,7 +27,7 @@ pub use vars::{Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 10] = [
+pub const REQUIRED: [&str; 17] = [
     "usage",
     "request_modal",
     "request_submitted",
@@ -36,6 +36,13 @@ pub const REQUIRED: [&str; 10] = [
     "deny_reason_modal",
     "requester_decision",
     "provisioning_task",
+    "deprovisioning_task",
+    "task_closed",
+    "access_notice",
+    "access_active",
+    "access_expiring",
+    "reason_modal",
+    "extend_modal",
     "status",
     "home",
 ];

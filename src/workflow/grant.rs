@@ -251,8 +251,11 @@ pub enum GrantEffect {
     TellRevoked,
     /// Offer *Extend* and *I'm done* before expiry.
     OfferExtension,
-    /// Remind the overdue task's assignees.
-    RemindTask(TaskKind),
+    /// Remind these workers of the overdue task.
+    RemindTask {
+        kind: TaskKind,
+        to: Vec<UserId>,
+    },
     /// The overdue task also goes to these owners.
     EscalateTask {
         kind: TaskKind,
@@ -497,7 +500,10 @@ pub fn apply(
             }
             let task = grant.deprovision.as_mut().ok_or(GrantRefusal::Stale)?;
             task.reminders += 1;
-            effects.push(GrantEffect::RemindTask(TaskKind::Revoke));
+            effects.push(GrantEffect::RemindTask {
+                kind: TaskKind::Revoke,
+                to: task.workers().into_iter().collect(),
+            });
             // First overdue: remind. From the second on, the owners are asked too.
             if task.reminders > 1 {
                 escalate(task, owners, &mut effects);

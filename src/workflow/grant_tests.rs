@@ -404,7 +404,13 @@ fn an_overdue_revoke_reminds_first_then_escalates_to_the_owners() {
         },
         now() + ChronoDuration::hours(5),
     );
-    assert_eq!(first.effects[0], GrantEffect::RemindTask(TaskKind::Revoke));
+    assert_eq!(
+        first.effects[0],
+        GrantEffect::RemindTask {
+            kind: TaskKind::Revoke,
+            to: vec!["carol".into()]
+        }
+    );
     assert!(!first
         .effects
         .iter()

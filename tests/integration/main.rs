@@ -3,6 +3,8 @@
 //! Home) and assert on what those people see and on what Slack received.
 
 mod cli;
+mod crash;
+mod grants;
 mod helpers;
 mod operations;
 mod request_lifecycle;

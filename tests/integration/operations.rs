@@ -90,6 +90,9 @@ async fn health_endpoints_and_metrics_are_served_over_http() {
         "c1bot_ack_latency_seconds_bucket",
         "c1bot_web_api_calls_total",
         "c1bot_requests",
+        "c1bot_grants",
+        "c1bot_open_tasks",
+        "c1bot_overdue_revocations",
         "c1bot_outbox_depth",
     ] {
         assert!(

@@ -1,0 +1,133 @@
+//! *Extend*: more time on active access, asked as a new request that names the one
+//! it extends. Policy and approvers decide it like any other; when approved while the
+//! old access is still active, it takes that access over until the old end plus the
+//! time asked (`workflow::grant::extend`), with no new provisioning task.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::grants::StartPlan;
+use super::services::Services;
+use crate::templates::{Choice, Vars};
+use crate::workflow::grant::GrantState;
+use crate::workflow::grant::Via;
+use crate::workflow::submit::{fields, Form};
+
+pub const CALLBACK_ID: &str = "c1_extend";
+
+/// A click on *Extend*: the modal opens at once, for the person with the access only.
+pub fn open_modal(
+    services: &Services,
+    trigger_id: String,
+    channel: String,
+    user: String,
+    request_id: String,
+) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let request = match services.load_request(&request_id) {
+            Ok(Some(stored)) => stored.data,
+            _ => {
+                return services.tell(
+                    &channel,
+                    &user,
+                    format!("There is no request {request_id}."),
+                )
+            }
+        };
+        let active = request
+            .grant
+            .as_ref()
+            .is_some_and(|g| g.state == GrantState::Active);
+        if request.beneficiary != user {
+            return services.tell(
+                &channel,
+                &user,
+                format!(
+                    "Only <@{}> can extend the access from {request_id}.",
+                    request.beneficiary
+                ),
+            );
+        }
+        let Some(until) = request
+            .grant
+            .as_ref()
+            .and_then(|g| g.expires_at)
+            .filter(|_| active)
+        else {
+            return services.tell(&channel, &user, format!("Access from {request_id} is not active with an end date; request it again with `{} request`.", services.command));
+        };
+        let names = services.names(&request);
+        let max = services
+            .target(&request)
+            .and_then(|(_, entitlement)| entitlement.max_duration.as_secs())
+            .map(Duration::from_secs);
+        let durations = super::request_form::duration_choices(None, max, false)
+            .into_iter()
+            .map(|(text, value)| Choice {
+                text,
+                value,
+                selected: false,
+            })
+            .collect();
+        let vars = Vars::new()
+            .text("request_id", &request.id)
+            .text("entitlement", &names.entitlement)
+            .text("resource", &names.resource)
+            .date("until", until.timestamp())
+            .options("durations", durations);
+        match services.templates().render("extend_modal", &vars) {
+            Ok(view) => services.open_view(&trigger_id, view, "extend").await,
+            Err(error) => tracing::error!(%error, "cannot render the extend modal"),
+        }
+    });
+}
+
+/// The extend modal was submitted: errors for the modal, or `None` to close it once
+/// the new request is committed.
+pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
+    let request_id = view
+        .get("private_metadata")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let state = view.get("state").cloned().unwrap_or(Value::Null);
+    let refuse = |message: String| {
+        Some(json!({ "response_action": "errors", "errors": { fields::JUSTIFICATION: message } }))
+    };
+    let previous = match services.load_request(request_id) {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return refuse(format!("There is no request {request_id}.")),
+        Err(error) => {
+            tracing::error!(%error, "cannot read the request to extend");
+            return refuse(
+                "c1bot could not read that request just now; nothing was submitted. Try again."
+                    .into(),
+            );
+        }
+    };
+    // Checked again on submission: the modal may have been open a while.
+    if previous.data.beneficiary != user {
+        return refuse(format!(
+            "Only <@{}> can extend this access.",
+            previous.data.beneficiary
+        ));
+    }
+    let form = Form {
+        resource: Some(previous.data.resource.clone()),
+        entitlement: Some(previous.data.entitlement.clone()),
+        duration: super::request_form::value_of(&state, fields::DURATION),
+        justification: super::request_form::value_of(&state, fields::JUSTIFICATION),
+    };
+    let plan = StartPlan {
+        via: Via::Manual {
+            assignees: Default::default(),
+            after_failure: None,
+        },
+        previous: Some(previous),
+    };
+    match super::requests::create(services, user, "", &form, Some(plan)).await {
+        Ok(()) => None,
+        Err(errors) => Some(json!({ "response_action": "errors", "errors": errors })),
+    }
+}

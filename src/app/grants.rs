@@ -1,0 +1,570 @@
+//! Access after approval, driven by people: starting provisioning when a request is
+//! approved, *Mark complete* / *Can't complete* on tasks, early revoke (`/c1 revoke`,
+//! App Home, *I'm done*) and *Extend*.
+//!
+//! Like decisions, a button's value only names the request: who may act is checked
+//! against the stored grant (its task's assignees) and, for revoke, policy. Each
+//! change commits with its messages, timers and audit entry, expecting the revision
+//! it was decided on; of two clicks on *Mark complete* exactly one counts.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::grant_notify::GrantNotifier;
+use super::services::Services;
+use crate::catalog::Entitlement;
+use crate::policy::Action as PolicyAction;
+use crate::store::{AuditEvent, Change, CommitError, OutboxMessage, Table, TimerEntry, Versioned};
+use crate::templates::RenderError;
+use crate::workflow::grant::{
+    self, GrantAction, GrantEffect, GrantRefusal, TaskKind, TimerKind, Via,
+};
+use crate::workflow::request::AccessRequest;
+
+pub const TASK_FAIL_CALLBACK_ID: &str = "c1_task_fail";
+pub const REVOKE_CALLBACK_ID: &str = "c1_revoke";
+
+/// Timer kinds for grants, in the store's timer index.
+pub const TIMER_GRANT_EXPIRE: &str = "grant-expire";
+pub const TIMER_GRANT_REMIND: &str = "grant-remind";
+pub const TIMER_REVOKE_OVERDUE: &str = "revoke-overdue";
+pub const TIMER_PROVISIONER: &str = "provisioner-run";
+
+const ATTEMPTS: usize = 5;
+
+/// The reason recorded when the person with the access clicks *I'm done*.
+pub const DONE_REASON: &str = "no longer needed (I'm done)";
+
+/// What became of an action, for the person who took it.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    Refused(String),
+}
+
+/// The store timer for a scheduled grant effect.
+pub fn timer_entry(request_id: &str, timer: TimerKind) -> TimerEntry {
+    let kind = match timer {
+        TimerKind::Expiry => TIMER_GRANT_EXPIRE,
+        TimerKind::ExpiryReminder => TIMER_GRANT_REMIND,
+        TimerKind::RevokeOverdue => TIMER_REVOKE_OVERDUE,
+        TimerKind::Provisioner => TIMER_PROVISIONER,
+    };
+    TimerEntry {
+        kind: kind.into(),
+        subject: request_id.to_owned(),
+    }
+}
+
+/// A grant transition rendered: the next request, its messages and its timers.
+pub struct Rendered {
+    pub request: AccessRequest,
+    pub messages: Vec<OutboxMessage>,
+    pub timers: Vec<(DateTime<Utc>, TimerEntry)>,
+}
+
+impl Rendered {
+    /// Adds the record, messages and timers to `change`.
+    pub fn into_change(self, mut change: Change) -> Change {
+        change = change.put(Table::Requests, self.request.id.clone(), &self.request);
+        for message in self.messages {
+            change = change.outbox(message);
+        }
+        for (due, timer) in self.timers {
+            change = change.timer(due, timer);
+        }
+        change
+    }
+}
+
+/// Renders `effects` of a grant transition on `request`.
+pub fn render(
+    services: &Services,
+    request: AccessRequest,
+    effects: &[GrantEffect],
+) -> Result<Rendered, RenderError> {
+    let names = services.names(&request);
+    let messages = GrantNotifier {
+        templates: services.templates(),
+        names: &names,
+    }
+    .messages(&request, effects)?;
+    let timers = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            GrantEffect::Schedule { timer, at } => Some((*at, timer_entry(&request.id, *timer))),
+            _ => None,
+        })
+        .collect();
+    Ok(Rendered {
+        request,
+        messages,
+        timers,
+    })
+}
+
+/// Who works a task for `entitlement`: its automatic provisioner if it has one,
+/// else its assignees (user groups expanded now).
+pub async fn via_for(services: &Services, entitlement: &Entitlement) -> anyhow::Result<Via> {
+    Ok(Via::Manual {
+        assignees: services.assignees(entitlement).await?.into_iter().collect(),
+        after_failure: None,
+    })
+}
+
+/// The fallback assignees of an entitlement (for an automatic provisioner that failed).
+pub async fn fallback_for(services: &Services, request: &AccessRequest) -> BTreeSet<String> {
+    match services.target(request) {
+        Some((_, entitlement)) => services
+            .assignees(entitlement)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        None => BTreeSet::new(),
+    }
+}
+
+/// The resource's owners, who are asked when a revoke is overdue or impossible.
+pub fn owners_of(services: &Services, request: &AccessRequest) -> BTreeSet<String> {
+    services
+        .target(request)
+        .map(|(resource, _)| {
+            resource
+                .owners
+                .iter()
+                .map(|o| o.as_str().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How provisioning of a just-approved request begins, resolved before the commit
+/// (the commit itself must not wait on Slack).
+pub struct StartPlan {
+    pub via: Via,
+    /// The active request an approved extension takes over, with its revision.
+    pub previous: Option<Versioned<AccessRequest>>,
+}
+
+pub async fn plan_start(services: &Services, request: &AccessRequest) -> anyhow::Result<StartPlan> {
+    let previous = match &request.extends {
+        Some(id) => services.load_request(id)?,
+        None => None,
+    };
+    let via = match services.target(request) {
+        Some((_, entitlement)) => via_for(services, entitlement).await?,
+        None => Via::Manual {
+            assignees: BTreeSet::new(),
+            after_failure: None,
+        },
+    };
+    Ok(StartPlan { via, previous })
+}
+
+/// The approved `request` (written by this change) with its provisioning started,
+/// added to `change`: an extension of access still active takes it over without a
+/// new task; anything else gets its task (or its provisioner run).
+pub fn start(
+    services: &Services,
+    request: &AccessRequest,
+    plan: &StartPlan,
+    now: DateTime<Utc>,
+    change: Change,
+) -> Result<Change, RenderError> {
+    let timing = services.timing();
+    if let Some(previous) = &plan.previous {
+        if let Some((superseded, extension)) = grant::extend(&previous.data, request, now, timing) {
+            let change = change
+                .expect(
+                    Table::Requests,
+                    previous.data.id.clone(),
+                    Some(previous.rev),
+                )
+                .put(Table::Requests, previous.data.id.clone(), &superseded)
+                .audit(AuditEvent {
+                    actor: "c1bot".into(),
+                    action: "grant.extended".into(),
+                    subject: previous.data.id.clone(),
+                    detail: json!({ "by": request.id }),
+                });
+            let expires_at = extension.request.grant.as_ref().and_then(|g| g.expires_at);
+            return Ok(render(services, extension.request, &extension.effects)?
+                .into_change(change)
+                .audit(AuditEvent {
+                    actor: "c1bot".into(),
+                    action: "grant.active".into(),
+                    subject: request.id.clone(),
+                    detail: json!({ "continues": previous.data.id, "expires_at": expires_at }),
+                }));
+        }
+    }
+    match grant::apply(
+        request,
+        GrantAction::Start {
+            via: plan.via.clone(),
+        },
+        now,
+        timing,
+    ) {
+        Ok(transition) => {
+            let via = plan.via.clone();
+            Ok(render(services, transition.request, &transition.effects)?
+                .into_change(change)
+                .audit(AuditEvent {
+                    actor: "c1bot".into(),
+                    action: "grant.provisioning".into(),
+                    subject: request.id.clone(),
+                    detail: json!({ "via": via }),
+                }))
+        }
+        // Not approved, or already started: the request as it is.
+        Err(_) => Ok(change.put(Table::Requests, request.id.clone(), request)),
+    }
+}
+
+/// What a person's click or command asks for; resolved into a [`GrantAction`] on
+/// the fresh state each attempt.
+#[derive(Debug, Clone)]
+pub enum Ask {
+    Complete(TaskKind),
+    CannotComplete(TaskKind, String),
+    Revoke(String),
+}
+
+/// Applies `ask` by `user` to the stored request, retrying on a concurrent change.
+pub async fn act(services: &Services, user: &str, request_id: &str, ask: Ask) -> Outcome {
+    for _ in 0..ATTEMPTS {
+        let stored = match services.load_request(request_id) {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return Outcome::Refused(format!("There is no request {request_id}.")),
+            Err(error) => {
+                tracing::error!(%error, request_id, "cannot read a request");
+                return Outcome::Refused(
+                    "c1bot could not read that request just now; try again in a moment.".into(),
+                );
+            }
+        };
+        let request = stored.data;
+        let action = match resolve(services, user, &request, &ask).await {
+            Ok(action) => action,
+            Err(message) => return Outcome::Refused(message),
+        };
+        let now = services.now();
+        let transition = match grant::apply(&request, action.clone(), now, services.timing()) {
+            Ok(transition) => transition,
+            Err(refusal) => {
+                audit_refusal(services, user, request_id, &ask, &refusal).await;
+                return Outcome::Refused(refusal.message(request_id));
+            }
+        };
+        let state = transition
+            .request
+            .grant
+            .as_ref()
+            .map(|g| g.state.label())
+            .unwrap_or_default();
+        let rendered = match render(services, transition.request, &transition.effects) {
+            Ok(rendered) => rendered,
+            Err(error) => {
+                tracing::error!(%error, request_id, "cannot render a grant change");
+                return Outcome::Refused(
+                    "c1bot could not record that; nothing changed. Try again.".into(),
+                );
+            }
+        };
+        let next = rendered.request.clone();
+        let change = rendered.into_change(
+            Change::new()
+                .at(now)
+                .expect(Table::Requests, request_id, Some(stored.rev))
+                .audit(AuditEvent {
+                    actor: user.to_owned(),
+                    action: audit_action(&ask).into(),
+                    subject: request_id.to_owned(),
+                    detail: audit_detail(&ask, state),
+                }),
+        );
+        match services.store.commit(change).await {
+            Ok(_) => {
+                tracing::info!(
+                    request_id,
+                    user,
+                    action = audit_action(&ask),
+                    state,
+                    "grant change recorded"
+                );
+                super::status::refresh_homes(services, &next);
+                return Outcome::Done;
+            }
+            Err(CommitError::Conflict { .. }) => continue,
+            Err(error) => {
+                tracing::error!(%error, request_id, "cannot store a grant change");
+                return Outcome::Refused(
+                    "c1bot could not record that; nothing changed. Try again.".into(),
+                );
+            }
+        }
+    }
+    Outcome::Refused(format!(
+        "{request_id} is changing quickly right now; try again."
+    ))
+}
+
+/// The workflow action for `ask` on the current state, with what it needs resolved:
+/// the deprovisioning route, the owners, and policy's `space_write` verdict.
+async fn resolve(
+    services: &Services,
+    user: &str,
+    request: &AccessRequest,
+    ask: &Ask,
+) -> Result<GrantAction, String> {
+    Ok(match ask {
+        Ask::Complete(kind) => GrantAction::Complete {
+            kind: *kind,
+            by: user.to_owned(),
+        },
+        Ask::CannotComplete(kind, reason) => GrantAction::CannotComplete {
+            kind: *kind,
+            by: user.to_owned(),
+            reason: reason.clone(),
+            owners: owners_of(services, request),
+        },
+        Ask::Revoke(reason) => {
+            let policy_allows = if request.involves(user)
+                || request.decisions.iter().any(|d| d.approved && d.by == user)
+            {
+                false
+            } else {
+                let person = services.directory.person(user).await.map_err(|error| {
+                    tracing::warn!(%error, "cannot read the revoker's profile");
+                    "c1bot could not check your Slack account just now; nothing changed. Try again in a moment.".to_owned()
+                })?;
+                let decision = services.decide(
+                    PolicyAction::Revoke,
+                    &person,
+                    "",
+                    services.target(request),
+                    Some(request),
+                );
+                decision.allowed
+            };
+            let via = match services.target(request) {
+                Some((_, entitlement)) => via_for(services, entitlement).await.map_err(|error| {
+                    tracing::warn!(%error, "cannot resolve the deprovisioning assignees");
+                    "c1bot could not look up who removes this access just now; nothing changed. Try again in a moment.".to_owned()
+                })?,
+                None => Via::Manual {
+                    assignees: BTreeSet::new(),
+                    after_failure: None,
+                },
+            };
+            GrantAction::Revoke {
+                by: user.to_owned(),
+                reason: reason.clone(),
+                via,
+                policy_allows,
+            }
+        }
+    })
+}
+
+async fn audit_refusal(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    ask: &Ask,
+    refusal: &GrantRefusal,
+) {
+    let change = Change::new().at(services.now()).audit(AuditEvent {
+        actor: user.to_owned(),
+        action: format!("{}.refused", audit_action(ask)),
+        subject: request_id.to_owned(),
+        detail: json!({ "why": refusal.message(request_id) }),
+    });
+    if let Err(error) = services.store.commit(change).await {
+        tracing::error!(%error, "cannot audit a refused grant action");
+    }
+}
+
+fn audit_action(ask: &Ask) -> &'static str {
+    match ask {
+        Ask::Complete(TaskKind::Grant) => "task.grant.complete",
+        Ask::Complete(TaskKind::Revoke) => "task.revoke.complete",
+        Ask::CannotComplete(TaskKind::Grant, _) => "task.grant.cannot_complete",
+        Ask::CannotComplete(TaskKind::Revoke, _) => "task.revoke.cannot_complete",
+        Ask::Revoke(_) => "grant.revoke",
+    }
+}
+
+fn audit_detail(ask: &Ask, state: &str) -> Value {
+    match ask {
+        Ask::CannotComplete(_, reason) | Ask::Revoke(reason) => {
+            json!({ "reason": reason, "state": state })
+        }
+        Ask::Complete(_) => json!({ "state": state }),
+    }
+}
+
+/// A click on *Mark complete*, *I'm done*: decided in the background of the ack.
+pub fn clicked(services: &Services, user: String, channel: String, request_id: String, ask: Ask) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        if let Outcome::Refused(message) = act(&services, &user, &request_id, ask).await {
+            services.tell(&channel, &user, message);
+        }
+    });
+}
+
+/// `/c1 revoke REQ-1042 [reason]`: with a reason, revoke now; without one, ask for it
+/// in a modal. Returns the ack payload.
+pub fn revoke_command(
+    services: &Services,
+    trigger_id: String,
+    channel: String,
+    user: String,
+    request_id: String,
+    reason: String,
+) -> Option<Value> {
+    if request_id.is_empty() {
+        return Some(json!({
+            "response_type": "ephemeral",
+            "text": format!("Say which access to end: `{} revoke REQ-1042 [reason]`. `{} status` lists yours.", services.command, services.command),
+        }));
+    }
+    let reason = reason.trim().to_owned();
+    if reason.is_empty() {
+        open_reason_modal(services, trigger_id, request_id, Purpose::Revoke);
+        return None;
+    }
+    let services = services.clone();
+    tokio::spawn(async move {
+        let message = match act(&services, &user, &request_id, Ask::Revoke(reason)).await {
+            Outcome::Done => format!("Revoking {request_id}: its access is being removed, and the person who had it is told."),
+            Outcome::Refused(message) => message,
+        };
+        services.tell(&channel, &user, message);
+    });
+    None
+}
+
+/// *Can't complete* or *Revoke*: the reason modal opens at once (the trigger lives 3 s).
+pub fn open_reason_modal(
+    services: &Services,
+    trigger_id: String,
+    request_id: String,
+    purpose: Purpose,
+) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let Ok(Some(stored)) = services.load_request(&request_id) else {
+            return;
+        };
+        let names = services.names(&stored.data);
+        let what = format!(
+            "*{}* on *{}* for <@{}> ({})",
+            super::mrkdwn::escape(&names.entitlement),
+            super::mrkdwn::escape(&names.resource),
+            stored.data.beneficiary,
+            stored.data.id
+        );
+        let (callback, metadata, title, submit, question, hint) = match purpose {
+            Purpose::CannotComplete(kind) => (
+                TASK_FAIL_CALLBACK_ID,
+                format!("{request_id}/{}", kind_word(kind)),
+                "Can't complete",
+                "Send",
+                format!("Why can't you complete this task for {what}?"),
+                match kind {
+                    TaskKind::Grant => {
+                        "The request fails; the requester and approvers see this reason."
+                    }
+                    TaskKind::Revoke => {
+                        "The task stays open and goes to the resource's owners with this reason."
+                    }
+                },
+            ),
+            Purpose::Revoke => (
+                REVOKE_CALLBACK_ID,
+                request_id.clone(),
+                "Revoke access",
+                "Revoke",
+                format!("Revoke {what} now?"),
+                "Recorded in the audit log and shown to the person with the access.",
+            ),
+        };
+        let vars = crate::templates::Vars::new()
+            .text("callback_id", callback)
+            .text("request_id", metadata)
+            .text("title", title)
+            .text("submit", submit)
+            .text("question", "…")
+            .text("hint", hint);
+        let mut view = match services.templates().render("reason_modal", &vars) {
+            Ok(view) => view,
+            Err(error) => return tracing::error!(%error, "cannot render the reason modal"),
+        };
+        // The question holds a mention built here, with the catalog names escaped.
+        if let Some(text) = view.pointer_mut("/blocks/0/text/text") {
+            *text = json!(question);
+        }
+        services.open_view(&trigger_id, view, "reason").await;
+    });
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose {
+    CannotComplete(TaskKind),
+    Revoke,
+}
+
+fn kind_word(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Grant => "grant",
+        TaskKind::Revoke => "revoke",
+    }
+}
+
+/// The reason modal was submitted: the ack payload (the refusal under the reason
+/// field) or `None` to close it.
+pub async fn reason_submitted(
+    services: &Services,
+    user: &str,
+    callback_id: &str,
+    view: &Value,
+) -> Option<Value> {
+    let metadata = view
+        .get("private_metadata")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let reason = super::request_form::value_of(view.get("state").unwrap_or(&Value::Null), "reason")
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let Some(reason) = reason else {
+        return Some(
+            json!({ "response_action": "errors", "errors": { "reason": "Say why, in a few words." } }),
+        );
+    };
+    let (request_id, ask) = if callback_id == REVOKE_CALLBACK_ID {
+        (metadata, Ask::Revoke(reason))
+    } else {
+        let (id, kind) = metadata
+            .rsplit_once('/')
+            .unwrap_or((metadata.as_str(), "grant"));
+        let kind = if kind == "revoke" {
+            TaskKind::Revoke
+        } else {
+            TaskKind::Grant
+        };
+        (id.to_owned(), Ask::CannotComplete(kind, reason))
+    };
+    match act(services, user, &request_id, ask).await {
+        Outcome::Done => None,
+        Outcome::Refused(message) => {
+            Some(json!({ "response_action": "errors", "errors": { "reason": message } }))
+        }
+    }
+}

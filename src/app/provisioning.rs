@@ -1,0 +1,371 @@
+//! Automatic provisioner runs (webhook, command), made durable by a lease timer.
+//!
+//! A run is a `provisioner-run` timer. Firing it commits a *lease*: the same timer
+//! moved to `now + lease`, longer than every attempt and backoff of the provisioner
+//! together. Only then is the call made; its result commits with the lease cancelled.
+//! A crash mid-call leaves the lease, which fires after a restart (at once: the
+//! start-up pass pulls leases forward, since nothing of the last process is still
+//! running), and the call is made again with the same `idempotency_key`. In this
+//! process a run under way is never started twice (the `running` set).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::grants::{self, TIMER_PROVISIONER};
+use super::services::Services;
+use super::timers::Fired;
+use crate::catalog::Automatic;
+use crate::provisioner::{DocItem, DocUser, Document, Operation, Outcome};
+use crate::store::{AuditEvent, Change, CommitError, Table, TimerEntry};
+use crate::workflow::grant::{self as workflow, GrantAction, TaskKind};
+use crate::workflow::request::AccessRequest;
+
+/// Provisioner calls in flight at once: enough to drain a burst of expiries
+/// quickly, few enough not to flood the system being called.
+const CONCURRENCY: usize = 64;
+/// Added to a lease beyond the provisioner's own worst case.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+const ATTEMPTS: usize = 5;
+
+/// Runs under way in this process; cheap to clone.
+#[derive(Clone)]
+pub struct Jobs {
+    running: Arc<Mutex<HashSet<String>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self {
+            running: Arc::default(),
+            permits: Arc::new(Semaphore::new(CONCURRENCY)),
+        }
+    }
+}
+
+impl Jobs {
+    fn is_running(&self, request_id: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(request_id)
+    }
+
+    fn set_running(&self, request_id: &str, running: bool) {
+        let mut set = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running {
+            set.insert(request_id.to_owned());
+        } else {
+            set.remove(request_id);
+        }
+    }
+
+    /// How many runs are under way.
+    pub fn len(&self) -> usize {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A run to start once its lease is committed.
+#[derive(Debug, Clone)]
+pub struct Job {
+    request_id: String,
+    kind: TaskKind,
+    lease: DateTime<Utc>,
+}
+
+/// The longest a run can take: every attempt timing out, with every backoff.
+pub fn lease_for(automatic: &Automatic) -> Duration {
+    let (timeout, retries, backoff) = automatic.timing();
+    let attempts = retries + 1;
+    let mut total = timeout * attempts;
+    let mut wait = backoff;
+    for _ in 0..retries {
+        total += wait;
+        wait = (wait * 2).min(Duration::from_secs(30));
+    }
+    total + LEASE_MARGIN
+}
+
+/// The longest lease any entitlement in the catalog can take.
+fn longest_lease(services: &Services) -> Duration {
+    services
+        .catalog
+        .resources()
+        .iter()
+        .flat_map(|r| r.entitlements.iter())
+        .filter_map(|e| e.provisioner.automatic.as_ref())
+        .map(lease_for)
+        .max()
+        .unwrap_or(LEASE_MARGIN)
+}
+
+/// At start-up: leases the last process left are pulled forward to now, because no
+/// run of that process can still be going.
+pub fn resume_leases(services: &Services) {
+    let now = services.now();
+    let until = now
+        + chrono::Duration::from_std(longest_lease(services)).unwrap_or(chrono::Duration::hours(1));
+    let leases = match services
+        .store
+        .timers_of_kind_before(TIMER_PROVISIONER, until)
+    {
+        Ok(leases) => leases,
+        Err(error) => return tracing::error!(%error, "cannot read provisioner leases"),
+    };
+    let stale: Vec<_> = leases.into_iter().filter(|(due, _)| *due > now).collect();
+    if stale.is_empty() {
+        return;
+    }
+    tracing::info!(
+        runs = stale.len(),
+        "resuming provisioner runs interrupted by a stop"
+    );
+    let mut change = Change::new().at(now);
+    for (due, entry) in stale {
+        change = change
+            .cancel_timer(due, &entry.subject, &entry.kind)
+            .timer(now, entry);
+    }
+    let store = services.store.clone();
+    tokio::spawn(async move {
+        if let Err(error) = store.commit(change).await {
+            tracing::error!(%error, "cannot resume provisioner runs");
+        }
+    });
+}
+
+/// A `provisioner-run` timer fired: lease it, and start the run after the commit.
+pub fn prepare_run(
+    services: &Services,
+    at: DateTime<Utc>,
+    entry: &TimerEntry,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Fired> {
+    let done = Change::new()
+        .at(now)
+        .cancel_timer(at, &entry.subject, &entry.kind);
+    if services.jobs.is_running(&entry.subject) {
+        // Its own lease; the run in progress settles it.
+        return Ok(Fired::Nothing);
+    }
+    let Some(stored) = services.load_request(&entry.subject)? else {
+        return Ok(Fired::Commit(done, None, None));
+    };
+    let task = stored
+        .data
+        .grant
+        .as_ref()
+        .and_then(|g| g.open_task())
+        .filter(|t| !t.is_manual());
+    let (Some(task), Some((_, entitlement))) = (task, services.target(&stored.data)) else {
+        return Ok(Fired::Commit(done, None, None));
+    };
+    let Some(automatic) = &entitlement.provisioner.automatic else {
+        // The catalog no longer automates this: hand the task to its assignees.
+        return Ok(Fired::Commit(done, None, None));
+    };
+    let lease = now
+        + chrono::Duration::from_std(lease_for(automatic)).unwrap_or(chrono::Duration::hours(1));
+    let change = done.timer(lease, entry.clone());
+    Ok(Fired::Commit(
+        change,
+        None,
+        Some(Job {
+            request_id: entry.subject.clone(),
+            kind: task.kind,
+            lease,
+        }),
+    ))
+}
+
+/// Starts `job` in the background (its lease is committed).
+pub fn spawn(services: &Services, job: Job) {
+    if services.jobs.is_running(&job.request_id) {
+        return;
+    }
+    services.jobs.set_running(&job.request_id, true);
+    let services = services.clone();
+    tokio::spawn(async move {
+        let permit = services.jobs.permits.clone().acquire_owned().await;
+        if let Err(error) = run(&services, &job).await {
+            tracing::error!(%error, request_id = %job.request_id, "provisioner run failed to settle; it runs again when its lease ends");
+        }
+        drop(permit);
+        services.jobs.set_running(&job.request_id, false);
+    });
+}
+
+async fn run(services: &Services, job: &Job) -> anyhow::Result<()> {
+    let Some(stored) = services.load_request(&job.request_id)? else {
+        return Ok(());
+    };
+    let request = stored.data;
+    let Some((resource, entitlement)) = services.target(&request) else {
+        return Ok(());
+    };
+    let Some(automatic) = entitlement.provisioner.automatic.clone() else {
+        return Ok(());
+    };
+    let Some(runner) = services.provisioners.clone() else {
+        anyhow::bail!("no provisioner runner configured");
+    };
+    let email = services
+        .directory
+        .person(&request.beneficiary)
+        .await
+        .ok()
+        .and_then(|p| p.email);
+    let document = document(services, &request, job.kind, email, resource, entitlement);
+    let outcome = runner.run(&automatic, &document).await;
+    settle(services, job, &request.id, outcome).await
+}
+
+fn document(
+    services: &Services,
+    request: &AccessRequest,
+    kind: TaskKind,
+    email: Option<String>,
+    resource: &crate::catalog::Resource,
+    entitlement: &crate::catalog::Entitlement,
+) -> Document {
+    let grant = request.grant.as_ref();
+    let operation = match kind {
+        TaskKind::Grant => Operation::Grant,
+        TaskKind::Revoke => Operation::Revoke,
+    };
+    let expires_at = match (kind, request.duration) {
+        (TaskKind::Grant, crate::workflow::request::AccessDuration::For(d)) => {
+            chrono::Duration::from_std(d)
+                .ok()
+                .map(|d| services.now() + d)
+        }
+        (TaskKind::Revoke, _) => grant.and_then(|g| g.expires_at),
+        _ => None,
+    };
+    let reason = match grant.and_then(|g| g.ending.as_ref()) {
+        Some(workflow::Ending::Expired { .. }) => Some("expired".to_owned()),
+        Some(workflow::Ending::Revoked { by, reason }) => {
+            Some(format!("revoked by {by}: {reason}"))
+        }
+        None => None,
+    };
+    Document {
+        operation,
+        request_id: request.id.clone(),
+        idempotency_key: format!(
+            "{}/{}",
+            request.id,
+            match kind {
+                TaskKind::Grant => "grant",
+                TaskKind::Revoke => "revoke",
+            }
+        ),
+        user: DocUser {
+            id: request.beneficiary.clone(),
+            email,
+        },
+        resource: DocItem {
+            id: resource.id.as_str().to_owned(),
+            name: resource.name.clone(),
+        },
+        entitlement: DocItem {
+            id: entitlement.id.as_str().to_owned(),
+            name: entitlement.name.clone(),
+        },
+        expires_at,
+        reason,
+        requested_by: request.requester.clone(),
+        approved_by: request
+            .decisions
+            .iter()
+            .filter(|d| d.approved)
+            .map(|d| d.by.clone())
+            .collect(),
+        sent_at: services.now(),
+    }
+}
+
+/// Records the result: the grant moves on (or the task goes to the fallback
+/// assignees), the lease is cancelled, and the call is audited with its duration.
+async fn settle(
+    services: &Services,
+    job: &Job,
+    request_id: &str,
+    outcome: Outcome,
+) -> anyhow::Result<()> {
+    for _ in 0..ATTEMPTS {
+        let Some(stored) = services.load_request(request_id)? else {
+            return Ok(());
+        };
+        let fallback = grants::fallback_for(services, &stored.data).await;
+        let now = services.now();
+        let action = GrantAction::Automatic {
+            kind: job.kind,
+            ok: outcome.ok,
+            detail: outcome.detail.clone(),
+            fallback,
+        };
+        let audit = AuditEvent {
+            actor: "c1bot".into(),
+            action: format!(
+                "provisioner.{}",
+                match job.kind {
+                    TaskKind::Grant => "grant",
+                    TaskKind::Revoke => "revoke",
+                }
+            ),
+            subject: request_id.to_owned(),
+            detail: json!({
+                "ok": outcome.ok,
+                "attempts": outcome.attempts,
+                "elapsed_ms": outcome.elapsed.as_millis() as u64,
+                "detail": outcome.detail,
+            }),
+        };
+        let lease_done =
+            Change::new()
+                .at(now)
+                .cancel_timer(job.lease, request_id, TIMER_PROVISIONER);
+        let transition = match workflow::apply(&stored.data, action, now, services.timing()) {
+            Ok(transition) => transition,
+            Err(_) => {
+                // The task moved on meanwhile (someone revoked by hand): keep the record.
+                services.store.commit(lease_done.audit(audit)).await?;
+                return Ok(());
+            }
+        };
+        let next = transition.request.clone();
+        let change = grants::render(services, transition.request, &transition.effects)?
+            .into_change(
+                lease_done
+                    .expect(Table::Requests, request_id, Some(stored.rev))
+                    .audit(audit),
+            );
+        match services.store.commit(change).await {
+            Ok(_) => {
+                tracing::info!(
+                    request_id,
+                    ok = outcome.ok,
+                    attempts = outcome.attempts,
+                    state = next.stage(),
+                    "provisioner result recorded"
+                );
+                super::status::refresh_homes(services, &next);
+                return Ok(());
+            }
+            Err(CommitError::Conflict { .. }) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    anyhow::bail!("{request_id} kept changing while recording the provisioner's result")
+}
