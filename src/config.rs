@@ -69,6 +69,31 @@ pub struct Config {
     pub health: HealthConfig,
     /// Added to the system clock (`C1BOT_CLOCK_OFFSET_SECS`); zero in production.
     pub clock_offset: Duration,
+    /// The webhook provisioners' HMAC keys, read from the variables their
+    /// `secret_env` names.
+    pub provisioner_secrets: ProvisionerSecrets,
+}
+
+/// Webhook HMAC keys by environment variable name. Never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProvisionerSecrets(std::collections::HashMap<String, String>);
+
+impl ProvisionerSecrets {
+    pub fn get(&self, variable: &str) -> Option<String> {
+        self.0.get(variable).cloned()
+    }
+
+    pub fn insert(&mut self, variable: impl Into<String>, secret: impl Into<String>) {
+        self.0.insert(variable.into(), secret.into());
+    }
+}
+
+impl fmt::Debug for ProvisionerSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        write!(f, "ProvisionerSecrets({names:?}, values redacted)")
+    }
 }
 
 /// Timing around active access.
@@ -191,6 +216,8 @@ pub enum ConfigError {
     Token(#[from] TokenError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error("{item}: its webhook provisioner signs requests with the key in {variable}, which is not set: set {variable} to the HMAC key the receiver verifies with")]
+    MissingSecret { variable: String, item: String },
     #[error("c1bot demo needs both Slack tokens or neither: {set} is set but {missing} is not; unset {set} to use the built-in simulator, or set {missing} to use a real workspace")]
     DemoNeedsBothTokens {
         set: &'static str,
@@ -281,6 +308,7 @@ impl Config {
         };
         let health = health_config(&file, &var)?;
         let catalog = catalog(&file, source.as_deref())?;
+        let provisioner_secrets = provisioner_secrets(&catalog, &var, mode)?;
         let (app_token, bot_token) = tokens(&var, env, mode)?;
 
         Ok(Config {
@@ -307,6 +335,7 @@ impl Config {
             requests,
             grants,
             clock_offset,
+            provisioner_secrets,
             health,
         })
     }
@@ -411,6 +440,39 @@ fn requests_config(file: &ParsedFile) -> Result<RequestsConfig, ConfigError> {
             Duration::from_secs(4 * 3600),
         )?,
     })
+}
+
+/// Each webhook's HMAC key from the variable its `secret_env` names. Required to
+/// run; `c1bot check` and the other offline modes do not need it.
+fn provisioner_secrets(
+    catalog: &Catalog,
+    var: &dyn Fn(&str) -> Option<String>,
+    mode: Mode,
+) -> Result<ProvisionerSecrets, ConfigError> {
+    let mut secrets = ProvisionerSecrets::default();
+    for resource in catalog.resources() {
+        for entitlement in &resource.entitlements {
+            let Some(crate::catalog::Automatic::Webhook(webhook)) =
+                &entitlement.provisioner.automatic
+            else {
+                continue;
+            };
+            match var(&webhook.secret_env) {
+                Some(secret) => secrets.insert(webhook.secret_env.clone(), secret),
+                None if mode == Mode::Offline => {}
+                None => {
+                    return Err(ConfigError::MissingSecret {
+                        variable: webhook.secret_env.clone(),
+                        item: format!(
+                            "resource '{}' entitlement '{}'",
+                            resource.id, entitlement.id
+                        ),
+                    })
+                }
+            }
+        }
+    }
+    Ok(secrets)
 }
 
 fn grants_config(file: &ParsedFile) -> Result<GrantsConfig, ConfigError> {

@@ -108,6 +108,11 @@ pub fn render(
 /// Who works a task for `entitlement`: its automatic provisioner if it has one,
 /// else its assignees (user groups expanded now).
 pub async fn via_for(services: &Services, entitlement: &Entitlement) -> anyhow::Result<Via> {
+    if let Some(automatic) = &entitlement.provisioner.automatic {
+        return Ok(Via::Automatic {
+            provisioner: automatic.kind().to_owned(),
+        });
+    }
     Ok(Via::Manual {
         assignees: services.assignees(entitlement).await?.into_iter().collect(),
         after_failure: None,

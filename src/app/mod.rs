@@ -188,10 +188,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         grants: config.grants,
         clock: clock.clone(),
         home_viewers: services::HomeViewers::default(),
-        provisioners: Some(
-            crate::provisioner::Runner::new(&config.catalog, |name| std::env::var(name).ok())
-                .context("setting up the automatic provisioners")?,
-        ),
+        provisioners: crate::provisioner::Runner::new(&config.catalog, |name| {
+            config.provisioner_secrets.get(name)
+        })
+        .context("setting up the automatic provisioners")?,
         jobs: provisioning::Jobs::default(),
     };
     let reloader = Reloader {

@@ -216,9 +216,7 @@ async fn run(services: &Services, job: &Job) -> anyhow::Result<()> {
     let Some(automatic) = entitlement.provisioner.automatic.clone() else {
         return Ok(());
     };
-    let Some(runner) = services.provisioners.clone() else {
-        anyhow::bail!("no provisioner runner configured");
-    };
+    let runner = services.provisioners.clone();
     let email = services
         .directory
         .person(&request.beneficiary)

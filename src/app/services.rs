@@ -86,7 +86,7 @@ pub struct Services {
     pub clock: Clock,
     pub home_viewers: HomeViewers,
     /// Runs the entitlements' webhooks and commands.
-    pub provisioners: Option<crate::provisioner::Runner>,
+    pub provisioners: crate::provisioner::Runner,
     /// Provisioner runs under way in this process.
     pub jobs: super::provisioning::Jobs,
 }

@@ -114,6 +114,16 @@ pub(super) struct RawProvisioner {
     pub kind: String,
     #[serde(default)]
     pub assignees: RawAssignees,
+    // webhook
+    pub url: Option<String>,
+    pub secret_env: Option<String>,
+    // command
+    pub program: Option<String>,
+    pub args: Option<Vec<String>>,
+    // webhook and command
+    pub timeout: Option<String>,
+    pub retries: Option<i64>,
+    pub retry_backoff: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

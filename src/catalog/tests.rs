@@ -316,10 +316,10 @@ fn steps_need_approvers_and_a_reachable_quorum() {
 #[test]
 fn provisioners_need_a_known_kind_and_assignees() {
     let text =
-        with_resource("max_duration = \"8h\"\n").replace("kind = \"manual\"", "kind = \"webhook\"");
+        with_resource("max_duration = \"8h\"\n").replace("kind = \"manual\"", "kind = \"ldap\"");
     assert_eq!(
         problems(&text),
-        ["catalog.toml:22: resource 'db' entitlement 'ro': provisioner.kind: 'webhook' is not a provisioner kind (expected manual)"]
+        ["catalog.toml:22: resource 'db' entitlement 'ro': provisioner.kind: 'ldap' is not a provisioner kind (expected manual, webhook or command)"]
     );
     let empty = with_resource("max_duration = \"8h\"\n").replace(
         "assignees = { users = [\"U0CAROL001\"] }",
@@ -371,4 +371,80 @@ fn duration_choices_stop_at_the_tighter_maximum() {
     assert!(!ro
         .duration_choices(three_hours)
         .contains(&RequestedDuration::Permanent));
+}
+
+fn with_provisioner(settings: &str) -> String {
+    with_resource("max_duration = \"8h\"\n").replace("kind = \"manual\"", settings)
+}
+
+#[test]
+fn a_webhook_provisioner_reads_its_url_secret_variable_and_timing() {
+    let catalog = parse(&with_provisioner(
+        "kind = \"webhook\"\nurl = \"https://iam.example/c1bot\"\nsecret_env = \"HOOK_KEY\"\ntimeout = \"2500ms\"\nretries = 1\nretry_backoff = \"2s\"",
+    ))
+    .expect("valid");
+    let provisioner = &catalog.entitlement("db", "ro").expect("ro").provisioner;
+    assert_eq!(
+        provisioner.assignees.users.len(),
+        1,
+        "the fallback assignees"
+    );
+    assert_eq!(
+        provisioner.automatic,
+        Some(Automatic::Webhook(WebhookSpec {
+            url: "https://iam.example/c1bot".into(),
+            secret_env: "HOOK_KEY".into(),
+            timeout: std::time::Duration::from_millis(2500),
+            retries: 1,
+            retry_backoff: std::time::Duration::from_secs(2),
+        }))
+    );
+}
+
+#[test]
+fn a_command_provisioner_has_defaults_for_its_timing() {
+    let catalog = parse(&with_provisioner(
+        "kind = \"command\"\nprogram = \"/usr/local/bin/grant\"\nargs = [\"--prod\"]",
+    ))
+    .expect("valid");
+    let Some(Automatic::Command(command)) = &catalog
+        .entitlement("db", "ro")
+        .expect("ro")
+        .provisioner
+        .automatic
+    else {
+        panic!("a command provisioner");
+    };
+    assert_eq!(command.program, "/usr/local/bin/grant");
+    assert_eq!(command.args, ["--prod"]);
+    assert_eq!(
+        Automatic::Command(command.clone()).timing(),
+        (
+            std::time::Duration::from_secs(10),
+            3,
+            std::time::Duration::from_secs(1)
+        )
+    );
+}
+
+#[test]
+fn bad_automatic_provisioner_settings_are_each_reported() {
+    assert_eq!(
+        problems(&with_provisioner("kind = \"webhook\"\nurl = \"ftp://x\"\ntimeout = \"1h\"\nretries = 11\nprogram = \"/bin/true\"")),
+        [
+            "catalog.toml:22: resource 'db' entitlement 'ro': provisioner.program: is not a setting of a webhook provisioner",
+            "catalog.toml:22: resource 'db' entitlement 'ro': provisioner.timeout: '1h' is not a duration from 1ms to 10m (write it like 500ms, 10s or 2m)",
+            "catalog.toml:22: resource 'db' entitlement 'ro': provisioner.retries: must be between 0 and 10 (retries after the first attempt), got 11",
+            "catalog.toml:22: resource 'db' entitlement 'ro': provisioner.url: must be an http or https URL, not ftp:",
+            "catalog.toml:22: resource 'db' entitlement 'ro': provisioner.secret_env: missing: the environment variable holding the HMAC key requests are signed with (the key itself never goes in the catalog)",
+        ]
+    );
+    assert_eq!(
+        problems(&with_provisioner("kind = \"manual\"\nurl = \"https://x\"")),
+        ["catalog.toml:22: resource 'db' entitlement 'ro': provisioner.url: is not a setting of a manual provisioner"]
+    );
+    assert_eq!(
+        problems(&with_provisioner("kind = \"command\"")),
+        ["catalog.toml:22: resource 'db' entitlement 'ro': provisioner.program: missing: the program c1bot runs with the grant or revoke on stdin"]
+    );
 }

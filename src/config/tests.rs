@@ -448,7 +448,7 @@ fn an_unknown_key_inside_the_inline_catalog_names_key_and_line() {
         toml_file(&INLINE_CATALOG.replace("kind = \"manual\"", "kind = \"manual\"\nassignee = []"));
     let err = error_of(Some(file.path()), &[], Mode::Offline);
     assert!(
-        err.ends_with(":17: unknown key 'catalog.resources.entitlements.provisioner.assignee' (expected kind or assignees)"),
+        err.ends_with(":17: unknown key 'catalog.resources.entitlements.provisioner.assignee' (expected one of: kind, assignees, url, secret_env, program, args, timeout, retries, retry_backoff)"),
         "{err}"
     );
 }

@@ -48,7 +48,7 @@ pub fn advance(app: &TestApp, by: Duration) {
     app.bot.as_ref().expect("running").clock.advance(by);
 }
 
-pub fn audit_actions(app: &TestApp) -> Vec<String> {
+pub fn audit_entries(app: &TestApp) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     app.bot
         .as_ref()
@@ -59,6 +59,12 @@ pub fn audit_actions(app: &TestApp) -> Vec<String> {
     String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .collect()
+}
+
+pub fn audit_actions(app: &TestApp) -> Vec<String> {
+    audit_entries(app)
+        .into_iter()
         .filter_map(|entry| entry["action"].as_str().map(str::to_owned))
         .collect()
 }

@@ -7,6 +7,7 @@ mod crash;
 mod grants;
 mod helpers;
 mod operations;
+mod provisioners;
 mod request_lifecycle;
 mod requests;
 mod shutdown;
