@@ -133,7 +133,8 @@ async fn wait_for(mut check: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// alice asks for ReadOnly on AWS production; bob approves; carol gets the task.
+/// alice asks for ReadOnly on AWS production; bob approves; carol grants it; alice
+/// is done early; carol removes it.
 async fn request_walkthrough(out: &mut impl Write, sim: &Simulator) -> anyhow::Result<()> {
     let wait = Duration::from_secs(10);
     let (alice, bob, carol) = (sim.person("alice"), sim.person("bob"), sim.person("carol"));
@@ -187,6 +188,22 @@ async fn request_walkthrough(out: &mut impl Write, sim: &Simulator) -> anyhow::R
         out,
         "  (user text such as <!channel> reaches Slack escaped; it pings nobody)\n"
     )?;
+    writeln!(out, "carol grants the access by hand and clicks Mark complete")?;
+    carol.click("Mark complete").await?;
+    show(out, "c1bot → alice (DM)", &alice, "Your access is active", wait).await?;
+    writeln!(out, "alice finishes early and clicks I'm done")?;
+    alice.click("I'm done").await?;
+    show(
+        out,
+        "c1bot → carol (DM, deprovisioning task)",
+        &carol,
+        "Revoke",
+        wait,
+    )
+    .await?;
+    writeln!(out, "carol removes the access and clicks Mark complete")?;
+    carol.click("Mark complete").await?;
+    show(out, "c1bot → alice (DM)", &alice, "Access removed", wait).await?;
     Ok(())
 }
 
