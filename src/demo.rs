@@ -188,9 +188,19 @@ async fn request_walkthrough(out: &mut impl Write, sim: &Simulator) -> anyhow::R
         out,
         "  (user text such as <!channel> reaches Slack escaped; it pings nobody)\n"
     )?;
-    writeln!(out, "carol grants the access by hand and clicks Mark complete")?;
+    writeln!(
+        out,
+        "carol grants the access by hand and clicks Mark complete"
+    )?;
     carol.click("Mark complete").await?;
-    show(out, "c1bot → alice (DM)", &alice, "Your access is active", wait).await?;
+    show(
+        out,
+        "c1bot → alice (DM)",
+        &alice,
+        "Your access is active",
+        wait,
+    )
+    .await?;
     writeln!(out, "alice finishes early and clicks I'm done")?;
     alice.click("I'm done").await?;
     show(

@@ -175,7 +175,7 @@ async fn deliver_lane(
                 done.delivered += 1;
             }
             Sent::Permanent(error) => {
-                tracing::warn!(outbox_id = id, method = %entry.message.method, %error, "giving up on a message");
+                tracing::warn!(outbox_id = id, request_id = %entry.message.subject(), method = %entry.message.method, %error, "giving up on a message");
                 store
                     .outbox_failed(id, &error, true, now)
                     .await
@@ -186,7 +186,7 @@ async fn deliver_lane(
                 let give_up = entry
                     .first_failed_at
                     .is_some_and(|first| now - first >= GIVE_UP_AFTER);
-                tracing::warn!(outbox_id = id, method = %entry.message.method, %error, give_up, "message delivery failed");
+                tracing::warn!(outbox_id = id, request_id = %entry.message.subject(), method = %entry.message.method, %error, give_up, "message delivery failed");
                 store
                     .outbox_failed(id, &error, give_up, now)
                     .await

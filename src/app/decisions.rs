@@ -6,6 +6,7 @@
 //! is re-run on the new state and told who decided.
 
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::services::Services;
 use crate::policy::Action as PolicyAction;
@@ -87,6 +88,14 @@ pub async fn deny_submitted(services: &Services, user: &str, view: &Value) -> Op
 
 /// Applies `action` by `user` to the stored request, retrying on a concurrent change.
 pub async fn act(services: &Services, user: &str, request_id: &str, action: Action) -> Result {
+    // Every line logged while deciding carries the request id.
+    let span = tracing::info_span!("request", request_id = %request_id, user = %user);
+    act_once(services, user, request_id, action)
+        .instrument(span)
+        .await
+}
+
+async fn act_once(services: &Services, user: &str, request_id: &str, action: Action) -> Result {
     for _ in 0..ATTEMPTS {
         let stored = match services.load_request(request_id) {
             Ok(Some(stored)) => stored,

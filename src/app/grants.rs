@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::grant_notify::GrantNotifier;
 use super::services::Services;
@@ -241,6 +242,14 @@ pub enum Ask {
 
 /// Applies `ask` by `user` to the stored request, retrying on a concurrent change.
 pub async fn act(services: &Services, user: &str, request_id: &str, ask: Ask) -> Outcome {
+    // Every line logged while deciding carries the request id.
+    let span = tracing::info_span!("request", request_id = %request_id, user = %user);
+    act_once(services, user, request_id, ask)
+        .instrument(span)
+        .await
+}
+
+async fn act_once(services: &Services, user: &str, request_id: &str, ask: Ask) -> Outcome {
     for _ in 0..ATTEMPTS {
         let stored = match services.load_request(request_id) {
             Ok(Some(stored)) => stored,

@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use super::grants::{self, TIMER_PROVISIONER};
 use super::services::Services;
@@ -195,6 +196,7 @@ pub fn spawn(services: &Services, job: Job) {
     }
     services.jobs.set_running(&job.request_id, true);
     let services = services.clone();
+    let span = tracing::info_span!("provisioner", request_id = %job.request_id);
     tokio::spawn(async move {
         let permit = services.jobs.permits.clone().acquire_owned().await;
         if let Err(error) = run(&services, &job).await {
@@ -202,7 +204,7 @@ pub fn spawn(services: &Services, job: Job) {
         }
         drop(permit);
         services.jobs.set_running(&job.request_id, false);
-    });
+    }.instrument(span));
 }
 
 async fn run(services: &Services, job: &Job) -> anyhow::Result<()> {

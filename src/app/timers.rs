@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::requests::{TIMER_EXPIRE, TIMER_REMIND};
 use super::services::Services;
@@ -100,7 +101,9 @@ pub async fn fire_due(services: &Services) -> anyhow::Result<usize> {
         let mut changes = Vec::with_capacity(due.len());
         let mut concerned = Vec::with_capacity(due.len());
         for (at, entry) in &due {
-            match prepare(services, *at, entry, now).await {
+            let span =
+                tracing::info_span!("timer", request_id = %entry.subject, kind = %entry.kind);
+            match prepare(services, *at, entry, now).instrument(span).await {
                 Ok(Fired::Commit(change, request, job)) => {
                     changes.push(change);
                     concerned.push((request, job));
