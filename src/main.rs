@@ -213,48 +213,61 @@ fn policy_command(config: &Config, command: &PolicyCommand) -> ExitCode {
 }
 
 fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
-    let store = match c1bot::store::Store::open(&config.data_dir) {
-        Ok(store) => store,
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("c1bot: {error}");
             return ExitCode::FAILURE;
         }
     };
+    // Through the running instance's admin socket when there is one (sled allows one
+    // process per data directory), else straight from the directory.
     match command {
-        AuditCommand::Export => match store.export_audit(&mut std::io::stdout().lock()) {
-            Ok(count) => {
-                eprintln!("c1bot: exported {count} audit entries");
-                ExitCode::SUCCESS
+        AuditCommand::Export => {
+            match runtime.block_on(c1bot::app::admin::audit_export(&config.data_dir)) {
+                Ok(lines) => {
+                    use std::io::Write;
+                    if let Err(error) = std::io::stdout().lock().write_all(&lines) {
+                        eprintln!("c1bot: writing the export: {error}");
+                        return ExitCode::FAILURE;
+                    }
+                    let count = lines.iter().filter(|b| **b == b'\n').count();
+                    eprintln!("c1bot: exported {count} audit entries");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("c1bot: {error}");
+                    ExitCode::FAILURE
+                }
             }
-            Err(error) => {
-                eprintln!("c1bot: {error}");
-                ExitCode::FAILURE
+        }
+        AuditCommand::Verify => {
+            match runtime.block_on(c1bot::app::admin::audit_verify(&config.data_dir)) {
+                Ok(verified) => match verified.problem {
+                    None => {
+                        println!(
+                            "audit log intact: {} entries, hash chain verified",
+                            verified.count
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Some(problem) => {
+                        println!(
+                            "audit log TAMPERED: {problem} ({} entries read)",
+                            verified.count
+                        );
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(error) => {
+                    eprintln!("c1bot: {error}");
+                    ExitCode::FAILURE
+                }
             }
-        },
-        AuditCommand::Verify => match store.verify_audit() {
-            Ok(verification) if verification.is_ok() => {
-                println!(
-                    "audit log intact: {} entries, hash chain verified",
-                    verification.count
-                );
-                ExitCode::SUCCESS
-            }
-            Ok(verification) => {
-                let problem = verification
-                    .problem
-                    .map(|p| format!("entry {}: {}", p.seq, p.reason))
-                    .unwrap_or_default();
-                println!(
-                    "audit log TAMPERED: {problem} ({} entries read)",
-                    verification.count
-                );
-                ExitCode::FAILURE
-            }
-            Err(error) => {
-                eprintln!("c1bot: {error}");
-                ExitCode::FAILURE
-            }
-        },
+        }
     }
 }
 

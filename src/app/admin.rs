@@ -2,8 +2,10 @@
 //! running instance, which alone may open the data directory.
 //!
 //! A Unix socket in the data directory, mode 0600: whoever may ask for a backup
-//! could read the data anyway. One request per connection, one line each way:
-//! `backup <absolute path>` → `ok <entries>` | `error <reason>`.
+//! could read the data anyway. One request per connection:
+//! - `backup <absolute path>` → `ok <entries>` | `error <reason>`;
+//! - `audit-export` → the audit log as JSON lines, then the connection closes;
+//! - `audit-verify` → `ok <entries>` | `tampered <entries> <seq> <reason>` | `error <reason>`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -58,7 +60,32 @@ async fn answer(store: Store, stream: UnixStream) {
                 Err(error) => format!("error the backup task failed: {error}\n"),
             }
         }
-        _ => "error expected: backup <absolute path>\n".to_owned(),
+        None if line.trim() == "audit-export" => {
+            let exported = tokio::task::spawn_blocking(move || {
+                let mut out = Vec::new();
+                store.export_audit(&mut out).map(|_| out)
+            })
+            .await;
+            match exported {
+                Ok(Ok(lines)) => {
+                    let _ = write.write_all(&lines).await;
+                    return;
+                }
+                Ok(Err(error)) => format!("error {error}\n"),
+                Err(error) => format!("error the export task failed: {error}\n"),
+            }
+        }
+        None if line.trim() == "audit-verify" => {
+            match tokio::task::spawn_blocking(move || store.verify_audit()).await {
+                Ok(Ok(v)) => match v.problem {
+                    None => format!("ok {}\n", v.count),
+                    Some(p) => format!("tampered {} {} {}\n", v.count, p.seq, p.reason),
+                },
+                Ok(Err(error)) => format!("error {error}\n"),
+                Err(error) => format!("error the verify task failed: {error}\n"),
+            }
+        }
+        _ => "error expected: backup <absolute path> | audit-export | audit-verify\n".to_owned(),
     };
     let _ = write.write_all(reply.as_bytes()).await;
 }
@@ -90,6 +117,85 @@ pub async fn backup(data_dir: &Path, dest: &Path) -> Result<u64, String> {
         Err(_) => {
             let store = Store::open(data_dir).map_err(|e| e.to_string())?;
             store.backup_to(&dest).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `c1bot audit export`: through the running instance if there is one, else directly.
+/// Returns the JSON lines.
+pub async fn audit_export(data_dir: &Path) -> Result<Vec<u8>, String> {
+    match UnixStream::connect(socket_path(data_dir)).await {
+        Ok(mut stream) => {
+            stream
+                .write_all(b"audit-export\n")
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut lines = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut lines)
+                .await
+                .map_err(|e| e.to_string())?;
+            match lines.strip_prefix(b"error ") {
+                Some(reason) => Err(String::from_utf8_lossy(reason).trim().to_owned()),
+                None => Ok(lines),
+            }
+        }
+        Err(_) => {
+            let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            store.export_audit(&mut out).map_err(|e| e.to_string())?;
+            Ok(out)
+        }
+    }
+}
+
+/// What `c1bot audit verify` found: entries read and the first break, if any.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub count: u64,
+    pub problem: Option<String>,
+}
+
+/// `c1bot audit verify`: through the running instance if there is one, else directly.
+pub async fn audit_verify(data_dir: &Path) -> Result<Verified, String> {
+    match UnixStream::connect(socket_path(data_dir)).await {
+        Ok(mut stream) => {
+            stream
+                .write_all(b"audit-verify\n")
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut reply = String::new();
+            BufReader::new(stream)
+                .read_line(&mut reply)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut words = reply.trim().splitn(4, ' ');
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("ok"), Some(count), None, None) => Ok(Verified {
+                    count: count
+                        .parse()
+                        .map_err(|_| format!("unexpected reply {reply:?}"))?,
+                    problem: None,
+                }),
+                (Some("tampered"), Some(count), Some(seq), reason) => Ok(Verified {
+                    count: count
+                        .parse()
+                        .map_err(|_| format!("unexpected reply {reply:?}"))?,
+                    problem: Some(format!("entry {seq}: {}", reason.unwrap_or_default())),
+                }),
+                _ => Err(reply
+                    .trim()
+                    .strip_prefix("error ")
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| format!("unexpected reply {reply:?}"))),
+            }
+        }
+        Err(_) => {
+            let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+            let v = store.verify_audit().map_err(|e| e.to_string())?;
+            Ok(Verified {
+                count: v.count,
+                problem: v.problem.map(|p| format!("entry {}: {}", p.seq, p.reason)),
+            })
         }
     }
 }

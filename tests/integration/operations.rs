@@ -229,3 +229,45 @@ async fn a_backup_taken_under_load_restores_to_a_working_instance() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_audit_log_is_exported_and_verified_while_c1bot_runs() {
+    let app = crate::helpers::spawn_app().await;
+    crate::requests::request(
+        &app,
+        "alice",
+        "AWS production",
+        "ReadOnly",
+        "1 h",
+        "audited",
+    )
+    .await;
+    crate::requests::dm_containing(&app.sim.person("bob"), "audited").await;
+    let cli = |args: &[&str]| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_c1bot"))
+            .args(args)
+            .env("C1BOT_DATA_DIR", &app.config.data_dir)
+            .env_remove("SLACK_APP_TOKEN")
+            .env_remove("SLACK_BOT_TOKEN")
+            .output()
+    };
+    let export = cli(&["audit", "export"]).await.expect("runs");
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let lines = String::from_utf8_lossy(&export.stdout).into_owned();
+    assert!(
+        lines.lines().any(|l| l.contains("request.submitted")),
+        "{lines}"
+    );
+    let verify = cli(&["audit", "verify"]).await.expect("runs");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("hash chain verified"));
+    app.stop().await;
+}
