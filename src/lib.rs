@@ -23,6 +23,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod health;
+pub mod intake;
 pub mod manifest;
 pub mod metrics;
 pub mod outbox_sender;
