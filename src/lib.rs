@@ -25,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod health;
+pub mod intake;
 pub mod manifest;
 pub mod metrics;
 pub mod outbox_sender;
