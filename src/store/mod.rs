@@ -29,6 +29,7 @@ mod tests;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -70,6 +71,14 @@ struct Inner {
     /// Every write takes this shared; a backup takes it exclusively, so the copy is
     /// one consistent state across all tables.
     gate: std::sync::RwLock<()>,
+    /// Transactions committed so far, and how many of them a finished flush covers.
+    written: AtomicU64,
+    flushed: AtomicU64,
+    /// One `flush_async` at a time: sled 0.34 runs each on its small I/O thread pool,
+    /// and dozens at once (64 provisioner results settling together) left every pool
+    /// thread waiting in `iobuf::flush` for good. Callers queue here, and a flush that
+    /// started after a caller's write covers it, so concurrent commits share one fsync.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Store {
@@ -138,6 +147,9 @@ impl Store {
                 outbox_ready: Notify::new(),
                 timers_changed: Notify::new(),
                 gate: std::sync::RwLock::new(()),
+                written: AtomicU64::new(0),
+                flushed: AtomicU64::new(0),
+                flushing: tokio::sync::Mutex::new(()),
             }),
         };
         store.check_format(shown_dir)?;
@@ -264,14 +276,22 @@ impl Store {
         self.settle(committed).await
     }
 
-    /// Makes every write so far durable (fsync), off the async threads.
+    /// Makes every write so far durable (fsync), off the async threads. Concurrent
+    /// callers share a flush: one that began after this caller's writes covers them.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let mine = self.inner.written.load(Ordering::Acquire);
+        let _turn = self.inner.flushing.lock().await;
+        if self.inner.flushed.load(Ordering::Acquire) >= mine {
+            return Ok(());
+        }
+        let covering = self.inner.written.load(Ordering::Acquire);
         self.inner
             .db
             .flush_async()
             .await
-            .map(|_| ())
-            .map_err(|e| StoreError::storage("flushing to disk", e))
+            .map_err(|e| StoreError::storage("flushing to disk", e))?;
+        self.inner.flushed.fetch_max(covering, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Flushes, then wakes the outbox sender and timer loop. Waking only after the
@@ -343,7 +363,11 @@ impl Store {
     ) -> Result<A, E> {
         let trees: &[sled::Tree] = &self.inner.trees;
         let _shared = self.inner.gate.read().unwrap_or_else(|p| p.into_inner());
-        match trees.transaction(|view| f(&Tx { trees: view })) {
+        let result = trees.transaction(|view| f(&Tx { trees: view }));
+        // Counted after the transaction, so a flush that reads this number starts
+        // after the write it covers.
+        self.inner.written.fetch_add(1, Ordering::AcqRel);
+        match result {
             Ok(value) => Ok(value),
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => {

@@ -152,9 +152,9 @@ fn view_arg(args: &Args) -> Result<Value, ApiError> {
 fn insert(w: &mut World, user: &str, view: Value) -> Value {
     let id = view["id"].as_str().unwrap_or_default().to_string();
     let record = ViewRecord {
+        values: initial_values(&view["blocks"]),
         view: view.clone(),
         user: user.to_string(),
-        values: Map::new(),
     };
     w.views.insert(id, record);
     view
@@ -243,7 +243,11 @@ pub(crate) fn replace_view(w: &mut World, id: &str, view: &Value) -> Option<Valu
     let root = old.view["root_view_id"].as_str().unwrap_or(id).to_string();
     let previous = old.view["previous_view_id"].as_str().map(str::to_string);
     let stored = stored_view(w, id, view, &root, previous.as_deref());
-    let values = keep_matching_values(&old.values, &stored["blocks"]);
+    let mut values = initial_values(&stored["blocks"]);
+    // What the person entered wins over the new view's initial values.
+    for (block_id, actions) in keep_matching_values(&old.values, &stored["blocks"]) {
+        values.insert(block_id, actions);
+    }
     let record = ViewRecord {
         view: stored,
         user: old.user,
@@ -251,6 +255,37 @@ pub(crate) fn replace_view(w: &mut World, id: &str, view: &Value) -> Option<Valu
     };
     w.views.insert(id.to_string(), record);
     w.view_json(id)
+}
+
+/// `state.values` as Slack fills it from input elements' `initial_option`,
+/// `initial_value`, `initial_user` and `initial_conversation`, before anyone types.
+fn initial_values(blocks: &Value) -> Map<String, Value> {
+    let mut values = Map::new();
+    for block in blocks.as_array().into_iter().flatten() {
+        if block["type"] != "input" {
+            continue;
+        }
+        let (Some(block_id), element) = (block["block_id"].as_str(), &block["element"]) else {
+            continue;
+        };
+        let Some(action_id) = element["action_id"].as_str() else {
+            continue;
+        };
+        let kind = element["type"].as_str().unwrap_or_default();
+        let state = if !element["initial_option"].is_null() {
+            json!({"type": kind, "selected_option": element["initial_option"]})
+        } else if let Some(text) = element["initial_value"].as_str() {
+            json!({"type": kind, "value": text})
+        } else if let Some(user) = element["initial_user"].as_str() {
+            json!({"type": kind, "selected_user": user})
+        } else if let Some(channel) = element["initial_conversation"].as_str() {
+            json!({"type": kind, "selected_conversation": channel})
+        } else {
+            continue;
+        };
+        values.insert(block_id.to_owned(), json!({ action_id: state }));
+    }
+    values
 }
 
 /// Input survives an update when the block_id / action_id pair still exists.

@@ -1,0 +1,490 @@
+//! Grants benchmark: a real `c1bot run` process over a data directory holding
+//! BENCH_GRANTS active grants (default 1,000,000), of which BENCH_BURST (default
+//! 10,000) expire in the same second.
+//!
+//! Reports: start-up (spawn → Socket Mode connected), RSS (idle, and peak during the
+//! burst), and expiry lateness p50/p99/max for the burst, for the manual-task path
+//! and for a webhook provisioner:
+//! - *decided*: from the due time to the moment c1bot started deprovisioning (the
+//!   `grant.expired` audit entry's `late_ms`);
+//! - *at Slack* (manual): due time → the deprovisioning task reached Slack (the
+//!   simulator's message ts);
+//! - *at the webhook*: due time → the revoke POST reached the receiver.
+//!
+//! The fixture is written through the public store API with records built by the
+//! workflow itself (approve, start, complete), exactly what c1bot writes, and cached
+//! under `target/bench-grants-<N>` (seeding 1,000,000 takes minutes).
+//!
+//! `cargo bench --bench grants` (env BENCH_GRANTS, BENCH_BURST).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use c1bot::simulator::{SimOptions, Simulator, Workspace};
+use c1bot::store::{Change, Store, Table, TimerEntry};
+use c1bot::workflow::grant::{self, GrantAction, TaskKind, Timing, Via};
+use c1bot::workflow::request::{AccessDuration, AccessRequest, Decision, Quorum, State, Step};
+use chrono::{DateTime, Utc};
+
+const CAROL: &str = "U0CAROL001";
+const SECRET: &str = "bench-secret";
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn env_or(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn summary(mut ms: Vec<i64>) -> String {
+    if ms.is_empty() {
+        return "no samples".into();
+    }
+    ms.sort_unstable();
+    let at = |p: f64| ms[(((p / 100.0) * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+    format!(
+        "p50 {} ms  p99 {} ms  max {} ms  (n={})",
+        at(50.0),
+        at(99.0),
+        ms[ms.len() - 1],
+        ms.len()
+    )
+}
+
+fn timing() -> Timing {
+    Timing {
+        remind_before_expiry: Duration::from_secs(15 * 60),
+        revoke_overdue_after: Duration::from_secs(3600),
+    }
+}
+
+/// An active grant of ReadOnly on AWS production for a person, until `until`, as
+/// the workflow writes it (approved by bob, granted by carol at `from`).
+fn active_grant(
+    n: u64,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> anyhow::Result<AccessRequest> {
+    let duration = (until - from).to_std()?;
+    let request = AccessRequest {
+        id: format!("REQ-{n}"),
+        requester: "U0ALICE001".into(),
+        beneficiary: "U0ALICE001".into(),
+        resource: "aws-prod".into(),
+        entitlement: "readonly".into(),
+        duration: AccessDuration::For(duration),
+        justification: format!("benchmark grant {n}"),
+        created_at: from,
+        decide_by: from + chrono::Duration::hours(24),
+        steps: vec![Step::new(
+            "Team lead",
+            ["U0BOB00001".to_owned()],
+            Quorum::Any,
+        )],
+        state: State::Approved { auto: false },
+        decisions: vec![Decision {
+            step: 0,
+            by: "U0BOB00001".into(),
+            approved: true,
+            reason: None,
+            at: from,
+        }],
+        grant: None,
+        extends: None,
+    };
+    let via = Via::Manual {
+        assignees: BTreeSet::from([CAROL.to_owned()]),
+        after_failure: None,
+    };
+    let started = grant::apply(&request, GrantAction::Start { via }, from, timing())
+        .map_err(|r| anyhow::anyhow!("{r:?}"))?;
+    let active = grant::apply(
+        &started.request,
+        GrantAction::Complete {
+            kind: TaskKind::Grant,
+            by: CAROL.into(),
+        },
+        from,
+        timing(),
+    )
+    .map_err(|r| anyhow::anyhow!("{r:?}"))?;
+    Ok(active.request)
+}
+
+/// The record and its timers, as c1bot schedules them when access becomes active
+/// (no reminder for access shorter than the reminder's lead).
+fn change_for(request: &AccessRequest, from: DateTime<Utc>, until: DateTime<Utc>) -> Change {
+    let change = Change::new()
+        .put(Table::Requests, request.id.clone(), request)
+        .timer(
+            until,
+            TimerEntry {
+                kind: "grant-expire".into(),
+                subject: request.id.clone(),
+            },
+        );
+    let remind = until - chrono::Duration::minutes(15);
+    if remind > from {
+        change.timer(
+            remind,
+            TimerEntry {
+                kind: "grant-remind".into(),
+                subject: request.id.clone(),
+            },
+        )
+    } else {
+        change
+    }
+}
+
+/// Writes grants `first..first+count`, expiring as `until(n)` says, in group commits.
+async fn seed(
+    store: &Store,
+    first: u64,
+    count: u64,
+    from: DateTime<Utc>,
+    until: impl Fn(u64) -> DateTime<Utc>,
+) -> anyhow::Result<()> {
+    const BATCH: u64 = 5_000;
+    let mut n = first;
+    while n < first + count {
+        let end = (n + BATCH).min(first + count);
+        let mut changes = Vec::with_capacity((end - n) as usize);
+        for i in n..end {
+            let at = until(i);
+            changes.push(change_for(&active_grant(i, from, at)?, from, at));
+        }
+        for result in store.commit_all(changes).await {
+            result?;
+        }
+        n = end;
+    }
+    Ok(())
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let status = Command::new("cp").arg("-a").arg(from).arg(to).status()?;
+    anyhow::ensure!(status.success(), "cp -a failed");
+    Ok(())
+}
+
+/// The background: `n` active grants expiring over the next 30 days (none during
+/// the run), cached across runs.
+async fn background(root: &Path, n: u64) -> anyhow::Result<PathBuf> {
+    let dir = root.join(format!("bench-grants-{n}"));
+    if dir.join("seeded").exists() {
+        return Ok(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let started = Instant::now();
+    let store = Store::open(&dir.join("data"))?;
+    let now = Utc::now();
+    let spread = 30 * 24 * 3600;
+    seed(&store, 100_000_000, n, now, |i| {
+        now + chrono::Duration::days(1) + chrono::Duration::seconds((i as i64 * 7919) % spread)
+    })
+    .await?;
+    store.flush().await?;
+    drop(store);
+    std::fs::write(dir.join("seeded"), b"")?;
+    println!(
+        "seeded {n} active grants in {:.1} s ({:.0} MiB on disk)",
+        started.elapsed().as_secs_f64(),
+        dir_size(&dir.join("data")) as f64 / 1048576.0
+    );
+    Ok(dir)
+}
+
+#[derive(Clone, Default)]
+struct Hook {
+    revokes: Arc<Mutex<Vec<(String, DateTime<Utc>)>>>,
+}
+
+async fn hook_server() -> anyhow::Result<(String, Hook)> {
+    let hook = Hook::default();
+    let state = hook.clone();
+    let app = axum::Router::new().route(
+        "/iam",
+        post(move |body: axum::body::Bytes| {
+            let state = state.clone();
+            async move {
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                if json["operation"] == "revoke" {
+                    let id = json["request_id"].as_str().unwrap_or_default().to_owned();
+                    state.revokes.lock().expect("lock").push((id, Utc::now()));
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((format!("http://{addr}/iam"), hook))
+}
+
+struct Run {
+    startup: Duration,
+    idle_rss: f64,
+    peak_rss: f64,
+    decided_ms: Vec<i64>,
+    delivered_ms: Vec<i64>,
+    drained: Duration,
+}
+
+async fn run(
+    label: &str,
+    base: &Path,
+    work: &Path,
+    burst: u64,
+    webhook: Option<(&str, &Hook)>,
+) -> anyhow::Result<Run> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let _ = std::fs::remove_dir_all(work);
+    std::fs::create_dir_all(work)?;
+    let data = work.join("data");
+    copy_dir(&base.join("data"), &data)?;
+    // The burst: `burst` grants expiring in the same second, 20 s from now.
+    let due = {
+        let at = Utc::now() + chrono::Duration::seconds(20);
+        at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64)
+    };
+    {
+        let store = Store::open(&data)?;
+        seed(&store, 1_000, burst, Utc::now(), |_| due).await?;
+        store.flush().await?;
+    }
+    let mut catalog = std::fs::read_to_string(root.join("catalog.example.toml"))?;
+    if let Some((url, _)) = webhook {
+        catalog = catalog.replacen(
+            "kind = \"manual\"                          # a task to the assignees, who grant by hand",
+            &format!("kind = \"webhook\"\nurl = \"{url}\"\nsecret_env = \"BENCH_HOOK_SECRET\"\ntimeout = \"5s\"\nretries = 1"),
+            1,
+        );
+    }
+    std::fs::write(work.join("catalog.toml"), catalog)?;
+    std::fs::write(
+        work.join("c1bot.toml"),
+        format!(
+            "catalog_file = \"catalog.toml\"\npolicies_dir = {:?}\nblocks_dir = {:?}\n",
+            root.join("policies"),
+            root.join("blocks")
+        ),
+    )?;
+
+    let sim = Simulator::start(Workspace::demo(), SimOptions::default()).await?;
+    let spawned = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_c1bot"))
+        .arg("--config")
+        .arg(work.join("c1bot.toml"))
+        .arg("run")
+        .env_clear()
+        .env("SLACK_APP_TOKEN", sim.app_token())
+        .env("SLACK_BOT_TOKEN", sim.bot_token())
+        .env("SLACK_API_URL", sim.api_url())
+        .env("C1BOT_DATA_DIR", &data)
+        .env("BENCH_HOOK_SECRET", SECRET)
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let child = KillOnDrop(child);
+    let pid = child.0.id();
+    sim.wait_for_connections(2, Duration::from_secs(60)).await?;
+    let startup = spawned.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = rss_mib(pid);
+    println!(
+        "[{label}] connected {:.0} ms after spawn; idle RSS {idle_rss:.1} MiB",
+        startup.as_secs_f64() * 1000.0
+    );
+
+    // Done when every expiry is decided (manual: the task is committed; Slack then
+    // paces DMs to one person at about one a second) or, with the webhook, when every
+    // revoke call's result is recorded. Read through the admin socket, as an operator
+    // would while c1bot runs.
+    let finished_action = if webhook.is_some() {
+        "provisioner.revoke"
+    } else {
+        "grant.expired"
+    };
+    let mut peak_rss = idle_rss;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let drained;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        peak_rss = peak_rss.max(rss_mib(pid));
+        if Utc::now() < due {
+            continue;
+        }
+        let lines = c1bot::app::admin::audit_export(&data)
+            .await
+            .unwrap_or_default();
+        let finished = String::from_utf8_lossy(&lines)
+            .lines()
+            .filter(|l| l.contains(finished_action))
+            .count() as u64;
+        if finished >= burst {
+            drained = (Utc::now() - due).to_std().unwrap_or_default();
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "[{label}] only {finished} of {burst} done after 300 s"
+        );
+    }
+    // Let the last commits settle, then stop c1bot the way an operator does.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    for _ in 0..300 {
+        if std::fs::metadata(format!("/proc/{pid}")).is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(child);
+
+    let delivered_ms: Vec<i64> = match webhook {
+        Some((_, hook)) => hook
+            .revokes
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(_, at)| (*at - due).num_milliseconds())
+            .collect(),
+        None => Vec::new(),
+    };
+    let store = Store::open(&data)?;
+    let mut out = Vec::new();
+    store.export_audit(&mut out)?;
+    let decided_ms: Vec<i64> = String::from_utf8_lossy(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["action"] == "grant.expired")
+        .filter_map(|e| e["detail"]["late_ms"].as_i64())
+        .collect();
+    sim.shutdown().await;
+    Ok(Run {
+        startup,
+        idle_rss,
+        peak_rss,
+        decided_ms,
+        delivered_ms,
+        drained,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let total = env_or("BENCH_GRANTS", 1_000_000) as u64;
+    let burst = env_or("BENCH_BURST", 10_000) as u64;
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let base = background(&target, total.saturating_sub(burst)).await?;
+    println!(
+        "{total} active grants ({} in the background, {burst} expiring in the same second)",
+        total.saturating_sub(burst)
+    );
+
+    let manual = if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "webhook") {
+        None
+    } else {
+        Some(
+            run(
+                "manual",
+                &base,
+                &target.join("bench-grants-run"),
+                burst,
+                None,
+            )
+            .await?,
+        )
+    };
+    let (url, hook) = hook_server().await?;
+    let webhook = run(
+        "webhook",
+        &base,
+        &target.join("bench-grants-run"),
+        burst,
+        Some((&url, &hook)),
+    )
+    .await?;
+    let _ = std::fs::remove_dir_all(target.join("bench-grants-run"));
+
+    for (label, r) in [
+        ("manual task", manual.as_ref()),
+        ("webhook", Some(&webhook)),
+    ] {
+        let Some(r) = r else { continue };
+        println!("\n== {label} ==");
+        println!(
+            "start-up (spawn → connected): {:.0} ms",
+            r.startup.as_secs_f64() * 1000.0
+        );
+        println!(
+            "RSS: idle {:.1} MiB, peak during the burst {:.1} MiB",
+            r.idle_rss, r.peak_rss
+        );
+        println!(
+            "lateness, deprovisioning started (task committed / run leased): {}",
+            summary(r.decided_ms.clone())
+        );
+        if !r.delivered_ms.is_empty() {
+            println!(
+                "lateness, revoke POST received by the webhook: {}",
+                summary(r.delivered_ms.clone())
+            );
+        }
+        println!(
+            "whole burst recorded {:.1} s after the due second",
+            r.drained.as_secs_f64()
+        );
+    }
+    Ok(())
+}
