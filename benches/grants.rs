@@ -237,9 +237,12 @@ async fn background(root: &Path, n: u64) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// A revoke the webhook received: request id and when.
+type Received = (String, DateTime<Utc>);
+
 #[derive(Clone, Default)]
 struct Hook {
-    revokes: Arc<Mutex<Vec<(String, DateTime<Utc>)>>>,
+    revokes: Arc<Mutex<Vec<Received>>>,
 }
 
 async fn hook_server() -> anyhow::Result<(String, Hook)> {
