@@ -8,7 +8,8 @@
 pub enum Command {
     /// `/c1`, `/c1 help`.
     Help,
-    /// `/c1 request [search text]`: open the request modal, pre-filtered.
+    /// `/c1 request [resource entitlement duration reason…]`: submitted at once when
+    /// complete, else the request modal, filled with what was understood.
     Request(String),
     /// `/c1 status`: my open requests and active access.
     Status,
@@ -51,7 +52,8 @@ pub fn usage(command_name: &str, unknown: Option<&str>) -> String {
     }
     text.push_str(&format!(
         "*c1bot* asks the right people for just-in-time access, right here in Slack.\n\
-         • `{command_name} request [search]`: ask for access (opens a form)\n\
+         • `{command_name} request`: ask for access (opens a form)\n\
+         • `{command_name} request aws-prod readonly 2h why…`: ask in one line\n\
          • `{command_name} status`: your open requests and active access\n\
          • `{command_name} revoke REQ-1042 [reason]`: end access early\n\
          • `{command_name} help`: this message"

@@ -67,15 +67,13 @@ impl C1Handler {
         tracing::info!(user = %user, command = %command.command, "slash command");
         let name = &self.services.command;
         match Command::parse(text) {
-            Command::Request(query) => {
-                requests::open_modal(
-                    &self.services,
-                    command.trigger_id.to_string(),
-                    command.channel_id.to_string(),
-                    query,
-                );
-                None
-            }
+            Command::Request(text) => super::one_line::handle(
+                &self.services,
+                command.trigger_id.to_string(),
+                command.channel_id.to_string(),
+                user,
+                &text,
+            ),
             Command::Status => Some(status::status_message(&self.services, &user)),
             Command::Revoke { request_id, reason } => super::grants::revoke_command(
                 &self.services,

@@ -16,6 +16,7 @@ pub mod grants;
 pub mod handler;
 pub mod mrkdwn;
 pub mod notify;
+pub mod one_line;
 pub mod policy_input;
 pub mod provisioning;
 pub mod request_form;

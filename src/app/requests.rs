@@ -154,37 +154,8 @@ pub async fn resource_chosen(
     let Some(resource) = services.catalog.resource(resource_id) else {
         return Ok(());
     };
-    let allowed = requestable(services, &person, &meta.channel, resource);
-    let entitlements: Vec<Choice> = allowed
-        .iter()
-        .map(|e| Choice {
-            text: e.name.clone(),
-            value: e.id.as_str().to_owned(),
-            selected: allowed.len() == 1,
-        })
-        .collect();
-    // Durations up to the longest any of them allows; the submission checks the chosen one.
-    let longest = allowed
-        .iter()
-        .map(|e| e.max_duration.as_secs())
-        .max()
-        .flatten()
-        .map(Duration::from_secs);
-    let any_permanent = allowed.iter().any(|e| e.permanent_allowed);
-    let durations = duration_options(&request_form::duration_choices(
-        None,
-        longest,
-        any_permanent,
-    ));
-    let entitlements = if entitlements.is_empty() {
-        vec![Choice {
-            text: "Nothing here you may request".into(),
-            value: "none".into(),
-            selected: false,
-        }]
-    } else {
-        entitlements
-    };
+    let (entitlements, durations) =
+        choices_for(services, &person, &meta.channel, resource, None, None);
     let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
     let updated = modal(services, &meta, Some((entitlements, durations)))?;
     services
@@ -365,6 +336,138 @@ pub async fn create(
                 "c1bot could not save your request; nothing was submitted. Try again in a moment.",
             ))
         }
+    }
+}
+
+/// The entitlement and duration choices of `resource` for `person`: the entitlements
+/// policy lets them request (one alone is preselected), and durations up to the
+/// longest any of them allows. `entitlement` / `duration` preselect a choice.
+fn choices_for(
+    services: &Services,
+    person: &Person,
+    channel: &str,
+    resource: &Resource,
+    entitlement: Option<&str>,
+    duration: Option<&str>,
+) -> (Vec<Choice>, Vec<Choice>) {
+    let allowed = requestable(services, person, channel, resource);
+    let entitlements: Vec<Choice> = allowed
+        .iter()
+        .map(|e| Choice {
+            text: e.name.clone(),
+            value: e.id.as_str().to_owned(),
+            selected: entitlement.map_or(allowed.len() == 1, |chosen| chosen == e.id.as_str()),
+        })
+        .collect();
+    // Durations up to the longest any of them allows; the submission checks the chosen one.
+    let longest = allowed
+        .iter()
+        .map(|e| e.max_duration.as_secs())
+        .max()
+        .flatten()
+        .map(Duration::from_secs);
+    let any_permanent = allowed.iter().any(|e| e.permanent_allowed);
+    let mut durations = duration_options(&request_form::duration_choices(
+        None,
+        longest,
+        any_permanent,
+    ));
+    for choice in &mut durations {
+        choice.selected = duration == Some(choice.value.as_str());
+    }
+    let entitlements = if entitlements.is_empty() {
+        vec![Choice {
+            text: "Nothing here you may request".into(),
+            value: "none".into(),
+            selected: false,
+        }]
+    } else {
+        entitlements
+    };
+    (entitlements, durations)
+}
+
+/// What a one-line `/c1 request` understood, for the modal it opens when something
+/// is missing or wrong.
+pub struct Prefill {
+    pub resource: Option<String>,
+    pub entitlement: Option<String>,
+    /// The duration option's value (`"7200"`, `"permanent"`).
+    pub duration: Option<String>,
+    pub reason: Option<String>,
+    /// One sentence per problem, plain text.
+    pub problems: Vec<String>,
+}
+
+/// Opens the request modal filled with what was understood, the problems shown at
+/// its top; `query` pre-filters the resource search when the resource is unknown.
+pub fn open_prefilled(
+    services: &Services,
+    trigger_id: String,
+    channel: String,
+    user: String,
+    query: String,
+    prefill: Prefill,
+) {
+    let services = services.clone();
+    tokio::spawn(async move {
+        let meta = Metadata { channel, query };
+        let resource = prefill
+            .resource
+            .as_deref()
+            .and_then(|id| services.catalog.resource(id));
+        let choices = match (resource, services.directory.person(&user).await) {
+            (Some(resource), Ok(person)) => Some(choices_for(
+                &services,
+                &person,
+                &meta.channel,
+                resource,
+                prefill.entitlement.as_deref(),
+                prefill.duration.as_deref(),
+            )),
+            _ => None,
+        };
+        let mut view = match modal(&services, &meta, choices) {
+            Ok(view) => view,
+            Err(error) => return tracing::error!(%error, "cannot render the request modal"),
+        };
+        prefill_view(&mut view, resource, &prefill);
+        services.open_view(&trigger_id, view, "request").await;
+    });
+}
+
+/// Sets the resource select's and justification's initial values, and puts the
+/// problems above the form.
+fn prefill_view(view: &mut Value, resource: Option<&Resource>, prefill: &Prefill) {
+    let Some(blocks) = view.get_mut("blocks").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for block in blocks.iter_mut() {
+        match (block.get("block_id").and_then(Value::as_str), resource) {
+            (Some(fields::RESOURCE), Some(resource)) => {
+                block["element"]["initial_option"] = json!({
+                    "text": {"type": "plain_text", "text": truncate(&resource.name, 75)},
+                    "value": resource.id.as_str(),
+                });
+            }
+            (Some(fields::JUSTIFICATION), _) => {
+                if let Some(reason) = prefill.reason.as_deref().filter(|r| !r.is_empty()) {
+                    block["element"]["initial_value"] = json!(truncate(reason, 3000));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !prefill.problems.is_empty() {
+        let text: Vec<String> = prefill
+            .problems
+            .iter()
+            .map(|p| format!(":warning: {}", super::mrkdwn::escape(p)))
+            .collect();
+        blocks.insert(
+            0,
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&text.join("\n"), 3000)}]}),
+        );
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod grants;
 mod helpers;
+mod one_line;
 mod operations;
 mod provisioners;
 mod request_lifecycle;
