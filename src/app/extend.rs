@@ -126,7 +126,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         },
         previous: Some(previous),
     };
-    match super::requests::create(services, user, "", &form, Some(plan)).await {
+    match super::requests::create(services, user, "", &form, Some(plan), "extend").await {
         Ok(()) => None,
         Err(errors) => Some(json!({ "response_action": "errors", "errors": errors })),
     }

@@ -33,25 +33,27 @@ pub fn handle(
             };
             let services = services.clone();
             tokio::spawn(async move {
-                let message = match requests::create(&services, &user, &channel, &form, None).await
-                {
-                    Ok(()) => {
-                        "Submitted. Your request and where it stands are in your DM with c1bot."
-                            .to_owned()
-                    }
-                    Err(errors) => {
-                        let mut problems: Vec<&String> = errors.values().collect();
-                        problems.dedup();
-                        format!(
-                            "Nothing was submitted: {}",
-                            problems
-                                .iter()
-                                .map(|p| p.as_str())
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        )
-                    }
-                };
+                let message =
+                    match requests::create(&services, &user, &channel, &form, None, "one_line")
+                        .await
+                    {
+                        Ok(()) => {
+                            "Submitted. Your request and where it stands are in your DM with c1bot."
+                                .to_owned()
+                        }
+                        Err(errors) => {
+                            let mut problems: Vec<&String> = errors.values().collect();
+                            problems.dedup();
+                            format!(
+                                "Nothing was submitted: {}",
+                                problems
+                                    .iter()
+                                    .map(|p| p.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            )
+                        }
+                    };
                 services.tell(&channel, &user, message);
             });
             None

@@ -180,7 +180,7 @@ async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(),
     let meta = metadata(view);
     let state = view.get("state").cloned().unwrap_or(Value::Null);
     let form = form_from_state(&state);
-    create(services, user, &meta.channel, &form, None).await
+    create(services, user, &meta.channel, &form, None, "modal").await
 }
 
 /// Validates `form` with policy and, if valid, commits the new request (extending
@@ -191,6 +191,8 @@ pub async fn create(
     channel: &str,
     form: &submit::Form,
     extends: Option<super::grants::StartPlan>,
+    // How the request came in, for the audit log: "modal", "one_line", "extend".
+    way: &'static str,
 ) -> Result<(), FieldErrors> {
     let form = form.clone();
     let extends_id = extends
@@ -293,7 +295,7 @@ pub async fn create(
                         "justification": request.justification,
                         "policy": {"allowed": requestable.as_ref().map(|r| r.policy.allowed), "auto_approve": requestable.as_ref().map(|r| r.policy.auto_approve), "reasons": requestable.as_ref().map(|r| r.policy.reasons.clone())},
                         "approvers": request.steps.iter().map(|s| s.approvers.iter().cloned().collect::<Vec<_>>()).collect::<Vec<_>>(),
-                        "via": if extends_id.is_some() { "extend" } else { "modal" },
+                        "via": way,
                         "extends": extends_id,
                     }),
                 });

@@ -229,10 +229,12 @@ fn script(dir: &std::path::Path, body: &str) -> String {
     path.display().to_string()
 }
 
-fn command(program: String, timeout_ms: u64, retries: u32) -> Automatic {
+/// Runs `script` through /bin/sh: executing a file another thread has just written
+/// can fail with ETXTBSY when a test elsewhere forks at that moment.
+fn command(script: String, timeout_ms: u64, retries: u32) -> Automatic {
     Automatic::Command(CommandSpec {
-        program,
-        args: vec!["--from-c1bot".into()],
+        program: "/bin/sh".into(),
+        args: vec![script, "--from-c1bot".into()],
         timeout: Duration::from_millis(timeout_ms),
         retries,
         retry_backoff: Duration::from_millis(20),
@@ -288,7 +290,13 @@ async fn a_hanging_command_is_killed_at_its_timeout() {
 
 #[tokio::test]
 async fn a_missing_program_is_a_clear_failure() {
-    let spec = command("/nonexistent/grant-tool".into(), 1000, 0);
+    let spec = Automatic::Command(CommandSpec {
+        program: "/nonexistent/grant-tool".into(),
+        args: Vec::new(),
+        timeout: Duration::from_millis(1000),
+        retries: 0,
+        retry_backoff: Duration::from_millis(20),
+    });
     let outcome = runner_for(&spec).run(&spec, &document()).await;
     assert!(!outcome.ok);
     assert!(

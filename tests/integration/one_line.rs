@@ -28,6 +28,11 @@ async fn a_complete_line_submits_at_once() {
     assert_eq!(card.buttons(), ["Approve", "Deny"]);
     told(&alice, "Submitted").await;
     assert!(alice.modal().is_none(), "no modal for a complete line");
+    let submitted = crate::grants::audit_entries(&app)
+        .into_iter()
+        .find(|e| e["action"] == "request.submitted")
+        .expect("audited");
+    assert_eq!(submitted["detail"]["via"], "one_line");
     app.stop().await;
 }
 
