@@ -72,6 +72,16 @@ pub struct Config {
     /// The webhook provisioners' HMAC keys, read from the variables their
     /// `secret_env` names.
     pub provisioner_secrets: ProvisionerSecrets,
+    pub activity: ActivityConfig,
+}
+
+/// The optional activity channel: one line per request, edited as it moves on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ActivityConfig {
+    /// A channel id (`C…`/`G…`); `None`: off (the default).
+    pub channel: Option<String>,
+    /// Whether the line shows the requester's reason (off: reasons can be sensitive).
+    pub include_reason: bool,
 }
 
 /// Webhook HMAC keys by environment variable name. Never printed.
@@ -293,6 +303,7 @@ impl Config {
         let socket = socket_config(&file)?;
         let requests = requests_config(&file)?;
         let grants = grants_config(&file)?;
+        let activity = activity_config(&file)?;
         let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
             None => Duration::ZERO,
             Some(text) => text
@@ -336,6 +347,7 @@ impl Config {
             grants,
             clock_offset,
             provisioner_secrets,
+            activity,
             health,
         })
     }
@@ -500,6 +512,23 @@ fn grants_config(file: &ParsedFile) -> Result<GrantsConfig, ConfigError> {
             "grants.revoke_overdue_after",
             defaults.revoke_overdue_after,
         )?,
+    })
+}
+
+fn activity_config(file: &ParsedFile) -> Result<ActivityConfig, ConfigError> {
+    let raw = &file.raw.activity;
+    let channel = match raw.channel.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) => Some(
+            crate::catalog::SlackId::parse(id, crate::catalog::SlackIdKind::Channel)
+                .map_err(|e| invalid(file.origin("activity.channel"), e))?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    Ok(ActivityConfig {
+        channel,
+        include_reason: raw.include_reason.unwrap_or(false),
     })
 }
 

@@ -175,7 +175,13 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
                     }
                 }
             }
-            None => change.put(Table::Requests, request_id, &transition.request),
+            None => {
+                let change = change.put(Table::Requests, request_id, &transition.request);
+                match services.activity_line(&transition.request, false) {
+                    Some(line) => change.outbox(line),
+                    None => change,
+                }
+            }
         };
         for (due, timer) in
             super::timers::escalation_timers(&transition.request, &transition.effects, now)

@@ -92,6 +92,8 @@ pub fn render(
         names: &names,
     }
     .messages(&request, effects)?;
+    let mut messages = messages;
+    messages.extend(services.activity_line(&request, false));
     let timers = effects
         .iter()
         .filter_map(|effect| match effect {

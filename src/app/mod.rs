@@ -4,6 +4,7 @@
 //! Mode. Shutdown order: stop reading envelopes, let in-flight envelopes finish and
 //! be acked (bounded), then return.
 
+pub mod activity;
 pub mod admin;
 pub mod commands;
 pub mod decisions;
@@ -194,6 +195,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         })
         .context("setting up the automatic provisioners")?,
         jobs: provisioning::Jobs::default(),
+        activity: config.activity.clone(),
     };
     let reloader = Reloader {
         policies: services.policies.clone(),

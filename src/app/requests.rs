@@ -302,6 +302,9 @@ pub async fn create(
             for message in messages {
                 change = change.outbox(message);
             }
+            if let Some(line) = services.activity_line(&request, true) {
+                change = change.outbox(line);
+            }
             change = match &plan {
                 Some(plan) => match super::grants::start(services, &request, plan, now, change) {
                     Ok(change) => change,

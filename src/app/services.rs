@@ -89,6 +89,7 @@ pub struct Services {
     pub provisioners: crate::provisioner::Runner,
     /// Provisioner runs under way in this process.
     pub jobs: super::provisioning::Jobs,
+    pub activity: crate::config::ActivityConfig,
 }
 
 impl Services {
@@ -245,6 +246,16 @@ impl Services {
         if let Err(error) = self.web.call(methods::VIEWS_OPEN, args).await {
             tracing::warn!(%error, what, "could not open a modal");
         }
+    }
+
+    /// The activity channel's line for `request` (a post when `first`), if configured.
+    pub fn activity_line(
+        &self,
+        request: &AccessRequest,
+        first: bool,
+    ) -> Option<crate::store::OutboxMessage> {
+        let names = self.names(request);
+        super::activity::line(&self.activity, &self.templates(), &names, request, first)
     }
 
     pub fn templates(&self) -> Templates {

@@ -27,6 +27,7 @@ pub(super) struct RawFile {
     pub blocks_dir: Option<PathBuf>,
     pub requests: RawRequests,
     pub grants: RawGrants,
+    pub activity: RawActivity,
     pub health: RawHealth,
     /// A separate catalog file, relative to this file's directory.
     pub catalog_file: Option<PathBuf>,
@@ -64,6 +65,13 @@ pub(super) struct RawRequests {
 pub(super) struct RawGrants {
     pub remind_before_expiry: Option<String>,
     pub revoke_overdue_after: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawActivity {
+    pub channel: Option<String>,
+    pub include_reason: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -463,3 +463,17 @@ fn catalog_problems_name_the_config_file_and_line() {
         format!("invalid catalog: {name}:8: resource 'db': space: no space has id 'prod'")
     );
 }
+
+#[test]
+fn the_activity_channel_must_be_a_channel_id() {
+    let file = toml_file("[activity]\nchannel = \"#access-log\"\n");
+    let err = error_of(Some(file.path()), &[], Mode::Offline);
+    assert!(
+        err.contains("activity.channel") && err.contains("is not a Slack channel id"),
+        "{err}"
+    );
+    let file = toml_file("[activity]\nchannel = \"C0ACCESSLG\"\ninclude_reason = true\n");
+    let config = Config::load(Some(file.path()), &|_| None, Mode::Offline).expect("valid");
+    assert_eq!(config.activity.channel.as_deref(), Some("C0ACCESSLG"));
+    assert!(config.activity.include_reason);
+}

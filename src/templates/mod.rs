@@ -27,7 +27,7 @@ pub use vars::{Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 17] = [
+pub const REQUIRED: [&str; 18] = [
     "usage",
     "request_modal",
     "request_submitted",
@@ -43,6 +43,7 @@ pub const REQUIRED: [&str; 17] = [
     "access_expiring",
     "reason_modal",
     "extend_modal",
+    "activity_line",
     "status",
     "home",
 ];

@@ -2,6 +2,7 @@
 //! real websocket on 127.0.0.1. Tests act as people (run a slash command, open App
 //! Home) and assert on what those people see and on what Slack received.
 
+mod activity;
 mod cli;
 mod crash;
 mod grants;
