@@ -12,7 +12,7 @@ use super::services::Services;
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, Table};
 use crate::templates::Vars;
-use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
+use crate::workflow::approval::{self, Action, Actor, Effect};
 
 pub const DENY_CALLBACK_ID: &str = "c1_deny";
 const ATTEMPTS: usize = 5;
@@ -116,7 +116,14 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
         let transition = match approval::apply(&request, action.clone(), &actor, now) {
             Ok(transition) => transition,
             Err(refusal) => {
-                record_refusal(services, user, request_id, &action, &refusal).await;
+                services
+                    .audit_refusal(
+                        user,
+                        request_id,
+                        audit_action(&action),
+                        refusal.message(request_id),
+                    )
+                    .await;
                 return Result::Refused(refusal.message(request_id));
             }
         };
@@ -254,25 +261,6 @@ async fn actor_for(
         self_approval_allowed: decision.allowed && decision.self_approval,
         policy_reasons: decision.reasons,
     })
-}
-
-/// A refused attempt is audited too: who tried what, and why it was refused.
-async fn record_refusal(
-    services: &Services,
-    user: &str,
-    request_id: &str,
-    action: &Action,
-    refusal: &Refusal,
-) {
-    let change = Change::new().at(services.now()).audit(AuditEvent {
-        actor: user.to_owned(),
-        action: format!("{}.refused", audit_action(action)),
-        subject: request_id.to_owned(),
-        detail: json!({ "why": refusal.message(request_id) }),
-    });
-    if let Err(error) = services.store.commit(change).await {
-        tracing::error!(%error, "cannot audit a refused action");
-    }
 }
 
 fn audit_action(action: &Action) -> &'static str {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::metrics::{Gauge, GaugeSource};
 use crate::store::{Store, Table};
-use crate::workflow::grant::{GrantState, TaskKind};
+use crate::workflow::grant::GrantState;
 use crate::workflow::request::AccessRequest;
 
 pub struct StoreGauges {
@@ -53,11 +53,7 @@ impl GaugeSource for StoreGauges {
                 };
                 *grants.entry(grant.state.label()).or_default() += 1.0;
                 if let Some(task) = grant.open_task().filter(|t| t.is_manual()) {
-                    let kind = match task.kind {
-                        TaskKind::Grant => "grant",
-                        TaskKind::Revoke => "revoke",
-                    };
-                    *tasks.entry(kind).or_default() += 1.0;
+                    *tasks.entry(task.kind.as_str()).or_default() += 1.0;
                 }
                 if grant.state == GrantState::Deprovisioning
                     && grant

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::notify::{duration_text, Names};
 use crate::store::OutboxMessage;
-use crate::templates::{RenderError, Templates, Vars};
+use crate::templates::{slack_date, RenderError, Templates, Vars};
 use crate::workflow::grant::{Ending, Grant, GrantEffect, Task, TaskKind, Via};
 use crate::workflow::request::AccessRequest;
 
@@ -19,14 +19,7 @@ pub struct GrantNotifier<'a> {
 
 /// The key an assignee's copy of a task is recorded under.
 pub fn task_key(request_id: &str, kind: TaskKind, who: &str) -> String {
-    format!("{request_id}/task-{}/{who}", kind_word(kind))
-}
-
-fn kind_word(kind: TaskKind) -> &'static str {
-    match kind {
-        TaskKind::Grant => "grant",
-        TaskKind::Revoke => "revoke",
-    }
+    format!("{request_id}/task-{}/{who}", kind.as_str())
 }
 
 impl GrantNotifier<'_> {
@@ -396,14 +389,6 @@ fn until(vars: Vars, grant: &Grant) -> Vars {
         Some(at) => vars.date("until", at.timestamp()),
         None => vars.text("until", "no end date (permanent)"),
     }
-}
-
-/// A date Slack shows in each reader's own time zone.
-pub fn slack_date(unix: i64) -> String {
-    let fallback = chrono::DateTime::from_timestamp(unix, 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| "an unknown time".to_owned());
-    format!("<!date^{unix}^{{date_short_pretty}} at {{time}}|{fallback}>")
 }
 
 /// "3 h 12 min", "45 s".

@@ -19,9 +19,7 @@ use crate::catalog::Entitlement;
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, OutboxMessage, Table, TimerEntry, Versioned};
 use crate::templates::RenderError;
-use crate::workflow::grant::{
-    self, GrantAction, GrantEffect, GrantRefusal, TaskKind, TimerKind, Via,
-};
+use crate::workflow::grant::{self, GrantAction, GrantEffect, TaskKind, TimerKind, Via};
 use crate::workflow::request::AccessRequest;
 
 pub const TASK_FAIL_CALLBACK_ID: &str = "c1_task_fail";
@@ -272,7 +270,14 @@ async fn act_once(services: &Services, user: &str, request_id: &str, ask: Ask) -
         let transition = match grant::apply(&request, action.clone(), now, services.timing()) {
             Ok(transition) => transition,
             Err(refusal) => {
-                audit_refusal(services, user, request_id, &ask, &refusal).await;
+                services
+                    .audit_refusal(
+                        user,
+                        request_id,
+                        audit_action(&ask),
+                        refusal.message(request_id),
+                    )
+                    .await;
                 return Outcome::Refused(refusal.message(request_id));
             }
         };
@@ -387,24 +392,6 @@ async fn resolve(
     })
 }
 
-async fn audit_refusal(
-    services: &Services,
-    user: &str,
-    request_id: &str,
-    ask: &Ask,
-    refusal: &GrantRefusal,
-) {
-    let change = Change::new().at(services.now()).audit(AuditEvent {
-        actor: user.to_owned(),
-        action: format!("{}.refused", audit_action(ask)),
-        subject: request_id.to_owned(),
-        detail: json!({ "why": refusal.message(request_id) }),
-    });
-    if let Err(error) = services.store.commit(change).await {
-        tracing::error!(%error, "cannot audit a refused grant action");
-    }
-}
-
 fn audit_action(ask: &Ask) -> &'static str {
     match ask {
         Ask::Complete(TaskKind::Grant) => "task.grant.complete",
@@ -489,7 +476,7 @@ pub fn open_reason_modal(
         let (callback, metadata, title, submit, question, hint) = match purpose {
             Purpose::CannotComplete(kind) => (
                 TASK_FAIL_CALLBACK_ID,
-                format!("{request_id}/{}", kind_word(kind)),
+                format!("{request_id}/{}", kind.as_str()),
                 "Can't complete",
                 "Send",
                 format!("Why can't you complete this task for {what}?"),
@@ -534,13 +521,6 @@ pub fn open_reason_modal(
 pub enum Purpose {
     CannotComplete(TaskKind),
     Revoke,
-}
-
-fn kind_word(kind: TaskKind) -> &'static str {
-    match kind {
-        TaskKind::Grant => "grant",
-        TaskKind::Revoke => "revoke",
-    }
 }
 
 /// The reason modal was submitted: the ack payload (the refusal under the reason

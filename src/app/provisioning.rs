@@ -65,15 +65,6 @@ impl Jobs {
             set.remove(request_id);
         }
     }
-
-    /// How many runs are under way.
-    pub fn len(&self) -> usize {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A run to start once its lease is committed.
@@ -262,14 +253,7 @@ fn document(
     Document {
         operation,
         request_id: request.id.clone(),
-        idempotency_key: format!(
-            "{}/{}",
-            request.id,
-            match kind {
-                TaskKind::Grant => "grant",
-                TaskKind::Revoke => "revoke",
-            }
-        ),
+        idempotency_key: format!("{}/{}", request.id, kind.as_str()),
         user: DocUser {
             id: request.beneficiary.clone(),
             email,
@@ -317,13 +301,7 @@ async fn settle(
         };
         let audit = AuditEvent {
             actor: "c1bot".into(),
-            action: format!(
-                "provisioner.{}",
-                match job.kind {
-                    TaskKind::Grant => "grant",
-                    TaskKind::Revoke => "revoke",
-                }
-            ),
+            action: format!("provisioner.{}", job.kind.as_str()),
             subject: request_id.to_owned(),
             detail: json!({
                 "ok": outcome.ok,

@@ -248,6 +248,22 @@ impl Services {
         }
     }
 
+    /// A refused attempt is audited too: who tried what (`<action>.refused`) on which
+    /// request, and why it was refused. Best effort: a failure is logged.
+    pub async fn audit_refusal(&self, user: &str, request_id: &str, action: &str, why: String) {
+        let change = crate::store::Change::new()
+            .at(self.now())
+            .audit(crate::store::AuditEvent {
+                actor: user.to_owned(),
+                action: format!("{action}.refused"),
+                subject: request_id.to_owned(),
+                detail: json!({ "why": why }),
+            });
+        if let Err(error) = self.store.commit(change).await {
+            tracing::error!(%error, action, "cannot audit a refused action");
+        }
+    }
+
     /// The activity channel's line for `request` (a post when `first`), if configured.
     pub fn activity_line(
         &self,

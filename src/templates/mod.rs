@@ -23,7 +23,7 @@ use serde_json::Value;
 
 pub use limits::{enforce, max_blocks, violations, ELLIPSIS, MESSAGE_BLOCKS, VIEW_BLOCKS};
 pub use placeholder::{Kind, ListSlot, Placeholders};
-pub use vars::{Choice, Vars};
+pub use vars::{slack_date, Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.

@@ -92,12 +92,9 @@ impl Vars {
     /// A time every reader sees in their own time zone: `<!date^TS^{date_short_pretty} at {time}|fallback>`,
     /// with a UTC fallback for clients that cannot format it.
     pub fn date(mut self, name: &str, unix_secs: i64) -> Vars {
-        let fallback = chrono::DateTime::from_timestamp(unix_secs, 0)
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| "an unknown time".to_owned());
         let token = Var::Token {
-            mrkdwn: format!("<!date^{unix_secs}^{{date_short_pretty}} at {{time}}|{fallback}>"),
-            plain: fallback,
+            mrkdwn: slack_date(unix_secs),
+            plain: utc_fallback(unix_secs),
         };
         self.values.insert(name.to_owned(), token);
         self
@@ -135,6 +132,21 @@ fn mention(id: &str) -> Var {
         mrkdwn: token,
         plain: id.to_owned(),
     }
+}
+
+/// `<!date^…>`: a date Slack shows in each reader's own time zone, with a UTC
+/// fallback for clients that cannot.
+pub fn slack_date(unix_secs: i64) -> String {
+    format!(
+        "<!date^{unix_secs}^{{date_short_pretty}} at {{time}}|{}>",
+        utc_fallback(unix_secs)
+    )
+}
+
+fn utc_fallback(unix_secs: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "an unknown time".to_owned())
 }
 
 #[cfg(test)]

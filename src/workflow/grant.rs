@@ -23,6 +23,16 @@ pub enum TaskKind {
     Revoke,
 }
 
+impl TaskKind {
+    /// `grant` / `revoke`, as in message keys, audit actions and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Grant => "grant",
+            TaskKind::Revoke => "revoke",
+        }
+    }
+}
+
 /// Who carries out a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "via", rename_all = "snake_case")]
