@@ -136,13 +136,24 @@ impl GrantNotifier<'_> {
         grant: &Grant,
         task: &Task,
     ) -> Result<serde_json::Value, RenderError> {
+        // mrkdwn built here: mentions from stored ids, everything else escaped.
         let mut notes = Vec::new();
         if let Via::Manual {
             after_failure: Some(failure),
             ..
         } = &task.via
         {
-            notes.push(format!("Could not be done automatically: {failure}."));
+            notes.push(format!(
+                "Could not be done automatically: {}.",
+                escape(failure)
+            ));
+        }
+        if let Some(blocked) = &task.blocked {
+            notes.push(format!(
+                "<@{}> could not do it: {}.",
+                blocked.by,
+                escape(&blocked.reason)
+            ));
         }
         if !task.escalated_to.is_empty() {
             notes.push(
@@ -161,13 +172,14 @@ impl GrantNotifier<'_> {
                     "The clock for {} starts when you mark it complete.",
                     duration_text(request.duration)
                 ));
-                let vars = self.base(request).text("note", notes.join(" "));
+                let vars = self.base(request).text("note", NOTE_MARKER);
                 let vars = if approvers.is_empty() {
                     vars.text("approved_by", "policy (automatic)")
                 } else {
                     vars.mentions("approved_by", &approvers)
                 };
-                self.templates.render("provisioning_task", &vars)
+                let card = self.templates.render("provisioning_task", &vars)?;
+                Ok(with_note(card, &notes))
             }
             TaskKind::Revoke => {
                 notes.push("Mark it complete once the access is removed.".into());
@@ -188,8 +200,9 @@ impl GrantNotifier<'_> {
                         "active_from",
                         grant.active_from.unwrap_or(task.started_at).timestamp(),
                     )
-                    .text("note", notes.join(" "));
-                self.templates.render("deprovisioning_task", &vars)
+                    .text("note", NOTE_MARKER);
+                let card = self.templates.render("deprovisioning_task", &vars)?;
+                Ok(with_note(card, &notes))
             }
         }
     }
@@ -363,6 +376,25 @@ impl GrantNotifier<'_> {
         }
         people
     }
+}
+
+/// Stands in for a task card's note while rendering; the note itself is mrkdwn with
+/// mentions, which template values (always escaped text) cannot carry.
+const NOTE_MARKER: &str = "c1bot-note-marker";
+
+/// `card` with the note marker replaced by `notes` (cut to fit a context block).
+fn with_note(mut card: serde_json::Value, notes: &[String]) -> serde_json::Value {
+    fn replace(value: &mut serde_json::Value, note: &str) {
+        match value {
+            serde_json::Value::String(text) if text == NOTE_MARKER => *text = note.to_owned(),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| replace(v, note)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| replace(v, note)),
+            _ => {}
+        }
+    }
+    let note: String = notes.join(" ").chars().take(1900).collect();
+    replace(&mut card, &note);
+    card
 }
 
 fn task_of(grant: &Grant, kind: TaskKind) -> Option<&Task> {

@@ -62,6 +62,15 @@ pub struct Task {
     /// Owners asked to step in after the task went overdue (they may complete it too).
     #[serde(default)]
     pub escalated_to: BTreeSet<UserId>,
+    /// An assignee said they cannot do it (a revoke stays open and goes to the owners).
+    #[serde(default)]
+    pub blocked: Option<Blocked>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub by: UserId,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +92,7 @@ impl Task {
             done: None,
             reminders: 0,
             escalated_to: BTreeSet::new(),
+            blocked: None,
         }
     }
 
@@ -733,9 +743,7 @@ fn cannot_revoke(
     let Some(task) = grant.deprovision.as_mut() else {
         return;
     };
-    if let Via::Manual { after_failure, .. } = &mut task.via {
-        *after_failure = Some(format!("<@{by}> could not do it: {reason}"));
-    }
+    task.blocked = Some(Blocked { by, reason });
     effects.push(GrantEffect::UpdateTaskCopies(TaskKind::Revoke));
     escalate(task, owners, effects);
 }

@@ -451,6 +451,19 @@ fn a_revoke_that_cannot_be_done_stays_open_and_goes_to_the_owners_at_once() {
         now() + ChronoDuration::hours(4),
     );
     assert_eq!(state(&t.request), GrantState::Deprovisioning);
+    let task = t
+        .request
+        .grant
+        .as_ref()
+        .and_then(|g| g.deprovision.as_ref())
+        .expect("task");
+    assert_eq!(
+        task.blocked,
+        Some(Blocked {
+            by: "carol".into(),
+            reason: "console is down".into()
+        })
+    );
     assert!(t.effects.contains(&GrantEffect::EscalateTask {
         kind: TaskKind::Revoke,
         to: vec!["olga".into()]

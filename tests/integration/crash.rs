@@ -32,17 +32,30 @@ fn free_port() -> u16 {
 }
 
 async fn setup() -> Setup {
+    setup_with_catalog(None).await
+}
+
+/// Like [`setup`], with the example catalog's text replaced when `catalog` is given.
+async fn setup_with_catalog(catalog: Option<String>) -> Setup {
     let sim = Simulator::start(Workspace::demo(), SimOptions::default())
         .await
         .expect("simulator");
     let dir = tempfile::tempdir().expect("temp dir");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = dir.path().join("c1bot.toml");
+    let catalog_file = match catalog {
+        Some(text) => {
+            let path = dir.path().join("catalog.toml");
+            std::fs::write(&path, text).expect("catalog written");
+            path
+        }
+        None => root.join("catalog.example.toml"),
+    };
     std::fs::write(
         &config,
         format!(
             "catalog_file = {:?}\npolicies_dir = {:?}\nblocks_dir = {:?}\n",
-            root.join("catalog.example.toml"),
+            catalog_file,
             root.join("policies"),
             root.join("blocks"),
         ),
@@ -72,6 +85,7 @@ impl Setup {
             .env("C1BOT_HEALTH_LISTEN", format!("127.0.0.1:{port}"))
             .env("C1BOT_CLOCK_OFFSET_SECS", offset.as_secs().to_string())
             .env("RUST_LOG", "warn")
+            .env("CRASH_HOOK_SECRET", "crash-test-key")
             .kill_on_drop(true)
             .spawn()
             .expect("c1bot starts");
@@ -238,5 +252,69 @@ async fn an_expiry_that_passed_while_stopped_and_a_kill_mid_deprovision_revoke_o
         expiries[0]
     );
     assert!(store.verify_audit().expect("verify").problem.is_none());
+    setup.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_provisioner_run_cut_by_kill_9_runs_again_at_once_after_restart() {
+    use axum::routing::post;
+    use std::sync::{Arc, Mutex};
+    // The receiver hangs on its first call (c1bot dies meanwhile) and answers later ones.
+    let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = keys.clone();
+    let app = axum::Router::new().route(
+        "/iam",
+        post(move |body: axum::body::Bytes| {
+            let seen = seen.clone();
+            async move {
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let first = {
+                    let mut keys = seen.lock().expect("lock");
+                    keys.push(
+                        json["idempotency_key"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
+                    keys.len() == 1
+                };
+                if first {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/iam", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog.example.toml"))
+            .expect("example catalog");
+    // A 20 s time-out and no retry: the run's lease lasts 50 s, far beyond this test's waits.
+    let catalog = example.replacen(
+        "kind = \"manual\"                          # a task to the assignees, who grant by hand",
+        &format!("kind = \"webhook\"\nurl = \"{url}\"\nsecret_env = \"CRASH_HOOK_SECRET\"\ntimeout = \"20s\"\nretries = 0"),
+        1,
+    );
+    let setup = setup_with_catalog(Some(catalog)).await;
+    let bot = setup.start(Duration::ZERO).await;
+    approve(&setup.sim).await;
+    eventually(WAIT, "the grant call is under way", || async {
+        !keys.lock().expect("lock").is_empty()
+    })
+    .await;
+    bot.kill_9().await;
+
+    let bot = setup.start(Duration::ZERO).await;
+    dm_containing(&setup.sim.person("alice"), "Your access is active").await;
+    assert_eq!(
+        *keys.lock().expect("lock"),
+        ["REQ-1001/grant", "REQ-1001/grant"],
+        "called again after the restart, with the same idempotency key"
+    );
+    bot.kill_9().await;
     setup.sim.shutdown().await;
 }

@@ -371,3 +371,49 @@ async fn extend_goes_through_approval_and_continues_the_access() {
     dm_containing(&app.sim.person("carol"), "from <@U0ALICE001>: expired").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn revoke_from_status_asks_a_reason_and_a_revoke_that_cannot_be_done_goes_to_the_owner() {
+    let app = app_with(|_| {}).await;
+    active_grant(&app).await;
+    let alice = app.sim.person("alice");
+    let status = alice.slash("/c1", "status", "general").await;
+    assert!(status.acked);
+    alice
+        .click("Revoke")
+        .await
+        .expect("alice clicks Revoke on her status");
+    alice
+        .wait_for_modal(WAIT)
+        .await
+        .expect("the reason modal opens");
+    alice
+        .fill("Reason", "incident closed")
+        .await
+        .expect("reason");
+    alice.submit().await.expect("submitted");
+    let carol = app.sim.person("carol");
+    dm_containing(&carol, "revoked early: incident closed").await;
+
+    carol.click("Can't complete").await.expect("carol cannot");
+    carol
+        .wait_for_modal(WAIT)
+        .await
+        .expect("the reason modal opens");
+    carol
+        .fill("Reason", "console is down")
+        .await
+        .expect("reason");
+    carol.submit().await.expect("submitted");
+    // frank owns AWS production: asked at once, and may complete it.
+    let frank = app.sim.person("frank");
+    let task = dm_containing(&frank, "<@U0CAROL001> could not do it: console is down.").await;
+    assert!(
+        !task.visible_text().contains("automatically"),
+        "{}",
+        task.visible_text()
+    );
+    frank.click("Mark complete").await.expect("frank revokes");
+    dm_containing(&alice, "Access removed").await;
+    app.stop().await;
+}
