@@ -16,7 +16,7 @@ deny contains "your Slack account is deactivated" if user.deleted
 
 # Guests (multi- and single-channel) only see part of the workspace; they may not
 # request or approve access.
-deny contains "guest accounts cannot use c1bot; ask a full member of the workspace to request access for you" if guest
+deny contains "guest accounts cannot use c1bot, and access is not granted to guests" if guest
 
 # People from another workspace (Slack Connect) are not ours to grant access to.
 deny contains "users from other workspaces cannot use c1bot" if user.is_stranger

@@ -71,7 +71,7 @@ test_member_may_list_the_catalog_without_a_resource if {
 
 test_guest_is_denied if {
 	guest := as_user({"is_restricted": true})
-	"guest accounts cannot use c1bot; ask a full member of the workspace to request access for you" in access.deny with input as guest
+	"guest accounts cannot use c1bot, and access is not granted to guests" in access.deny with input as guest
 	not access.allow with input as guest
 }
 

@@ -132,6 +132,9 @@ pub struct RequestsConfig {
     pub decide_within: Duration,
     /// Approvers who have not acted are reminded this often.
     pub remind_every: Duration,
+    /// A request being asked for step by step in a DM is dropped after this long
+    /// without an answer (the person is told).
+    pub conversation_expires_after: Duration,
 }
 
 /// The optional health and metrics listener.
@@ -450,6 +453,11 @@ fn requests_config(file: &ParsedFile) -> Result<RequestsConfig, ConfigError> {
             &raw.remind_every,
             "requests.remind_every",
             Duration::from_secs(4 * 3600),
+        )?,
+        conversation_expires_after: duration(
+            &raw.conversation_expires_after,
+            "requests.conversation_expires_after",
+            Duration::from_secs(30 * 60),
         )?,
     })
 }

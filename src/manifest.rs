@@ -59,7 +59,7 @@ pub fn manifest(command: &str) -> Value {
                 "command": command,
                 "description": "Request access, see its status, get help",
                 "usage_hint": "help",
-                "should_escape": false
+                "should_escape": true
             }]
         },
         "oauth_config": { "scopes": { "bot": scopes } },

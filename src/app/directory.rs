@@ -24,6 +24,8 @@ pub const TTL: Duration = Duration::from_secs(60);
 pub struct Person {
     pub profile: SlackUser,
     pub email: Option<String>,
+    /// An app's bot user: never given access, asked or addressed as a person.
+    pub is_bot: bool,
 }
 
 impl Person {
@@ -63,6 +65,7 @@ impl Person {
                 .get("email")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            is_bot: flag("is_bot"),
         })
     }
 }

@@ -118,6 +118,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         entitlement: Some(previous.data.entitlement.clone()),
         duration: super::request_form::value_of(&state, fields::DURATION),
         justification: super::request_form::value_of(&state, fields::JUSTIFICATION),
+        on_behalf_of: None,
     };
     let plan = StartPlan {
         via: Via::Manual {

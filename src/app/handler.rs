@@ -81,7 +81,8 @@ impl C1Handler {
                 command.channel_id.to_string(),
                 user,
                 request_id,
-                reason,
+                // Slack escapes mentions in the command's text; the reason is kept as seen.
+                crate::intake::as_seen(&reason),
             ),
             Command::Help => Some(ephemeral(usage(name, None))),
             Command::Unknown(word) => Some(ephemeral(usage(name, Some(&word)))),

@@ -36,6 +36,11 @@ pub fn requester_key(request_id: &str) -> String {
     format!("{request_id}/card/requester")
 }
 
+/// The key of the copy sent to the person a request is for, when someone else asked.
+pub fn beneficiary_key(request_id: &str) -> String {
+    format!("{request_id}/card/beneficiary")
+}
+
 impl Notifier<'_> {
     /// Messages for `effects` on `request` (already in its new state).
     pub fn messages(
@@ -63,7 +68,7 @@ impl Notifier<'_> {
     fn base(&self, request: &AccessRequest) -> Vars {
         Vars::new()
             .text("request_id", &request.id)
-            .mention("requester", &request.requester)
+            .person_asked_by("requester", &request.beneficiary, &request.requester)
             .text("resource", &self.names.resource)
             .text("entitlement", &self.names.entitlement)
             .text("space", &self.names.space)
@@ -126,9 +131,11 @@ impl Notifier<'_> {
             .collect())
     }
 
-    /// Redraws every copy already sent: the requester's and each asked step's cards.
+    /// Redraws every copy already sent: the requester's (and the beneficiary's, when
+    /// someone asked for them) and each asked step's cards.
     fn refresh(&self, request: &AccessRequest) -> Result<Vec<OutboxMessage>, RenderError> {
         let mut out = vec![self.requester_copy(request)?];
+        out.extend(self.beneficiary_copy(request)?);
         if is_new(request) {
             // Nothing else has been sent yet; the approvers' cards are being posted.
             return Ok(out);
@@ -168,10 +175,15 @@ impl Notifier<'_> {
     /// The requester's copy: what they asked and where it stands (never any buttons).
     fn requester_copy(&self, request: &AccessRequest) -> Result<OutboxMessage, RenderError> {
         let card = match request.current_step() {
-            Some((_, step)) => self.templates.render(
-                "request_submitted",
-                &self.step_vars(self.base(request), step),
-            )?,
+            Some((_, step)) => {
+                let vars = self.step_vars(self.base(request), step);
+                let vars = if request.beneficiary == request.requester {
+                    vars.text("for_whom", "You")
+                } else {
+                    vars.mention("for_whom", &request.beneficiary)
+                };
+                self.templates.render("request_submitted", &vars)?
+            }
             None => self.closed_card(request, usize::MAX)?,
         };
         Ok(match request.state {
@@ -179,6 +191,32 @@ impl Notifier<'_> {
             _ if is_new(request) => post(&request.requester, &card, requester_key(&request.id)),
             _ => update(&card, requester_key(&request.id)),
         })
+    }
+
+    /// The copy for the person a request is for, when someone else asked: who asked,
+    /// and a Cancel button while it is open (the workflow lets either person cancel).
+    fn beneficiary_copy(
+        &self,
+        request: &AccessRequest,
+    ) -> Result<Option<OutboxMessage>, RenderError> {
+        if request.beneficiary == request.requester {
+            return Ok(None);
+        }
+        let card = match request.current_step() {
+            Some((_, step)) => {
+                let vars = self
+                    .step_vars(self.base(request), step)
+                    .mention("requester", &request.requester);
+                self.templates.render("request_for_you", &vars)?
+            }
+            None => self.closed_card(request, usize::MAX)?,
+        };
+        let key = beneficiary_key(&request.id);
+        Ok(Some(if is_new(request) {
+            post(&request.beneficiary, &card, key)
+        } else {
+            update(&card, key)
+        }))
     }
 
     /// A card with no buttons saying how the request (or this step of it) stands.

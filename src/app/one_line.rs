@@ -22,14 +22,14 @@ pub fn handle(
         return None;
     }
     let parsed = intake::parse_one_line(text, &services.catalog);
-    let for_someone_else = parsed.on_behalf_of.is_some() || parsed.unresolved_mention.is_some();
-    match parsed.complete().filter(|_| !for_someone_else) {
+    match parsed.complete() {
         Some(complete) => {
             let form = Form {
                 resource: Some(complete.resource),
                 entitlement: Some(complete.entitlement),
                 duration: Some(complete.duration.to_value()),
                 justification: Some(complete.reason),
+                on_behalf_of: complete.on_behalf_of,
             };
             let services = services.clone();
             tokio::spawn(async move {
@@ -59,13 +59,7 @@ pub fn handle(
             None
         }
         None => {
-            let mut problems = parsed.problems();
-            if for_someone_else {
-                problems.push(
-                    "Requests for someone else are not available yet; this form asks for yourself."
-                        .into(),
-                );
-            }
+            let problems = parsed.problems();
             let query = match &parsed.resource {
                 Part::Unknown { text, .. } | Part::Ambiguous { text, .. } => text.clone(),
                 _ => String::new(),
@@ -75,6 +69,7 @@ pub fn handle(
                 entitlement: parsed.entitlement.found().cloned(),
                 duration: parsed.duration.found().map(|d| d.to_value()),
                 reason: parsed.reason.found().cloned(),
+                on_behalf_of: parsed.on_behalf_of.clone(),
                 problems,
             };
             requests::open_prefilled(services, trigger_id, channel, user, query, prefill);

@@ -17,6 +17,7 @@ pub mod actions {
     pub const ENTITLEMENT: &str = "entitlement_select";
     pub const DURATION: &str = "duration_select";
     pub const JUSTIFICATION: &str = "justification_input";
+    pub const ON_BEHALF: &str = "on_behalf_select";
 }
 
 /// The value a person chose or typed in block `block_id`, whatever the element.
@@ -39,6 +40,7 @@ pub fn form_from_state(state: &Value) -> Form {
         entitlement: value_of(state, fields::ENTITLEMENT),
         duration: value_of(state, fields::DURATION),
         justification: value_of(state, fields::JUSTIFICATION),
+        on_behalf_of: value_of(state, fields::ON_BEHALF),
     }
 }
 
@@ -90,6 +92,7 @@ mod tests {
                 entitlement: Some("readonly".into()),
                 duration: Some("14400".into()),
                 justification: Some("incident 4711".into()),
+                on_behalf_of: None,
             }
         );
     }

@@ -210,11 +210,23 @@ pub async fn create(
         .as_deref()
         .zip(form.entitlement.as_deref())
         .and_then(|(r, e)| lookup(&services.catalog, r, e));
+    // Asking for oneself through the picker is simply asking for oneself.
+    let beneficiary = form
+        .on_behalf_of
+        .as_deref()
+        .filter(|other| *other != user)
+        .map(str::to_owned);
+    let subject = match &beneficiary {
+        None => person.clone(),
+        Some(other) => beneficiary_checked(services, &person, channel, other, target).await?,
+    };
+    let beneficiary = beneficiary.unwrap_or_else(|| user.to_owned());
     let (requestable, plan) = match target {
         Some((resource, entitlement)) => {
+            // Decisions about the access itself are taken for the person who gets it.
             let decision = services.decide(
                 Action::Request,
-                &person,
+                &subject,
                 channel,
                 Some((resource, entitlement)),
                 None,
@@ -259,7 +271,7 @@ pub async fn create(
     let context = |id: String| Context {
         id,
         requester: user,
-        beneficiary: user,
+        beneficiary: &beneficiary,
         now,
         pending_ttl: chrono::Duration::from_std(services.requests.decide_within)
             .unwrap_or(chrono::Duration::hours(24)),
@@ -296,6 +308,8 @@ pub async fn create(
                         "policy": {"allowed": requestable.as_ref().map(|r| r.policy.allowed), "auto_approve": requestable.as_ref().map(|r| r.policy.auto_approve), "reasons": requestable.as_ref().map(|r| r.policy.reasons.clone())},
                         "approvers": request.steps.iter().map(|s| s.approvers.iter().cloned().collect::<Vec<_>>()).collect::<Vec<_>>(),
                         "via": way,
+                        "beneficiary": request.beneficiary,
+                        "on_behalf": request.beneficiary != request.requester,
                         "extends": extends_id,
                     }),
                 });
@@ -342,6 +356,49 @@ pub async fn create(
             ))
         }
     }
+}
+
+/// The profile of the person `requester` asks for, once it is clear they may: an
+/// active human in this workspace, and policy's `request_on_behalf` allows the
+/// requester on this resource. Otherwise the answer for the picker's field.
+async fn beneficiary_checked(
+    services: &Services,
+    requester: &Person,
+    channel: &str,
+    beneficiary: &str,
+    target: Option<(&Resource, &Entitlement)>,
+) -> Result<Person, FieldErrors> {
+    let refuse = |message: String| FieldErrors::from([(fields::ON_BEHALF, message)]);
+    let them = services.directory.person(beneficiary).await.map_err(|error| {
+        tracing::warn!(%error, "cannot read the beneficiary's profile");
+        refuse("c1bot could not find that person in Slack just now; nothing was submitted. Try again in a moment.".into())
+    })?;
+    if them.is_bot || them.profile.deleted {
+        return Err(refuse(
+            "Access can be requested only for people with an active account, not for apps or deactivated accounts.".into(),
+        ));
+    }
+    if let Some((resource, entitlement)) = target {
+        let decision = services.decide(
+            Action::RequestOnBehalf,
+            requester,
+            channel,
+            Some((resource, entitlement)),
+            None,
+        );
+        if !decision.allowed {
+            let why = if decision.reasons.is_empty() {
+                "no policy lets you".to_owned()
+            } else {
+                decision.reasons.join("; ")
+            };
+            return Err(refuse(format!(
+                "You cannot request access to {} for someone else: {why}.",
+                resource.name
+            )));
+        }
+    }
+    Ok(them)
 }
 
 /// The entitlement and duration choices of `resource` for `person`: the entitlements
@@ -400,6 +457,8 @@ pub struct Prefill {
     /// The duration option's value (`"7200"`, `"permanent"`).
     pub duration: Option<String>,
     pub reason: Option<String>,
+    /// The person named with `for @user`.
+    pub on_behalf_of: Option<String>,
     /// One sentence per problem, plain text.
     pub problems: Vec<String>,
 }
@@ -454,6 +513,11 @@ fn prefill_view(view: &mut Value, resource: Option<&Resource>, prefill: &Prefill
                     "text": {"type": "plain_text", "text": truncate(&resource.name, 75)},
                     "value": resource.id.as_str(),
                 });
+            }
+            (Some(fields::ON_BEHALF), _) => {
+                if let Some(user) = &prefill.on_behalf_of {
+                    block["element"]["initial_user"] = json!(user);
+                }
             }
             (Some(fields::JUSTIFICATION), _) => {
                 if let Some(reason) = prefill.reason.as_deref().filter(|r| !r.is_empty()) {

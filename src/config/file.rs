@@ -58,6 +58,7 @@ pub(super) struct RawSocket {
 pub(super) struct RawRequests {
     pub decide_within: Option<String>,
     pub remind_every: Option<String>,
+    pub conversation_expires_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -15,6 +15,7 @@
 //! the catalog's own maximum, so the workflow still applies a policy's tighter one.
 //! Any text, however long or odd, yields a result; nothing here panics on input.
 
+pub mod conversation;
 mod duration;
 mod matching;
 mod message;
@@ -34,6 +35,12 @@ pub use one_line::parse_one_line;
 pub type ResourceId = String;
 /// An entitlement's catalog id, unique within its resource.
 pub type EntitlementId = String;
+
+/// Slack text as the person saw it (`<@U…|bob>` reads `@bob`, `&amp;` reads `&`):
+/// for free text that is kept and shown again, such as a revoke reason.
+pub fn as_seen(raw: &str) -> String {
+    text::plain(text::cap_input(raw))
+}
 
 /// The longest reason kept, in characters; a longer one is [`Part::Invalid`].
 pub const MAX_REASON_CHARS: usize = 2_000;

@@ -77,7 +77,7 @@ fn a_guest_is_refused_with_a_clear_message_by_the_shipped_policy() {
     assert!(!decision.allowed);
     assert_eq!(
         decision.reasons,
-        ["guest accounts cannot use c1bot; ask a full member of the workspace to request access for you"]
+        ["guest accounts cannot use c1bot, and access is not granted to guests"]
     );
 }
 

@@ -63,6 +63,9 @@ pub struct SimOptions {
     pub trigger_ttl: Duration,
     /// Returned in `x-oauth-scopes` on bot-token responses.
     pub granted_scopes: Vec<String>,
+    /// The slash command's `should_escape` (c1bot's manifest sets it): `@alice` and
+    /// `#general` in the typed text reach the app as `<@U…|alice>` and `<#C…|general>`.
+    pub escape_slash_text: bool,
 }
 
 impl Default for SimOptions {
@@ -95,6 +98,7 @@ impl Default for SimOptions {
             .iter()
             .map(|s| s.to_string())
             .collect(),
+            escape_slash_text: true,
         }
     }
 }

@@ -142,7 +142,7 @@ impl Person {
     pub async fn slash(&self, command: &str, text: &str, channel: &str) -> CommandOutcome {
         let user = self.user();
         let ids = self.team_ids();
-        let (channel_id, channel_name, trigger_id, response_url) = {
+        let (channel_id, channel_name, trigger_id, response_url, text) = {
             let mut w = self.inner.world();
             let c = w
                 .resolve_channel(channel)
@@ -155,6 +155,11 @@ impl Person {
                     c.name.clone()
                 },
             );
+            let text = if self.inner.options.escape_slash_text {
+                w.escape_mentions(text)
+            } else {
+                text.to_owned()
+            };
             let trigger = w.new_trigger(&self.id);
             let target = ResponseTarget {
                 user: self.id.clone(),
@@ -162,11 +167,11 @@ impl Person {
                 message_ts: None,
             };
             let url = w.new_response_url(&self.api_base(), target);
-            (cid, name, trigger, url)
+            (cid, name, trigger, url, text)
         };
         let args = SlashArgs {
             command,
-            text,
+            text: &text,
             channel_id: &channel_id,
             channel_name: &channel_name,
             trigger_id: &trigger_id,

@@ -166,6 +166,41 @@ impl World {
 
     /// A channel (or DM) by id or name; DMs between a user and the bot are
     /// created on first use.
+    /// Text as Slack passes it to a command with `should_escape`: each `@handle` of a
+    /// member becomes `<@U…|handle>` and each `#name` of a channel `<#C…|name>`;
+    /// anything else (unknown names, an email address) is left as typed.
+    pub fn escape_mentions(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for (index, word) in text.split(' ').enumerate() {
+            if index > 0 {
+                out.push(' ');
+            }
+            let name_end = |rest: &str| {
+                rest.find(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-' || c == '_'))
+                    .unwrap_or(rest.len())
+            };
+            let escaped = if let Some(rest) = word.strip_prefix('@') {
+                let name = rest[..name_end(rest)].trim_end_matches('.');
+                self.ws
+                    .users
+                    .iter()
+                    .find(|u| !name.is_empty() && u.name == name)
+                    .map(|u| format!("<@{}|{}>{}", u.id, u.name, &rest[name.len()..]))
+            } else if let Some(rest) = word.strip_prefix('#') {
+                let name = rest[..name_end(rest)].trim_end_matches('.');
+                self.ws
+                    .channels
+                    .iter()
+                    .find(|c| !name.is_empty() && !c.is_im && c.name == name)
+                    .map(|c| format!("<#{}|{}>{}", c.id, c.name, &rest[name.len()..]))
+            } else {
+                None
+            };
+            out.push_str(escaped.as_deref().unwrap_or(word));
+        }
+        out
+    }
+
     pub fn resolve_channel(&self, name_or_id: &str) -> Option<&Channel> {
         self.ws.channel(name_or_id)
     }

@@ -27,10 +27,11 @@ pub use vars::{slack_date, Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 18] = [
+pub const REQUIRED: [&str; 19] = [
     "usage",
     "request_modal",
     "request_submitted",
+    "request_for_you",
     "approval_request",
     "request_decided",
     "deny_reason_modal",

@@ -57,6 +57,26 @@ impl Vars {
         self
     }
 
+    /// The person access is for, and who asked when that is someone else:
+    /// `<@frank> (asked by <@bob>)`; a single mention when they are the same person.
+    pub fn person_asked_by(mut self, name: &str, beneficiary: &str, requester: &str) -> Vars {
+        if beneficiary == requester {
+            return self.mention(name, beneficiary);
+        }
+        let part = |id: &str| match mention(id) {
+            Var::Token { mrkdwn, plain } => (mrkdwn, plain),
+            Var::Text(text) => (escape(&text), text),
+            Var::List(_) | Var::Options(_) => Default::default(),
+        };
+        let ((for_m, for_p), (by_m, by_p)) = (part(beneficiary), part(requester));
+        let token = Var::Token {
+            mrkdwn: format!("{for_m} (asked by {by_m})"),
+            plain: format!("{for_p} (asked by {by_p})"),
+        };
+        self.values.insert(name.to_owned(), token);
+        self
+    }
+
     /// Several mentions, joined with ", "; "nobody" when empty.
     pub fn mentions<S: AsRef<str>>(mut self, name: &str, slack_ids: &[S]) -> Vars {
         let parts: Vec<Var> = slack_ids.iter().map(|id| mention(id.as_ref())).collect();

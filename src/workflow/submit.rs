@@ -19,6 +19,8 @@ pub mod fields {
     pub const ENTITLEMENT: &str = "entitlement";
     pub const DURATION: &str = "duration";
     pub const JUSTIFICATION: &str = "justification";
+    /// The optional user picker of a request for someone else.
+    pub const ON_BEHALF: &str = "on_behalf";
 }
 
 /// The longest justification kept (Slack's input limit).
@@ -32,6 +34,8 @@ pub struct Form {
     /// `"<seconds>"` or `"permanent"`, as the duration options encode it.
     pub duration: Option<String>,
     pub justification: Option<String>,
+    /// The Slack user the access is for, when it is not the person submitting.
+    pub on_behalf_of: Option<String>,
 }
 
 /// What policy said about requesting this entitlement.
@@ -120,13 +124,19 @@ pub fn create(
         } else {
             requestable.policy.reasons.join("; ")
         };
-        errors.insert(
-            fields::ENTITLEMENT,
+        let message = if ctx.requester == ctx.beneficiary {
             format!(
                 "You cannot request {}: {why}.",
                 requestable.entitlement_name
-            ),
-        );
+            )
+        } else {
+            // Policy decided for the beneficiary: its reasons are about them.
+            format!(
+                "{} cannot be requested for that person: {why}.",
+                requestable.entitlement_name
+            )
+        };
+        errors.insert(fields::ENTITLEMENT, message);
         return Err(errors);
     }
     let duration = match parse_duration(form.duration.as_deref(), requestable) {

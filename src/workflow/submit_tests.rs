@@ -22,6 +22,7 @@ fn form(duration: &str, justification: &str) -> Form {
         entitlement: Some("readonly".into()),
         duration: Some(duration.into()),
         justification: Some(justification.into()),
+        on_behalf_of: None,
     }
 }
 
@@ -185,4 +186,43 @@ fn durations_read_as_people_say_them() {
     assert_eq!(human(Duration::from_secs(90 * 60)), "1 h 30 min");
     assert_eq!(human(Duration::from_secs(30 * 60)), "30 min");
     assert_eq!(human(Duration::from_secs(2 * 86400)), "2 d");
+}
+
+#[test]
+fn a_request_for_someone_else_keeps_both_people_and_asks_neither_to_approve() {
+    let mut r = requestable();
+    r.steps = vec![Step::new(
+        "lead",
+        ["bob".to_string(), "frank".to_string(), "carol".to_string()],
+        Quorum::Any,
+    )];
+    let mut context = ctx();
+    context.requester = "bob";
+    context.beneficiary = "frank";
+    let created = create(&form("3600", "on call"), Some(&r), context).expect("valid");
+    assert_eq!(created.request.requester, "bob");
+    assert_eq!(created.request.beneficiary, "frank");
+    assert_eq!(
+        created.request.steps[0]
+            .approvers
+            .iter()
+            .collect::<Vec<_>>(),
+        ["carol"]
+    );
+}
+
+#[test]
+fn a_policy_denial_for_someone_else_is_worded_for_them() {
+    let mut r = requestable();
+    r.policy.allowed = false;
+    r.policy.reasons = vec!["guest accounts cannot request or approve access".into()];
+    let mut context = ctx();
+    context.beneficiary = "dave";
+    let errors = create(&form("3600", "why"), Some(&r), context)
+        .err()
+        .expect("denied");
+    assert_eq!(
+        errors[fields::ENTITLEMENT],
+        "ReadOnly cannot be requested for that person: guest accounts cannot request or approve access."
+    );
 }

@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod grants;
 mod helpers;
+mod on_behalf;
 mod one_line;
 mod operations;
 mod provisioners;
