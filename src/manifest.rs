@@ -12,7 +12,13 @@ use crate::app::handler::HANDLED_EVENTS;
 use crate::slack::web::methods::{self, TokenKind};
 
 /// Scopes that come from features rather than Web API methods.
-const FEATURE_SCOPES: &[(&str, &str)] = &[("commands", "receive the slash command")];
+const FEATURE_SCOPES: &[(&str, &str)] = &[
+    ("commands", "receive the slash command"),
+    (
+        "im:history",
+        "read the messages people write to c1bot (message.im)",
+    ),
+];
 
 /// Bot scopes c1bot needs, each with the reason, sorted by scope.
 pub fn bot_scopes() -> Vec<(String, String)> {
@@ -51,7 +57,7 @@ pub fn manifest(command: &str) -> Value {
         "features": {
             "app_home": {
                 "home_tab_enabled": true,
-                "messages_tab_enabled": false,
+                "messages_tab_enabled": true,
                 "messages_tab_read_only_enabled": false
             },
             "bot_user": { "display_name": "c1bot", "always_online": true },

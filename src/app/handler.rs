@@ -19,9 +19,11 @@ use crate::slack::interaction::Interaction;
 use crate::workflow::approval::Action;
 use crate::workflow::grant::TaskKind;
 
-/// Bot events c1bot answers; the manifest subscribes to exactly these.
-pub const HANDLED_EVENTS: &[&str] = &[APP_HOME_OPENED];
+/// Bot event subscriptions c1bot answers; the manifest subscribes to exactly these.
+/// `message.im` arrives as events of type `message` with `channel_type: im`.
+pub const HANDLED_EVENTS: &[&str] = &[APP_HOME_OPENED, MESSAGE_IM];
 const APP_HOME_OPENED: &str = "app_home_opened";
+const MESSAGE_IM: &str = "message.im";
 
 pub struct C1Handler {
     pub services: Services,
@@ -44,7 +46,19 @@ impl EnvelopeHandler for C1Handler {
                     .pointer("/event/type")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                if HANDLED_EVENTS.contains(&event_type) {
+                if event_type == "message" {
+                    // Read from the raw event: what c1bot must ignore (edits, apps,
+                    // channels) is decided on fields a typed model may drop.
+                    match envelope.payload.get("event").and_then(super::dm::incoming) {
+                        Some(message) => {
+                            let services = self.services.clone();
+                            tokio::spawn(
+                                async move { super::dm::received(&services, message).await },
+                            );
+                        }
+                        None => tracing::debug!("message event c1bot does not read; acked"),
+                    }
+                } else if HANDLED_EVENTS.contains(&event_type) {
                     self.on_event(callback.event);
                 } else {
                     tracing::debug!(event_type, "event c1bot does not subscribe to; acked");
@@ -213,6 +227,29 @@ impl C1Handler {
                             user.clone(),
                             action.value,
                         ),
+                        dm_action if dm_action.starts_with("dm_") => {
+                            let (services, user, channel, trigger_id) = (
+                                services.clone(),
+                                user.clone(),
+                                channel.clone(),
+                                trigger_id.clone(),
+                            );
+                            let action_id = dm_action.to_owned();
+                            tokio::spawn(async move {
+                                if let Err(error) = super::dm::clicked(
+                                    &services,
+                                    &user,
+                                    &channel,
+                                    &trigger_id,
+                                    &action_id,
+                                    &action.value,
+                                )
+                                .await
+                                {
+                                    tracing::error!(%error, "could not answer a click in a DM conversation");
+                                }
+                            });
+                        }
                         other => {
                             tracing::debug!(action_id = other, "action with no handler; acked")
                         }

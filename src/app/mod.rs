@@ -9,6 +9,7 @@ pub mod admin;
 pub mod commands;
 pub mod decisions;
 pub mod directory;
+pub mod dm;
 pub mod extend;
 pub mod gauges;
 pub mod grant_notify;

@@ -161,6 +161,17 @@ async fn prepare(
     if super::grant_timers::handles(&entry.kind) {
         return super::grant_timers::prepare(services, at, entry, now).await;
     }
+    if entry.kind == super::dm::TIMER {
+        // The conversation ends in its own commits; this one only drops the timer.
+        super::dm::expire(services, &entry.subject, now).await?;
+        return Ok(Fired::Commit(
+            Change::new()
+                .at(now)
+                .cancel_timer(at, &entry.subject, &entry.kind),
+            None,
+            None,
+        ));
+    }
     let done = Change::new()
         .at(now)
         .cancel_timer(at, &entry.subject, &entry.kind);

@@ -42,9 +42,9 @@ pub struct Offer {
 pub struct Menu<'a> {
     pub catalog: &'a Catalog,
     /// Policy's answer to "may this person request this entitlement".
-    pub may_request: &'a dyn Fn(&Resource, &Entitlement) -> bool,
+    pub may_request: &'a (dyn Fn(&Resource, &Entitlement) -> bool + Sync),
     /// Duration choices (label, option value) for an entitlement, as the modal offers.
-    pub durations: &'a dyn Fn(&Entitlement) -> Vec<(String, String)>,
+    pub durations: &'a (dyn Fn(&Entitlement) -> Vec<(String, String)> + Sync),
 }
 
 /// One person's conversation, stored between their messages.
@@ -60,6 +60,9 @@ pub struct Conversation {
     /// The duration option's value (`"7200"`, `"permanent"`).
     pub duration: Option<String>,
     pub reason: Option<String>,
+    /// An entitlement named before its resource was known, matched once it is.
+    #[serde(default)]
+    pub entitlement_text: Option<String>,
     /// What was wrong with the last answer, shown above the choices (plain text).
     pub problem: Option<String>,
     pub offered: Vec<Offer>,
@@ -87,6 +90,7 @@ impl Conversation {
             entitlement: None,
             duration: None,
             reason: None,
+            entitlement_text: None,
             problem: None,
             offered: Vec::new(),
             last_ts: ts.to_owned(),
@@ -97,6 +101,11 @@ impl Conversation {
             conversation.entitlement = parsed.entitlement.found().cloned();
             conversation.duration = parsed.duration.found().map(|d| d.to_value());
             conversation.reason = parsed.reason.found().cloned();
+            if let (false, Part::Unknown { text, .. } | Part::Ambiguous { text, .. }) =
+                (parsed.resource.is_found(), &parsed.entitlement)
+            {
+                conversation.entitlement_text = Some(text.clone());
+            }
             conversation.problem = first_problem(parsed);
         }
         conversation.settle(menu, first_candidates(parsed));
@@ -228,6 +237,16 @@ impl Conversation {
     /// saying why, then offers the current step's choices: `candidates` when the last
     /// answer was close to several, else everything they may pick.
     fn settle(&mut self, menu: &Menu<'_>, candidates: Option<Vec<Offer>>) {
+        if let (Some(resource), None) = (
+            self.resource
+                .as_deref()
+                .and_then(|r| menu.catalog.resource(r)),
+            &self.entitlement,
+        ) {
+            if let Some(text) = self.entitlement_text.take() {
+                self.entitlement = match_entitlement(&text, resource).found().cloned();
+            }
+        }
         if let Some(id) = self.resource.clone() {
             let usable = menu.catalog.resource(&id).is_some_and(|resource| {
                 resource

@@ -27,7 +27,10 @@ fn durations(e: &Entitlement) -> Vec<(String, String)> {
     crate::app::request_form::duration_choices(None, max, e.permanent_allowed)
 }
 
-fn menu<'a>(catalog: &'a Catalog, allow: &'a dyn Fn(&Resource, &Entitlement) -> bool) -> Menu<'a> {
+fn menu<'a>(
+    catalog: &'a Catalog,
+    allow: &'a (dyn Fn(&Resource, &Entitlement) -> bool + Sync),
+) -> Menu<'a> {
     Menu {
         catalog,
         may_request: allow,
@@ -156,6 +159,10 @@ fn a_request_with_an_unknown_resource_offers_the_closest() {
     // The parts it did understand are kept for later steps.
     assert_eq!(c.duration.as_deref(), Some("7200"));
     assert_eq!(c.reason.as_deref(), Some("x"));
+    let mut c = c;
+    c.pick("aws-prod", &m, at(31)).expect("offered");
+    assert_eq!(c.entitlement.as_deref(), Some("readonly"));
+    assert_eq!(c.step(), Step::Confirm);
 }
 
 #[test]

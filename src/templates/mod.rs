@@ -27,7 +27,7 @@ pub use vars::{slack_date, Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 19] = [
+pub const REQUIRED: [&str; 22] = [
     "usage",
     "request_modal",
     "request_submitted",
@@ -45,6 +45,9 @@ pub const REQUIRED: [&str; 19] = [
     "reason_modal",
     "extend_modal",
     "activity_line",
+    "dm_step",
+    "dm_confirm",
+    "dm_closed",
     "status",
     "home",
 ];

@@ -5,6 +5,7 @@
 mod activity;
 mod cli;
 mod crash;
+mod dm;
 mod grants;
 mod helpers;
 mod on_behalf;
