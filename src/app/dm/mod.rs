@@ -86,17 +86,11 @@ async fn post_help(services: &Services, message: &Incoming) -> anyhow::Result<()
         "{}\n\nOr write to me here, for example `request aws-prod readonly for 2h because incident 4711`, or just `hi` and I'll ask step by step. `status` and `cancel` work here too.",
         super::commands::usage(&services.command, None)
     );
-    let post = OutboxMessage {
-        method: "chat.postMessage".into(),
-        args: json!({ "channel": message.channel, "text": text }),
-        record_ref: None,
-        update_ref: None,
-    };
-    services
-        .store
-        .commit(Change::new().at(services.now()).outbox(post))
-        .await?;
-    Ok(())
+    reply(
+        services,
+        json!({ "channel": message.channel, "text": text }),
+    )
+    .await
 }
 
 async fn post_status(services: &Services, message: &Incoming) -> anyhow::Result<()> {
@@ -105,9 +99,14 @@ async fn post_status(services: &Services, message: &Incoming) -> anyhow::Result<
         object.remove("response_type");
     }
     card["channel"] = json!(message.channel);
+    reply(services, card).await
+}
+
+/// A new message in the DM, through the outbox like every message.
+async fn reply(services: &Services, args: Value) -> anyhow::Result<()> {
     let post = OutboxMessage {
         method: "chat.postMessage".into(),
-        args: card,
+        args,
         record_ref: None,
         update_ref: None,
     };
@@ -277,17 +276,12 @@ async fn cancel(services: &Services, message: &Incoming) -> anyhow::Result<()> {
     match take(services, &message.user, None).await? {
         Some(conversation) => finish(services, &conversation, Closing::Cancelled).await,
         None => {
-            let post = OutboxMessage {
-                method: "chat.postMessage".into(),
-                args: json!({ "channel": message.channel, "text": "There is nothing to cancel." }),
-                record_ref: None,
-                update_ref: None,
-            };
-            services
-                .store
-                .commit(Change::new().at(services.now()).outbox(post))
-                .await?;
-            Ok(())
+            let text = "There is nothing to cancel.";
+            reply(
+                services,
+                json!({ "channel": message.channel, "text": text }),
+            )
+            .await
         }
     }
 }
