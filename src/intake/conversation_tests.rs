@@ -192,3 +192,20 @@ fn typing_at_the_confirmation_changes_nothing() {
     assert_eq!(c.reason.as_deref(), Some("x"));
     assert!(c.problem.as_deref().is_some_and(|p| p.contains("Submit")));
 }
+
+#[test]
+fn an_entitlement_on_several_resources_offers_each_resource() {
+    let catalog = catalog();
+    let m = menu(&catalog, &anything);
+    let parsed =
+        parse_message("request readonly for 1h because x", &catalog).expect("reads as a request");
+    let mut c = Conversation::start("U1", "D1", "1.000001", Some(&parsed), &m, at(30));
+    assert_eq!(c.step(), Step::Resource);
+    assert_eq!(
+        labels(&c),
+        ["AWS production", "Orders database", "Dev sandbox"]
+    );
+    c.pick("orders-db", &m, at(31)).expect("offered");
+    assert_eq!(c.entitlement.as_deref(), Some("readonly"));
+    assert_eq!(c.step(), Step::Confirm);
+}
