@@ -385,5 +385,5 @@ fn remind(next: &mut Campaign, now: DateTime<Utc>) -> Result<Vec<Effect>, Refusa
 }
 
 #[cfg(test)]
-#[path = "workflow_tests.rs"]
+#[path = "workflow_tests/mod.rs"]
 mod tests;
