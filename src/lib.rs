@@ -11,6 +11,8 @@
 //!   connections and their supervisor, and the Web API client.
 //! - [`demo`]: the scripted walk-through `c1bot demo` runs against the simulator.
 //! - [`workflow`]: the access-request state machine, pure: `(state, action, now) -> (next, effects)`.
+//! - [`campaign`]: access-review campaigns, pure: items in scope, reviews, the campaign
+//!   channel's rules, channel names and paging within Block Kit's limits.
 //! - [`health`], [`metrics`]: the optional `/healthz`, `/readyz`, `/metrics` listener.
 //! - [`manifest`]: the Slack app manifest, built from the code's registries of methods and events.
 //! - [`store`]: the only module that imports sled: versioned records, atomic commits with
@@ -19,6 +21,7 @@
 //!   used by the tests and by `c1bot demo`.
 
 pub mod app;
+pub mod campaign;
 pub mod catalog;
 pub mod check;
 pub mod clock;

@@ -63,6 +63,8 @@ pub(super) struct RawEntitlement {
     #[serde(default)]
     pub permanent_allowed: bool,
     #[serde(default)]
+    pub members: Vec<Spanned<String>>,
+    #[serde(default)]
     pub steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
     pub provisioner: Option<Spanned<RawProvisioner>>,

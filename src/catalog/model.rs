@@ -128,6 +128,9 @@ pub struct Entitlement {
     pub max_duration: MaxDuration,
     /// Whether "Permanent" may be requested; true whenever `max_duration` is permanent.
     pub permanent_allowed: bool,
+    /// Slack user ids who hold this access outside c1bot (standing access); access
+    /// reviews include them alongside the grants c1bot made.
+    pub members: Vec<SlackId>,
     /// In order; empty means the request is granted only if policy auto-approves it.
     pub steps: Vec<ApprovalStep>,
     pub provisioner: Provisioner,

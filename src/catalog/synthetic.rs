@@ -90,6 +90,7 @@ fn entitlement(slug: &str, name: &str, max_hours: u64) -> Entitlement {
         default_duration: hours(1),
         max_duration: MaxDuration::Limited(hours(max_hours)),
         permanent_allowed: false,
+        members: Vec::new(),
         steps: vec![ApprovalStep {
             name: "Team lead".to_owned(),
             approvers: Approvers {

@@ -448,3 +448,37 @@ fn bad_automatic_provisioner_settings_are_each_reported() {
         ["catalog.toml:22: resource 'db' entitlement 'ro': provisioner.program: missing: the program c1bot runs with the grant or revoke on stdin"]
     );
 }
+
+#[test]
+fn standing_members_are_read_as_slack_user_ids() {
+    let catalog = parse(&with_resource(
+        "max_duration = \"8h\"\nmembers = [\"U0DAVE0001\", \"W0ERIN0001\"]",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ro = catalog.entitlement("db", "ro").expect("ro");
+    let members: Vec<&str> = ro.members.iter().map(SlackId::as_str).collect();
+    assert_eq!(members, ["U0DAVE0001", "W0ERIN0001"]);
+}
+
+#[test]
+fn members_default_to_none() {
+    let catalog = parse(&with_resource("max_duration = \"8h\"")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(catalog
+        .entitlement("db", "ro")
+        .expect("ro")
+        .members
+        .is_empty());
+}
+
+#[test]
+fn a_member_that_is_not_a_user_id_is_reported_at_its_line() {
+    assert_eq!(
+        problems(&with_resource(
+            "max_duration = \"8h\"\nmembers = [\n  \"U0DAVE0001\",\n  \"dave\",\n  \"S0SECOPS01\",\n]"
+        )),
+        [
+            "catalog.toml:22: resource 'db' entitlement 'ro': members: 'dave' is not a Slack user id such as U0BOB00001",
+            "catalog.toml:23: resource 'db' entitlement 'ro': members: 'S0SECOPS01' is not a Slack user id such as U0BOB00001",
+        ]
+    );
+}

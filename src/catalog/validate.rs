@@ -105,6 +105,17 @@ impl Checker<'_> {
             .collect()
     }
 
+    /// Slack user ids written one per array element, so each bad one is reported at its own line.
+    fn users(&mut self, ids: &[Spanned<String>], item: &str, field: &str) -> Vec<SlackId> {
+        ids.iter()
+            .filter_map(|id| {
+                SlackId::parse(id.get_ref(), SlackIdKind::User)
+                    .map_err(|m| self.problem(Some(id.span()), item, field, m))
+                    .ok()
+            })
+            .collect()
+    }
+
     fn spaces(&mut self, raw: &[RawSpace]) -> Vec<Space> {
         let mut seen = HashMap::new();
         let mut spaces = Vec::new();
@@ -213,15 +224,7 @@ impl Checker<'_> {
                 format!("no space has id '{}'", raw.space.get_ref()),
             );
         }
-        let owners: Vec<SlackId> = raw
-            .owners
-            .iter()
-            .filter_map(|o| {
-                SlackId::parse(o.get_ref(), SlackIdKind::User)
-                    .map_err(|m| self.problem(Some(o.span()), &item, "owners", m))
-                    .ok()
-            })
-            .collect();
+        let owners = self.users(&raw.owners, &item, "owners");
         let mut seen = HashMap::new();
         let entitlements: Vec<Entitlement> = raw
             .entitlements
@@ -250,6 +253,7 @@ impl Checker<'_> {
         owners: &[SlackId],
     ) -> Option<Entitlement> {
         let id = self.id(&raw.id, item);
+        let members = self.users(&raw.members, item, "members");
         let max = self.max_duration(raw, item);
         let default = match &raw.default_duration {
             Some(text) => AccessDuration::parse(text.get_ref())
@@ -291,6 +295,7 @@ impl Checker<'_> {
             default_duration: default?,
             max_duration: max?,
             permanent_allowed: raw.permanent_allowed,
+            members,
             steps,
             provisioner: provisioner?,
         })
