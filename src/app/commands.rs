@@ -13,6 +13,8 @@ pub enum Command {
     Request(String),
     /// `/c1 status`: my open requests and active access.
     Status,
+    /// `/c1 campaign`: create an access review (for people policy allows).
+    Campaign,
     /// `/c1 revoke REQ-1042 [reason…]`: end active access early.
     Revoke { request_id: String, reason: String },
     /// A subcommand c1bot does not know (kept, to name it in the answer).
@@ -26,6 +28,7 @@ impl Command {
             None | Some("help") | Some("-h") | Some("--help") => Command::Help,
             Some("request") => Command::Request(words.collect::<Vec<_>>().join(" ")),
             Some("status") => Command::Status,
+            Some("campaign") | Some("review") => Command::Campaign,
             Some("revoke") => {
                 let request_id = words.next().unwrap_or_default().to_uppercase();
                 let reason = words.collect::<Vec<_>>().join(" ");
@@ -56,6 +59,7 @@ pub fn usage(command_name: &str, unknown: Option<&str>) -> String {
          • `{command_name} request aws-prod readonly 2h why…`: ask in one line\n\
          • `{command_name} status`: your open requests and active access\n\
          • `{command_name} revoke REQ-1042 [reason]`: end access early\n\
+         • `{command_name} campaign`: start an access review (if policy lets you)\n\
          • `{command_name} help`: this message"
     ));
     text

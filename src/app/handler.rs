@@ -89,6 +89,15 @@ impl C1Handler {
                 &text,
             ),
             Command::Status => Some(status::status_message(&self.services, &user)),
+            Command::Campaign => {
+                super::campaigns::command(
+                    &self.services,
+                    command.trigger_id.to_string(),
+                    command.channel_id.to_string(),
+                    user,
+                );
+                None
+            }
             Command::Revoke { request_id, reason } => super::grants::revoke_command(
                 &self.services,
                 command.trigger_id.to_string(),
@@ -128,6 +137,9 @@ impl C1Handler {
                 }
                 super::extend::CALLBACK_ID => {
                     super::extend::submitted(services, &user, &view).await
+                }
+                super::campaigns::CALLBACK_ID => {
+                    super::campaigns::submitted(services, &user, &view).await
                 }
                 other => {
                     tracing::warn!(
@@ -227,6 +239,15 @@ impl C1Handler {
                             user.clone(),
                             action.value,
                         ),
+                        campaign_action if campaign_action.starts_with("campaign_") => {
+                            super::campaigns::clicked(
+                                services,
+                                user.clone(),
+                                channel.clone(),
+                                campaign_action.to_owned(),
+                                action.value,
+                            )
+                        }
                         dm_action if dm_action.starts_with("dm_") => {
                             let (services, user, channel, trigger_id) = (
                                 services.clone(),

@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod campaigns;
 pub mod commands;
 pub mod decisions;
 pub mod directory;

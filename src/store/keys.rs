@@ -26,11 +26,13 @@ pub enum Table {
     Audit,
     /// Modal state and other short-lived conversation state.
     Sessions,
+    /// Access-review campaigns (`CMP-1`).
+    Campaigns,
 }
 
 impl Table {
     /// In tree-index order: `ALL[t.index()] == t`.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Requests,
         Table::SlackRefs,
         Table::Meta,
@@ -38,6 +40,7 @@ impl Table {
         Table::Timers,
         Table::Audit,
         Table::Sessions,
+        Table::Campaigns,
     ];
 
     /// The sled tree name.
@@ -50,6 +53,7 @@ impl Table {
             Table::Timers => "timers",
             Table::Audit => "audit",
             Table::Sessions => "sessions",
+            Table::Campaigns => "campaigns",
         }
     }
 
@@ -61,7 +65,7 @@ impl Table {
     pub(crate) fn holds_records(self) -> bool {
         matches!(
             self,
-            Table::Requests | Table::SlackRefs | Table::Meta | Table::Sessions
+            Table::Requests | Table::SlackRefs | Table::Meta | Table::Sessions | Table::Campaigns
         )
     }
 }

@@ -27,7 +27,7 @@ pub use vars::{slack_date, Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 22] = [
+pub const REQUIRED: [&str; 25] = [
     "usage",
     "request_modal",
     "request_submitted",
@@ -48,6 +48,9 @@ pub const REQUIRED: [&str; 22] = [
     "dm_step",
     "dm_confirm",
     "dm_closed",
+    "campaign_modal",
+    "campaign_card",
+    "campaign_review",
     "status",
     "home",
 ];

@@ -1,0 +1,193 @@
+//! Access-review campaigns as their owners and reviewers use them.
+
+use std::time::Duration;
+
+use c1bot::simulator::{Person, SubmitOutcome};
+
+use crate::grants::{approved_request, audit_entries, told};
+use crate::helpers::{eventually, spawn_app, TestApp};
+use crate::requests::{dm_containing, WAIT};
+
+/// alice holds ReadOnly on AWS production (owner: frank), granted by carol.
+async fn alice_has_access(app: &TestApp) {
+    approved_request(app).await;
+    let carol = app.sim.person("carol");
+    dm_containing(&carol, "Grant *ReadOnly*").await;
+    carol.click("Mark complete").await.expect("carol completes");
+    dm_containing(&app.sim.person("alice"), "Your access is active").await;
+}
+
+/// `/c1 campaign` by `owner`, filled in for AWS production, due in 7 days.
+async fn create(owner: &Person, name: &str) -> SubmitOutcome {
+    owner.slash("/c1", "campaign", "general").await;
+    owner
+        .wait_for_modal(WAIT)
+        .await
+        .expect("the campaign form opens");
+    owner.fill("Name", name).await.expect("name");
+    owner
+        .fill("Resources to review", "AWS production")
+        .await
+        .expect("resources");
+    owner.fill("Due", "In 7 days").await.expect("due");
+    owner.submit().await.expect("submitted")
+}
+
+#[tokio::test]
+async fn a_started_review_asks_the_owner_and_a_revoke_starts_deprovisioning() {
+    let mut app = spawn_app().await;
+    alice_has_access(&app).await;
+    let (bob, frank, carol) = (
+        app.sim.person("bob"),
+        app.sim.person("frank"),
+        app.sim.person("carol"),
+    );
+    assert!(matches!(
+        create(&bob, "Q4 production <!channel>").await,
+        SubmitOutcome::Closed
+    ));
+    let card = dm_containing(&bob, "Access review CMP-1").await;
+    assert!(
+        !card.visible_text().contains("<!channel>"),
+        "the name is shown as text: {}",
+        card.visible_text()
+    );
+    assert!(card.visible_text().contains("0 of 0 reviewed"));
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("bob starts it");
+
+    // frank owns AWS production, so he reviews alice's access there.
+    let page = dm_containing(&frank, "Does each person still need this access?").await;
+    assert!(page.visible_text().contains("<@U0ALICE001>"));
+    assert_eq!(page.buttons(), ["Certify", "Revoke", "Certify all"]);
+    dm_containing(&bob, "0 of 1 reviewed").await;
+
+    // A restart in the middle of the campaign: its state is in sled.
+    app.bot
+        .take()
+        .expect("running")
+        .stop()
+        .await
+        .expect("stops");
+    app = crate::helpers::start(app).await;
+
+    frank
+        .click_in(&page.channel, &page.ts, "Revoke")
+        .await
+        .expect("frank revokes");
+    let task = dm_containing(&carol, "Revoke *ReadOnly* on *AWS production*").await;
+    assert!(
+        task.visible_text().contains("access review CMP-1"),
+        "{}",
+        task.visible_text()
+    );
+    dm_containing(&bob, "1 of 1 reviewed").await;
+    eventually(WAIT, "frank's page shows his decision", || async {
+        frank.dms().iter().any(|m| {
+            m.ts == page.ts && m.visible_text().contains("Revoked by you") && m.buttons().is_empty()
+        })
+    })
+    .await;
+    let actions: Vec<String> = audit_entries(&app)
+        .iter()
+        .filter_map(|e| e["action"].as_str().map(str::to_owned))
+        .collect();
+    for expected in [
+        "campaign.created",
+        "campaign.start",
+        "campaign.revoke",
+        "grant.revoke",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} in {actions:?}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn certify_all_then_end_and_only_allowed_people_manage() {
+    let app = spawn_app().await;
+    alice_has_access(&app).await;
+    let (alice, bob, frank) = (
+        app.sim.person("alice"),
+        app.sim.person("bob"),
+        app.sim.person("frank"),
+    );
+    // alice is no workspace admin: the shipped policy lets only admins manage reviews.
+    alice.slash("/c1", "campaign", "general").await;
+    told(&alice, "You cannot manage access reviews").await;
+    assert!(alice.modal().is_none());
+
+    create(&bob, "Q4").await;
+    let card = dm_containing(&bob, "Access review CMP-1").await;
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("start");
+    let page = dm_containing(&frank, "Does each person still need this access?").await;
+    frank
+        .click_in(&page.channel, &page.ts, "Certify all")
+        .await
+        .expect("certify all");
+    dm_containing(&bob, "1 of 1 reviewed").await;
+    // A second click on the same item is refused and changes nothing.
+    let again = frank.click_with_value("Certify all", "CMP-1").await;
+    if again.is_ok() {
+        told(&frank, "already").await;
+    }
+    bob.click_in(&card.channel, &card.ts, "End")
+        .await
+        .expect("end");
+    dm_containing(
+        &bob,
+        "CMP-1 is completed: 1 of 1 reviewed (1 certified, 0 revoked).",
+    )
+    .await;
+    eventually(
+        WAIT,
+        "bob's card reads Completed, without buttons",
+        || async {
+            bob.dms().iter().any(|m| {
+                m.ts == card.ts && m.visible_text().contains("Completed") && m.buttons().is_empty()
+            })
+        },
+    )
+    .await;
+    assert!(frank
+        .dms()
+        .iter()
+        .any(|m| m.ts == page.ts && m.visible_text().contains("All reviewed")));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !app.sim
+            .person("carol")
+            .dms()
+            .iter()
+            .any(|m| m.visible_text().contains("Revoke *ReadOnly*")),
+        "certified access is left alone"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_blank_name_is_answered_in_the_modal() {
+    let app = spawn_app().await;
+    let bob = app.sim.person("bob");
+    bob.slash("/c1", "campaign", "general").await;
+    bob.wait_for_modal(WAIT).await.expect("opens");
+    bob.fill("Name", "  ").await.expect("name");
+    bob.fill("Resources to review", "AWS production")
+        .await
+        .expect("resources");
+    bob.fill("Due", "In 7 days").await.expect("due");
+    let SubmitOutcome::Errors(errors) = bob.submit().await.expect("answered") else {
+        panic!("expected errors");
+    };
+    assert_eq!(errors["name"], "Give the review a name.");
+    assert!(audit_entries(&app)
+        .iter()
+        .all(|e| e["action"] != "campaign.created"));
+    app.stop().await;
+}
