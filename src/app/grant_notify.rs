@@ -39,21 +39,18 @@ impl GrantNotifier<'_> {
                     if let Some(task) = task_of(grant, *kind) {
                         let card = self.task_card(request, grant, task)?;
                         if let Via::Manual { assignees, .. } = &task.via {
-                            out.extend(
-                                assignees
-                                    .iter()
-                                    .map(|to| post(to, &card, task_key(&request.id, *kind, to))),
-                            );
+                            out.extend(assignees.iter().map(|to| {
+                                OutboxMessage::post(to, &card, task_key(&request.id, *kind, to))
+                            }));
                         }
                     }
                 }
                 GrantEffect::EscalateTask { kind, to } => {
                     if let Some(task) = task_of(grant, *kind) {
                         let card = self.task_card(request, grant, task)?;
-                        out.extend(
-                            to.iter()
-                                .map(|o| post(o, &card, task_key(&request.id, *kind, o))),
-                        );
+                        out.extend(to.iter().map(|o| {
+                            OutboxMessage::post(o, &card, task_key(&request.id, *kind, o))
+                        }));
                     }
                 }
                 GrantEffect::UpdateTaskCopies(kind) => {
@@ -78,7 +75,7 @@ impl GrantNotifier<'_> {
                             slack_date(task.started_at.timestamp()),
                             request.id
                         );
-                        out.extend(to.iter().map(|to| plain(to, &text)));
+                        out.extend(to.iter().map(|to| OutboxMessage::text(to, &text)));
                     }
                 }
                 GrantEffect::TellActive => out.extend(self.tell_active(request, grant)?),
@@ -88,7 +85,7 @@ impl GrantNotifier<'_> {
                 GrantEffect::OfferExtension => {
                     let vars = until(self.base(request), grant);
                     let card = self.templates.render("access_expiring", &vars)?;
-                    out.push(post(
+                    out.push(OutboxMessage::post(
                         &request.beneficiary,
                         &card,
                         format!("{}/access/expiring", request.id),
@@ -282,7 +279,7 @@ impl GrantNotifier<'_> {
         Ok(self
             .people(request)
             .iter()
-            .map(|to| post(to, &card, format!("{}/access/active/{to}", request.id)))
+            .map(|to| OutboxMessage::post(to, &card, format!("{}/access/active/{to}", request.id)))
             .collect())
     }
 
@@ -316,7 +313,7 @@ impl GrantNotifier<'_> {
         }
         Ok(people
             .iter()
-            .map(|to| post(to, &card, format!("{}/access/failed/{to}", request.id)))
+            .map(|to| OutboxMessage::post(to, &card, format!("{}/access/failed/{to}", request.id)))
             .collect())
     }
 
@@ -336,7 +333,7 @@ impl GrantNotifier<'_> {
         Ok(self
             .people(request)
             .iter()
-            .map(|to| post(to, &card, format!("{}/access/ending/{to}", request.id)))
+            .map(|to| OutboxMessage::post(to, &card, format!("{}/access/ending/{to}", request.id)))
             .collect())
     }
 
@@ -365,7 +362,7 @@ impl GrantNotifier<'_> {
         Ok(self
             .people(request)
             .iter()
-            .map(|to| post(to, &card, format!("{}/access/revoked/{to}", request.id)))
+            .map(|to| OutboxMessage::post(to, &card, format!("{}/access/revoked/{to}", request.id)))
             .collect())
     }
 
@@ -445,24 +442,4 @@ fn capitalise(text: &str) -> String {
 
 fn escape(text: &str) -> String {
     crate::app::mrkdwn::escape(text)
-}
-
-fn post(to: &str, card: &serde_json::Value, key: String) -> OutboxMessage {
-    let mut args = card.clone();
-    args["channel"] = json!(to);
-    OutboxMessage {
-        method: "chat.postMessage".into(),
-        args,
-        record_ref: Some(key),
-        update_ref: None,
-    }
-}
-
-fn plain(to: &str, text: &str) -> OutboxMessage {
-    OutboxMessage {
-        method: "chat.postMessage".into(),
-        args: json!({ "channel": to, "text": text }),
-        record_ref: None,
-        update_ref: None,
-    }
 }

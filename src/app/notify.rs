@@ -103,7 +103,7 @@ impl Notifier<'_> {
         };
         Ok(targets
             .into_iter()
-            .map(|to| post(&to, &card, card_key(&request.id, &to)))
+            .map(|to| OutboxMessage::post(&to, &card, card_key(&request.id, &to)))
             .collect())
     }
 
@@ -127,7 +127,7 @@ impl Notifier<'_> {
         )?;
         Ok(added
             .iter()
-            .map(|to| post(to, &card, card_key(&request.id, to)))
+            .map(|to| OutboxMessage::post(to, &card, card_key(&request.id, to)))
             .collect())
     }
 
@@ -152,7 +152,7 @@ impl Notifier<'_> {
                     } else {
                         self.closed_card(request, index)?
                     };
-                    out.push(update(&card, card_key(&request.id, channel)));
+                    out.push(OutboxMessage::update(&card, card_key(&request.id, channel)));
                 }
                 None => {
                     for approver in &step.approvers {
@@ -164,7 +164,10 @@ impl Notifier<'_> {
                         } else {
                             self.closed_card(request, index)?
                         };
-                        out.push(update(&card, card_key(&request.id, approver)));
+                        out.push(OutboxMessage::update(
+                            &card,
+                            card_key(&request.id, approver),
+                        ));
                     }
                 }
             }
@@ -188,8 +191,10 @@ impl Notifier<'_> {
         };
         Ok(match request.state {
             // A brand-new request: its copy is posted, not updated.
-            _ if is_new(request) => post(&request.requester, &card, requester_key(&request.id)),
-            _ => update(&card, requester_key(&request.id)),
+            _ if is_new(request) => {
+                OutboxMessage::post(&request.requester, &card, requester_key(&request.id))
+            }
+            _ => OutboxMessage::update(&card, requester_key(&request.id)),
         })
     }
 
@@ -213,9 +218,9 @@ impl Notifier<'_> {
         };
         let key = beneficiary_key(&request.id);
         Ok(Some(if is_new(request) {
-            post(&request.beneficiary, &card, key)
+            OutboxMessage::post(&request.beneficiary, &card, key)
         } else {
-            update(&card, key)
+            OutboxMessage::update(&card, key)
         }))
     }
 
@@ -323,7 +328,7 @@ impl Notifier<'_> {
         }
         Ok(people
             .iter()
-            .map(|to| post(to, &card, format!("{}/outcome/{to}", request.id)))
+            .map(|to| OutboxMessage::post(to, &card, format!("{}/outcome/{to}", request.id)))
             .collect())
     }
 
@@ -375,26 +380,6 @@ fn asked_steps(request: &AccessRequest) -> usize {
             .map(|d| d.step + 1)
             .max()
             .unwrap_or(1),
-    }
-}
-
-fn post(to: &str, card: &Value, key: String) -> OutboxMessage {
-    let mut args = card.clone();
-    args["channel"] = json!(to);
-    OutboxMessage {
-        method: "chat.postMessage".into(),
-        args,
-        record_ref: Some(key),
-        update_ref: None,
-    }
-}
-
-fn update(card: &Value, key: String) -> OutboxMessage {
-    OutboxMessage {
-        method: "chat.update".into(),
-        args: card.clone(),
-        record_ref: None,
-        update_ref: Some(key),
     }
 }
 

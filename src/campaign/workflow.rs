@@ -213,6 +213,22 @@ fn start(
     Ok(effects)
 }
 
+/// The item `id`, while nobody has decided it yet.
+fn undecided(next: &mut Campaign, id: u32) -> Result<&mut Item, Refusal> {
+    let item = next
+        .items
+        .iter_mut()
+        .find(|i| i.id == id)
+        .ok_or(Refusal::NoSuchItem { item: id })?;
+    match &item.decision {
+        Some(done) => Err(Refusal::AlreadyDecided {
+            verdict: done.verdict,
+            by: done.by.clone(),
+        }),
+        None => Ok(item),
+    }
+}
+
 fn decide(
     next: &mut Campaign,
     id: u32,
@@ -221,17 +237,7 @@ fn decide(
     now: DateTime<Utc>,
 ) -> Result<Vec<Effect>, Refusal> {
     running(next)?;
-    let item = next
-        .items
-        .iter_mut()
-        .find(|i| i.id == id)
-        .ok_or(Refusal::NoSuchItem { item: id })?;
-    if let Some(done) = &item.decision {
-        return Err(Refusal::AlreadyDecided {
-            verdict: done.verdict,
-            by: done.by.clone(),
-        });
-    }
+    let item = undecided(next, id)?;
     if item.reviewer.as_deref() != Some(actor.user.as_str()) {
         return Err(Refusal::NotTheReviewer {
             reviewer: item.reviewer.clone(),
@@ -338,17 +344,7 @@ fn reassign(
 ) -> Result<Vec<Effect>, Refusal> {
     owner(next, actor)?;
     running(next)?;
-    let item = next
-        .items
-        .iter_mut()
-        .find(|i| i.id == id)
-        .ok_or(Refusal::NoSuchItem { item: id })?;
-    if let Some(done) = &item.decision {
-        return Err(Refusal::AlreadyDecided {
-            verdict: done.verdict,
-            by: done.by.clone(),
-        });
-    }
+    let item = undecided(next, id)?;
     if item.reviewer.as_ref() == Some(&to) {
         return Err(Refusal::AlreadyTheReviewer);
     }

@@ -32,6 +32,39 @@ pub struct OutboxMessage {
 }
 
 impl OutboxMessage {
+    /// `card` posted to `to` (a user or channel id), its `channel` + `ts` recorded
+    /// under `key` so that later edits find it.
+    pub fn post(to: &str, card: &Value, key: String) -> OutboxMessage {
+        let mut args = card.clone();
+        args["channel"] = Value::from(to);
+        OutboxMessage {
+            method: "chat.postMessage".into(),
+            args,
+            record_ref: Some(key),
+            update_ref: None,
+        }
+    }
+
+    /// The message recorded under `key` edited to `card`.
+    pub fn update(card: &Value, key: String) -> OutboxMessage {
+        OutboxMessage {
+            method: "chat.update".into(),
+            args: card.clone(),
+            record_ref: None,
+            update_ref: Some(key),
+        }
+    }
+
+    /// A plain-text message to `to`, never edited afterwards.
+    pub fn text(to: &str, text: &str) -> OutboxMessage {
+        OutboxMessage {
+            method: "chat.postMessage".into(),
+            args: serde_json::json!({ "channel": to, "text": text }),
+            record_ref: None,
+            update_ref: None,
+        }
+    }
+
     /// The audit subject: the logical key up to its first `/` (`REQ-1042`).
     pub fn subject(&self) -> &str {
         let key = self.record_ref.as_deref().or(self.update_ref.as_deref());

@@ -132,11 +132,6 @@ async fn certify_all_then_end_and_only_allowed_people_manage() {
         .await
         .expect("certify all");
     dm_containing(&bob, "1 of 1 reviewed").await;
-    // A second click on the same item is refused and changes nothing.
-    let again = frank.click_with_value("Certify all", "CMP-1").await;
-    if again.is_ok() {
-        told(&frank, "already").await;
-    }
     bob.click_in(&card.channel, &card.ts, "End")
         .await
         .expect("end");

@@ -364,12 +364,7 @@ fn build(
             }
             Effect::TellOwners { text } => {
                 for owner in &next.owners {
-                    change = change.outbox(crate::store::OutboxMessage {
-                        method: "chat.postMessage".into(),
-                        args: json!({ "channel": owner, "text": text }),
-                        record_ref: None,
-                        update_ref: None,
-                    });
+                    change = change.outbox(crate::store::OutboxMessage::text(owner, text));
                 }
             }
             // The campaign channel is not wired yet (see README "Access reviews").
@@ -402,12 +397,7 @@ fn revoke_item(
             campaign.id, user, item.beneficiary, item.entitlement, item.resource
         );
         return Ok(campaign.owners.iter().fold(change, |change, owner| {
-            change.outbox(crate::store::OutboxMessage {
-                method: "chat.postMessage".into(),
-                args: json!({ "channel": owner, "text": text }),
-                record_ref: None,
-                update_ref: None,
-            })
+            change.outbox(crate::store::OutboxMessage::text(owner, &text))
         }));
     };
     let Some(stored) = services.load_request(request_id)? else {

@@ -1,7 +1,7 @@
 //! Campaign messages as Block Kit: the modal, the owners' card and the reviewers'
 //! pages, from `blocks/campaign_*.json`. Pure rendering into outbox messages.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{actions, DUE_DAYS};
 use crate::app::services::Services;
@@ -205,19 +205,9 @@ fn item_vars(services: &Services, campaign: &Campaign, item: &Item) -> Vars {
 }
 
 fn message(card: Value, to: &str, key: String, fresh: bool) -> OutboxMessage {
-    let mut args = card;
     if fresh {
-        args["channel"] = json!(to);
-    }
-    OutboxMessage {
-        method: if fresh {
-            "chat.postMessage"
-        } else {
-            "chat.update"
-        }
-        .into(),
-        args,
-        record_ref: fresh.then(|| key.clone()),
-        update_ref: (!fresh).then_some(key),
+        OutboxMessage::post(to, &card, key)
+    } else {
+        OutboxMessage::update(&card, key)
     }
 }

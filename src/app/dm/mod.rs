@@ -86,11 +86,7 @@ async fn post_help(services: &Services, message: &Incoming) -> anyhow::Result<()
         "{}\n\nOr write to me here, for example `request aws-prod readonly for 2h because incident 4711`, or just `hi` and I'll ask step by step. `status` and `cancel` work here too.",
         super::commands::usage(&services.command, None)
     );
-    reply(
-        services,
-        json!({ "channel": message.channel, "text": text }),
-    )
-    .await
+    reply(services, OutboxMessage::text(&message.channel, &text)).await
 }
 
 async fn post_status(services: &Services, message: &Incoming) -> anyhow::Result<()> {
@@ -99,17 +95,17 @@ async fn post_status(services: &Services, message: &Incoming) -> anyhow::Result<
         object.remove("response_type");
     }
     card["channel"] = json!(message.channel);
-    reply(services, card).await
-}
-
-/// A new message in the DM, through the outbox like every message.
-async fn reply(services: &Services, args: Value) -> anyhow::Result<()> {
     let post = OutboxMessage {
         method: "chat.postMessage".into(),
-        args,
+        args: card,
         record_ref: None,
         update_ref: None,
     };
+    reply(services, post).await
+}
+
+/// A new message in the DM, through the outbox like every message.
+async fn reply(services: &Services, post: OutboxMessage) -> anyhow::Result<()> {
     services
         .store
         .commit(Change::new().at(services.now()).outbox(post))
@@ -176,14 +172,16 @@ async fn converse(services: &Services, message: &Incoming) -> anyhow::Result<()>
     };
     for _ in 0..ATTEMPTS {
         let now = services.now();
-        let stored = load(services, &message.user)?.filter(|s| s.data.expires_at > now);
-        let (conversation, rev, fresh) = match stored {
+        let stored = load(services, &message.user)?;
+        // An expired one not yet swept is replaced; its rev must still match.
+        let rev = stored.as_ref().map(|s| s.rev);
+        let (conversation, fresh) = match stored.filter(|s| s.data.expires_at > now) {
             Some(stored) => {
                 let mut conversation = stored.data.clone();
                 if !conversation.answer(&message.text, &message.ts, &menu, expires(services)) {
                     return Ok(());
                 }
-                (conversation, Some(stored.rev), false)
+                (conversation, false)
             }
             None => {
                 let parsed = crate::intake::parse_message(&message.text, &services.catalog);
@@ -195,9 +193,7 @@ async fn converse(services: &Services, message: &Incoming) -> anyhow::Result<()>
                     &menu,
                     expires(services),
                 );
-                // An expired one not yet swept is replaced; its rev must still match.
-                let rev = load(services, &message.user)?.map(|s| s.rev);
-                (conversation, rev, true)
+                (conversation, true)
             }
         };
         match save(services, &conversation, rev, fresh).await {
@@ -246,20 +242,11 @@ async fn save(
 }
 
 fn step_message(conversation: &Conversation, card: Value, fresh: bool) -> OutboxMessage {
-    let mut args = card;
+    let key = conversation.message_key.clone();
     if fresh {
-        args["channel"] = json!(conversation.channel);
-    }
-    OutboxMessage {
-        method: if fresh {
-            "chat.postMessage"
-        } else {
-            "chat.update"
-        }
-        .into(),
-        args,
-        record_ref: fresh.then(|| conversation.message_key.clone()),
-        update_ref: (!fresh).then(|| conversation.message_key.clone()),
+        OutboxMessage::post(&conversation.channel, &card, key)
+    } else {
+        OutboxMessage::update(&card, key)
     }
 }
 
@@ -277,11 +264,7 @@ async fn cancel(services: &Services, message: &Incoming) -> anyhow::Result<()> {
         Some(conversation) => finish(services, &conversation, Closing::Cancelled).await,
         None => {
             let text = "There is nothing to cancel.";
-            reply(
-                services,
-                json!({ "channel": message.channel, "text": text }),
-            )
-            .await
+            reply(services, OutboxMessage::text(&message.channel, text)).await
         }
     }
 }
