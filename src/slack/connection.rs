@@ -21,6 +21,11 @@ use super::frame::{DisconnectReason, Frame};
 use super::web::{methods, WebApi, WebApiError};
 
 /// Timings for one connection.
+/// A retiring link sends its Close only after this long without a frame from Slack…
+const QUIET_BEFORE_CLOSE: Duration = Duration::from_millis(100);
+/// …or once it has waited this long for such a moment.
+const MAX_WAIT_FOR_QUIET: Duration = Duration::from_secs(3);
+
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionTimings {
     /// We ping this often; a link silent for three intervals is dead.
@@ -63,6 +68,27 @@ impl LiveConnection {
     pub fn retire(mut self) {
         if let Some(retire) = self.retire.take() {
             let _ = retire.send(());
+        }
+    }
+
+    /// Closes without a grace period and waits (bounded) until the link is closed:
+    /// its in-flight envelopes acked, a quiet moment found, the close handshake done.
+    /// Shutdown uses this, so the process never exits under an open link.
+    pub async fn close(mut self) {
+        drop(self.retire.take());
+        let closed = async {
+            while let Some(event) = self.events.recv().await {
+                if matches!(event, ConnEvent::Closed(_)) {
+                    return;
+                }
+            }
+        };
+        let bound = MAX_WAIT_FOR_QUIET + Duration::from_secs(3);
+        if tokio::time::timeout(bound, closed).await.is_err() {
+            tracing::warn!(
+                connection = self.id,
+                "shutdown: the link did not close in time"
+            );
         }
     }
 
@@ -211,7 +237,9 @@ impl<H: EnvelopeHandler> Reader<H> {
         pings.tick().await;
         // None: serving. Some(t): retiring; at t, close once nothing is in flight.
         let mut close_at: Option<Instant> = None;
+        let mut retiring_since: Option<Instant> = None;
         let mut close_sent: Option<Instant> = None;
+        let mut last_text = Instant::now();
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let retired = self.live.clone();
 
@@ -224,6 +252,7 @@ impl<H: EnvelopeHandler> Reader<H> {
                 message = stream.next() => match message {
                     Some(Ok(Message::Text(text))) => {
                         last_frame = Instant::now();
+                        last_text = last_frame;
                         self.on_text(&text, &out_tx, &in_flight, &mut hello, close_sent.is_some());
                     }
                     Some(Ok(Message::Close(frame))) => {
@@ -244,12 +273,18 @@ impl<H: EnvelopeHandler> Reader<H> {
                     // Err: the supervisor is gone (shutdown, or hello never came).
                     let grace = if result.is_ok() { self.timings.retire_grace } else { Duration::ZERO };
                     close_at = Some(Instant::now() + grace);
+                    retiring_since = Some(Instant::now());
                 }
                 _ = sleep_until(deadline), if close_at.is_some() => {
                     if close_sent.is_some() {
                         break "closed by c1bot (no close reply from Slack)".to_owned();
                     }
-                    if in_flight.is_empty() {
+                    // An envelope Slack writes after our Close cannot be acked (acks go
+                    // on the same link, and nothing may follow a Close), so the Close
+                    // waits for a quiet moment on the link, within a bound.
+                    let quiet = last_text.elapsed() >= QUIET_BEFORE_CLOSE
+                        || retiring_since.is_some_and(|t| t.elapsed() >= MAX_WAIT_FOR_QUIET);
+                    if in_flight.is_empty() && quiet {
                         tracing::debug!(connection = self.id, "retiring connection: sending close");
                         let _ = out_tx.send(Outgoing::Close);
                         close_sent = Some(Instant::now());

@@ -149,7 +149,7 @@ impl<H: EnvelopeHandler> Slot<H> {
             };
             match next {
                 Next::Stop => {
-                    current.retire_now();
+                    current.close().await;
                     return Ok(());
                 }
                 Next::Replace => {
