@@ -82,6 +82,13 @@ allow if {
 	user.is_admin
 }
 
+# In an access review nobody certifies or revokes their own access, except on a
+# resource labelled "self-review" (c1bot asks only when the item is the reviewer's own).
+allow if {
+	input.action == "review_own_access"
+	"self-review" in input.resource.labels
+}
+
 # Nobody approves access for themselves, as requester or as beneficiary, unless the
 # resource is labelled "self-approval" (e.g. a break-glass sandbox).
 # Resources labelled "self-approval" let the requester decide their own request

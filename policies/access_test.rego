@@ -141,6 +141,11 @@ test_requesting_on_behalf_needs_write_access if {
 	access.allow with input as with_changes({"action": "request_on_behalf", "slack": {"user": frank}})
 }
 
+test_own_access_is_reviewed_by_oneself_only_where_labelled if {
+	not access.allow with input as with_changes({"action": "review_own_access"})
+	access.allow with input as with_changes({"action": "review_own_access", "resource": {"labels": ["self-review"]}})
+}
+
 test_only_admins_manage_campaigns if {
 	not access.allow with input as with_changes({"action": "manage_campaign"})
 	access.allow with input as with_changes({"action": "manage_campaign", "slack": {"user": {"is_admin": true}}})

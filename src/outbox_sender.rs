@@ -174,10 +174,14 @@ async fn deliver_lane(
                     .context("recording a delivered message")?;
                 done.delivered += 1;
             }
-            Sent::Permanent(error) => {
+            Sent::Permanent(error, code) => {
                 tracing::warn!(outbox_id = id, request_id = %entry.message.subject(), method = %entry.message.method, %error, "giving up on a message");
+                let reason = code.as_deref().map_or_else(
+                    || "Slack could not be asked".to_owned(),
+                    crate::slack::web::in_words,
+                );
                 store
-                    .outbox_failed(id, &error, true, now)
+                    .outbox_failed(id, &error, true, now, &refused(&entry.message, &reason))
                     .await
                     .context("recording a failed message")?;
                 done.given_up += 1;
@@ -187,8 +191,13 @@ async fn deliver_lane(
                     .first_failed_at
                     .is_some_and(|first| now - first >= GIVE_UP_AFTER);
                 tracing::warn!(outbox_id = id, request_id = %entry.message.subject(), method = %entry.message.method, %error, give_up, "message delivery failed");
+                let then = if give_up {
+                    refused(&entry.message, "Slack could not be reached for a day")
+                } else {
+                    Vec::new()
+                };
                 store
-                    .outbox_failed(id, &error, give_up, now)
+                    .outbox_failed(id, &error, give_up, now, &then)
                     .await
                     .context("recording a failed message")?;
                 if give_up {
@@ -209,15 +218,27 @@ async fn deliver_lane(
 enum Sent {
     Delivered(Option<SlackRef>),
     Transient(String),
-    Permanent(String),
+    /// The error, and Slack's code when it gave one.
+    Permanent(String, Option<String>),
+}
+
+/// The words owed when `message` is given up (see [`crate::store::IfRefused`]).
+fn refused(message: &OutboxMessage, reason: &str) -> Vec<OutboxMessage> {
+    message.if_refused.as_ref().map_or_else(Vec::new, |words| {
+        words
+            .tell
+            .iter()
+            .map(|to| OutboxMessage::text(to, &format!("{}: {reason}.", words.text)))
+            .collect()
+    })
 }
 
 async fn send(store: &Store, web: &WebApi, message: &OutboxMessage) -> anyhow::Result<Sent> {
     let Some(method) = methods::by_name(&message.method) else {
-        return Ok(Sent::Permanent(format!(
-            "{} is not a Web API method c1bot knows",
-            message.method
-        )));
+        return Ok(Sent::Permanent(
+            format!("{} is not a Web API method c1bot knows", message.method),
+            None,
+        ));
     };
     let mut args = message.args.clone();
     if let Some(key) = &message.update_ref {
@@ -225,13 +246,15 @@ async fn send(store: &Store, web: &WebApi, message: &OutboxMessage) -> anyhow::R
             .slack_ref(key)
             .context("reading a message reference")?
         else {
-            return Ok(Sent::Permanent(format!(
-                "no message was recorded under {key:?} (its post never succeeded)"
-            )));
+            return Ok(Sent::Permanent(
+                format!("no message was recorded under {key:?} (its post never succeeded)"),
+                None,
+            ));
         };
         let Some(object) = args.as_object_mut() else {
             return Ok(Sent::Permanent(
                 "the arguments are not a JSON object".into(),
+                None,
             ));
         };
         object.insert("channel".into(), Value::String(posted.channel));
@@ -240,7 +263,7 @@ async fn send(store: &Store, web: &WebApi, message: &OutboxMessage) -> anyhow::R
     Ok(match web.call(method, args).await {
         Ok(response) => Sent::Delivered(posted_ref(&response.body)),
         Err(error) if is_transient(&error) => Sent::Transient(error.to_string()),
-        Err(error) => Sent::Permanent(error.to_string()),
+        Err(error) => Sent::Permanent(error.to_string(), error.slack_code().map(str::to_owned)),
     })
 }
 

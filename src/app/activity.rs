@@ -55,6 +55,7 @@ pub fn line(
             args: card,
             record_ref: Some(key(&request.id)),
             update_ref: None,
+            if_refused: None,
         }
     } else {
         OutboxMessage {
@@ -62,6 +63,7 @@ pub fn line(
             args: card,
             record_ref: None,
             update_ref: Some(key(&request.id)),
+            if_refused: None,
         }
     })
 }

@@ -64,6 +64,7 @@ impl GrantNotifier<'_> {
                             args: card.clone(),
                             record_ref: None,
                             update_ref: Some(task_key(&request.id, *kind, who)),
+                            if_refused: None,
                         }));
                     }
                 }

@@ -141,6 +141,12 @@ impl C1Handler {
                 super::campaigns::CALLBACK_ID => {
                     super::campaigns::submitted(services, &user, &view).await
                 }
+                super::campaigns::channel::CALLBACK_ID => {
+                    super::campaigns::channel::submitted(services, &user, &view).await
+                }
+                super::campaigns::reassign::CALLBACK_ID => {
+                    super::campaigns::reassign::submitted(services, &user, &view).await
+                }
                 other => {
                     tracing::warn!(
                         callback_id = other,
@@ -244,6 +250,7 @@ impl C1Handler {
                                 services,
                                 user.clone(),
                                 channel.clone(),
+                                trigger_id.clone(),
                                 campaign_action.to_owned(),
                                 action.value,
                             )

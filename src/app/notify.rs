@@ -359,6 +359,7 @@ impl Notifier<'_> {
                 args: json!({ "channel": to, "text": text }),
                 record_ref: None,
                 update_ref: None,
+                if_refused: None,
             })
             .collect()
     }

@@ -161,6 +161,18 @@ async fn prepare(
     if super::grant_timers::handles(&entry.kind) {
         return super::grant_timers::prepare(services, at, entry, now).await;
     }
+    if entry.kind == super::campaigns::reminders::TIMER {
+        let cancel = Change::new()
+            .at(now)
+            .cancel_timer(at, &entry.subject, &entry.kind);
+        return Ok(
+            if super::campaigns::reminders::fire(services, &entry.subject, at).await? {
+                Fired::Nothing
+            } else {
+                Fired::Commit(cancel, None, None)
+            },
+        );
+    }
     if entry.kind == super::dm::TIMER {
         // The conversation ends in its own commits; this one only drops the timer.
         super::dm::expire(services, &entry.subject, now).await?;

@@ -31,6 +31,7 @@ pub(super) fn attach(
         status_ts: None,
         invited: BTreeSet::new(),
     });
+    next.channels_attached += 1;
     let mut effects: Vec<Effect> = invite_missing(next).into_iter().collect();
     effects.extend(status_update(next));
     Ok(effects)

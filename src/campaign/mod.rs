@@ -6,6 +6,7 @@
 //!   the channel actions -> next campaign + effects, or a [`Refusal`].
 //! - `channel`: the channel's rules: invitations, and silence after completion.
 //! - [`progress`]: "x of y reviewed", overall and per reviewer.
+//! - [`reminders`]: when a running campaign reminds its reviewers.
 //! - [`refusal`]: why an action was refused, as a sentence for the person.
 //! - [`channel_name`]: Slack's rules for a new channel's name and description.
 //! - [`pages`]: a reviewer's items split into messages within Block Kit's 50 blocks.
@@ -21,6 +22,7 @@ pub mod model;
 pub mod pages;
 pub mod progress;
 pub mod refusal;
+pub mod reminders;
 pub mod workflow;
 
 pub use model::{

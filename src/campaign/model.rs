@@ -33,6 +33,10 @@ pub struct Campaign {
     /// Reminder rounds sent so far.
     #[serde(default)]
     pub reminders: u32,
+    /// Channels attached so far, counting removed ones: the current channel's status
+    /// message is the one posted for attachment number `channels_attached`.
+    #[serde(default)]
+    pub channels_attached: u32,
 }
 
 impl Campaign {
@@ -61,6 +65,7 @@ impl Campaign {
             created_by: created_by.into(),
             created_at,
             reminders: 0,
+            channels_attached: 0,
         }
     }
 

@@ -372,12 +372,14 @@ fn remind(next: &mut Campaign, now: DateTime<Utc>) -> Result<Vec<Effect>, Refusa
         return Err(Refusal::NothingToRemind);
     }
     next.reminders += 1;
-    Ok(vec![
+    let mut effects = vec![
         Effect::PostReminder { reviewers },
         Effect::TellOwners {
             text: format!("{}: {}.", next.id, status_line(next)),
         },
-    ])
+    ];
+    effects.extend(channel::status_update(next));
+    Ok(effects)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ fn post(channel: &str, text: &str, record_ref: &str) -> OutboxMessage {
         args: json!({"channel": channel, "text": text}),
         record_ref: Some(record_ref.into()),
         update_ref: None,
+        if_refused: None,
     }
 }
 
@@ -30,6 +31,7 @@ fn update(text: &str, update_ref: &str) -> OutboxMessage {
         args: json!({"text": text}),
         record_ref: None,
         update_ref: Some(update_ref.into()),
+        if_refused: None,
     }
 }
 
@@ -278,6 +280,34 @@ async fn a_definitive_error_is_given_up_audited_and_does_not_block_the_next_mess
 }
 
 #[tokio::test]
+async fn a_refused_call_that_owes_words_tells_them_with_slacks_reason() {
+    let sim = simulator().await;
+    let web = single_attempt_client(&sim);
+    let store = Store::temporary().expect("store");
+    // Everyone is in #general already: Slack refuses the invitation.
+    let invite = OutboxMessage::call(
+        "conversations.invite",
+        serde_json::json!({ "channel": "C0GENERAL1", "users": "U0GRACE001" }),
+    )
+    .if_refused(
+        vec![ALICE.to_owned()],
+        "c1bot could not invite <@U0GRACE001>".to_owned(),
+    );
+    store
+        .commit(Change::new().outbox(invite))
+        .await
+        .expect("commit");
+    let first = drain_once(&store, &web).await.expect("pass");
+    assert_eq!((first.delivered, first.given_up), (0, 1));
+    let second = drain_once(&store, &web).await.expect("pass");
+    assert_eq!(second.delivered, 1);
+    assert_eq!(
+        texts(&sim, "alice"),
+        ["c1bot could not invite <@U0GRACE001>: they are already in the channel."]
+    );
+}
+
+#[tokio::test]
 async fn an_update_of_a_message_whose_post_was_given_up_is_given_up_too() {
     let sim = simulator().await;
     let web = single_attempt_client(&sim);
@@ -292,6 +322,7 @@ async fn an_update_of_a_message_whose_post_was_given_up_is_given_up_too() {
             args: json!({"channel": BOB}),
             record_ref: None,
             update_ref: None,
+            if_refused: None,
         });
     store.commit(change).await.expect("commit");
     let drained = drain_once(&store, &web).await.expect("pass");

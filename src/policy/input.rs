@@ -47,6 +47,8 @@ pub enum Action {
     /// End someone's active access early. c1bot lets the person with the access, the
     /// requester and the request's approvers do it; it asks policy about anyone else.
     Revoke,
+    /// Certify or revoke one's own access in an access review (resource = the item's).
+    ReviewOwnAccess,
 }
 
 /// When the decision is asked, as Spacelift's `input.request`.
@@ -243,6 +245,7 @@ mod tests {
             Action::ManageCampaign,
             Action::RequestOnBehalf,
             Action::Revoke,
+            Action::ReviewOwnAccess,
         ]
         .iter()
         .map(|action| serde_json::to_string(action).expect("serializes"))
@@ -255,7 +258,8 @@ mod tests {
                 "\"view\"",
                 "\"manage_campaign\"",
                 "\"request_on_behalf\"",
-                "\"revoke\""
+                "\"revoke\"",
+                "\"review_own_access\""
             ]
         );
     }

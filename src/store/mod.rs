@@ -41,7 +41,7 @@ pub use audit::{AuditEvent, AuditProblem, AuditVerification, GENESIS_HASH};
 pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
 pub use keys::{Table, FIRST_REQUEST_NUMBER};
-pub use outbox::{OutboxEntry, OutboxMessage, SlackRef};
+pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, SlackRef};
 pub use records::{Record, Versioned};
 pub use timers::TimerEntry;
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit::AuditEvent;
-use super::keys::{seq_from_key, seq_key};
+use super::keys::{seq_from_key, seq_key, OUTBOX_COUNTER};
 use super::records::{self, Record};
 use super::{Store, StoreError, Table};
 
@@ -29,6 +29,18 @@ pub struct OutboxMessage {
     /// key: "edit the message recorded there".
     #[serde(default)]
     pub update_ref: Option<String>,
+    /// When Slack refuses the call for good, who is told and what. The call is one
+    /// of many (one invite per person) and the rest go on regardless.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_refused: Option<IfRefused>,
+}
+
+/// A word to people when an outbox call is given up: `text`, then Slack's reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IfRefused {
+    pub tell: Vec<String>,
+    /// Slack mrkdwn written by c1bot (no user text unescaped), without a final stop.
+    pub text: String,
 }
 
 impl OutboxMessage {
@@ -42,6 +54,7 @@ impl OutboxMessage {
             args,
             record_ref: Some(key),
             update_ref: None,
+            if_refused: None,
         }
     }
 
@@ -52,6 +65,7 @@ impl OutboxMessage {
             args: card.clone(),
             record_ref: None,
             update_ref: Some(key),
+            if_refused: None,
         }
     }
 
@@ -62,7 +76,25 @@ impl OutboxMessage {
             args: serde_json::json!({ "channel": to, "text": text }),
             record_ref: None,
             update_ref: None,
+            if_refused: None,
         }
+    }
+
+    /// A Web API call whose answer nobody records, e.g. `conversations.invite`.
+    pub fn call(method: &str, args: Value) -> OutboxMessage {
+        OutboxMessage {
+            method: method.into(),
+            args,
+            record_ref: None,
+            update_ref: None,
+            if_refused: None,
+        }
+    }
+
+    /// If Slack refuses this call for good, `text` and the reason go to `tell`.
+    pub fn if_refused(mut self, tell: Vec<String>, text: String) -> OutboxMessage {
+        self.if_refused = Some(IfRefused { tell, text });
+        self
     }
 
     /// The audit subject: the logical key up to its first `/` (`REQ-1042`).
@@ -171,14 +203,17 @@ impl Store {
 
     /// Records a failed attempt of entry `id`. With `give_up`, the entry is removed and
     /// the failure audited as `notification.failed`; otherwise its attempt count, error
-    /// and failure times are updated for the sender's backoff.
+    /// and failure times are updated for the sender's backoff; `then` (the entry's
+    /// [`IfRefused`] words) is queued in the same transaction.
     pub async fn outbox_failed(
         &self,
         id: u64,
         error: &str,
         give_up: bool,
         now: DateTime<Utc>,
+        then: &[OutboxMessage],
     ) -> Result<(), StoreError> {
+        let queued = give_up && !then.is_empty();
         self.transact(|tx| {
             let key = seq_key(id);
             let Some(stored) = tx.read::<OutboxEntry, StoreError>(Table::Outbox, &key)? else {
@@ -209,9 +244,21 @@ impl Store {
                 }),
             };
             tx.append_audit::<StoreError>(&event, now)?;
+            for message in then {
+                let next = tx.next_counter::<StoreError>(OUTBOX_COUNTER, 1)?;
+                tx.put::<_, StoreError>(
+                    Table::Outbox,
+                    &seq_key(next),
+                    &OutboxEntry::new(message.clone(), now),
+                )?;
+            }
             Ok(())
         })?;
-        self.flush().await
+        self.flush().await?;
+        if queued {
+            self.inner.outbox_ready.notify_one();
+        }
+        Ok(())
     }
 
     /// Where the message recorded under `key` was posted.

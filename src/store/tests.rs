@@ -36,6 +36,7 @@ fn dm(user: &str, text: &str, record_ref: &str) -> OutboxMessage {
         args: json!({"channel": user, "text": text}),
         record_ref: Some(record_ref.into()),
         update_ref: None,
+        if_refused: None,
     }
 }
 
@@ -410,11 +411,11 @@ async fn a_failed_message_counts_attempts_then_is_given_up_and_audited() {
         .expect("commit")
         .outbox_ids[0];
     store
-        .outbox_failed(id, "HTTP 500", false, t(1))
+        .outbox_failed(id, "HTTP 500", false, t(1), &[])
         .await
         .expect("retry");
     store
-        .outbox_failed(id, "HTTP 503", false, t(5))
+        .outbox_failed(id, "HTTP 503", false, t(5), &[])
         .await
         .expect("retry");
     let (_, entry) = store
@@ -430,7 +431,7 @@ async fn a_failed_message_counts_attempts_then_is_given_up_and_audited() {
     );
 
     store
-        .outbox_failed(id, "channel_not_found", true, t(9))
+        .outbox_failed(id, "channel_not_found", true, t(9), &[])
         .await
         .expect("give up");
     assert!(store.pending_outbox().expect("outbox").is_empty());
@@ -439,6 +440,38 @@ async fn a_failed_message_counts_attempts_then_is_given_up_and_audited() {
     assert_eq!(last["detail"]["error"], "channel_not_found");
     assert_eq!(last["detail"]["attempts"], 3);
     assert!(store.verify_audit().expect("verify").is_ok());
+}
+
+#[tokio::test]
+async fn giving_up_queues_the_words_owed_in_the_same_transaction() {
+    let store = Store::temporary().expect("store");
+    let id = store
+        .commit(create("REQ-1"))
+        .await
+        .expect("commit")
+        .outbox_ids[0];
+    let word = OutboxMessage::text("U0BOB00001", "could not invite: they are a guest.");
+    store
+        .outbox_failed(id, "HTTP 500", false, t(1), std::slice::from_ref(&word))
+        .await
+        .expect("retry");
+    let pending = store.pending_outbox().expect("outbox");
+    assert_eq!(pending.len(), 1, "a retry owes nobody anything yet");
+    store
+        .outbox_failed(
+            id,
+            "ura_max_channels",
+            true,
+            t(2),
+            std::slice::from_ref(&word),
+        )
+        .await
+        .expect("give up");
+    let pending = store.pending_outbox().expect("outbox");
+    assert_eq!(pending.len(), 1);
+    assert_ne!(pending[0].0, id);
+    assert_eq!(pending[0].1.message, word);
+    assert_eq!(pending[0].1.enqueued_at, t(2));
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ pub use vars::{slack_date, Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 25] = [
+pub const REQUIRED: [&str; 30] = [
     "usage",
     "request_modal",
     "request_submitted",
@@ -51,6 +51,11 @@ pub const REQUIRED: [&str; 25] = [
     "campaign_modal",
     "campaign_card",
     "campaign_review",
+    "campaign_channel_modal",
+    "campaign_reassign_modal",
+    "campaign_status",
+    "campaign_reminder",
+    "campaign_channel_reminder",
     "status",
     "home",
 ];

@@ -9,7 +9,7 @@ use crate::helpers::{eventually, spawn_app, TestApp};
 use crate::requests::{dm_containing, WAIT};
 
 /// alice holds ReadOnly on AWS production (owner: frank), granted by carol.
-async fn alice_has_access(app: &TestApp) {
+pub async fn alice_has_access(app: &TestApp) {
     approved_request(app).await;
     let carol = app.sim.person("carol");
     dm_containing(&carol, "Grant *ReadOnly*").await;
@@ -18,7 +18,12 @@ async fn alice_has_access(app: &TestApp) {
 }
 
 /// `/c1 campaign` by `owner`, filled in for AWS production, due in 7 days.
-async fn create(owner: &Person, name: &str) -> SubmitOutcome {
+pub async fn create(owner: &Person, name: &str) -> SubmitOutcome {
+    create_with(owner, name, "").await
+}
+
+/// [`create`] with these other owners (comma-separated names; empty for none).
+pub async fn create_with(owner: &Person, name: &str, other_owners: &str) -> SubmitOutcome {
     owner.slash("/c1", "campaign", "general").await;
     owner
         .wait_for_modal(WAIT)
@@ -29,6 +34,12 @@ async fn create(owner: &Person, name: &str) -> SubmitOutcome {
         .fill("Resources to review", "AWS production")
         .await
         .expect("resources");
+    if !other_owners.is_empty() {
+        owner
+            .fill("Other owners", other_owners)
+            .await
+            .expect("owners");
+    }
     owner.fill("Due", "In 7 days").await.expect("due");
     owner.submit().await.expect("submitted")
 }
@@ -64,13 +75,7 @@ async fn a_started_review_asks_the_owner_and_a_revoke_starts_deprovisioning() {
     dm_containing(&bob, "0 of 1 reviewed").await;
 
     // A restart in the middle of the campaign: its state is in sled.
-    app.bot
-        .take()
-        .expect("running")
-        .stop()
-        .await
-        .expect("stops");
-    app = crate::helpers::start(app).await;
+    app = crate::helpers::restart(app).await;
 
     frank
         .click_in(&page.channel, &page.ts, "Revoke")

@@ -147,13 +147,7 @@ async fn step_by_step_with_a_wrong_duration_and_a_restart_in_the_middle() {
     alice.send_dm("12h").await;
     bot_says(&alice, "at most 8 hours").await;
 
-    app.bot
-        .take()
-        .expect("running")
-        .stop()
-        .await
-        .expect("stops");
-    app = crate::helpers::start(app).await;
+    app = crate::helpers::restart(app).await;
 
     alice.send_dm("2 hours").await;
     bot_says(&alice, "Why do you need it?").await;

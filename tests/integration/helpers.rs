@@ -81,6 +81,17 @@ pub async fn start(mut app: TestApp) -> TestApp {
     app
 }
 
+/// Stops the bot and starts it again on the same data directory and simulator.
+pub async fn restart(mut app: TestApp) -> TestApp {
+    app.bot
+        .take()
+        .expect("running")
+        .stop()
+        .await
+        .expect("stops");
+    start(app).await
+}
+
 impl TestApp {
     pub async fn stop(mut self) {
         if let Some(bot) = self.bot.take() {

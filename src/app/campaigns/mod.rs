@@ -1,28 +1,31 @@
 //! Access-review campaigns in Slack: `/c1 campaign` (its modal, for people policy's
-//! `manage_campaign` allows), the owners' card with *Start* / *End*, the reviewers'
-//! DMs with *Certify* / *Revoke* / *Certify all*, and revokes that start
-//! deprovisioning in the same commit as the decision.
+//! `manage_campaign` allows), the owners' card (*Start* / *End*, *Reassign*, the
+//! campaign channel's buttons) and the reviewers' DMs (*Certify* / *Revoke* /
+//! *Certify all*). The channel modal is [`channel`], reassigning [`reassign`],
+//! reminder timers [`reminders`]; every action is decided and committed by `commit`.
 //!
-//! Every click is decided by [`crate::campaign::apply`] on the stored campaign and
-//! committed expecting the revision read (a second click on one item is refused
-//! with who decided it). Messages go through the outbox under stable keys
-//! (`CMP-1/owner/<U>`, `CMP-1/review/<U>/<page>`) and are edited in place.
+//! Messages go through the outbox under stable keys (`CMP-1/owner/<U>`,
+//! `CMP-1/review/<U>/<page>`, `CMP-1/status/<n>` for the n-th channel attached) and
+//! are edited in place. Button values are never trusted: the stored campaign and
+//! policy decide who may do what.
 
+pub mod channel;
+mod commit;
+pub mod reassign;
+pub mod reminders;
 mod render;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use self::commit::{commit, Acting};
 use super::services::Services;
 use crate::campaign::items::{self, ActiveGrant, Reviewers, Sources, StandingMember};
-use crate::campaign::{
-    apply, Actor, Campaign, CampaignAction, Effect, ReviewerRule, Scope, Source,
-};
+use crate::campaign::{Actor, Campaign, CampaignAction, ReviewerRule, Scope};
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, Record, Table, Versioned};
-use crate::workflow::grant::{self, GrantAction, GrantState, Via};
+use crate::workflow::grant::GrantState;
 use crate::workflow::request::AccessRequest;
 
 pub const CALLBACK_ID: &str = "c1_campaign";
@@ -33,6 +36,13 @@ pub mod actions {
     pub const CERTIFY: &str = "campaign_certify";
     pub const REVOKE: &str = "campaign_revoke";
     pub const CERTIFY_ALL: &str = "campaign_certify_all";
+    /// Opens the channel modal.
+    pub const ADD_CHANNEL: &str = "campaign_add_channel";
+    pub const CHANNEL_DEACTIVATE: &str = "campaign_channel_deactivate";
+    pub const CHANNEL_ACTIVATE: &str = "campaign_channel_activate";
+    pub const CHANNEL_REMOVE: &str = "campaign_channel_remove";
+    /// Opens the reassign modal.
+    pub const REASSIGN: &str = "campaign_reassign";
 }
 const COUNTER_KEY: &str = "campaigns/counter";
 const ATTEMPTS: usize = 5;
@@ -250,213 +260,146 @@ pub fn clicked(
     services: &Services,
     user: String,
     channel: String,
+    trigger_id: String,
     action_id: String,
     value: String,
 ) {
     let services = services.clone();
     tokio::spawn(async move {
-        if let Err(message) = act(&services, &user, &action_id, &value).await {
+        if let Err(message) = act(&services, &user, &trigger_id, &action_id, &value).await {
             services.tell(&channel, &user, message);
         }
     });
 }
 
-async fn act(services: &Services, user: &str, action_id: &str, value: &str) -> Result<(), String> {
+async fn act(
+    services: &Services,
+    user: &str,
+    trigger_id: &str,
+    action_id: &str,
+    value: &str,
+) -> Result<(), String> {
     let (id, item) = match value.split_once(':') {
         Some((id, item)) => (id, item.parse::<u32>().ok()),
         None => (value, None),
     };
-    for _ in 0..ATTEMPTS {
-        let stored = match load(services, id) {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return Err(format!("There is no access review {id}.")),
-            Err(error) => {
-                tracing::error!(%error, "cannot read a campaign");
-                return Err("c1bot could not read that review just now; try again.".into());
-            }
-        };
-        let action = match (action_id, item) {
-            (actions::START, _) => CampaignAction::Start {
+    let action = match (action_id, item) {
+        (actions::START, _) => {
+            let stored = stored(services, id)?;
+            CampaignAction::Start {
                 items: collect(services, &stored.data).await,
-            },
-            (actions::END, _) => CampaignAction::End,
-            (actions::CERTIFY_ALL, _) => CampaignAction::CertifyAll,
-            (actions::CERTIFY, Some(item)) => CampaignAction::Certify { item },
-            (actions::REVOKE, Some(item)) => CampaignAction::Revoke { item },
-            _ => return Err("That button is not c1bot's.".into()),
-        };
-        let now = services.now();
-        // Self-review stays off: items are assigned to someone else wherever the
-        // catalog names anyone else.
-        let actor = Actor::new(user);
-        let (next, effects) = match apply(&stored.data, action, &actor, now) {
-            Ok(done) => done,
-            Err(refusal) => return Err(refusal.message(id)),
-        };
-        let vias = match revoke_vias(services, &next, &effects).await {
-            Ok(vias) => vias,
-            Err(error) => {
-                tracing::warn!(%error, "cannot resolve who removes the access");
-                return Err("c1bot could not look up who removes this access just now; nothing changed. Try again in a moment.".into());
-            }
-        };
-        let change = match build(
-            services, &stored, &next, &effects, &vias, user, action_id, now,
-        ) {
-            Ok(change) => change,
-            Err(error) => {
-                tracing::error!(%error, campaign = id, "cannot prepare a campaign change");
-                return Err("c1bot could not record that; nothing changed. Try again.".into());
-            }
-        };
-        match services.store.commit(change).await {
-            Ok(_) => return Ok(()),
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => {
-                tracing::error!(%error, campaign = id, "cannot store a campaign change");
-                return Err("c1bot could not record that; nothing changed. Try again.".into());
             }
         }
-    }
-    Err("The review kept changing; try again.".into())
+        (actions::END, _) => CampaignAction::End,
+        (actions::CERTIFY_ALL, _) => CampaignAction::CertifyAll,
+        (actions::CERTIFY, Some(item)) => CampaignAction::Certify { item },
+        (actions::REVOKE, Some(item)) => CampaignAction::Revoke { item },
+        (actions::CHANNEL_DEACTIVATE, _) => CampaignAction::DeactivateChannel,
+        (actions::CHANNEL_ACTIVATE, _) => CampaignAction::ActivateChannel,
+        (actions::CHANNEL_REMOVE, _) => CampaignAction::RemoveChannel,
+        (actions::ADD_CHANNEL, _) => {
+            return channel::open_modal(services, user, trigger_id, id).await
+        }
+        (actions::REASSIGN, _) => {
+            return reassign::open_modal(services, user, trigger_id, id).await
+        }
+        _ => return Err("That button is not c1bot's.".into()),
+    };
+    let actor = actor_for(services, user, id, &action).await?;
+    let audit = format!("campaign.{}", action_id.trim_start_matches("campaign_"));
+    commit(services, id, action, &Acting::new(actor, audit))
+        .await
+        .map(drop)
+        .map_err(|failure| failure.message(id))
 }
 
-/// The campaign change with its messages, audit entry and, for each revoke, the
-/// grant's own revoke transition: one commit.
-#[allow(clippy::too_many_arguments)]
-fn build(
-    services: &Services,
-    stored: &Versioned<Campaign>,
-    next: &Campaign,
-    effects: &[Effect],
-    vias: &BTreeMap<u32, Via>,
-    user: &str,
-    action_id: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Change> {
-    let mut change = Change::new()
-        .at(now)
-        .expect(Table::Campaigns, next.id.clone(), Some(stored.rev))
-        .put(Table::Campaigns, next.id.clone(), next)
-        .audit(AuditEvent {
-            actor: user.to_owned(),
-            action: format!("campaign.{}", action_id.trim_start_matches("campaign_")),
-            subject: next.id.clone(),
-            detail: json!({ "progress": crate::campaign::progress::status_line(next) }),
-        });
-    for message in render::owner_cards(services, next, false)? {
-        change = change.outbox(message);
-    }
-    for effect in effects {
-        match effect {
-            Effect::DmReviewer { reviewer, .. } => {
-                for message in render::review_pages(services, next, reviewer, true)? {
-                    change = change.outbox(message);
-                }
-            }
-            Effect::UpdateReviewerDm { reviewer } => {
-                for message in render::review_pages(services, next, reviewer, false)? {
-                    change = change.outbox(message);
-                }
-            }
-            Effect::StartRevoke { item } => {
-                change = revoke_item(services, next, *item, vias.get(item), user, now, change)?;
-            }
-            Effect::TellOwners { text } => {
-                for owner in &next.owners {
-                    change = change.outbox(crate::store::OutboxMessage::text(owner, text));
-                }
-            }
-            // The campaign channel is not wired yet (see README "Access reviews").
-            Effect::UpdateStatusMessage { .. }
-            | Effect::PostReminder { .. }
-            | Effect::InviteToChannel { .. } => {}
+/// A modal's answer: `text` under the field `block_id`; the modal stays open.
+fn field_error(block_id: &str, text: String) -> Option<Value> {
+    Some(json!({ "response_action": "errors", "errors": BTreeMap::from([(block_id, text)]) }))
+}
+
+/// The campaign id a campaign modal carries. Only a key: everything is checked
+/// again on the stored campaign.
+fn campaign_of(view: &Value) -> String {
+    view.get("private_metadata")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn stored(services: &Services, id: &str) -> Result<Versioned<Campaign>, String> {
+    match load(services, id) {
+        Ok(Some(stored)) => Ok(stored),
+        Ok(None) => Err(format!("There is no access review {id}.")),
+        Err(error) => {
+            tracing::error!(%error, "cannot read a campaign");
+            Err("c1bot could not read that review just now; try again.".into())
         }
     }
-    Ok(change)
 }
 
-/// A revoked grant item: the grant's revoke (its deprovisioning task or run) joins
-/// the campaign's commit, expecting the request's revision. A standing member's
-/// access is outside c1bot: its owners are told to remove it.
-fn revoke_item(
+/// The person acting, with policy's word on reviewing their own access where the
+/// action would do that (asked per resource; *Certify all* needs it for every one).
+async fn actor_for(
     services: &Services,
-    campaign: &Campaign,
-    item: u32,
-    via: Option<&Via>,
     user: &str,
-    now: DateTime<Utc>,
-    change: Change,
-) -> anyhow::Result<Change> {
-    let Some(item) = campaign.item(item) else {
-        return Ok(change);
+    id: &str,
+    action: &CampaignAction,
+) -> Result<Actor, String> {
+    let stored = stored(services, id)?;
+    let own: Vec<&crate::campaign::Item> = match action {
+        CampaignAction::Certify { item } | CampaignAction::Revoke { item } => {
+            stored.data.item(*item).into_iter().collect()
+        }
+        CampaignAction::CertifyAll => stored
+            .data
+            .items
+            .iter()
+            .filter(|i| i.reviewer.as_deref() == Some(user) && !i.is_decided())
+            .collect(),
+        _ => Vec::new(),
     };
-    let Source::Grant { request_id } = &item.source else {
-        let text = format!(
-            "Access review {}: <@{}> decided that <@{}> should no longer have {} on {} (listed as a member in the catalog). Remove it where it is granted, then from the catalog.",
-            campaign.id, user, item.beneficiary, item.entitlement, item.resource
-        );
-        return Ok(campaign.owners.iter().fold(change, |change, owner| {
-            change.outbox(crate::store::OutboxMessage::text(owner, &text))
-        }));
-    };
-    let Some(stored) = services.load_request(request_id)? else {
-        return Ok(change);
-    };
-    let Some(via) = via.cloned() else {
-        return Ok(change);
-    };
-    let transition = grant::apply(
-        &stored.data,
-        GrantAction::Revoke {
-            by: user.to_owned(),
-            reason: format!("access review {}", campaign.id),
-            via,
-            // The reviewer's authority is the campaign's assignment.
-            policy_allows: true,
-        },
-        now,
-        services.timing(),
-    )
-    .map_err(|refusal| anyhow::anyhow!(refusal.message(request_id)))?;
-    let rendered = super::grants::render(services, transition.request, &transition.effects)?;
-    Ok(rendered.into_change(
-        change
-            .expect(Table::Requests, request_id.clone(), Some(stored.rev))
-            .audit(AuditEvent {
-                actor: user.to_owned(),
-                action: "grant.revoke".into(),
-                subject: request_id.clone(),
-                detail: json!({ "reason": format!("access review {}", campaign.id), "campaign": campaign.id }),
-            }),
-    ))
+    let own: Vec<_> = own.into_iter().filter(|i| i.beneficiary == user).collect();
+    if own.is_empty() {
+        return Ok(Actor::new(user));
+    }
+    let allowed = may_review_own(services, user, &own).await?;
+    Ok(if allowed {
+        Actor::new(user).allowed_self_review()
+    } else {
+        Actor::new(user)
+    })
 }
 
-/// Who removes each revoked grant item's access (user groups expanded now, before
-/// the commit, since that needs Slack).
-async fn revoke_vias(
+/// Policy's `review_own_access` for `user` on each of these items' resources.
+pub(super) async fn may_review_own(
     services: &Services,
-    campaign: &Campaign,
-    effects: &[Effect],
-) -> anyhow::Result<BTreeMap<u32, Via>> {
-    let mut vias = BTreeMap::new();
-    for effect in effects {
-        let Effect::StartRevoke { item } = effect else {
-            continue;
-        };
-        let Some(found) = campaign.item(*item) else {
-            continue;
-        };
-        let target = services.catalog.resource(&found.resource).and_then(|r| {
+    user: &str,
+    items: &[&crate::campaign::Item],
+) -> Result<bool, String> {
+    let person = services.directory.person(user).await.map_err(|error| {
+        tracing::warn!(%error, "cannot read a profile");
+        "c1bot could not check your Slack account just now; try again in a moment.".to_owned()
+    })?;
+    Ok(items.iter().all(|item| {
+        let target = services.catalog.resource(&item.resource).and_then(|r| {
             r.entitlements
                 .iter()
-                .find(|e| e.id.as_str() == found.entitlement)
+                .find(|e| e.id.as_str() == item.entitlement)
+                .map(|e| (r, e))
         });
-        if let (Source::Grant { .. }, Some(entitlement)) = (&found.source, target) {
-            vias.insert(*item, super::grants::via_for(services, entitlement).await?);
-        }
-    }
-    Ok(vias)
+        target.is_some_and(|target| {
+            services
+                .decide(
+                    PolicyAction::ReviewOwnAccess,
+                    &person,
+                    "",
+                    Some(target),
+                    None,
+                )
+                .allowed
+        })
+    }))
 }
 
 /// The access in the campaign's scope now: active grants and the catalog's members.

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::{actions, DUE_DAYS};
 use crate::app::services::Services;
 use crate::campaign::pages::{pages, Layout};
+use crate::campaign::progress::waiting_reviewers;
 use crate::campaign::progress::{items_of, status_line};
 use crate::campaign::{Campaign, CampaignState, Item, Source, Verdict};
 use crate::store::OutboxMessage;
@@ -56,31 +57,49 @@ pub(super) fn owner_cards(
             .text("label", label)
             .text("campaign_id", &campaign.id)
     };
-    let buttons = match campaign.state {
+    let mut buttons = match campaign.state {
         CampaignState::Draft => vec![button(actions::START, "Start")],
-        CampaignState::Running { .. } => vec![button(actions::END, "End")],
+        CampaignState::Running { .. } => vec![
+            button(actions::END, "End"),
+            button(actions::REASSIGN, "Reassign"),
+        ],
         CampaignState::Completed { .. } => Vec::new(),
     };
-    let scope: Vec<String> = campaign
-        .scope
-        .resources
-        .iter()
-        .map(|id| {
-            services
-                .catalog
-                .resource(id)
-                .map_or(id.clone(), |r| r.name.clone())
-        })
-        .collect();
+    let completed = matches!(campaign.state, CampaignState::Completed { .. });
+    match (&campaign.channel, completed) {
+        (_, true) => {}
+        (None, false) => buttons.push(button(actions::ADD_CHANNEL, "Add channel")),
+        (Some(channel), false) => {
+            buttons.push(if channel.active {
+                button(actions::CHANNEL_DEACTIVATE, "Deactivate channel")
+            } else {
+                button(actions::CHANNEL_ACTIVATE, "Activate channel")
+            });
+            buttons.push(button(actions::CHANNEL_REMOVE, "Remove channel"));
+        }
+    }
+    let channel = match &campaign.channel {
+        None => Vars::new()
+            .text("channel", "None")
+            .text("channel_state", ""),
+        Some(c) => Vars::new().mention("channel", &c.id).text(
+            "channel_state",
+            if c.active {
+                ""
+            } else {
+                " (deactivated: nothing is posted)"
+            },
+        ),
+    };
     let state = match campaign.state {
         CampaignState::Draft => "Draft: not started",
         CampaignState::Running { .. } => "Running",
         CampaignState::Completed { .. } => "Completed",
     };
-    let vars = Vars::new()
+    let vars = channel
         .text("campaign_id", &campaign.id)
         .text("name", &campaign.name)
-        .text("scope", format!("Reviews access to {}", scope.join(", ")))
+        .text("scope", scope_line(services, campaign))
         .text("state", state)
         .text("progress", status_line(campaign))
         .date("due", campaign.due.timestamp())
@@ -101,21 +120,48 @@ pub(super) fn owner_cards(
         .collect())
 }
 
+/// "Reviews access to AWS production, Grafana".
+fn scope_line(services: &Services, campaign: &Campaign) -> String {
+    let scope: Vec<String> = campaign
+        .scope
+        .resources
+        .iter()
+        .map(|id| {
+            services
+                .catalog
+                .resource(id)
+                .map_or(id.clone(), |r| r.name.clone())
+        })
+        .collect();
+    format!("Reviews access to {}", scope.join(", "))
+}
+
+/// How many review pages `reviewer` has been sent for `campaign` as it was.
+pub(super) fn page_count(campaign: &Campaign, reviewer: &str) -> usize {
+    pages(items_of(campaign, reviewer).len(), LAYOUT).map_or(0, |p| p.len())
+}
+
 /// The reviewer's pages, each the same slice of their items every time so that an
-/// edit lands on the message that showed the item.
+/// edit lands on the message that showed the item. The first `posted` pages exist
+/// and are edited; later ones are posted. A page that no longer has items (they
+/// were reassigned) is edited to show none.
 pub(super) fn review_pages(
     services: &Services,
     campaign: &Campaign,
     reviewer: &str,
-    fresh: bool,
+    posted: usize,
 ) -> anyhow::Result<Vec<OutboxMessage>> {
     let mine = items_of(campaign, reviewer);
-    let ranges = pages(mine.len(), LAYOUT)
+    let mut ranges = pages(mine.len(), LAYOUT)
         .map_err(|_| anyhow::anyhow!("a review page cannot hold one item"))?;
+    while ranges.len() < posted {
+        ranges.push(mine.len()..mine.len());
+    }
     let total = ranges.len();
     let running = matches!(campaign.state, CampaignState::Running { .. });
     let mut out = Vec::with_capacity(total);
     for (index, range) in ranges.into_iter().enumerate() {
+        let fresh = index >= posted;
         let slice = &mine[range];
         let open: Vec<Vars> = slice
             .iter()
@@ -210,4 +256,124 @@ fn message(card: Value, to: &str, key: String, fresh: bool) -> OutboxMessage {
     } else {
         OutboxMessage::update(&card, key)
     }
+}
+
+/// The status message in the campaign's channel (posted when `fresh`, else edited),
+/// under the key of the channel's attachment so a re-added channel gets its own.
+pub(super) fn status_message(
+    services: &Services,
+    campaign: &Campaign,
+    channel: &str,
+    fresh: bool,
+) -> anyhow::Result<OutboxMessage> {
+    let state = match campaign.state {
+        CampaignState::Draft => "Not started yet",
+        CampaignState::Running { .. } => "Running",
+        CampaignState::Completed { .. } => "Completed",
+    };
+    let vars = Vars::new()
+        .text("campaign_id", &campaign.id)
+        .text("name", &campaign.name)
+        .text("scope", scope_line(services, campaign))
+        .text("state", state)
+        .text("progress", status_line(campaign))
+        .date("due", campaign.due.timestamp())
+        .text("reminders", campaign.reminders.to_string())
+        .mentions("owners", &campaign.owners)
+        .date("updated_at", services.now().timestamp());
+    let card = services.templates().render("campaign_status", &vars)?;
+    let key = format!("{}/status/{}", campaign.id, campaign.channels_attached);
+    Ok(message(card, channel, key, fresh))
+}
+
+/// A reminder DM to each of `reviewers`, and one in the channel while it posts.
+pub(super) fn reminders(
+    services: &Services,
+    campaign: &Campaign,
+    reviewers: &[String],
+) -> anyhow::Result<Vec<OutboxMessage>> {
+    let mut out = Vec::with_capacity(reviewers.len() + 1);
+    for reviewer in reviewers {
+        let left = items_of(campaign, reviewer)
+            .iter()
+            .filter(|i| !i.is_decided())
+            .count();
+        let count = if left == 1 {
+            "1 item is".to_owned()
+        } else {
+            format!("{left} items are")
+        };
+        let vars = Vars::new()
+            .text("campaign_id", &campaign.id)
+            .text("name", &campaign.name)
+            .text("count", count)
+            .date("due", campaign.due.timestamp());
+        let card = services.templates().render("campaign_reminder", &vars)?;
+        out.push(OutboxMessage::post(
+            reviewer,
+            &card,
+            format!("{}/reminder/{reviewer}/{}", campaign.id, campaign.reminders),
+        ));
+    }
+    let running = matches!(campaign.state, CampaignState::Running { .. });
+    if let Some(channel) = campaign.live_channel().filter(|_| running) {
+        let vars = Vars::new()
+            .text("campaign_id", &campaign.id)
+            .text("name", &campaign.name)
+            .text("progress", status_line(campaign))
+            .mentions("reviewers", &waiting_reviewers(campaign))
+            .date("due", campaign.due.timestamp());
+        let card = services
+            .templates()
+            .render("campaign_channel_reminder", &vars)?;
+        out.push(OutboxMessage::post(
+            &channel.id,
+            &card,
+            format!("{}/reminder/channel/{}", campaign.id, campaign.reminders),
+        ));
+    }
+    Ok(out)
+}
+
+/// The channel modal for `campaign_id`, "Create a new channel" chosen.
+pub(super) fn channel_modal(services: &Services, campaign_id: &str) -> anyhow::Result<Value> {
+    let kinds = [
+        ("Create a new channel", super::channel::NEW),
+        ("Use an existing channel", super::channel::EXISTING),
+    ]
+    .iter()
+    .map(|(text, value)| Choice {
+        text: (*text).to_owned(),
+        value: (*value).to_owned(),
+        selected: *value == super::channel::NEW,
+    })
+    .collect();
+    let vars = Vars::new()
+        .text("campaign_id", campaign_id)
+        .options("kinds", kinds);
+    Ok(services
+        .templates()
+        .render("campaign_channel_modal", &vars)?)
+}
+
+/// The reassign modal for `campaign_id`, offering `items` (text, item id).
+pub(super) fn reassign_modal(
+    services: &Services,
+    campaign_id: &str,
+    items: Vec<(String, u32)>,
+) -> anyhow::Result<Value> {
+    let choices = items
+        .into_iter()
+        .map(|(text, id)| Choice {
+            text,
+            value: id.to_string(),
+            selected: false,
+        })
+        .collect();
+    let vars = Vars::new()
+        .text("campaign_id", campaign_id)
+        .options("items", choices);
+    Ok(services
+        .templates()
+        .render("campaign_reassign_modal", &vars)?)
 }

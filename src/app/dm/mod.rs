@@ -100,6 +100,7 @@ async fn post_status(services: &Services, message: &Incoming) -> anyhow::Result<
         args: card,
         record_ref: None,
         update_ref: None,
+        if_refused: None,
     };
     reply(services, post).await
 }

@@ -104,7 +104,8 @@ fn a_reminder_goes_to_reviewers_with_undecided_items_and_owners_see_progress() {
             },
             Effect::TellOwners {
                 text: "CMP-1: 1 of 5 reviewed.".into()
-            }
+            },
+            status(),
         ]
     );
     assert_eq!(next.reminders, 1);

@@ -184,6 +184,8 @@ fn invite(inner: &Inner, args: &Args) -> Reply {
             None => Some("user_not_found"),
             Some(x) if x.deleted => Some("cant_invite"),
             Some(_) if c.members.contains(u) => Some("already_in_channel"),
+            // A single-channel guest is already in their one channel.
+            Some(x) if x.is_ultra_restricted => Some("ura_max_channels"),
             Some(_) => None,
         };
         if let Some(code) = code {

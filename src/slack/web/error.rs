@@ -72,3 +72,26 @@ impl WebApiError {
         }
     }
 }
+
+/// Why Slack refused a call, as a clause a person can act on ("they are already in
+/// the channel"). Codes c1bot has no wording for are given as Slack's code.
+pub fn in_words(code: &str) -> String {
+    match code {
+        "already_in_channel" => "they are already in the channel",
+        "cant_invite" => "Slack does not let c1bot invite them (a deactivated account, or a guest)",
+        "ura_max_channels" => "they are a single-channel guest, already in their one channel",
+        "user_not_found" | "user_disabled" => "Slack does not know them any more (deactivated?)",
+        "cant_invite_self" => "c1bot cannot invite itself",
+        "is_archived" => "the channel is archived",
+        "not_in_channel" => "c1bot is not in the channel",
+        "channel_not_found" => {
+            "c1bot cannot see the channel (deleted, or a private channel c1bot is not in)"
+        }
+        "method_not_supported_for_channel_type" => {
+            "c1bot cannot join a private channel by itself; add c1bot to it first"
+        }
+        "restricted_action" => "the workspace's settings do not let apps do this",
+        other => return format!("Slack answered `{other}`"),
+    }
+    .to_owned()
+}

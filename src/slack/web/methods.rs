@@ -75,6 +75,11 @@ methods! {
     VIEWS_PUSH = "views.push", Post, Bot, TriggerBound, [];
     VIEWS_PUBLISH = "views.publish", Post, Bot, Tier4, [];
     CONVERSATIONS_OPEN = "conversations.open", Post, Bot, Tier3, ["im:write"];
+    CONVERSATIONS_CREATE = "conversations.create", Post, Bot, Tier2, ["channels:manage"];
+    CONVERSATIONS_JOIN = "conversations.join", Post, Bot, Tier3, ["channels:join"];
+    CONVERSATIONS_INVITE = "conversations.invite", Post, Bot, Tier3, ["channels:manage", "groups:write"];
+    CONVERSATIONS_SET_PURPOSE = "conversations.setPurpose", Post, Bot, Tier2, ["channels:manage"];
+    CONVERSATIONS_LIST = "conversations.list", Get, Bot, Tier2, ["channels:read", "groups:read"];
     USERS_INFO = "users.info", Get, Bot, Tier4, ["users:read"];
     USERGROUPS_USERS_LIST = "usergroups.users.list", Get, Bot, Tier2, ["usergroups:read"];
 }

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
 
-pub use error::WebApiError;
+pub use error::{in_words, WebApiError};
 pub use methods::{ApiMethod, TokenKind, Verb};
 
 use crate::slack::backoff::Backoff;
