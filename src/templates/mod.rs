@@ -27,7 +27,7 @@ pub use vars::{slack_date, Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 30] = [
+pub const REQUIRED: [&str; 31] = [
     "usage",
     "request_modal",
     "request_submitted",
@@ -56,6 +56,7 @@ pub const REQUIRED: [&str; 30] = [
     "campaign_status",
     "campaign_reminder",
     "campaign_channel_reminder",
+    "campaign_groups_item",
     "status",
     "home",
 ];

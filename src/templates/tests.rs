@@ -30,7 +30,7 @@ fn vars_for(templates: &Templates, name: &str, text: &str, items: usize, choices
         vars = vars.text(var, text);
     }
     for list in &template.placeholders.lists {
-        let item = vars_for(templates, &list.item_template, text, 0, 0);
+        let item = vars_for(templates, &list.item_template, text, 0, choices.max(1));
         vars = vars.list(&list.slot, vec![item; items]);
     }
     for slot in &template.placeholders.options {

@@ -191,3 +191,101 @@ async fn a_blank_name_is_answered_in_the_modal() {
         .all(|e| e["action"] != "campaign.created"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_review_of_one_entitlement_by_a_user_group_goes_to_its_members() {
+    let app = spawn_app().await;
+    alice_has_access(&app).await;
+    let bob = app.sim.person("bob");
+    bob.slash("/c1", "campaign", "general").await;
+    bob.wait_for_modal(WAIT).await.expect("opens");
+    bob.fill("Name", "ReadOnly review").await.expect("name");
+    bob.fill("Entitlements to review", "AWS production: ReadOnly")
+        .await
+        .expect("entitlements");
+    // dba is carol and frank: carol comes first.
+    bob.fill("Reviewer groups", "@dba (Database Admins)")
+        .await
+        .expect("groups");
+    bob.fill("Due", "In 7 days").await.expect("due");
+    assert!(matches!(
+        bob.submit().await.expect("submitted"),
+        SubmitOutcome::Closed
+    ));
+    let card = dm_containing(&bob, "Reviews access to ReadOnly on AWS production").await;
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("start");
+    let page = dm_containing(
+        &app.sim.person("carol"),
+        "Does each person still need this access?",
+    )
+    .await;
+    assert!(page.visible_text().contains("<@U0ALICE001>"));
+    dm_containing(&bob, "0 of 1 reviewed").await;
+    assert!(
+        !app.sim.person("frank").dms().iter().any(|m| m
+            .visible_text()
+            .contains("Does each person still need this access?")),
+        "one item, one reviewer"
+    );
+    let created = audit_entries(&app)
+        .into_iter()
+        .find(|e| e["action"] == "campaign.created")
+        .expect("audited");
+    assert_eq!(created["detail"]["reviewers"]["groups"][0], "S0DBADMIN1");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn nobody_is_given_their_own_access_to_review_unless_policy_allows_it() {
+    let app = spawn_app().await;
+    alice_has_access(&app).await;
+    let bob = app.sim.person("bob");
+    bob.slash("/c1", "campaign", "general").await;
+    bob.wait_for_modal(WAIT).await.expect("opens");
+    bob.fill("Name", "Self").await.expect("name");
+    bob.fill("Resources to review", "AWS production")
+        .await
+        .expect("resources");
+    bob.fill("Reviewers", "alice").await.expect("reviewers");
+    bob.fill("Due", "In 7 days").await.expect("due");
+    assert!(matches!(
+        bob.submit().await.expect("submitted"),
+        SubmitOutcome::Closed
+    ));
+    let card = dm_containing(&bob, "Access review CMP-1").await;
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("start");
+    // alice is the only reviewer and the item is her own: nobody is asked.
+    dm_containing(&bob, "nobody could be found to review item(s) 1").await;
+    let card = dm_containing(&bob, "Reassign").await;
+    bob.click_in(&card.channel, &card.ts, "Reassign")
+        .await
+        .expect("reassign");
+    let modal = bob.wait_for_modal(WAIT).await.expect("opens");
+    let option = modal["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["element"]["options"].as_array())
+        .flatten()
+        .filter_map(|o| o["text"]["text"].as_str())
+        .find(|t| t.contains("(now nobody)"))
+        .expect("the unassigned item")
+        .to_owned();
+    bob.fill("Access to review", &option).await.expect("item");
+    bob.fill("New reviewer", "alice").await.expect("reviewer");
+    let SubmitOutcome::Errors(errors) = bob.submit().await.expect("answered") else {
+        panic!("self-review is refused");
+    };
+    assert!(
+        errors["reviewer"].contains("policy does not let people review their own access"),
+        "{errors:?}"
+    );
+    assert!(!app.sim.person("alice").dms().iter().any(|m| m
+        .visible_text()
+        .contains("Does each person still need this access?")));
+    app.stop().await;
+}

@@ -11,6 +11,7 @@
 
 pub mod channel;
 mod commit;
+mod form;
 pub mod reassign;
 pub mod reminders;
 mod render;
@@ -20,9 +21,10 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use self::commit::{commit, Acting};
+use self::form::Draft;
 use super::services::Services;
 use crate::campaign::items::{self, ActiveGrant, Reviewers, Sources, StandingMember};
-use crate::campaign::{Actor, Campaign, CampaignAction, ReviewerRule, Scope};
+use crate::campaign::{Actor, Campaign, CampaignAction, ReviewerRule};
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, Record, Table, Versioned};
 use crate::workflow::grant::GrantState;
@@ -46,8 +48,6 @@ pub mod actions {
 }
 const COUNTER_KEY: &str = "campaigns/counter";
 const ATTEMPTS: usize = 5;
-/// The due-date choices of the modal, in days.
-const DUE_DAYS: [u32; 4] = [3, 7, 14, 30];
 
 impl Record for Campaign {
     const VERSION: u32 = 1;
@@ -75,11 +75,43 @@ pub fn command(services: &Services, trigger_id: String, channel: String, user: S
             services.tell(&channel, &user, refusal);
             return;
         }
-        match render::modal(&services) {
+        let groups = user_groups(&services).await;
+        match render::modal(&services, groups) {
             Ok(view) => services.open_view(&trigger_id, view, "campaign").await,
             Err(error) => tracing::error!(%error, "cannot render the campaign modal"),
         }
     });
+}
+
+/// The workspace's user groups as (option text, id), for the reviewer-groups select;
+/// none when Slack cannot say (the modal then offers people only).
+async fn user_groups(services: &Services) -> Vec<(String, String)> {
+    let answer = services
+        .web
+        .call(
+            crate::slack::web::methods::USERGROUPS_LIST,
+            json!({ "include_disabled": false }),
+        )
+        .await;
+    let body = match answer {
+        Ok(response) => response.body,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list user groups");
+            return Vec::new();
+        }
+    };
+    body.get("usergroups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| {
+            let id = g.get("id")?.as_str()?;
+            let handle = g.get("handle").and_then(Value::as_str).unwrap_or(id);
+            let name = g.get("name").and_then(Value::as_str).unwrap_or_default();
+            Some((format!("@{handle} ({name})"), id.to_owned()))
+        })
+        .take(100)
+        .collect()
 }
 
 async fn may_manage(services: &Services, user: &str, channel: &str) -> Result<(), String> {
@@ -100,81 +132,6 @@ async fn may_manage(services: &Services, user: &str, channel: &str) -> Result<()
     }
 }
 
-/// What the modal asked for, or one sentence per field to fix.
-struct Draft {
-    name: String,
-    resources: Vec<String>,
-    reviewers: Vec<String>,
-    owners: Vec<String>,
-    due_days: u32,
-}
-
-fn read_draft(services: &Services, state: &Value) -> Result<Draft, BTreeMap<&'static str, String>> {
-    let values = |block: &str, action: &str| {
-        state
-            .pointer(&format!("/values/{block}/{action}"))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let strings = |v: Value, key: &str, inner: Option<&str>| -> Vec<String> {
-        v.get(key)
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .filter_map(|x| match inner {
-                        Some(k) => x.get(k).and_then(Value::as_str),
-                        None => x.as_str(),
-                    })
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut errors = BTreeMap::new();
-    let name = values("name", "name_input")
-        .get("value")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
-    if name.is_empty() {
-        errors.insert("name", "Give the review a name.".to_owned());
-    }
-    let resources: Vec<String> = strings(
-        values("resources", "resources_select"),
-        "selected_options",
-        Some("value"),
-    )
-    .into_iter()
-    .filter(|id| services.catalog.resource(id).is_some())
-    .collect();
-    if resources.is_empty() {
-        errors.insert("resources", "Choose at least one resource.".to_owned());
-    }
-    let due_days = values("due", "due_select")
-        .pointer("/selected_option/value")
-        .and_then(Value::as_str)
-        .and_then(|v| v.parse::<u32>().ok())
-        .filter(|d| DUE_DAYS.contains(d));
-    if due_days.is_none() {
-        errors.insert("due", "Choose when the reviews are due.".to_owned());
-    }
-    match (errors.is_empty(), due_days) {
-        (true, Some(due_days)) => Ok(Draft {
-            name,
-            resources,
-            reviewers: strings(
-                values("reviewers", "reviewers_select"),
-                "selected_users",
-                None,
-            ),
-            owners: strings(values("owners", "owners_select"), "selected_users", None),
-            due_days,
-        }),
-        _ => Err(errors),
-    }
-}
-
 /// The modal's submission: a draft campaign, its owners' cards, an audit entry.
 pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
     let errors = |errors: BTreeMap<&'static str, String>| {
@@ -184,7 +141,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         return errors(BTreeMap::from([("name", refusal)]));
     }
     let state = view.get("state").cloned().unwrap_or(Value::Null);
-    let draft = match read_draft(services, &state) {
+    let draft = match form::read(&services.catalog, &state) {
         Ok(draft) => draft,
         Err(problems) => return errors(problems),
     };
@@ -213,20 +170,12 @@ async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result
                 owners.push(owner.clone());
             }
         }
-        let reviewers = if draft.reviewers.is_empty() {
-            ReviewerRule::ResourceOwners
-        } else {
-            ReviewerRule::Users(draft.reviewers.clone())
-        };
         let campaign = Campaign::draft(
             id.clone(),
             draft.name.clone(),
             owners,
-            Scope {
-                resources: draft.resources.clone(),
-                ..Scope::default()
-            },
-            reviewers,
+            draft.scope.clone(),
+            draft.reviewers.clone(),
             now + chrono::Duration::days(i64::from(draft.due_days)),
             user,
             now,
@@ -241,7 +190,17 @@ async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result
                 actor: user.to_owned(),
                 action: "campaign.created".into(),
                 subject: id.clone(),
-                detail: json!({ "name": campaign.name, "scope": campaign.scope.resources, "owners": campaign.owners, "due": campaign.due }),
+                detail: json!({
+                    "name": campaign.name,
+                    "scope": {
+                        "spaces": campaign.scope.spaces,
+                        "resources": campaign.scope.resources,
+                        "entitlements": campaign.scope.entitlements,
+                    },
+                    "reviewers": campaign.reviewers,
+                    "owners": campaign.owners,
+                    "due": campaign.due,
+                }),
             });
         for message in render::owner_cards(services, &campaign, true)? {
             change = change.outbox(message);
@@ -287,7 +246,7 @@ async fn act(
         (actions::START, _) => {
             let stored = stored(services, id)?;
             CampaignAction::Start {
-                items: collect(services, &stored.data).await,
+                items: collect(services, &stored.data).await?,
             }
         }
         (actions::END, _) => CampaignAction::End,
@@ -403,7 +362,10 @@ pub(super) async fn may_review_own(
 }
 
 /// The access in the campaign's scope now: active grants and the catalog's members.
-async fn collect(services: &Services, campaign: &Campaign) -> Vec<crate::campaign::Item> {
+async fn collect(
+    services: &Services,
+    campaign: &Campaign,
+) -> Result<Vec<crate::campaign::Item>, String> {
     let grants = services
         .store
         .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
@@ -445,6 +407,24 @@ async fn collect(services: &Services, campaign: &Campaign) -> Vec<crate::campaig
             }
         }
     }
-    let reviewers = Reviewers::resolve(&campaign.reviewers, &BTreeMap::new());
-    items::collect(&campaign.scope, &reviewers, &sources)
+    let mut members = BTreeMap::new();
+    if let ReviewerRule::Groups(groups) = &campaign.reviewers {
+        for group in groups {
+            let found = services.directory.group_members(group).await.map_err(|error| {
+                tracing::warn!(%error, group, "cannot read a user group");
+                format!("c1bot could not read the members of <!subteam^{group}> just now; nothing started. Try again in a moment.")
+            })?;
+            members.insert(group.clone(), found);
+        }
+    }
+    let reviewers = Reviewers::resolve(&campaign.reviewers, &members);
+    let mut collected = items::collect(&campaign.scope, &reviewers, &sources);
+    // Where only the person with the access could review it, they get it only if
+    // policy lets them; otherwise it waits unassigned for an owner to reassign.
+    for item in collected.iter_mut().filter(|i| i.is_self_review()) {
+        if !may_review_own(services, &item.beneficiary, &[item]).await? {
+            item.reviewer = None;
+        }
+    }
+    Ok(collected)
 }

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::{actions, DUE_DAYS};
+use super::actions;
+use super::form::{DUE_DAYS, PAIR};
 use crate::app::services::Services;
 use crate::campaign::pages::{pages, Layout};
 use crate::campaign::progress::waiting_reviewers;
@@ -14,22 +15,46 @@ use crate::templates::{Choice, Vars};
 
 /// A review page spends a header, the two list placeholders' neighbours and
 /// *Certify all*; each undecided item a section and its buttons.
+/// A static select offers at most 100 options.
+const MAX_OPTIONS: usize = 100;
+
 const LAYOUT: Layout = Layout {
     per_item: 2,
     fixed: 4,
 };
 
-pub(super) fn modal(services: &Services) -> anyhow::Result<Value> {
-    let resources = services
-        .catalog
+/// The `/c1 campaign` modal; `groups` (option text, id) offered as reviewer groups.
+pub(super) fn modal(services: &Services, groups: Vec<(String, String)>) -> anyhow::Result<Value> {
+    let choice = |text: String, value: String| Choice {
+        text,
+        value,
+        selected: false,
+    };
+    let catalog = &services.catalog;
+    let resources = catalog
         .resources()
         .iter()
-        .take(100)
-        .map(|r| Choice {
-            text: r.name.clone(),
-            value: r.id.as_str().to_owned(),
-            selected: false,
+        .take(MAX_OPTIONS)
+        .map(|r| choice(r.name.clone(), r.id.as_str().to_owned()))
+        .collect();
+    let spaces = catalog
+        .spaces()
+        .iter()
+        .take(MAX_OPTIONS)
+        .map(|s| choice(s.name.clone(), s.id.as_str().to_owned()))
+        .collect();
+    let entitlements = catalog
+        .resources()
+        .iter()
+        .flat_map(|r| {
+            r.entitlements.iter().map(move |e| {
+                choice(
+                    format!("{}: {}", r.name, e.name),
+                    format!("{}{PAIR}{}", r.id.as_str(), e.id.as_str()),
+                )
+            })
         })
+        .take(MAX_OPTIONS)
         .collect();
     let due = DUE_DAYS
         .iter()
@@ -39,9 +64,21 @@ pub(super) fn modal(services: &Services) -> anyhow::Result<Value> {
             selected: *days == 14,
         })
         .collect();
+    let group_select = if groups.is_empty() {
+        Vec::new()
+    } else {
+        let options = groups
+            .into_iter()
+            .map(|(text, id)| choice(text, id))
+            .collect();
+        vec![Vars::new().options("groups", options)]
+    };
     let vars = Vars::new()
         .options("resources", resources)
-        .options("due", due);
+        .options("spaces", spaces)
+        .options("entitlements", entitlements)
+        .options("due", due)
+        .list("groups", group_select);
     Ok(services.templates().render("campaign_modal", &vars)?)
 }
 
@@ -120,20 +157,28 @@ pub(super) fn owner_cards(
         .collect())
 }
 
-/// "Reviews access to AWS production, Grafana".
+/// "Reviews access to AWS production, ReadOnly on Grafana, the Production space".
 fn scope_line(services: &Services, campaign: &Campaign) -> String {
-    let scope: Vec<String> = campaign
-        .scope
-        .resources
-        .iter()
-        .map(|id| {
-            services
-                .catalog
-                .resource(id)
-                .map_or(id.clone(), |r| r.name.clone())
-        })
-        .collect();
-    format!("Reviews access to {}", scope.join(", "))
+    let catalog = &services.catalog;
+    let resource_name = |id: &str| {
+        catalog
+            .resource(id)
+            .map_or(id.to_owned(), |r| r.name.clone())
+    };
+    let scope = &campaign.scope;
+    let mut parts: Vec<String> = scope.resources.iter().map(|id| resource_name(id)).collect();
+    parts.extend(scope.entitlements.iter().map(|(resource, entitlement)| {
+        let name = catalog
+            .resource(resource)
+            .and_then(|r| r.entitlements.iter().find(|e| e.id.as_str() == entitlement))
+            .map_or(entitlement.clone(), |e| e.name.clone());
+        format!("{name} on {}", resource_name(resource))
+    }));
+    parts.extend(scope.spaces.iter().map(|id| {
+        let name = catalog.space(id).map_or(id.clone(), |s| s.name.clone());
+        format!("the {name} space")
+    }));
+    format!("Reviews access to {}", parts.join(", "))
 }
 
 /// How many review pages `reviewer` has been sent for `campaign` as it was.

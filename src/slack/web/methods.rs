@@ -82,6 +82,7 @@ methods! {
     CONVERSATIONS_LIST = "conversations.list", Get, Bot, Tier2, ["channels:read", "groups:read"];
     USERS_INFO = "users.info", Get, Bot, Tier4, ["users:read"];
     USERGROUPS_USERS_LIST = "usergroups.users.list", Get, Bot, Tier2, ["usergroups:read"];
+    USERGROUPS_LIST = "usergroups.list", Get, Bot, Tier2, ["usergroups:read"];
 }
 
 /// Looks a method up by its Slack name.
