@@ -27,7 +27,7 @@ pub use vars::{slack_date, Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 25] = [
+pub const REQUIRED: [&str; 27] = [
     "usage",
     "request_modal",
     "request_submitted",
@@ -53,6 +53,8 @@ pub const REQUIRED: [&str; 25] = [
     "campaign_review",
     "status",
     "home",
+    "home_campaign_item",
+    "home_review_item",
 ];
 
 /// All loaded templates; a cheap `Clone`.
