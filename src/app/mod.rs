@@ -17,6 +17,7 @@ pub mod grant_notify;
 pub mod grant_timers;
 pub mod grants;
 pub mod handler;
+pub mod home_campaigns;
 pub mod mrkdwn;
 pub mod notify;
 pub mod one_line;

@@ -1,12 +1,14 @@
 //! Where things stand, for one person: `/c1 status` (ephemeral) and the App Home tab.
 //!
 //! Both are read from the store when asked for; App Home is republished for the
-//! people a change concerns, so it stays current without anyone reopening it.
+//! people a change concerns, so it stays current without anyone reopening it. Its
+//! access-review lists come from [`super::home_campaigns`].
 
 use serde_json::{json, Value};
 
 use super::notify::duration_text;
 use super::services::Services;
+use crate::campaign::Campaign;
 use crate::slack::web::methods;
 use crate::store::Table;
 use crate::templates::Vars;
@@ -206,6 +208,7 @@ pub async fn publish_home(services: &Services, user: &str) {
             "my_access",
             pick(&|r| r.beneficiary == user && is_active(r)),
         );
+    let vars = super::home_campaigns::add_lists(services, user, vars);
     let view = match services.templates().render("home", &vars) {
         Ok(view) => view,
         Err(error) => return tracing::error!(%error, "cannot render App Home"),
@@ -235,6 +238,18 @@ pub fn refresh_homes(services: &Services, request: &AccessRequest) {
         people.extend(grant.provision.workers());
         people.extend(grant.deprovision.iter().flat_map(|t| t.workers()));
     }
+    republish(services, people);
+}
+
+/// Republishes App Home for a campaign's owners and reviewers, in the background:
+/// owners see its state and progress there, reviewers how many items are left.
+pub fn refresh_campaign_homes(services: &Services, campaign: &Campaign) {
+    let mut people = campaign.owners.clone();
+    people.extend(campaign.reviewers());
+    republish(services, people);
+}
+
+fn republish(services: &Services, mut people: Vec<String>) {
     people.sort();
     people.dedup();
     // Slack shows App Home only to someone who opens it, and it is published fresh

@@ -27,7 +27,7 @@ pub use vars::{slack_date, Choice, Vars};
 
 /// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
 /// missing any of them.
-pub const REQUIRED: [&str; 31] = [
+pub const REQUIRED: [&str; 33] = [
     "usage",
     "request_modal",
     "request_submitted",
@@ -59,6 +59,8 @@ pub const REQUIRED: [&str; 31] = [
     "campaign_groups_item",
     "status",
     "home",
+    "home_campaign_item",
+    "home_review_item",
 ];
 
 /// All loaded templates; a cheap `Clone`.

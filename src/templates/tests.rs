@@ -289,9 +289,9 @@ fn long_lists_are_cut_to_the_block_budget_with_a_count_of_the_rest() {
         .filter_map(|b| b["elements"][0]["text"].as_str())
         .filter(|t| t.starts_with("… and "))
         .collect();
-    // Six lists in Home: my requests, to decide, grant tasks, revoke tasks, overdue
-    // revocations, my access.
-    assert_eq!(more.len(), 6, "{more:?}");
+    // Eight lists in Home: my requests, to decide, reviews waiting, grant tasks,
+    // revoke tasks, overdue revocations, my access, access reviews I own.
+    assert_eq!(more.len(), 8, "{more:?}");
     assert!(blocks.last().is_some_and(|b| b["elements"][0]["text"]
         .as_str()
         .is_some_and(|t| t.starts_with("… and "))));

@@ -4,6 +4,7 @@
 
 mod activity;
 mod campaign_channels;
+mod campaign_home;
 mod campaigns;
 mod cli;
 mod crash;

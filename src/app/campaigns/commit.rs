@@ -102,7 +102,10 @@ pub(super) async fn commit(
             Failure::Trouble("c1bot could not record that; nothing changed. Try again.".into())
         })?;
         match services.store.commit(change).await {
-            Ok(_) => return Ok(next),
+            Ok(_) => {
+                crate::app::status::refresh_campaign_homes(services, &next);
+                return Ok(next);
+            }
             Err(CommitError::Conflict { .. }) => continue,
             Err(error) => {
                 tracing::error!(%error, campaign = id, "cannot store a campaign change");

@@ -206,7 +206,10 @@ async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result
             change = change.outbox(message);
         }
         match services.store.commit(change).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                super::status::refresh_campaign_homes(services, &campaign);
+                return Ok(());
+            }
             Err(CommitError::Conflict { .. }) => continue,
             Err(error) => return Err(error.into()),
         }
