@@ -6,39 +6,21 @@ use std::time::Duration;
 use c1bot::simulator::message::blocks_visible_text;
 use c1bot::simulator::{Person, SubmitOutcome};
 
-use crate::grants::approved_request;
-use crate::helpers::{spawn_app, TestApp};
+/// What `person`'s App Home shows now, without reopening it.
+fn home_now(person: &Person) -> String {
+    person
+        .home()
+        .map(|view| blocks_visible_text(&view["blocks"]))
+        .unwrap_or_default()
+}
+
+use crate::campaigns::{alice_has_access, create};
+use crate::helpers::{eventually, spawn_app};
 use crate::requests::{dm_containing, WAIT};
 
 /// A name that would ping the channel and turn bold if it reached mrkdwn unescaped.
 const NAME: &str = "Q4 <!channel> *bold*";
 const NAME_SHOWN: &str = "Q4 &lt;!channel&gt; *bold*";
-
-/// alice holds ReadOnly on AWS production (owner: frank), granted by carol.
-/// (A copy of the helper in `campaigns.rs`, which another change is editing.)
-async fn alice_has_access(app: &TestApp) {
-    approved_request(app).await;
-    let carol = app.sim.person("carol");
-    dm_containing(&carol, "Grant *ReadOnly*").await;
-    carol.click("Mark complete").await.expect("carol completes");
-    dm_containing(&app.sim.person("alice"), "Your access is active").await;
-}
-
-/// `/c1 campaign` by `owner`, filled in for AWS production, due in 7 days.
-async fn create(owner: &Person, name: &str) -> SubmitOutcome {
-    owner.slash("/c1", "campaign", "general").await;
-    owner
-        .wait_for_modal(WAIT)
-        .await
-        .expect("the campaign form opens");
-    owner.fill("Name", name).await.expect("name");
-    owner
-        .fill("Resources to review", "AWS production")
-        .await
-        .expect("resources");
-    owner.fill("Due", "In 7 days").await.expect("due");
-    owner.submit().await.expect("submitted")
-}
 
 /// Opens `person`'s App Home until it shows `wanted`; returns its visible text.
 /// Home is reopened every half second, because a view published before the change
@@ -107,7 +89,11 @@ async fn an_owner_follows_a_review_and_a_reviewer_sees_what_is_left_in_app_home(
         .click_in(&page.channel, &page.ts, "Certify")
         .await
         .expect("frank certifies");
-    home_showing(&bob, "Running  ·  1 of 1 reviewed").await;
+    // bob keeps his Home open: the certify republishes it, without his reopening it.
+    eventually(WAIT, "bob's open App Home follows the review", || async {
+        home_now(&bob).contains("Running  ·  1 of 1 reviewed")
+    })
+    .await;
     home_showing(&frank, "_No access review is waiting for you._").await;
     app.stop().await;
 }
