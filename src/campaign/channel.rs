@@ -28,7 +28,6 @@ pub(super) fn attach(
         name,
         created_by_c1bot: created,
         active: true,
-        status_ts: None,
         invited: BTreeSet::new(),
     });
     next.channels_attached += 1;
@@ -64,15 +63,6 @@ pub(super) fn activate(next: &mut Campaign) -> Result<Vec<Effect>, Refusal> {
 pub(super) fn remove(next: &mut Campaign) -> Result<Vec<Effect>, Refusal> {
     next.channel.take().ok_or(Refusal::NoChannel)?;
     Ok(Vec::new())
-}
-
-/// Records where the status message is. A `ts` for a channel since removed is
-/// dropped, so it cannot be edited into the wrong channel.
-pub(super) fn status_posted(next: &mut Campaign, channel_id: &str, ts: String) -> Vec<Effect> {
-    if let Some(channel) = next.channel.as_mut().filter(|c| c.id == channel_id) {
-        channel.status_ts = Some(ts);
-    }
-    Vec::new()
 }
 
 /// Invites owners and reviewers not yet invited, when the channel is posting.

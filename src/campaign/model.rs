@@ -212,9 +212,6 @@ pub struct CampaignChannel {
     pub created_by_c1bot: bool,
     /// False after *Deactivate*: c1bot stays in the channel but posts nothing.
     pub active: bool,
-    /// The status message, once posted, so later updates edit it in place.
-    #[serde(default)]
-    pub status_ts: Option<String>,
     /// People c1bot has asked to invite, so a reviewer is invited once.
     #[serde(default)]
     pub invited: BTreeSet<UserId>,

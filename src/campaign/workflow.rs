@@ -69,11 +69,6 @@ pub enum CampaignAction {
     ActivateChannel,
     /// Detach the channel, so another can be attached.
     RemoveChannel,
-    /// The status message was posted in `channel` as `ts` (from the message sender).
-    StatusPosted {
-        channel: String,
-        ts: String,
-    },
     /// The reminder timer fired (or an owner asked for one).
     Remind,
 }
@@ -141,9 +136,6 @@ pub fn apply(
         CampaignAction::RemoveChannel => {
             owner(campaign, actor)?;
             channel::remove(&mut next)?
-        }
-        CampaignAction::StatusPosted { channel: id, ts } => {
-            channel::status_posted(&mut next, &id, ts)
         }
         CampaignAction::Remind => remind(&mut next, now)?,
     };

@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use c1bot::simulator::{Message, Person, SubmitOutcome};
-use serde_json::Value;
 
-use crate::campaigns::{alice_has_access, create, create_with};
+use crate::campaigns::{alice_has_access, create, create_with, option_containing};
 use crate::grants::{advance, audit_entries};
 use crate::helpers::{eventually, spawn_app, TestApp};
 use crate::requests::{dm_containing, WAIT};
@@ -348,19 +347,6 @@ async fn a_reviewer_assigned_late_is_invited_and_gets_the_item() {
         .expect("carol certifies");
     post_containing(&app, "review-q4", "1 of 1 reviewed").await;
     app.stop().await;
-}
-
-fn option_containing(modal: &Value, text: &str) -> String {
-    modal["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|b| b["element"]["options"].as_array())
-        .flatten()
-        .filter_map(|o| o["text"]["text"].as_str())
-        .find(|t| t.contains(text))
-        .unwrap_or_else(|| panic!("an option with {text:?} in {modal}"))
-        .to_owned()
 }
 
 #[tokio::test]

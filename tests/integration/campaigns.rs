@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use c1bot::simulator::{Person, SubmitOutcome};
+use serde_json::Value;
 
 use crate::grants::{approved_request, audit_entries, told};
 use crate::helpers::{eventually, spawn_app, TestApp};
@@ -15,6 +16,20 @@ pub async fn alice_has_access(app: &TestApp) {
     dm_containing(&carol, "Grant *ReadOnly*").await;
     carol.click("Mark complete").await.expect("carol completes");
     dm_containing(&app.sim.person("alice"), "Your access is active").await;
+}
+
+/// The text of the modal's select option containing `text`.
+pub fn option_containing(modal: &Value, text: &str) -> String {
+    modal["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["element"]["options"].as_array())
+        .flatten()
+        .filter_map(|o| o["text"]["text"].as_str())
+        .find(|t| t.contains(text))
+        .unwrap_or_else(|| panic!("an option with {text:?} in {modal}"))
+        .to_owned()
 }
 
 /// `/c1 campaign` by `owner`, filled in for AWS production, due in 7 days.
@@ -265,16 +280,7 @@ async fn nobody_is_given_their_own_access_to_review_unless_policy_allows_it() {
         .await
         .expect("reassign");
     let modal = bob.wait_for_modal(WAIT).await.expect("opens");
-    let option = modal["blocks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|b| b["element"]["options"].as_array())
-        .flatten()
-        .filter_map(|o| o["text"]["text"].as_str())
-        .find(|t| t.contains("(now nobody)"))
-        .expect("the unassigned item")
-        .to_owned();
+    let option = option_containing(&modal, "(now nobody)");
     bob.fill("Access to review", &option).await.expect("item");
     bob.fill("New reviewer", "alice").await.expect("reviewer");
     let SubmitOutcome::Errors(errors) = bob.submit().await.expect("answered") else {

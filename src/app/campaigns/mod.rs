@@ -134,26 +134,23 @@ async fn may_manage(services: &Services, user: &str, channel: &str) -> Result<()
 
 /// The modal's submission: a draft campaign, its owners' cards, an audit entry.
 pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    let errors = |errors: BTreeMap<&'static str, String>| {
-        Some(json!({ "response_action": "errors", "errors": errors }))
-    };
     if let Err(refusal) = may_manage(services, user, "").await {
-        return errors(BTreeMap::from([("name", refusal)]));
+        return field_error("name", refusal);
     }
     let state = view.get("state").cloned().unwrap_or(Value::Null);
     let draft = match form::read(&services.catalog, &state) {
         Ok(draft) => draft,
-        Err(problems) => return errors(problems),
+        Err(problems) => return field_errors(problems),
     };
     match create(services, user, draft).await {
         Ok(()) => None,
         Err(error) => {
             tracing::error!(%error, "cannot store a campaign");
-            errors(BTreeMap::from([(
+            field_error(
                 "name",
                 "c1bot could not save the review; nothing was created. Try again in a moment."
                     .to_owned(),
-            )]))
+            )
         }
     }
 }
@@ -275,9 +272,14 @@ async fn act(
         .map_err(|failure| failure.message(id))
 }
 
-/// A modal's answer: `text` under the field `block_id`; the modal stays open.
-fn field_error(block_id: &str, text: String) -> Option<Value> {
-    Some(json!({ "response_action": "errors", "errors": BTreeMap::from([(block_id, text)]) }))
+/// A modal's answer: a sentence under each field (by block id); the modal stays open.
+fn field_errors(errors: form::FieldErrors) -> Option<Value> {
+    Some(json!({ "response_action": "errors", "errors": errors }))
+}
+
+/// [`field_errors`] for one field.
+fn field_error(block_id: &'static str, text: String) -> Option<Value> {
+    field_errors(BTreeMap::from([(block_id, text)]))
 }
 
 /// The campaign id a campaign modal carries. Only a key: everything is checked

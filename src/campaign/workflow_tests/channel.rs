@@ -216,20 +216,3 @@ fn channel_actions_without_a_channel_are_refused() {
         assert_eq!(refused(&running(), action, "owen"), Refusal::NoChannel);
     }
 }
-
-#[test]
-fn the_status_message_ts_is_kept_only_for_the_attached_channel() {
-    let live = with_channel(&running());
-    let posted = |channel: &str| CampaignAction::StatusPosted {
-        channel: channel.into(),
-        ts: "1700000000.000100".into(),
-    };
-    let (next, effects) = step(&live, posted("C0REVIEW01"), "c1bot");
-    assert_eq!(effects, []);
-    assert_eq!(
-        next.channel.and_then(|c| c.status_ts).as_deref(),
-        Some("1700000000.000100")
-    );
-    let (next, _) = step(&live, posted("C0GONE0001"), "c1bot");
-    assert_eq!(next.channel.and_then(|c| c.status_ts), None);
-}

@@ -69,7 +69,6 @@ fn a_channel_attached_to_a_draft_gets_the_owners_then_the_reviewers_at_start() {
     assert_eq!(effects, [invite(&["olga", "owen"]), status()]);
     let channel = drafted.channel.clone().expect("attached");
     assert!(channel.active && channel.created_by_c1bot);
-    assert_eq!(channel.status_ts, None);
 
     let (_, effects) = step(&drafted, start(items()), "owen");
     assert_eq!(effects.first(), Some(&invite(&["carol", "frank"])));
