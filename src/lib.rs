@@ -37,5 +37,6 @@ pub mod provisioner;
 pub mod simulator;
 pub mod slack;
 pub mod store;
+pub mod supervise;
 pub mod templates;
 pub mod workflow;

@@ -51,6 +51,19 @@ struct Inner {
     web_calls: Mutex<BTreeMap<(String, String), u64>>,
     rate_limited: AtomicU64,
     sources: Mutex<Vec<Arc<dyn GaugeSource>>>,
+    /// Named series kept by their owners: counters and gauges set in memory.
+    series: Mutex<BTreeMap<&'static str, Series>>,
+}
+
+/// One named metric's help, type and values by label set.
+struct Series {
+    help: &'static str,
+    kind: &'static str,
+    values: BTreeMap<Vec<(&'static str, String)>, f64>,
+}
+
+fn labelled(labels: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
 }
 
 impl Metrics {
@@ -69,6 +82,55 @@ impl Metrics {
     /// Slack answered HTTP 429.
     pub fn rate_limited(&self) {
         self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `by` to the counter `name` with `labels` (created at 0 on first use).
+    pub fn add(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+        by: u64,
+    ) {
+        let mut series = self.inner.series.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = series.entry(name).or_insert_with(|| Series {
+            help,
+            kind: "counter",
+            values: BTreeMap::new(),
+        });
+        *entry.values.entry(labelled(labels)).or_default() += by as f64;
+    }
+
+    /// Adds one to the counter `name` with `labels`.
+    pub fn inc(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)]) {
+        self.add(name, help, labels, 1);
+    }
+
+    /// Sets the in-memory gauge `name` with `labels` to `value`.
+    pub fn set(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        let mut series = self.inner.series.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = series.entry(name).or_insert_with(|| Series {
+            help,
+            kind: "gauge",
+            values: BTreeMap::new(),
+        });
+        entry.values.insert(labelled(labels), value);
+    }
+
+    /// The current value of a series set with [`Metrics::add`] or [`Metrics::set`]
+    /// (0 when never set): for tests and the admin socket.
+    pub fn value(&self, name: &str, labels: &[(&'static str, &str)]) -> f64 {
+        let series = self.inner.series.lock().unwrap_or_else(|p| p.into_inner());
+        series
+            .get(name)
+            .and_then(|s| s.values.get(&labelled(labels)).copied())
+            .unwrap_or(0.0)
     }
 
     pub fn add_source(&self, source: Arc<dyn GaugeSource>) {
@@ -169,6 +231,19 @@ impl Metrics {
             self.inner.rate_limited.load(Ordering::Relaxed)
         );
 
+        for (name, series) in self
+            .inner
+            .series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            header(&mut out, name, series.help, series.kind);
+            for (labels, value) in &series.values {
+                let _ = writeln!(out, "{name}{} {value}", label_set(labels));
+            }
+        }
+
         let sources = self
             .inner
             .sources
@@ -178,16 +253,7 @@ impl Metrics {
         for gauge in sources.iter().flat_map(|s| s.gauges()) {
             header(&mut out, gauge.name, gauge.help, "gauge");
             for (labels, value) in gauge.values {
-                let labels: Vec<String> = labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
-                    .collect();
-                let labels = if labels.is_empty() {
-                    String::new()
-                } else {
-                    format!("{{{}}}", labels.join(","))
-                };
-                let _ = writeln!(out, "{}{labels} {value}", gauge.name);
+                let _ = writeln!(out, "{}{} {value}", gauge.name, label_set(&labels));
             }
         }
         out
@@ -224,6 +290,18 @@ impl AckObserver for Metrics {
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// `{k="v",…}`, or nothing for no labels.
+fn label_set(labels: &[(&'static str, String)]) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+        .collect();
+    format!("{{{}}}", pairs.join(","))
 }
 
 /// Escapes a label value as the exposition format requires.
@@ -264,6 +342,22 @@ mod tests {
             "c1bot_envelopes_total{kind=\"events_api\",payload_type=\"event_callback\"} 1\n"
         ));
         assert!(text.contains("c1bot_duplicate_envelopes_total 1\n"));
+    }
+
+    #[test]
+    fn named_counters_and_gauges_render_with_their_labels() {
+        let metrics = Metrics::default();
+        metrics.inc("c1bot_x_total", "Xs.", &[("table", "timers")]);
+        metrics.inc("c1bot_x_total", "Xs.", &[("table", "timers")]);
+        metrics.set("c1bot_y", "Y.", &[], 3.0);
+        let text = metrics.render();
+        assert!(text.contains("# TYPE c1bot_x_total counter\n"), "{text}");
+        assert!(
+            text.contains("c1bot_x_total{table=\"timers\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("c1bot_y 3\n"), "{text}");
+        assert_eq!(metrics.value("c1bot_x_total", &[("table", "timers")]), 2.0);
     }
 
     #[test]

@@ -28,11 +28,14 @@ pub enum Table {
     Sessions,
     /// Access-review campaigns (`CMP-1`).
     Campaigns,
+    /// Rows moved aside because they could not be decoded (see
+    /// [`crate::store::Store::quarantine`]), keyed `<table>/<hex of the original key>`.
+    Quarantine,
 }
 
 impl Table {
     /// In tree-index order: `ALL[t.index()] == t`.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Requests,
         Table::SlackRefs,
         Table::Meta,
@@ -41,6 +44,7 @@ impl Table {
         Table::Audit,
         Table::Sessions,
         Table::Campaigns,
+        Table::Quarantine,
     ];
 
     /// The sled tree name.
@@ -54,6 +58,7 @@ impl Table {
             Table::Audit => "audit",
             Table::Sessions => "sessions",
             Table::Campaigns => "campaigns",
+            Table::Quarantine => "quarantine",
         }
     }
 
@@ -82,6 +87,8 @@ pub(crate) const FORMAT_KEY: &str = "store/format";
 pub(crate) const REQUEST_COUNTER: &str = "store/counter/request";
 pub(crate) const OUTBOX_COUNTER: &str = "store/counter/outbox";
 pub(crate) const AUDIT_HEAD: &str = "store/audit/head";
+/// Rows quarantined from a table, as a counter per table: `store/quarantined/<table>`.
+pub(crate) const QUARANTINED_PREFIX: &str = "store/quarantined/";
 
 /// The first short request number (`REQ-1001`).
 pub const FIRST_REQUEST_NUMBER: u64 = 1001;

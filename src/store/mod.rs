@@ -19,6 +19,7 @@ mod change;
 mod error;
 mod keys;
 mod outbox;
+mod quarantine;
 mod records;
 mod timers;
 mod tx;
@@ -42,6 +43,7 @@ pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
 pub use keys::{Table, FIRST_REQUEST_NUMBER};
 pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, SlackRef};
+pub use quarantine::Quarantined;
 pub use records::{Record, Versioned};
 pub use timers::TimerEntry;
 

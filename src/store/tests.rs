@@ -659,3 +659,28 @@ async fn many_concurrent_commits_share_flushes_and_all_finish() {
     assert_eq!(all, 300);
     assert_eq!(audit_lines(&store).len(), 300);
 }
+
+#[tokio::test]
+async fn an_undecodable_row_is_moved_aside_and_counted() {
+    let store = Store::temporary().expect("store");
+    store
+        .tree(Table::Timers)
+        .insert(b"not a timer key", &b"{garbage"[..])
+        .expect("planted");
+    assert!(store
+        .quarantine(Table::Timers, b"not a timer key", "not a timer key", t(0))
+        .await
+        .expect("quarantined"));
+    assert!(store.tree(Table::Timers).is_empty());
+    assert_eq!(store.quarantined_count(Table::Timers).expect("count"), 1);
+    let moved = store
+        .get::<Quarantined>(Table::Quarantine, "timers/6e6f7420612074696d6572206b6579")
+        .expect("read")
+        .expect("kept");
+    assert_eq!(moved.data.bytes, "{garbage");
+    assert!(!store
+        .quarantine(Table::Timers, b"not a timer key", "again", t(1))
+        .await
+        .expect("no-op"));
+    assert_eq!(store.quarantined_count(Table::Timers).expect("count"), 1);
+}
