@@ -144,22 +144,10 @@ fn active_grant(
 fn change_for(request: &AccessRequest, from: DateTime<Utc>, until: DateTime<Utc>) -> Change {
     let change = Change::new()
         .put(Table::Requests, request.id.clone(), request)
-        .timer(
-            until,
-            TimerEntry {
-                kind: "grant-expire".into(),
-                subject: request.id.clone(),
-            },
-        );
+        .timer(until, TimerEntry::new("grant-expire", request.id.clone()));
     let remind = until - chrono::Duration::minutes(15);
     if remind > from {
-        change.timer(
-            remind,
-            TimerEntry {
-                kind: "grant-remind".into(),
-                subject: request.id.clone(),
-            },
-        )
+        change.timer(remind, TimerEntry::new("grant-remind", request.id.clone()))
     } else {
         change
     }

@@ -45,6 +45,35 @@ pub const C1BOT_HEALTH_LISTEN: &str = "C1BOT_HEALTH_LISTEN";
 /// Seconds added to the system clock: a forward clock jump on demand, for tests and
 /// drills that check overdue expiries are processed. Unset in production.
 pub const C1BOT_CLOCK_OFFSET_SECS: &str = "C1BOT_CLOCK_OFFSET_SECS";
+/// Faults injected on purpose, for drills and tests of supervision (e.g.
+/// `timer-loop-panic=1`: the timer loop panics on its first pass). Unset in production.
+pub const C1BOT_FAULTS: &str = "C1BOT_FAULTS";
+
+/// Faults to inject ([`C1BOT_FAULTS`]); none by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Passes of the timer loop that panic, from start-up.
+    pub timer_loop_panics: u32,
+}
+
+impl Faults {
+    /// `name=count` pairs, comma-separated.
+    pub fn parse(text: &str) -> Result<Faults, String> {
+        let mut faults = Faults::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, count) = part.split_once('=').unwrap_or((part, "1"));
+            let count: u32 = count
+                .trim()
+                .parse()
+                .map_err(|_| format!("{part:?}: the count must be a whole number"))?;
+            match name.trim() {
+                "timer-loop-panic" => faults.timer_loop_panics = count,
+                other => return Err(format!("unknown fault {other:?} (known: timer-loop-panic)")),
+            }
+        }
+        Ok(faults)
+    }
+}
 
 const CONNECTIONS: std::ops::RangeInclusive<usize> = 1..=10;
 const DEFAULT_CONNECTIONS: usize = 2;
@@ -69,6 +98,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// Added to the system clock (`C1BOT_CLOCK_OFFSET_SECS`); zero in production.
     pub clock_offset: Duration,
+    /// Faults injected for drills (`C1BOT_FAULTS`); none in production.
+    pub faults: Faults,
     /// The webhook provisioners' HMAC keys, read from the variables their
     /// `secret_env` names.
     pub provisioner_secrets: ProvisionerSecrets,
@@ -320,6 +351,12 @@ impl Config {
                     )
                 })?,
         };
+        let faults = match var(C1BOT_FAULTS) {
+            None => Faults::default(),
+            Some(text) => {
+                Faults::parse(&text).map_err(|e| invalid(Origin::Env(C1BOT_FAULTS), e))?
+            }
+        };
         let health = health_config(&file, &var)?;
         let catalog = catalog(&file, source.as_deref())?;
         let provisioner_secrets = provisioner_secrets(&catalog, &var, mode)?;
@@ -349,6 +386,7 @@ impl Config {
             requests,
             grants,
             clock_offset,
+            faults,
             provisioner_secrets,
             activity,
             health,

@@ -21,24 +21,20 @@ const ATTEMPTS: usize = 5;
 #[derive(Debug)]
 pub enum Result {
     Done,
-    /// A sentence to show the person; nothing changed.
+    /// A sentence to show the person; nothing changed, and trying again won't help.
     Refused(String),
+    /// Slack or the store failed; nothing changed, and trying again may work.
+    Unavailable(String),
 }
 
-/// A click on Approve or Cancel: decided in the background of the ack.
-pub fn clicked(
-    services: &Services,
-    user: String,
-    channel: String,
-    request_id: String,
-    action: Action,
-) {
-    let services = services.clone();
-    tokio::spawn(async move {
-        if let Result::Refused(message) = act(&services, &user, &request_id, action).await {
-            services.tell(&channel, &user, message);
+impl From<Result> for super::journal::Outcome {
+    fn from(result: Result) -> Self {
+        match result {
+            Result::Done => Self::Committed,
+            Result::Refused(message) => Self::Refused(message),
+            Result::Unavailable(message) => Self::Retry(message),
         }
-    });
+    }
 }
 
 /// A click on Deny: the reason modal opens at once (the trigger lives 3 s); the
@@ -78,31 +74,52 @@ pub async fn deny_submitted(services: &Services, user: &str, view: &Value) -> Op
     let reason = super::request_form::value_of(view.get("state").unwrap_or(&Value::Null), "reason")
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
-    match act(services, user, &request_id, Action::Deny { reason }).await {
+    match act(
+        services,
+        user,
+        &request_id,
+        Action::Deny { reason },
+        &Change::new(),
+    )
+    .await
+    {
         Result::Done => None,
-        Result::Refused(message) => {
+        Result::Refused(message) | Result::Unavailable(message) => {
             Some(json!({ "response_action": "errors", "errors": { "reason": message } }))
         }
     }
 }
 
 /// Applies `action` by `user` to the stored request, retrying on a concurrent change.
-pub async fn act(services: &Services, user: &str, request_id: &str, action: Action) -> Result {
+/// `also` commits with the decision (a journal row's completion).
+pub async fn act(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    action: Action,
+    also: &Change,
+) -> Result {
     // Every line logged while deciding carries the request id.
     let span = tracing::info_span!("request", request_id = %request_id, user = %user);
-    act_once(services, user, request_id, action)
+    act_once(services, user, request_id, action, also)
         .instrument(span)
         .await
 }
 
-async fn act_once(services: &Services, user: &str, request_id: &str, action: Action) -> Result {
+async fn act_once(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    action: Action,
+    also: &Change,
+) -> Result {
     for _ in 0..ATTEMPTS {
         let stored = match services.load_request(request_id) {
             Ok(Some(stored)) => stored,
             Ok(None) => return Result::Refused(format!("There is no request {request_id}.")),
             Err(error) => {
                 tracing::error!(%error, request_id, "cannot read a request");
-                return Result::Refused(
+                return Result::Unavailable(
                     "c1bot could not read that request just now; try again in a moment.".into(),
                 );
             }
@@ -110,7 +127,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
         let request = stored.data;
         let actor = match actor_for(services, user, &request, &action).await {
             Ok(actor) => actor,
-            Err(message) => return Result::Refused(message),
+            Err(message) => return Result::Unavailable(message),
         };
         let now = services.now();
         let transition = match approval::apply(&request, action.clone(), &actor, now) {
@@ -132,7 +149,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
                 Ok(plan) => Some(plan),
                 Err(error) => {
                     tracing::warn!(%error, request_id, "cannot resolve who provisions");
-                    return Result::Refused(
+                    return Result::Unavailable(
                         "c1bot could not look up who grants this access just now; nothing changed. Try again in a moment.".into(),
                     );
                 }
@@ -148,7 +165,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
             Ok(messages) => messages,
             Err(error) => {
                 tracing::error!(%error, "cannot render the decision's messages");
-                return Result::Refused(
+                return Result::Unavailable(
                     "c1bot could not record that decision; nothing changed. Try again.".into(),
                 );
             }
@@ -175,7 +192,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
                     Ok(change) => change,
                     Err(error) => {
                         tracing::error!(%error, "cannot render the provisioning task");
-                        return Result::Refused(
+                        return Result::Unavailable(
                             "c1bot could not record that decision; nothing changed. Try again."
                                 .into(),
                         );
@@ -195,7 +212,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
         {
             change = change.timer(due, timer);
         }
-        match services.store.commit(change).await {
+        match services.store.commit(change.and(also.clone())).await {
             Ok(_) => {
                 tracing::info!(
                     request_id,
@@ -207,6 +224,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
                 super::status::refresh_homes(services, &transition.request);
                 return Result::Done;
             }
+            Err(error) if error.already_processed() => return Result::Done,
             Err(CommitError::Conflict { .. }) => {
                 tracing::info!(
                     request_id,
@@ -217,7 +235,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, action: Act
             }
             Err(error) => {
                 tracing::error!(%error, request_id, "cannot store a decision");
-                return Result::Refused(
+                return Result::Unavailable(
                     "c1bot could not record that decision; nothing changed. Try again.".into(),
                 );
             }

@@ -4,6 +4,12 @@
 //! zone), so every decision reads a fresh-enough copy. A cache entry lives
 //! [`TTL`]; a deactivation is therefore seen within that time. A lookup that fails
 //! is an error, never a guessed profile: an unknown person gets no access.
+//!
+//! User-group members (approvers and assignees named as groups) are cached for
+//! [`GROUP_TTL`] and refreshed in the background ([`Directory::refresh_groups`]),
+//! so a submission or a timer rarely waits on `usergroups.users.list` (Tier 2).
+//! When Slack cannot answer, members read within [`GROUP_STALE_LIMIT`] are used
+//! rather than failing the person.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +23,10 @@ use crate::slack::web::{methods, WebApi, WebApiError};
 
 /// How long a profile is trusted.
 pub const TTL: Duration = Duration::from_secs(60);
+/// How long a group's members are used without asking Slack again.
+pub const GROUP_TTL: Duration = Duration::from_secs(300);
+/// How old cached members may be when Slack cannot be asked.
+pub const GROUP_STALE_LIMIT: Duration = Duration::from_secs(24 * 3600);
 
 /// A person as c1bot knows them: the profile policies read (`input.slack.user`),
 /// and the email that provisioners need but policies do not see.
@@ -74,13 +84,18 @@ impl Person {
 pub struct Directory {
     web: WebApi,
     people: Arc<Mutex<HashMap<String, (Instant, Person)>>>,
+    groups: Arc<Mutex<HashMap<String, CachedGroup>>>,
 }
+
+/// A group's members and when they were read.
+type CachedGroup = (Instant, Vec<String>);
 
 impl Directory {
     pub fn new(web: WebApi) -> Self {
         Self {
             web,
             people: Arc::default(),
+            groups: Arc::default(),
         }
     }
 
@@ -115,8 +130,55 @@ impl Directory {
             .map(|(_, person)| person.clone())
     }
 
-    /// Members of a user group, resolved now (groups change; a step reads them when it starts).
+    /// Members of a user group: from the cache when read within [`GROUP_TTL`], else
+    /// from Slack; when Slack fails, members read within [`GROUP_STALE_LIMIT`].
     pub async fn group_members(&self, group_id: &str) -> Result<Vec<String>, WebApiError> {
+        if let Some(members) = self.cached_group(group_id, GROUP_TTL) {
+            return Ok(members);
+        }
+        match self.fetch_group(group_id).await {
+            Ok(members) => Ok(members),
+            Err(error) => match self.cached_group(group_id, GROUP_STALE_LIMIT) {
+                Some(members) => {
+                    tracing::warn!(%error, group = group_id, "Slack could not list a user group; using the members read earlier");
+                    Ok(members)
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    /// Members of a group read within `max_age`, without asking Slack.
+    pub fn cached_group(&self, group_id: &str, max_age: Duration) -> Option<Vec<String>> {
+        let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        groups
+            .get(group_id)
+            .filter(|(at, _)| at.elapsed() < max_age)
+            .map(|(_, members)| members.clone())
+    }
+
+    /// Reads again every cached group older than half its TTL; returns how many
+    /// failed. Called by a background loop so people seldom wait on Slack.
+    pub async fn refresh_groups(&self) -> usize {
+        let stale: Vec<String> = {
+            let groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+            groups
+                .iter()
+                .filter(|(_, (at, _))| at.elapsed() >= GROUP_TTL / 2)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let mut failed = 0;
+        for group in stale {
+            if let Err(error) = self.fetch_group(&group).await {
+                tracing::warn!(%error, group, "could not refresh a user group's members");
+                failed += 1;
+            }
+        }
+        failed
+    }
+
+    async fn fetch_group(&self, group_id: &str) -> Result<Vec<String>, WebApiError> {
         let answer = self
             .web
             .call(
@@ -124,7 +186,7 @@ impl Directory {
                 json!({ "usergroup": group_id }),
             )
             .await?;
-        Ok(answer
+        let members: Vec<String> = answer
             .body
             .get("users")
             .and_then(Value::as_array)
@@ -135,7 +197,10 @@ impl Directory {
                     .map(str::to_owned)
                     .collect()
             })
-            .unwrap_or_default())
+            .unwrap_or_default();
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        groups.insert(group_id.to_owned(), (Instant::now(), members.clone()));
+        Ok(members)
     }
 }
 

@@ -127,8 +127,9 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         },
         previous: Some(previous),
     };
-    match super::requests::create(services, user, "", &form, Some(plan), "extend").await {
+    let also = crate::store::Change::new();
+    match super::requests::create(services, user, "", &form, Some(plan), "extend", &also).await {
         Ok(()) => None,
-        Err(errors) => Some(json!({ "response_action": "errors", "errors": errors })),
+        Err(rejected) => Some(json!({ "response_action": "errors", "errors": rejected.errors })),
     }
 }

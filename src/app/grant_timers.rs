@@ -46,13 +46,7 @@ pub async fn prepare(
     let request = &stored.data;
     let action = match entry.kind.as_str() {
         TIMER_GRANT_EXPIRE => GrantAction::Expire {
-            via: match services.target(request) {
-                Some((_, entitlement)) => grants::via_for(services, entitlement).await?,
-                None => workflow::Via::Manual {
-                    assignees: Default::default(),
-                    after_failure: None,
-                },
-            },
+            via: grants::removal_via(services, request),
         },
         TIMER_GRANT_REMIND => GrantAction::RemindExpiry,
         _ => GrantAction::RevokeOverdue {

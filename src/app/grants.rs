@@ -40,7 +40,20 @@ pub const DONE_REASON: &str = "no longer needed (I'm done)";
 #[derive(Debug)]
 pub enum Outcome {
     Done,
+    /// Nothing changed, and trying again won't help.
     Refused(String),
+    /// Slack or the store failed; nothing changed, and trying again may work.
+    Unavailable(String),
+}
+
+impl From<Outcome> for super::journal::Outcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Done => Self::Committed,
+            Outcome::Refused(message) => Self::Refused(message),
+            Outcome::Unavailable(message) => Self::Retry(message),
+        }
+    }
 }
 
 /// The store timer for a scheduled grant effect.
@@ -51,10 +64,7 @@ pub fn timer_entry(request_id: &str, timer: TimerKind) -> TimerEntry {
         TimerKind::RevokeOverdue => TIMER_REVOKE_OVERDUE,
         TimerKind::Provisioner => TIMER_PROVISIONER,
     };
-    TimerEntry {
-        kind: kind.into(),
-        subject: request_id.to_owned(),
-    }
+    TimerEntry::new(kind, request_id.to_owned())
 }
 
 /// A grant transition rendered: the next request, its messages and its timers.
@@ -118,6 +128,56 @@ pub async fn via_for(services: &Services, entitlement: &Entitlement) -> anyhow::
         assignees: services.assignees(entitlement).await?.into_iter().collect(),
         after_failure: None,
     })
+}
+
+/// Who removes `request`'s access, without asking Slack: the entitlement's
+/// automatic provisioner; else its assignees, with user groups read from the
+/// directory's cache when fresh and otherwise the people who were assignees when
+/// the grant started (stored with it). Expiry and revoke therefore never wait on
+/// Slack, and an outage at the due time cannot hold a revocation back.
+pub fn removal_via(services: &Services, request: &AccessRequest) -> Via {
+    let stored = request
+        .grant
+        .as_ref()
+        .and_then(|grant| match &grant.provision.via {
+            Via::Manual { assignees, .. } => Some(assignees.clone()),
+            Via::Automatic { .. } => None,
+        });
+    let Some((_, entitlement)) = services.target(request) else {
+        return Via::Manual {
+            assignees: stored.unwrap_or_default(),
+            after_failure: None,
+        };
+    };
+    if let Some(automatic) = &entitlement.provisioner.automatic {
+        return Via::Automatic {
+            provisioner: automatic.kind().to_owned(),
+        };
+    }
+    let assignees = &entitlement.provisioner.assignees;
+    let mut people: BTreeSet<String> = assignees
+        .users
+        .iter()
+        .map(|u| u.as_str().to_owned())
+        .collect();
+    let mut complete = true;
+    for group in &assignees.groups {
+        match services
+            .directory
+            .cached_group(group.as_str(), super::directory::GROUP_TTL)
+        {
+            Some(members) => people.extend(members),
+            None => complete = false,
+        }
+    }
+    let assignees = match (complete, stored) {
+        (true, _) | (false, None) => people,
+        (false, Some(stored)) => stored.union(&people).cloned().collect(),
+    };
+    Via::Manual {
+        assignees,
+        after_failure: None,
+    }
 }
 
 /// The fallback assignees of an entitlement (for an automatic provisioner that failed).
@@ -241,22 +301,35 @@ pub enum Ask {
 }
 
 /// Applies `ask` by `user` to the stored request, retrying on a concurrent change.
-pub async fn act(services: &Services, user: &str, request_id: &str, ask: Ask) -> Outcome {
+/// `also` commits with the change (a journal row's completion, words owed).
+pub async fn act(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    ask: Ask,
+    also: &Change,
+) -> Outcome {
     // Every line logged while deciding carries the request id.
     let span = tracing::info_span!("request", request_id = %request_id, user = %user);
-    act_once(services, user, request_id, ask)
+    act_once(services, user, request_id, ask, also)
         .instrument(span)
         .await
 }
 
-async fn act_once(services: &Services, user: &str, request_id: &str, ask: Ask) -> Outcome {
+async fn act_once(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    ask: Ask,
+    also: &Change,
+) -> Outcome {
     for _ in 0..ATTEMPTS {
         let stored = match services.load_request(request_id) {
             Ok(Some(stored)) => stored,
             Ok(None) => return Outcome::Refused(format!("There is no request {request_id}.")),
             Err(error) => {
                 tracing::error!(%error, request_id, "cannot read a request");
-                return Outcome::Refused(
+                return Outcome::Unavailable(
                     "c1bot could not read that request just now; try again in a moment.".into(),
                 );
             }
@@ -264,7 +337,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, ask: Ask) -
         let request = stored.data;
         let action = match resolve(services, user, &request, &ask).await {
             Ok(action) => action,
-            Err(message) => return Outcome::Refused(message),
+            Err(message) => return Outcome::Unavailable(message),
         };
         let now = services.now();
         let transition = match grant::apply(&request, action.clone(), now, services.timing()) {
@@ -291,7 +364,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, ask: Ask) -
             Ok(rendered) => rendered,
             Err(error) => {
                 tracing::error!(%error, request_id, "cannot render a grant change");
-                return Outcome::Refused(
+                return Outcome::Unavailable(
                     "c1bot could not record that; nothing changed. Try again.".into(),
                 );
             }
@@ -308,7 +381,7 @@ async fn act_once(services: &Services, user: &str, request_id: &str, ask: Ask) -
                     detail: audit_detail(&ask, state),
                 }),
         );
-        match services.store.commit(change).await {
+        match services.store.commit(change.and(also.clone())).await {
             Ok(_) => {
                 tracing::info!(
                     request_id,
@@ -320,10 +393,11 @@ async fn act_once(services: &Services, user: &str, request_id: &str, ask: Ask) -
                 super::status::refresh_homes(services, &next);
                 return Outcome::Done;
             }
+            Err(error) if error.already_processed() => return Outcome::Done,
             Err(CommitError::Conflict { .. }) => continue,
             Err(error) => {
                 tracing::error!(%error, request_id, "cannot store a grant change");
-                return Outcome::Refused(
+                return Outcome::Unavailable(
                     "c1bot could not record that; nothing changed. Try again.".into(),
                 );
             }
@@ -372,16 +446,7 @@ async fn resolve(
                 );
                 decision.allowed
             };
-            let via = match services.target(request) {
-                Some((_, entitlement)) => via_for(services, entitlement).await.map_err(|error| {
-                    tracing::warn!(%error, "cannot resolve the deprovisioning assignees");
-                    "c1bot could not look up who removes this access just now; nothing changed. Try again in a moment.".to_owned()
-                })?,
-                None => Via::Manual {
-                    assignees: BTreeSet::new(),
-                    after_failure: None,
-                },
-            };
+            let via = removal_via(services, request);
             GrantAction::Revoke {
                 by: user.to_owned(),
                 reason: reason.clone(),
@@ -411,23 +476,35 @@ fn audit_detail(ask: &Ask, state: &str) -> Value {
     }
 }
 
-/// A click on *Mark complete*, *I'm done*: decided in the background of the ack.
-pub fn clicked(services: &Services, user: String, channel: String, request_id: String, ask: Ask) {
-    let services = services.clone();
-    tokio::spawn(async move {
-        if let Outcome::Refused(message) = act(&services, &user, &request_id, ask).await {
-            services.tell(&channel, &user, message);
-        }
-    });
+/// `/c1 revoke REQ-1042 reason`, journaled: revoke now; the person is told in the
+/// same commit ("Revoking …") or, refused, by the journal with the reason.
+pub async fn revoke_now(
+    services: &Services,
+    sender: &super::journal::route::Sender,
+    request_id: &str,
+    reason: String,
+    also: Change,
+) -> super::journal::Outcome {
+    let told = format!(
+        "Revoking {request_id}: its access is being removed, and the person who had it is told."
+    );
+    let also = also.outbox(sender.tell(&told));
+    act(
+        services,
+        &sender.user,
+        request_id,
+        Ask::Revoke(reason),
+        &also,
+    )
+    .await
+    .into()
 }
 
-/// `/c1 revoke REQ-1042 [reason]`: with a reason, revoke now; without one, ask for it
-/// in a modal. Returns the ack payload.
+/// `/c1 revoke REQ-1042` without a reason: asks for it in a modal (with one, the
+/// command is journaled and decided by [`revoke_now`]). Returns the ack payload.
 pub fn revoke_command(
     services: &Services,
     trigger_id: String,
-    channel: String,
-    user: String,
     request_id: String,
     reason: String,
 ) -> Option<Value> {
@@ -437,19 +514,9 @@ pub fn revoke_command(
             "text": format!("Say which access to end: `{} revoke REQ-1042 [reason]`. `{} status` lists yours.", services.command, services.command),
         }));
     }
-    let reason = reason.trim().to_owned();
-    if reason.is_empty() {
+    if reason.trim().is_empty() {
         open_reason_modal(services, trigger_id, request_id, Purpose::Revoke);
-        return None;
     }
-    let services = services.clone();
-    tokio::spawn(async move {
-        let message = match act(&services, &user, &request_id, Ask::Revoke(reason)).await {
-            Outcome::Done => format!("Revoking {request_id}: its access is being removed, and the person who had it is told."),
-            Outcome::Refused(message) => message,
-        };
-        services.tell(&channel, &user, message);
-    });
     None
 }
 
@@ -557,9 +624,9 @@ pub async fn reason_submitted(
         };
         (id.to_owned(), Ask::CannotComplete(kind, reason))
     };
-    match act(services, user, &request_id, ask).await {
+    match act(services, user, &request_id, ask, &Change::new()).await {
         Outcome::Done => None,
-        Outcome::Refused(message) => {
+        Outcome::Refused(message) | Outcome::Unavailable(message) => {
             Some(json!({ "response_action": "errors", "errors": { "reason": message } }))
         }
     }

@@ -1,22 +1,27 @@
 //! c1bot's answer to each envelope: the application side of
 //! [`EnvelopeHandler`](crate::slack::dispatch::EnvelopeHandler).
 //!
-//! It decides the ack payload fast and spawns any Web API work after, so a slow
-//! Slack never delays an ack. The exceptions are answers that must travel in the ack
-//! itself: typeahead options, and a modal submission's validation (a valid request
-//! is stored durably before its modal closes).
+//! Three ways, chosen per envelope:
+//! - **journaled** ([`super::journal`]): what changes state (a deciding click, a
+//!   complete one-line request, a DM message) is written to the intake journal, then
+//!   acked, then processed;
+//! - **answered in the ack**: typeahead options and modal submissions (validated and,
+//!   if valid, committed before the modal closes), `/c1 status` and help; every Slack
+//!   call they make is bounded by the ack's deadline;
+//! - **acked at once**: what changes nothing (opening a modal, App Home), with its
+//!   work after the ack.
 
 use serde_json::{json, Value};
 use slack_morphism::prelude::{SlackCommandEvent, SlackEventCallbackBody};
 
 use super::commands::{usage, Command};
-use super::grants::{self, Ask, Purpose};
+use super::grants::{self, Purpose};
 use super::services::Services;
-use super::{decisions, requests, status};
-use crate::slack::dispatch::EnvelopeHandler;
+use super::{decisions, journal, requests, status};
+use crate::slack::dispatch::{Ack, EnvelopeHandler};
 use crate::slack::frame::{Envelope, EnvelopeKind, Inbound};
-use crate::slack::interaction::Interaction;
-use crate::workflow::approval::Action;
+use crate::slack::interaction::{ActionRef, Interaction};
+use crate::slack::web::deadline;
 use crate::workflow::grant::TaskKind;
 
 /// Bot event subscriptions c1bot answers; the manifest subscribes to exactly these.
@@ -30,45 +35,59 @@ pub struct C1Handler {
 }
 
 impl EnvelopeHandler for C1Handler {
-    async fn handle(&self, envelope: Envelope) -> Option<Value> {
-        if envelope.kind == EnvelopeKind::Interactive {
-            // Routed on the raw payload: an interaction type slack-morphism does not
-            // model must still reach us (or be ignored on purpose).
-            return self
-                .on_interaction(Interaction::parse(&envelope.payload))
-                .await;
+    async fn handle(&self, envelope: Envelope, ack: Ack) {
+        if journal::journaled(&self.services, &envelope) {
+            return journal::take(&self.services, envelope, ack).await;
         }
-        match envelope.decode() {
-            Inbound::SlashCommand(command) => self.on_command(&command),
-            Inbound::Event(callback) => {
-                let event_type = envelope
-                    .payload
-                    .pointer("/event/type")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if event_type == "message" {
-                    // Read from the raw event: what c1bot must ignore (edits, apps,
-                    // channels) is decided on fields a typed model may drop.
-                    match envelope.payload.get("event").and_then(super::dm::incoming) {
-                        Some(message) => {
-                            let services = self.services.clone();
-                            tokio::spawn(
-                                async move { super::dm::received(&services, message).await },
-                            );
+        match envelope.kind {
+            EnvelopeKind::Interactive => {
+                // Routed on the raw payload: an interaction type slack-morphism does
+                // not model must still reach us (or be ignored on purpose).
+                match Interaction::parse(&envelope.payload) {
+                    Interaction::BlockActions {
+                        user,
+                        trigger_id,
+                        channel,
+                        view,
+                        actions,
+                    } => {
+                        ack.send(None);
+                        let channel = channel.unwrap_or_default();
+                        for action in actions {
+                            self.after_click(&user, &trigger_id, &channel, view.as_ref(), action);
                         }
-                        None => tracing::debug!("message event c1bot does not read; acked"),
                     }
-                } else if HANDLED_EVENTS.contains(&event_type) {
-                    self.on_event(callback.event);
-                } else {
-                    tracing::debug!(event_type, "event c1bot does not subscribe to; acked");
+                    answered => {
+                        let payload =
+                            deadline::within(deadline::ACK_BUDGET, self.answer(answered)).await;
+                        ack.send(payload);
+                    }
                 }
-                None
             }
-            Inbound::Interaction(_) => None,
-            Inbound::Unsupported { kind, detail } => {
-                tracing::warn!(kind = kind.as_str(), payload_type = envelope.payload_type(), %detail, "payload of a kind c1bot does not handle; acked and ignored");
-                None
+            EnvelopeKind::SlashCommands => match envelope.decode() {
+                Inbound::SlashCommand(command) => ack.send(self.on_command(&command)),
+                other => {
+                    tracing::warn!(?other, "a slash command c1bot cannot read; acked");
+                    ack.send(None);
+                }
+            },
+            EnvelopeKind::EventsApi => {
+                ack.send(None);
+                match envelope.decode() {
+                    Inbound::Event(callback) => {
+                        let event_type = envelope
+                            .payload
+                            .pointer("/event/type")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        if HANDLED_EVENTS.contains(&event_type) {
+                            self.on_event(callback.event);
+                        } else {
+                            tracing::debug!(event_type, "event c1bot does not read; acked");
+                        }
+                    }
+                    other => tracing::warn!(?other, "an event c1bot cannot read; acked"),
+                }
             }
         }
     }
@@ -98,21 +117,19 @@ impl C1Handler {
                 );
                 None
             }
-            Command::Revoke { request_id, reason } => super::grants::revoke_command(
+            Command::Revoke { request_id, reason } => grants::revoke_command(
                 &self.services,
                 command.trigger_id.to_string(),
-                command.channel_id.to_string(),
-                user,
                 request_id,
-                // Slack escapes mentions in the command's text; the reason is kept as seen.
-                crate::intake::as_seen(&reason),
+                reason,
             ),
             Command::Help => Some(ephemeral(usage(name, None))),
             Command::Unknown(word) => Some(ephemeral(usage(name, Some(&word)))),
         }
     }
 
-    async fn on_interaction(&self, interaction: Interaction) -> Option<Value> {
+    /// An interaction whose answer travels in its ack.
+    async fn answer(&self, interaction: Interaction) -> Option<Value> {
         let services = &self.services;
         match interaction {
             Interaction::BlockSuggestion {
@@ -155,140 +172,67 @@ impl C1Handler {
                     None
                 }
             },
-            Interaction::BlockActions {
-                user,
-                trigger_id,
-                channel,
-                view,
-                actions,
-            } => {
-                let channel = channel.unwrap_or_default();
-                for action in actions {
-                    match action.action_id.as_str() {
-                        super::request_form::actions::RESOURCE => {
-                            if let Some(view) = view.clone() {
-                                let (services, user) = (services.clone(), user.clone());
-                                tokio::spawn(async move {
-                                    if let Err(error) = requests::resource_chosen(
-                                        &services,
-                                        &user,
-                                        &view,
-                                        &action.value,
-                                    )
-                                    .await
-                                    {
-                                        tracing::warn!(%error, "could not update the request modal");
-                                    }
-                                });
-                            }
-                        }
-                        "approve" => decisions::clicked(
-                            services,
-                            user.clone(),
-                            channel.clone(),
-                            action.value,
-                            Action::Approve,
-                        ),
-                        "deny" => {
-                            decisions::open_deny_modal(services, trigger_id.clone(), action.value)
-                        }
-                        "cancel" => decisions::clicked(
-                            services,
-                            user.clone(),
-                            channel.clone(),
-                            action.value,
-                            Action::Cancel,
-                        ),
-                        "task_complete" => grants::clicked(
-                            services,
-                            user.clone(),
-                            channel.clone(),
-                            action.value,
-                            Ask::Complete(TaskKind::Grant),
-                        ),
-                        "revoke_complete" => grants::clicked(
-                            services,
-                            user.clone(),
-                            channel.clone(),
-                            action.value,
-                            Ask::Complete(TaskKind::Revoke),
-                        ),
-                        "task_fail" => grants::open_reason_modal(
-                            services,
-                            trigger_id.clone(),
-                            action.value,
-                            Purpose::CannotComplete(TaskKind::Grant),
-                        ),
-                        "revoke_fail" => grants::open_reason_modal(
-                            services,
-                            trigger_id.clone(),
-                            action.value,
-                            Purpose::CannotComplete(TaskKind::Revoke),
-                        ),
-                        "access_revoke" => grants::open_reason_modal(
-                            services,
-                            trigger_id.clone(),
-                            action.value,
-                            Purpose::Revoke,
-                        ),
-                        "access_done" => grants::clicked(
-                            services,
-                            user.clone(),
-                            channel.clone(),
-                            action.value,
-                            Ask::Revoke(grants::DONE_REASON.into()),
-                        ),
-                        "access_extend" => super::extend::open_modal(
-                            services,
-                            trigger_id.clone(),
-                            channel.clone(),
-                            user.clone(),
-                            action.value,
-                        ),
-                        campaign_action if campaign_action.starts_with("campaign_") => {
-                            super::campaigns::clicked(
-                                services,
-                                user.clone(),
-                                channel.clone(),
-                                trigger_id.clone(),
-                                campaign_action.to_owned(),
-                                action.value,
-                            )
-                        }
-                        dm_action if dm_action.starts_with("dm_") => {
-                            let (services, user, channel, trigger_id) = (
-                                services.clone(),
-                                user.clone(),
-                                channel.clone(),
-                                trigger_id.clone(),
-                            );
-                            let action_id = dm_action.to_owned();
-                            tokio::spawn(async move {
-                                if let Err(error) = super::dm::clicked(
-                                    &services,
-                                    &user,
-                                    &channel,
-                                    &trigger_id,
-                                    &action_id,
-                                    &action.value,
-                                )
-                                .await
-                                {
-                                    tracing::error!(%error, "could not answer a click in a DM conversation");
-                                }
-                            });
-                        }
-                        other => {
-                            tracing::debug!(action_id = other, "action with no handler; acked")
-                        }
-                    }
-                }
-                None
-            }
             other => {
                 tracing::debug!(?other, "interaction with no handler; acked");
                 None
             }
+        }
+    }
+
+    /// A click that changes nothing itself (it opens a modal or updates one), after
+    /// its ack. Deciding clicks are journaled and never reach here.
+    fn after_click(
+        &self,
+        user: &str,
+        trigger_id: &str,
+        channel: &str,
+        view: Option<&Value>,
+        action: ActionRef,
+    ) {
+        let services = &self.services;
+        let (user, trigger_id, channel) =
+            (user.to_owned(), trigger_id.to_owned(), channel.to_owned());
+        match action.action_id.as_str() {
+            super::request_form::actions::RESOURCE => {
+                if let Some(view) = view.cloned() {
+                    let services = services.clone();
+                    services.tasks.clone().spawn(async move {
+                        if let Err(error) =
+                            requests::resource_chosen(&services, &user, &view, &action.value).await
+                        {
+                            tracing::warn!(%error, "could not update the request modal");
+                        }
+                    });
+                }
+            }
+            "deny" => decisions::open_deny_modal(services, trigger_id, action.value),
+            "task_fail" => grants::open_reason_modal(
+                services,
+                trigger_id,
+                action.value,
+                Purpose::CannotComplete(TaskKind::Grant),
+            ),
+            "revoke_fail" => grants::open_reason_modal(
+                services,
+                trigger_id,
+                action.value,
+                Purpose::CannotComplete(TaskKind::Revoke),
+            ),
+            "access_revoke" => {
+                grants::open_reason_modal(services, trigger_id, action.value, Purpose::Revoke)
+            }
+            "access_extend" => {
+                super::extend::open_modal(services, trigger_id, channel, user, action.value)
+            }
+            campaign if campaign.starts_with("campaign_") => super::campaigns::open(
+                services,
+                user,
+                channel,
+                trigger_id,
+                campaign.to_owned(),
+                action.value,
+            ),
+            other => tracing::debug!(action_id = other, "action with no handler; acked"),
         }
     }
 
@@ -297,7 +241,10 @@ impl C1Handler {
             let services = self.services.clone();
             let user = opened.user.to_string();
             services.home_viewers.insert(&user);
-            tokio::spawn(async move { status::publish_home(&services, &user).await });
+            services
+                .tasks
+                .clone()
+                .spawn(async move { status::publish_home(&services, &user).await });
         }
     }
 }

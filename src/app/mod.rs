@@ -18,6 +18,7 @@ pub mod grant_timers;
 pub mod grants;
 pub mod handler;
 pub mod home_campaigns;
+pub mod journal;
 pub mod mrkdwn;
 pub mod notify;
 pub mod one_line;
@@ -28,6 +29,7 @@ pub mod requests;
 pub mod services;
 pub mod status;
 pub mod timers;
+pub mod upkeep;
 
 use std::time::Duration;
 
@@ -45,6 +47,7 @@ use crate::slack::dispatch::Dispatcher;
 use crate::slack::socket::{SocketMode, SocketOptions, SocketStatus};
 use crate::slack::web::{methods, WebApi, WebApiError, WebApiOptions};
 use crate::store::Store;
+use crate::supervise::Supervisor;
 use crate::templates::Templates;
 use directory::Directory;
 use handler::C1Handler;
@@ -53,6 +56,8 @@ use std::sync::Arc;
 
 /// How long shutdown waits for envelopes already received to be handled and acked.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The journal loop passes at least every few seconds.
+const JOURNAL_STALE_AFTER: Duration = Duration::from_secs(120);
 
 /// A bot started in this process.
 pub struct Running {
@@ -199,7 +204,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .context("setting up the automatic provisioners")?,
         jobs: provisioning::Jobs::default(),
         activity: config.activity.clone(),
+        metrics: metrics.clone(),
+        intake: journal::InFlight::default(),
+        tasks: tokio_util::task::TaskTracker::new(),
+        failing_timers: timers::FailingTimers::default(),
+        faults: services::InjectedFaults::new(config.faults),
     };
+    if config.faults != crate::config::Faults::default() {
+        tracing::warn!(faults = ?config.faults, "faults are injected on purpose (C1BOT_FAULTS)");
+    }
+    let services_tasks = services.tasks.clone();
     let reloader = Reloader {
         policies: services.policies.clone(),
         templates: services.templates.clone(),
@@ -217,7 +231,39 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // committed their messages, so as much as possible is delivered before exit.
     let sender_stop = CancellationToken::new();
     let sender = tokio::spawn(outbox_sender::run(store.clone(), web, sender_stop.clone()));
-    let timers = tokio::spawn(timers::run(services, sender_stop.clone()));
+    let supervisor = Supervisor::new(metrics.clone());
+    let timer_services = services.clone();
+    let timer_stop = sender_stop.clone();
+    let timers = supervisor.spawn(
+        "timer",
+        timers::STALE_AFTER,
+        sender_stop.clone(),
+        move |beat| timers::run(timer_services.clone(), beat, timer_stop.clone()),
+    );
+    let journal_services = services.clone();
+    let journal_stop = sender_stop.clone();
+    let intake = supervisor.spawn(
+        "intake",
+        JOURNAL_STALE_AFTER,
+        sender_stop.clone(),
+        move |beat| journal::run(journal_services.clone(), beat, journal_stop.clone()),
+    );
+    let probe_store = store.clone();
+    let probe_stop = sender_stop.clone();
+    let store_probe = supervisor.spawn(
+        "store-probe",
+        upkeep::PROBE_STALE_AFTER,
+        sender_stop.clone(),
+        move |beat| upkeep::store_probe(probe_store.clone(), beat, probe_stop.clone()),
+    );
+    let group_services = services.clone();
+    let group_stop = sender_stop.clone();
+    let groups = supervisor.spawn(
+        "groups",
+        upkeep::REFRESH_STALE_AFTER,
+        sender_stop.clone(),
+        move |beat| upkeep::refresh_groups(group_services.clone(), beat, group_stop.clone()),
+    );
     metrics.add_source(Arc::new(gauges::StoreGauges {
         store: store.clone(),
         clock: clock.clone(),
@@ -233,10 +279,19 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                     .map(|_| ())
                     .map_err(|e| format!("the store is not readable: {e}"))
             });
+            let watched = supervisor.clone();
+            let loops_check: crate::health::ReadyCheck = Arc::new(move || {
+                let problems = watched.problems();
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(problems.join("; "))
+                }
+            });
             let health = crate::health::Health {
                 socket: status.clone(),
                 metrics: metrics.clone(),
-                checks: vec![store_check],
+                checks: vec![store_check, loops_check],
             };
             Some(crate::health::serve(addr, health, sender_stop.clone()).await?)
         }
@@ -244,6 +299,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     };
     let stop = shutdown.clone();
     let running_store = store.clone();
+    let services_tasks = services_tasks.clone();
     let task = tokio::spawn(async move {
         let outcome = socket.run(stop).await;
         let tracker = dispatcher.tracker();
@@ -257,9 +313,21 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 DRAIN_TIMEOUT.as_secs()
             );
         }
+        // Work handlers started in the background (App Home, provisioner runs).
+        let tasks = &services_tasks;
+        tasks.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: background work still running after {} s; what it had not committed is redone at start-up", DRAIN_TIMEOUT.as_secs());
+        }
         sender_stop.cancel();
         let _ = sender.await;
         let _ = timers.await;
+        let _ = intake.await;
+        let _ = store_probe.await;
+        let _ = groups.await;
         if let Err(error) = store.flush().await {
             tracing::error!(%error, "shutdown: flushing the store failed");
         }

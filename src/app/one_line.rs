@@ -1,13 +1,60 @@
 //! `/c1 request <resource> <entitlement> <duration> <reason…>`: submitted at once
 //! when every part is understood (the same validation and policy as the modal);
 //! otherwise the modal opens filled with what was understood and the problems shown.
+//! A complete one is journaled before its ack ([`super::journal`]) and submitted
+//! by [`submit`]; the person's answer commits with the request.
 
 use serde_json::Value;
 
+use super::journal::route::Sender;
+use super::journal::Outcome;
 use super::requests::{self, Prefill};
 use super::services::Services;
 use crate::intake::{self, Part};
+use crate::store::Change;
 use crate::workflow::submit::Form;
+
+/// Whether `text` is a complete one-line request (journaled, then [`submit`]ted).
+pub fn is_complete(services: &Services, text: &str) -> bool {
+    !text.trim().is_empty()
+        && intake::parse_one_line(text, &services.catalog)
+            .complete()
+            .is_some()
+}
+
+/// Submits a complete one-line request; "Submitted" commits with it, a refusal is
+/// told by the journal.
+pub async fn submit(
+    services: &Services,
+    user: &str,
+    channel: &str,
+    text: &str,
+    also: Change,
+) -> Outcome {
+    let Some(complete) = intake::parse_one_line(text, &services.catalog).complete() else {
+        return Outcome::Nothing;
+    };
+    let form = Form {
+        resource: Some(complete.resource),
+        entitlement: Some(complete.entitlement),
+        duration: Some(complete.duration.to_value()),
+        justification: Some(complete.reason),
+        on_behalf_of: complete.on_behalf_of,
+    };
+    let sender = Sender {
+        user: user.to_owned(),
+        channel: Some(channel.to_owned()).filter(|c| !c.is_empty()),
+    };
+    let told = "Submitted. Your request and where it stands are in your DM with c1bot.";
+    let also = also.outbox(sender.tell(told));
+    match requests::create(services, user, channel, &form, None, "one_line", &also).await {
+        Ok(()) => Outcome::Committed,
+        Err(rejected) if rejected.transient => Outcome::Retry(rejected.sentence()),
+        Err(rejected) => {
+            Outcome::Refused(format!("Nothing was submitted: {}", rejected.sentence()))
+        }
+    }
+}
 
 /// The slash command's ack payload (`None`: nothing to show at once).
 pub fn handle(
@@ -23,41 +70,8 @@ pub fn handle(
     }
     let parsed = intake::parse_one_line(text, &services.catalog);
     match parsed.complete() {
-        Some(complete) => {
-            let form = Form {
-                resource: Some(complete.resource),
-                entitlement: Some(complete.entitlement),
-                duration: Some(complete.duration.to_value()),
-                justification: Some(complete.reason),
-                on_behalf_of: complete.on_behalf_of,
-            };
-            let services = services.clone();
-            tokio::spawn(async move {
-                let message =
-                    match requests::create(&services, &user, &channel, &form, None, "one_line")
-                        .await
-                    {
-                        Ok(()) => {
-                            "Submitted. Your request and where it stands are in your DM with c1bot."
-                                .to_owned()
-                        }
-                        Err(errors) => {
-                            let mut problems: Vec<&String> = errors.values().collect();
-                            problems.dedup();
-                            format!(
-                                "Nothing was submitted: {}",
-                                problems
-                                    .iter()
-                                    .map(|p| p.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
-                            )
-                        }
-                    };
-                services.tell(&channel, &user, message);
-            });
-            None
-        }
+        // Complete: journaled before the ack and submitted by [`submit`].
+        Some(_) => None,
         None => {
             let problems = parsed.problems();
             let query = match &parsed.resource {

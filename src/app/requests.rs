@@ -170,21 +170,57 @@ pub async fn resource_chosen(
 
 /// `view_submission` of the request modal: the ack payload (errors) or `None` (close).
 pub async fn submit(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    match try_submit(services, user, view).await {
-        Ok(()) => None,
-        Err(errors) => Some(json!({ "response_action": "errors", "errors": errors })),
-    }
-}
-
-async fn try_submit(services: &Services, user: &str, view: &Value) -> Result<(), FieldErrors> {
     let meta = metadata(view);
     let state = view.get("state").cloned().unwrap_or(Value::Null);
     let form = form_from_state(&state);
-    create(services, user, &meta.channel, &form, None, "modal").await
+    match create(
+        services,
+        user,
+        &meta.channel,
+        &form,
+        None,
+        "modal",
+        &Change::new(),
+    )
+    .await
+    {
+        Ok(()) => None,
+        Err(rejected) => Some(json!({ "response_action": "errors", "errors": rejected.errors })),
+    }
+}
+
+/// Why a request was not created, per field of the form.
+#[derive(Debug)]
+pub struct Rejected {
+    pub errors: FieldErrors,
+    /// Slack or the store failed (trying again may work), rather than the request
+    /// being invalid or refused by policy.
+    pub transient: bool,
+}
+
+impl Rejected {
+    fn invalid(errors: FieldErrors) -> Self {
+        Self {
+            errors,
+            transient: false,
+        }
+    }
+
+    /// The problems as one sentence list (for a one-line or DM answer).
+    pub fn sentence(&self) -> String {
+        let mut problems: Vec<&String> = self.errors.values().collect();
+        problems.dedup();
+        problems
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// Validates `form` with policy and, if valid, commits the new request (extending
-/// `extends`, when given) before returning; the errors otherwise, per field.
+/// `extends`, when given) together with `also` before returning; the errors
+/// otherwise, per field. Nothing is stored unless everything is.
 pub async fn create(
     services: &Services,
     user: &str,
@@ -193,14 +229,18 @@ pub async fn create(
     extends: Option<super::grants::StartPlan>,
     // How the request came in, for the audit log: "modal", "one_line", "extend".
     way: &'static str,
-) -> Result<(), FieldErrors> {
+    also: &Change,
+) -> Result<(), Rejected> {
     let form = form.clone();
     let extends_id = extends
         .as_ref()
         .and_then(|plan| plan.previous.as_ref())
         .map(|previous| previous.data.id.clone());
     let mut extends = extends;
-    let trouble = |message: &str| FieldErrors::from([(fields::JUSTIFICATION, message.to_owned())]);
+    let trouble = |message: &str| Rejected {
+        errors: FieldErrors::from([(fields::JUSTIFICATION, message.to_owned())]),
+        transient: true,
+    };
     let person = services.directory.person(user).await.map_err(|error| {
         tracing::warn!(%error, "cannot read the requester's profile");
         trouble("c1bot could not check your Slack account just now; nothing was submitted. Try again in a moment.")
@@ -277,23 +317,23 @@ pub async fn create(
             .unwrap_or(chrono::Duration::hours(24)),
     };
     // Validate once outside the commit, so invalid input stores nothing at all.
-    submit::create(&form, requestable.as_ref(), context("REQ-0".into()))?;
+    submit::create(&form, requestable.as_ref(), context("REQ-0".into()))
+        .map_err(Rejected::invalid)?;
 
     let remind_every = chrono::Duration::from_std(services.requests.remind_every)
         .unwrap_or(chrono::Duration::hours(4));
     let committed = services
         .store
         .commit_numbered(|number| {
-            let Ok(created) = submit::create(&form, requestable.as_ref(), context(format!("REQ-{number}"))) else {
-                return Change::new();
-            };
+            let created = submit::create(&form, requestable.as_ref(), context(format!("REQ-{number}")))
+                .map_err(|errors| format!("the form no longer validates: {errors:?}"))?;
             let mut request = created.request;
             request.extends = extends_id.clone();
             let names = services.names(&request);
             let messages = services
                 .notifier(&names)
                 .messages(&request, &created.effects)
-                .unwrap_or_default();
+                .map_err(|error| format!("cannot render the request's messages: {error}"))?;
             let mut change = Change::new()
                 .at(now)
                 .expect(crate::store::Table::Requests, request.id.clone(), None)
@@ -320,11 +360,8 @@ pub async fn create(
                 change = change.outbox(line);
             }
             change = match &plan {
-                Some(plan) => match super::grants::start(services, &request, plan, now, change) {
-                    Ok(change) => change,
-                    // An empty change stores nothing; the submission reports the failure.
-                    Err(_) => return Change::new(),
-                },
+                Some(plan) => super::grants::start(services, &request, plan, now, change)
+                    .map_err(|error| format!("cannot render the provisioning task: {error}"))?,
                 None => change.put(crate::store::Table::Requests, request.id.clone(), &request),
             };
             for (due, timer) in super::timers::escalation_timers(&request, &created.effects, now) {
@@ -332,10 +369,10 @@ pub async fn create(
             }
             if request.state.is_open() {
                 change = change
-                    .timer(request.decide_by, TimerEntry { kind: TIMER_EXPIRE.into(), subject: request.id.clone() })
-                    .timer(now + remind_every, TimerEntry { kind: TIMER_REMIND.into(), subject: request.id.clone() });
+                    .timer(request.decide_by, TimerEntry::new(TIMER_EXPIRE, request.id.clone()))
+                    .timer(now + remind_every, TimerEntry::new(TIMER_REMIND, request.id.clone()));
             }
-            change
+            Ok(change.and(also.clone()))
         })
         .await;
     match committed {
@@ -349,6 +386,8 @@ pub async fn create(
             }
             Ok(())
         }
+        // The envelope that asked was processed already (before a restart): done.
+        Err(error) if error.already_processed() => Ok(()),
         Err(error) => {
             tracing::error!(%error, "could not store a request");
             Err(trouble(
@@ -367,11 +406,15 @@ async fn beneficiary_checked(
     channel: &str,
     beneficiary: &str,
     target: Option<(&Resource, &Entitlement)>,
-) -> Result<Person, FieldErrors> {
-    let refuse = |message: String| FieldErrors::from([(fields::ON_BEHALF, message)]);
+) -> Result<Person, Rejected> {
+    let refuse =
+        |message: String| Rejected::invalid(FieldErrors::from([(fields::ON_BEHALF, message)]));
     let them = services.directory.person(beneficiary).await.map_err(|error| {
         tracing::warn!(%error, "cannot read the beneficiary's profile");
-        refuse("c1bot could not find that person in Slack just now; nothing was submitted. Try again in a moment.".into())
+        Rejected {
+            transient: true,
+            ..refuse("c1bot could not find that person in Slack just now; nothing was submitted. Try again in a moment.".into())
+        }
     })?;
     if them.is_bot || them.profile.deleted {
         return Err(refuse(

@@ -90,6 +90,40 @@ pub struct Services {
     /// Provisioner runs under way in this process.
     pub jobs: super::provisioning::Jobs,
     pub activity: crate::config::ActivityConfig,
+    pub metrics: crate::metrics::Metrics,
+    /// Journal rows being processed in this process.
+    pub intake: super::journal::InFlight,
+    /// Background work started by handlers (App Home publishes, provisioner runs,
+    /// modal opens): shutdown waits for it, bounded.
+    pub tasks: tokio_util::task::TaskTracker,
+    /// Timers whose firing is failing now (the `c1bot_timers_failing` gauge).
+    pub failing_timers: super::timers::FailingTimers,
+    /// Faults injected for drills (`C1BOT_FAULTS`).
+    pub faults: InjectedFaults,
+}
+
+/// The faults `C1BOT_FAULTS` asked for, counted down as they happen.
+#[derive(Clone, Default)]
+pub struct InjectedFaults {
+    timer_loop_panics: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl InjectedFaults {
+    pub fn new(faults: crate::config::Faults) -> Self {
+        Self {
+            timer_loop_panics: std::sync::Arc::new(std::sync::atomic::AtomicU32::new(
+                faults.timer_loop_panics,
+            )),
+        }
+    }
+
+    /// Whether this timer pass must panic (one fewer left).
+    pub fn take_timer_loop_panic(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.timer_loop_panics
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    }
 }
 
 impl Services {
@@ -232,7 +266,7 @@ impl Services {
     pub fn tell(&self, channel: &str, user: &str, text: String) {
         let web = self.web.clone();
         let args = json!({ "channel": channel, "user": user, "text": text });
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(error) = web.call(methods::CHAT_POST_EPHEMERAL, args).await {
                 tracing::warn!(%error, "could not show an ephemeral message");
             }

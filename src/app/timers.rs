@@ -3,18 +3,29 @@
 //!
 //! Timers live in the store (a time-ordered index), so they survive restarts; at
 //! start-up everything overdue fires at once. Firing a timer and what it causes
-//! commit together; a timer for a request that has since moved on is dropped. Due
+//! commit together; a timer for a request that has since moved on is removed. Due
 //! timers are taken in batches and committed with one flush per batch (group
 //! commit), so a burst of 10,000 expiries in one second is not 10,000 fsyncs.
+//! No timer is ever dropped on an error: one that fails (an error, a panic, a
+//! refused commit) is moved forward with capped backoff, counted
+//! (`c1bot_timers_failing`), and after a few failures its owners are told; one that
+//! cannot be read is quarantined.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::requests::{TIMER_EXPIRE, TIMER_REMIND};
 use super::services::Services;
-use crate::store::{AuditEvent, Change, CommitError, Table, TimerEntry};
+use crate::slack::backoff::Backoff;
+use crate::store::{AuditEvent, Change, CommitError, OutboxMessage, Table, TimerEntry};
+use crate::supervise::Heartbeat;
 use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
 use crate::workflow::request::AccessRequest;
 
@@ -36,10 +47,10 @@ pub fn escalation_timers(
                 (!s.escalate_to.is_empty()).then(|| {
                     (
                         now + after,
-                        TimerEntry {
-                            kind: format!("{TIMER_ESCALATE_PREFIX}{step}"),
-                            subject: request.id.clone(),
-                        },
+                        TimerEntry::new(
+                            format!("{TIMER_ESCALATE_PREFIX}{step}"),
+                            request.id.clone(),
+                        ),
                     )
                 })
             }),
@@ -52,14 +63,31 @@ pub fn escalation_timers(
 /// without [`crate::clock::Clock::advance`].
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// A healthy timer loop beats at least every [`MAX_SLEEP`]; this long without a beat
+/// means it is stuck (a pass that never ends).
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(180);
+
 /// Timers prepared and committed together.
 const BATCH: usize = 512;
 
-pub async fn run(services: Services, shutdown: CancellationToken) {
+/// A timer whose firing fails is moved forward by this backoff, never dropped.
+const FAILED: Backoff = Backoff {
+    initial: std::time::Duration::from_secs(5),
+    max: std::time::Duration::from_secs(300),
+};
+
+/// At this many failures in a row, the people responsible are told (once).
+const TELL_AFTER_FAILURES: u32 = 5;
+
+pub async fn run(services: Services, beat: Heartbeat, shutdown: CancellationToken) {
     super::provisioning::resume_leases(&services);
-    loop {
-        if let Err(error) = fire_due(&services).await {
-            tracing::error!(%error, "timer pass failed");
+    while !shutdown.is_cancelled() {
+        if services.faults.take_timer_loop_panic() {
+            panic!("injected fault: timer-loop-panic (C1BOT_FAULTS)");
+        }
+        match fire_due(&services).await {
+            Ok(_) => beat.beat(),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "timer pass failed"),
         }
         let now = services.now();
         let wait = match services.store.next_timer_due() {
@@ -88,40 +116,49 @@ pub enum Fired {
     Nothing,
 }
 
-/// Fires every timer due now, in batches; returns how many fired.
+/// Fires every timer due now, in batches; returns how many fired. A timer that
+/// cannot be read is quarantined; one whose firing fails (an error, a panic, a
+/// commit the store refuses) is moved forward with backoff, never dropped.
 pub async fn fire_due(services: &Services) -> anyhow::Result<usize> {
     let mut fired = 0;
     loop {
         let now = services.now();
         let due = services.store.due_timers_limit(now, BATCH)?;
+        for key in &due.undecodable {
+            services
+                .store
+                .quarantine(Table::Timers, key, "not a timer", now)
+                .await?;
+        }
+        let due = due.timers;
         if due.is_empty() {
+            services.failing_timers.publish(&services.metrics);
             return Ok(fired);
         }
         let full = due.len() == BATCH;
         let mut changes = Vec::with_capacity(due.len());
         let mut concerned = Vec::with_capacity(due.len());
+        let mut failed = Vec::new();
         for (at, entry) in &due {
             let span =
                 tracing::info_span!("timer", request_id = %entry.subject, kind = %entry.kind);
-            match prepare(services, *at, entry, now).instrument(span).await {
-                Ok(Fired::Commit(change, request, job)) => {
+            let prepared = AssertUnwindSafe(prepare(services, *at, entry, now).instrument(span))
+                .catch_unwind()
+                .await;
+            match prepared {
+                Ok(Ok(Fired::Commit(change, request, job))) => {
                     changes.push(change);
-                    concerned.push((request, job));
+                    concerned.push((*at, entry, request, job));
                 }
-                Ok(Fired::Nothing) => {}
-                Err(error) => {
-                    tracing::error!(%error, kind = %entry.kind, subject = %entry.subject, "a timer could not fire; dropped");
-                    changes.push(Change::new().at(now).cancel_timer(
-                        *at,
-                        &entry.subject,
-                        &entry.kind,
-                    ));
-                    concerned.push((None, None));
+                Ok(Ok(Fired::Nothing)) => services.failing_timers.recovered(entry),
+                Ok(Err(error)) => failed.push((*at, entry, format!("{error:#}"))),
+                Err(panic) => {
+                    failed.push((*at, entry, format!("it panicked: {}", panic_text(&panic))))
                 }
             }
         }
         let mut committed = 0;
-        for (result, (request, job)) in services
+        for (result, (at, entry, request, job)) in services
             .store
             .commit_all(changes)
             .await
@@ -131,6 +168,7 @@ pub async fn fire_due(services: &Services) -> anyhow::Result<usize> {
             match result {
                 Ok(_) => {
                     committed += 1;
+                    services.failing_timers.recovered(entry);
                     if let Some(request) = request {
                         super::status::refresh_homes(services, &request);
                     }
@@ -140,15 +178,121 @@ pub async fn fire_due(services: &Services) -> anyhow::Result<usize> {
                 }
                 // Someone acted meanwhile; the next pass sees the new state.
                 Err(CommitError::Conflict { .. }) => {}
-                Err(error) => return Err(error.into()),
+                Err(error) => failed.push((at, entry, format!("its commit failed: {error}"))),
             }
+        }
+        let moved = failed.len();
+        for (at, entry, error) in failed {
+            postpone(services, at, entry, &error, now).await?;
         }
         fired += committed;
         // A batch that moved nothing (conflicts only, or runs already under way)
         // waits for the next wake-up instead of spinning.
-        if !full || committed == 0 {
+        if !full || committed + moved == 0 {
+            services.failing_timers.publish(&services.metrics);
             return Ok(fired);
         }
+    }
+}
+
+/// A timer that failed to fire: moved forward with backoff and its failure counted;
+/// at [`TELL_AFTER_FAILURES`] the people responsible are told in the same commit.
+async fn postpone(
+    services: &Services,
+    at: DateTime<Utc>,
+    entry: &TimerEntry,
+    error: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let failures = entry.failures + 1;
+    let next = now + chrono::Duration::from_std(FAILED.ceiling(failures)).unwrap_or_default();
+    tracing::error!(kind = %entry.kind, subject = %entry.subject, failures, retry_at = %next, error, "a timer could not fire; it stays and is tried again");
+    services.failing_timers.failed(entry, error);
+    services.metrics.inc(
+        "c1bot_timer_failures_total",
+        "Timer firings that failed and were moved forward to be tried again.",
+        &[("kind", &entry.kind)],
+    );
+    let mut moved = entry.clone();
+    moved.failures = failures;
+    let since = *moved.failing_since.get_or_insert(now);
+    let mut change = Change::new()
+        .at(now)
+        .cancel_timer(at, &entry.subject, &entry.kind)
+        .timer(next, moved);
+    if failures == TELL_AFTER_FAILURES {
+        for owner in responsible(services, entry) {
+            change = change.outbox(OutboxMessage::text(
+                &owner,
+                &format!(
+                    ":warning: c1bot cannot process the {} timer of {} ({} failures since {}): {}. It keeps trying; check c1bot's log and Slack's status.",
+                    entry.kind,
+                    super::mrkdwn::escape(&entry.subject),
+                    failures,
+                    crate::templates::slack_date(since.timestamp()),
+                    super::mrkdwn::escape(error),
+                ),
+            ));
+        }
+    }
+    services.store.commit(change).await?;
+    Ok(())
+}
+
+/// Who is told about a timer that keeps failing: the resource's owners for a
+/// request, the owners of a campaign.
+fn responsible(services: &Services, entry: &TimerEntry) -> Vec<String> {
+    if entry.subject.starts_with("REQ-") {
+        if let Ok(Some(stored)) = services.load_request(&entry.subject) {
+            return super::grants::owners_of(services, &stored.data)
+                .into_iter()
+                .collect();
+        }
+    }
+    if entry.subject.starts_with("CMP-") {
+        return super::campaigns::owners(services, &entry.subject);
+    }
+    Vec::new()
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Timers whose firing is failing now, for the `c1bot_timers_failing` gauge. Cheap
+/// to clone; kept across restarts of the loop.
+#[derive(Clone, Default)]
+pub struct FailingTimers(Arc<Mutex<BTreeMap<(String, String), String>>>);
+
+impl FailingTimers {
+    fn failed(&self, entry: &TimerEntry, error: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            (entry.kind.clone(), entry.subject.clone()),
+            error.to_owned(),
+        );
+    }
+
+    fn recovered(&self, entry: &TimerEntry) {
+        if entry.failures > 0 {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(entry.kind.clone(), entry.subject.clone()));
+        }
+    }
+
+    fn publish(&self, metrics: &crate::metrics::Metrics) {
+        let count = self.0.lock().unwrap_or_else(|p| p.into_inner()).len();
+        metrics.set(
+            "c1bot_timers_failing",
+            "Timers whose last firing failed; each is tried again with backoff.",
+            &[],
+            count as f64,
+        );
     }
 }
 
@@ -230,13 +374,7 @@ async fn prepare(
             + chrono::Duration::from_std(services.requests.remind_every)
                 .unwrap_or(chrono::Duration::hours(4));
         if next < transition.request.decide_by {
-            change = change.timer(
-                next,
-                TimerEntry {
-                    kind: TIMER_REMIND.into(),
-                    subject: entry.subject.clone(),
-                },
-            );
+            change = change.timer(next, TimerEntry::new(TIMER_REMIND, entry.subject.clone()));
         }
     }
     for message in messages {

@@ -76,6 +76,18 @@ impl Deduper {
     }
 }
 
+impl Deduper {
+    /// Forgets a delivery that was not acked, so Slack's next retry of it is
+    /// handled as new. Copies already waiting are acked bare.
+    pub fn forget(&self, ticket: Ticket) {
+        let mut window = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for key in &ticket.keys {
+            window.entries.remove(key);
+        }
+        window.order.retain(|k| !ticket.keys.contains(k));
+    }
+}
+
 impl Window {
     fn insert(&mut self, key: String, receiver: watch::Receiver<Option<AckPayload>>) {
         if self.entries.insert(key.clone(), receiver).is_none() {

@@ -3,15 +3,17 @@
 //!
 //! The reader loop calls [`Dispatcher::dispatch`], which never blocks: each envelope
 //! gets its own task, so a slow handler delays neither its neighbours' acks nor the
-//! reading of the socket. `events_api` envelopes are acked before their handler runs
-//! (Slack reads no payload from them); slash commands and interactions are acked
-//! with whatever payload the handler returns, which it must return fast.
+//! reading of the socket. The handler chooses the moment of the ack through an
+//! [`Ack`]: at once for what changes nothing, after a durable write (the intake
+//! journal, or a decision committed) for what does, so an ack never promises what a
+//! crash could undo. Work after the ack runs in the same tracked task, so shutdown
+//! waits for it.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -21,10 +23,55 @@ use super::frame::{ack_frame, Envelope, EnvelopeKind};
 
 /// What c1bot does with an envelope. Implemented by the application.
 pub trait EnvelopeHandler: Send + Sync + 'static {
-    /// Returns the ack payload (`None` for a bare ack). Must return within
-    /// milliseconds: slow work (Web API calls, provisioning) belongs in a spawned task.
-    /// For `events_api` envelopes the ack has already gone out and the result is ignored.
-    fn handle(&self, envelope: Envelope) -> impl Future<Output = Option<Value>> + Send;
+    /// Handles `envelope`: answers it through `ack` (within Slack's 3 s; dropping
+    /// `ack` unanswered sends a bare ack), then may go on working after the ack.
+    fn handle(&self, envelope: Envelope, ack: Ack) -> impl Future<Output = ()> + Send;
+}
+
+/// The one answer to an envelope. Send it once what it promises is durable.
+pub struct Ack {
+    sender: Option<oneshot::Sender<Answer>>,
+}
+
+/// What the handler made of an envelope's ack.
+enum Answer {
+    Ack(AckPayload),
+    /// Not acked at all: Slack retries an event later, and a person whose click or
+    /// command was not acked sees Slack's own error instead of a false success.
+    Withhold,
+}
+
+impl Ack {
+    fn new() -> (Ack, oneshot::Receiver<Answer>) {
+        let (sender, receiver) = oneshot::channel();
+        (
+            Ack {
+                sender: Some(sender),
+            },
+            receiver,
+        )
+    }
+
+    /// Acks with `payload` (`None`: a bare ack).
+    pub fn send(mut self, payload: Option<Value>) {
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(Answer::Ack(payload));
+        }
+    }
+
+    /// Sends no ack: for an envelope c1bot could not make durable (the store cannot
+    /// write), so Slack's retry or the person's error is the honest outcome.
+    pub fn withhold(mut self) {
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(Answer::Withhold);
+        }
+    }
+
+    /// An ack that goes nowhere, for calling a handler outside a connection (tests,
+    /// replaying the journal).
+    pub fn detached() -> Ack {
+        Ack { sender: None }
+    }
 }
 
 /// A frame for a connection's writer.
@@ -110,14 +157,28 @@ impl<H: EnvelopeHandler> Dispatcher<H> {
                     send_ack(&reply, &envelope_id, payload.as_ref().filter(|_| accepts_payload));
                     this.observer.acked(kind, &payload_type, received.elapsed(), true);
                 }
-                Seen::First(ticket) if kind == EnvelopeKind::EventsApi => {
-                    send_ack(&reply, &envelope_id, None);
-                    this.observer.acked(kind, &payload_type, received.elapsed(), false);
-                    this.deduper.finish(ticket, None);
-                    let _ = this.handler.handle(envelope).await;
-                }
                 Seen::First(ticket) => {
-                    let payload: AckPayload = this.handler.handle(envelope).await;
+                    let (ack, answer) = Ack::new();
+                    let handler = this.handler.clone();
+                    let mut work = Box::pin(async move { handler.handle(envelope, ack).await });
+                    let mut answer = std::pin::pin!(answer);
+                    let (answer, finished) = tokio::select! {
+                        answer = &mut answer => (answer, false),
+                        () = &mut work => (answer.await, true),
+                    };
+                    let payload = match answer {
+                        Ok(Answer::Ack(payload)) => payload,
+                        // Dropped unanswered: a bare ack, so every envelope is acked.
+                        Err(_) => None,
+                        Ok(Answer::Withhold) => {
+                            tracing::warn!(envelope_id = %envelope_id, "envelope left unacked: it could not be made durable");
+                            this.deduper.forget(ticket);
+                            if !finished {
+                                this.tracker.spawn(work.instrument(tracing::Span::current()));
+                            }
+                            return;
+                        }
+                    };
                     let payload = match payload {
                         Some(p) if !accepts_payload => {
                             tracing::warn!(envelope_id = %envelope_id, "handler returned an ack payload for an envelope that accepts none; sending a bare ack");
@@ -129,6 +190,12 @@ impl<H: EnvelopeHandler> Dispatcher<H> {
                     send_ack(&reply, &envelope_id, payload.as_ref());
                     this.observer.acked(kind, &payload_type, received.elapsed(), false);
                     this.deduper.finish(ticket, payload);
+                    // Work after the ack no longer holds the connection (a retiring link
+                    // waits only for acks); the dispatcher's tracker still covers it,
+                    // so shutdown waits for it.
+                    if !finished {
+                        this.tracker.spawn(work.instrument(tracing::Span::current()));
+                    }
                 }
             }
         }

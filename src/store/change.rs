@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use sled::transaction::ConflictableTransactionError;
 
 use super::audit::AuditEvent;
+use super::journal::JournalId;
 use super::keys::{self, seq_key, timer_key, OUTBOX_COUNTER, RESERVED_META_PREFIX};
 use super::outbox::{OutboxEntry, OutboxMessage};
 use super::records::Record;
@@ -53,6 +54,8 @@ enum Op {
     CancelTimer {
         key: Vec<u8>,
     },
+    /// Removes a journal row: this change is what processing its envelope did.
+    JournalDone(JournalId),
 }
 
 /// What a commit allocated.
@@ -143,6 +146,35 @@ impl Change {
         self
     }
 
+    /// Marks journal row `id` processed by this change: the commit fails with a
+    /// [`CommitError::Conflict`] on the `journal` table when the row is already
+    /// gone (processed by someone else), so an envelope's effect commits once.
+    pub fn completes(mut self, id: JournalId) -> Self {
+        self.ops.push(Op::JournalDone(id));
+        self
+    }
+
+    /// Appends every operation of `other` (its stamp is ignored; a problem in it
+    /// makes this change invalid too).
+    pub fn and(mut self, other: Change) -> Self {
+        if let Some(detail) = other.invalid {
+            self.invalidate(detail);
+        }
+        self.ops.extend(other.ops);
+        self
+    }
+
+    /// The journal rows this change completes.
+    pub fn journal_rows(&self) -> Vec<JournalId> {
+        self.ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::JournalDone(id) => Some(*id),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
@@ -186,13 +218,23 @@ pub(crate) fn apply(
         }));
     }
     for op in &change.ops {
-        if let Op::Expect { table, key, rev } = op {
-            if tx.revision::<CommitError>(*table, key.as_bytes())? != *rev {
-                return Err(ConflictableTransactionError::Abort(CommitError::Conflict {
-                    table: *table,
-                    key: key.clone(),
-                }));
+        let conflict = match op {
+            Op::Expect { table, key, rev } => {
+                (tx.revision::<CommitError>(*table, key.as_bytes())? != *rev)
+                    .then(|| (*table, key.clone()))
             }
+            Op::JournalDone(id) => tx
+                .tree(Table::Journal)
+                .get(seq_key(id.0))?
+                .is_none()
+                .then(|| (Table::Journal, id.to_string())),
+            _ => None,
+        };
+        if let Some((table, key)) = conflict {
+            return Err(ConflictableTransactionError::Abort(CommitError::Conflict {
+                table,
+                key,
+            }));
         }
     }
     let mut committed = Committed {
@@ -202,6 +244,9 @@ pub(crate) fn apply(
     for op in &change.ops {
         match op {
             Op::Expect { .. } => {}
+            Op::JournalDone(id) => {
+                tx.tree(Table::Journal).remove(&seq_key(id.0))?;
+            }
             Op::Put {
                 table,
                 key,

@@ -80,3 +80,17 @@ pub enum CommitError {
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
+
+impl CommitError {
+    /// The conflict was on a journal row: its envelope was processed already (by
+    /// another task or before a restart), so this attempt must stop, not retry.
+    pub fn already_processed(&self) -> bool {
+        matches!(
+            self,
+            CommitError::Conflict {
+                table: Table::Journal,
+                ..
+            }
+        )
+    }
+}

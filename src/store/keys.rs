@@ -31,11 +31,21 @@ pub enum Table {
     /// Rows moved aside because they could not be decoded (see
     /// [`crate::store::Store::quarantine`]), keyed `<table>/<hex of the original key>`.
     Quarantine,
+    /// The intake journal: envelopes acked but not yet processed, under their
+    /// big-endian journal number. A row is removed in the commit that processes it.
+    Journal,
+    /// Dedupe keys of journaled envelopes (`env:<envelope_id>`, `evt:<event_id>`) →
+    /// the journal number, kept for [`JOURNAL_KEEP_KEYS`] after receipt.
+    JournalKeys,
+    /// The same keys ordered by receipt (`received_ms BE ++ key`), for pruning.
+    JournalKeysByTime,
+    /// Journal rows given up after their retries, kept for an operator.
+    JournalFailed,
 }
 
 impl Table {
     /// In tree-index order: `ALL[t.index()] == t`.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 13] = [
         Table::Requests,
         Table::SlackRefs,
         Table::Meta,
@@ -45,6 +55,10 @@ impl Table {
         Table::Sessions,
         Table::Campaigns,
         Table::Quarantine,
+        Table::Journal,
+        Table::JournalKeys,
+        Table::JournalKeysByTime,
+        Table::JournalFailed,
     ];
 
     /// The sled tree name.
@@ -59,6 +73,10 @@ impl Table {
             Table::Sessions => "sessions",
             Table::Campaigns => "campaigns",
             Table::Quarantine => "quarantine",
+            Table::Journal => "journal",
+            Table::JournalKeys => "journal_keys",
+            Table::JournalKeysByTime => "journal_keys_by_time",
+            Table::JournalFailed => "journal_failed",
         }
     }
 
@@ -89,6 +107,21 @@ pub(crate) const OUTBOX_COUNTER: &str = "store/counter/outbox";
 pub(crate) const AUDIT_HEAD: &str = "store/audit/head";
 /// Rows quarantined from a table, as a counter per table: `store/quarantined/<table>`.
 pub(crate) const QUARANTINED_PREFIX: &str = "store/quarantined/";
+pub(crate) const JOURNAL_COUNTER: &str = "store/counter/journal";
+/// Journal rows ever given up (a counter).
+pub(crate) const JOURNAL_FAILED_COUNTER: &str = "store/journal/failed";
+
+/// How long a journaled envelope's dedupe keys are remembered: well past Slack's
+/// retries of an event (immediately, after a minute, after five minutes).
+pub const JOURNAL_KEEP_KEYS: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// `received_ms (8 bytes BE) ++ key`: dedupe keys in the order they arrived.
+pub(crate) fn journal_key_by_time(received: DateTime<Utc>, key: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + key.len());
+    out.extend_from_slice(&due_ms(received).to_be_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out
+}
 
 /// The first short request number (`REQ-1001`).
 pub const FIRST_REQUEST_NUMBER: u64 = 1001;

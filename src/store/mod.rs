@@ -17,6 +17,7 @@
 mod audit;
 mod change;
 mod error;
+mod journal;
 mod keys;
 mod outbox;
 mod quarantine;
@@ -41,11 +42,12 @@ use tokio::sync::Notify;
 pub use audit::{AuditEvent, AuditProblem, AuditVerification, GENESIS_HASH};
 pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
-pub use keys::{Table, FIRST_REQUEST_NUMBER};
+pub use journal::{JournalEntry, JournalId, Journaled, PendingJournal};
+pub use keys::{Table, FIRST_REQUEST_NUMBER, JOURNAL_KEEP_KEYS};
 pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, SlackRef};
 pub use quarantine::Quarantined;
 pub use records::{Record, Versioned};
-pub use timers::TimerEntry;
+pub use timers::{DueTimers, TimerEntry};
 
 use keys::{FORMAT_KEY, REQUEST_COUNTER};
 use tx::{Tx, TxResult};
@@ -263,16 +265,28 @@ impl Store {
     /// Like [`Store::commit`], for a change that needs a new request number: `build`
     /// gets the next number (1001, 1002, …) and returns the change, inside the same
     /// transaction. The number, the request and its messages commit together or not at
-    /// all, so numbers have no gaps. `build` may run more than once (sled retries a
-    /// transaction on conflict): it must only build the change.
+    /// all, so numbers have no gaps; a `build` that fails aborts the commit with
+    /// [`CommitError::Invalid`] and consumes no number. `build` may run more than once
+    /// (sled retries a transaction on conflict): it must only build the change.
     pub async fn commit_numbered(
         &self,
-        build: impl Fn(u64) -> Change,
+        build: impl Fn(u64) -> Result<Change, String>,
     ) -> Result<Committed, CommitError> {
         let now = Utc::now();
         let committed = self.transact(|tx| {
             let number = tx.next_counter::<CommitError>(REQUEST_COUNTER, FIRST_REQUEST_NUMBER)?;
-            let change = build(number);
+            let change = build(number).map_err(|detail| {
+                sled::transaction::ConflictableTransactionError::Abort(CommitError::Invalid {
+                    detail,
+                })
+            })?;
+            if change.is_empty() {
+                return Err(sled::transaction::ConflictableTransactionError::Abort(
+                    CommitError::Invalid {
+                        detail: "a numbered commit with nothing in it".into(),
+                    },
+                ));
+            }
             change::apply(tx, &change, change.stamp().unwrap_or(now), Some(number))
         })?;
         self.settle(committed).await
@@ -307,6 +321,19 @@ impl Store {
             self.inner.timers_changed.notify_one();
         }
         Ok(committed)
+    }
+
+    /// A counter in `meta` kept by the store (0 when never moved).
+    pub(crate) fn meta_counter(&self, name: &str) -> Result<u64, StoreError> {
+        let bytes = self
+            .tree(Table::Meta)
+            .get(name.as_bytes())
+            .map_err(|e| StoreError::storage("reading a counter", e))?;
+        Ok(bytes
+            .as_deref()
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
     }
 
     pub(crate) fn tree(&self, table: Table) -> &sled::Tree {

@@ -69,15 +69,6 @@ impl Store {
 
     /// How many rows were ever quarantined from `table` (one read).
     pub fn quarantined_count(&self, table: Table) -> Result<u64, StoreError> {
-        let counter = format!("{QUARANTINED_PREFIX}{}", table.name());
-        let bytes = self
-            .tree(Table::Meta)
-            .get(counter.as_bytes())
-            .map_err(|e| StoreError::storage("reading a quarantine counter", e))?;
-        Ok(bytes
-            .as_deref()
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        self.meta_counter(&format!("{QUARANTINED_PREFIX}{}", table.name()))
     }
 }

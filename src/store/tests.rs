@@ -50,10 +50,7 @@ fn event(action: &str, subject: &str) -> AuditEvent {
 }
 
 fn reminder(subject: &str) -> TimerEntry {
-    TimerEntry {
-        kind: "reminder".into(),
-        subject: subject.into(),
-    }
+    TimerEntry::new("reminder", subject)
 }
 
 fn audit_lines(store: &Store) -> Vec<Value> {
@@ -187,18 +184,23 @@ async fn request_numbers_are_sequential_skip_nothing_on_conflict_and_survive_reo
         let store = Store::open(dir.path()).expect("open");
         for expected in [1001, 1002] {
             let done = store
-                .commit_numbered(|n| create(&key(n)))
+                .commit_numbered(|n| Ok(create(&key(n))))
                 .await
                 .expect("numbered commit");
             assert_eq!(done.number, Some(expected));
         }
         // A numbered change that fails gives its number back.
-        let failed = store.commit_numbered(|_| create(&key(1001))).await;
+        let failed = store.commit_numbered(|_| Ok(create(&key(1001)))).await;
         assert!(matches!(failed, Err(CommitError::Conflict { .. })));
+        // So does one whose build fails, or that would commit nothing.
+        let failed = store.commit_numbered(|_| Err("no template".into())).await;
+        assert!(matches!(failed, Err(CommitError::Invalid { .. })));
+        let failed = store.commit_numbered(|_| Ok(Change::new())).await;
+        assert!(matches!(failed, Err(CommitError::Invalid { .. })));
     }
     let store = Store::open(dir.path()).expect("reopen");
     let done = store
-        .commit_numbered(|n| create(&key(n)))
+        .commit_numbered(|n| Ok(create(&key(n))))
         .await
         .expect("after reopen");
     assert_eq!(done.number, Some(1003));
@@ -480,20 +482,8 @@ async fn due_timers_come_out_in_time_order_and_only_when_due() {
     let change = Change::new()
         .timer(t(300), reminder("REQ-3"))
         .timer(t(100), reminder("REQ-1"))
-        .timer(
-            t(200),
-            TimerEntry {
-                kind: "expiry".into(),
-                subject: "REQ-2".into(),
-            },
-        )
-        .timer(
-            t(100),
-            TimerEntry {
-                kind: "expiry".into(),
-                subject: "REQ-0".into(),
-            },
-        );
+        .timer(t(200), TimerEntry::new("expiry", "REQ-2"))
+        .timer(t(100), TimerEntry::new("expiry", "REQ-0"));
     store.commit(change).await.expect("commit");
     assert!(store.due_timers(t(99)).expect("timers").is_empty());
     let due: Vec<(DateTime<Utc>, String)> = store
@@ -616,7 +606,14 @@ async fn a_group_commit_applies_each_change_and_a_conflict_stops_only_its_own() 
     assert_eq!(one.data, req("revoking"));
     assert_eq!(store.pending_outbox().expect("outbox").len(), 1);
     assert_eq!(store.due_timers(t(61)).expect("timers").len(), 1);
-    assert_eq!(store.due_timers_limit(t(61), 0).expect("timers").len(), 0);
+    assert_eq!(
+        store
+            .due_timers_limit(t(61), 0)
+            .expect("timers")
+            .timers
+            .len(),
+        0
+    );
     assert_eq!(
         store
             .timers_of_kind_before("reminder", t(120))
@@ -683,4 +680,27 @@ async fn an_undecodable_row_is_moved_aside_and_counted() {
         .await
         .expect("no-op"));
     assert_eq!(store.quarantined_count(Table::Timers).expect("count"), 1);
+}
+
+#[tokio::test]
+async fn an_undecodable_timer_is_reported_apart_and_the_rest_still_come_due() {
+    let store = Store::temporary().expect("store");
+    store
+        .commit(
+            Change::new()
+                .timer(t(10), reminder("REQ-1"))
+                .timer(t(30), reminder("REQ-2")),
+        )
+        .await
+        .expect("scheduled");
+    let mut bad = t(20).timestamp_millis().to_be_bytes().to_vec();
+    bad.extend_from_slice(b"REQ-X\0reminder");
+    store
+        .tree(Table::Timers)
+        .insert(bad.clone(), &b"not json"[..])
+        .expect("planted");
+    let due = store.due_timers_limit(t(60), 10).expect("due");
+    let subjects: Vec<&str> = due.timers.iter().map(|(_, e)| e.subject.as_str()).collect();
+    assert_eq!(subjects, ["REQ-1", "REQ-2"]);
+    assert_eq!(due.undecodable, vec![bad]);
 }

@@ -19,6 +19,34 @@ pub struct TimerEntry {
     pub kind: String,
     /// e.g. `REQ-1042`.
     pub subject: String,
+    /// Times firing it failed so far; the timer was moved forward after each.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: u32,
+    /// When its first failure happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl TimerEntry {
+    pub fn new(kind: impl Into<String>, subject: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            subject: subject.into(),
+            failures: 0,
+            failing_since: None,
+        }
+    }
+}
+
+/// Timers due now, and the keys of rows in the due range that could not be read.
+#[derive(Debug, Default)]
+pub struct DueTimers {
+    pub timers: Vec<(DateTime<Utc>, TimerEntry)>,
+    pub undecodable: Vec<Vec<u8>>,
 }
 
 impl Record for TimerEntry {
@@ -56,32 +84,38 @@ impl Store {
         Ok(out)
     }
 
-    /// At most `limit` timers due at or before `now`, earliest first.
+    /// At most `limit` timers due at or before `now`, earliest first. A row that
+    /// cannot be decoded does not stop the others: its key is returned apart, for
+    /// the caller to quarantine.
     pub fn due_timers_limit(
         &self,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
-        let mut out = Vec::new();
+    ) -> Result<DueTimers, StoreError> {
+        let mut out = DueTimers::default();
         for item in self
             .tree(Table::Timers)
             .range(..timers_due_bound(now))
             .take(limit)
         {
-            out.push(decode_timer(item)?);
+            let (key, bytes) =
+                item.map_err(|e| StoreError::storage("reading the timer index", e))?;
+            match decode_timer(Ok((key.clone(), bytes))) {
+                Ok(timer) => out.timers.push(timer),
+                Err(_) => out.undecodable.push(key.to_vec()),
+            }
         }
         Ok(out)
     }
 
-    /// When the earliest timer is due, if any is scheduled.
+    /// When the earliest timer is due, if any is scheduled (read from its key alone,
+    /// so an undecodable value does not hide it).
     pub fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let first = self
             .tree(Table::Timers)
             .first()
             .map_err(|e| StoreError::storage("reading the timer index", e))?;
-        first
-            .map(|item| decode_timer(Ok(item)).map(|(due, _)| due))
-            .transpose()
+        Ok(first.and_then(|(key, _)| timer_due_from_key(&key)))
     }
 
     /// Resolves after a commit that scheduled or cancelled a timer (one permit is kept

@@ -32,6 +32,8 @@ pub(super) struct Acting {
     /// The due timer (`at`, kind) this action fires, removed in the same commit so a
     /// crash cannot send its reminder twice.
     pub settles_timer: Option<(DateTime<Utc>, &'static str)>,
+    /// Committed with the action: the journal row of the click that asked for it.
+    pub also: Change,
 }
 
 impl Acting {
@@ -42,7 +44,13 @@ impl Acting {
             detail: json!({}),
             extra: Vec::new(),
             settles_timer: None,
+            also: Change::new(),
         }
+    }
+
+    pub fn also(mut self, also: &Change) -> Acting {
+        self.also = also.clone();
+        self
     }
 
     pub fn detail(mut self, detail: Value) -> Acting {
@@ -101,11 +109,12 @@ pub(super) async fn commit(
             tracing::error!(%error, campaign = id, "cannot prepare a campaign change");
             Failure::Trouble("c1bot could not record that; nothing changed. Try again.".into())
         })?;
-        match services.store.commit(change).await {
+        match services.store.commit(change.and(acting.also.clone())).await {
             Ok(_) => {
                 crate::app::status::refresh_campaign_homes(services, &next);
                 return Ok(next);
             }
+            Err(error) if error.already_processed() => return Ok(next),
             Err(CommitError::Conflict { .. }) => continue,
             Err(error) => {
                 tracing::error!(%error, campaign = id, "cannot store a campaign change");
@@ -199,13 +208,7 @@ fn build(
     }
     if let CampaignAction::Start { .. } = action {
         for at in reminder_times(now, next.due) {
-            change = change.timer(
-                at,
-                TimerEntry {
-                    kind: reminders::TIMER.into(),
-                    subject: next.id.clone(),
-                },
-            );
+            change = change.timer(at, TimerEntry::new(reminders::TIMER, next.id.clone()));
         }
     }
     if let Some((at, kind)) = acting.settles_timer {

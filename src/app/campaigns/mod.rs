@@ -63,6 +63,14 @@ impl Record for Counter {
     const VERSION: u32 = 1;
 }
 
+/// The owners of campaign `id` (none when it cannot be read).
+pub fn owners(services: &Services, id: &str) -> Vec<String> {
+    match load(services, id) {
+        Ok(Some(stored)) => stored.data.owners.iter().map(|o| o.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn load(services: &Services, id: &str) -> anyhow::Result<Option<Versioned<Campaign>>> {
     Ok(services.store.get::<Campaign>(Table::Campaigns, id)?)
 }
@@ -214,8 +222,8 @@ async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result
     anyhow::bail!("the campaign counter kept changing")
 }
 
-/// A campaign button (value: `CMP-1`, or `CMP-1:<item>` on an item).
-pub fn clicked(
+/// A campaign button that opens a modal (*Add channel*, *Reassign*), after the ack.
+pub fn open(
     services: &Services,
     user: String,
     channel: String,
@@ -225,28 +233,42 @@ pub fn clicked(
 ) {
     let services = services.clone();
     tokio::spawn(async move {
-        if let Err(message) = act(&services, &user, &trigger_id, &action_id, &value).await {
+        let id = value.split_once(':').map_or(value.as_str(), |(id, _)| id);
+        let opened = match action_id.as_str() {
+            actions::ADD_CHANNEL => channel::open_modal(&services, &user, &trigger_id, id).await,
+            actions::REASSIGN => reassign::open_modal(&services, &user, &trigger_id, id).await,
+            _ => Err("That button is not c1bot's.".into()),
+        };
+        if let Err(message) = opened {
             services.tell(&channel, &user, message);
         }
     });
 }
 
-async fn act(
+/// A campaign button that decides (value: `CMP-1`, or `CMP-1:<item>` on an item),
+/// journaled: `also` (the journal row's completion) commits with the action.
+pub async fn act(
     services: &Services,
     user: &str,
     trigger_id: &str,
     action_id: &str,
     value: &str,
-) -> Result<(), String> {
+    also: &Change,
+) -> super::journal::Outcome {
+    use super::journal::Outcome;
     let (id, item) = match value.split_once(':') {
         Some((id, item)) => (id, item.parse::<u32>().ok()),
         None => (value, None),
     };
     let action = match (action_id, item) {
         (actions::START, _) => {
-            let stored = stored(services, id)?;
-            CampaignAction::Start {
-                items: collect(services, &stored.data).await?,
+            let stored = match stored(services, id) {
+                Ok(stored) => stored,
+                Err(message) => return Outcome::Refused(message),
+            };
+            match collect(services, &stored.data).await {
+                Ok(items) => CampaignAction::Start { items },
+                Err(message) => return Outcome::Retry(message),
             }
         }
         (actions::END, _) => CampaignAction::End,
@@ -256,20 +278,29 @@ async fn act(
         (actions::CHANNEL_DEACTIVATE, _) => CampaignAction::DeactivateChannel,
         (actions::CHANNEL_ACTIVATE, _) => CampaignAction::ActivateChannel,
         (actions::CHANNEL_REMOVE, _) => CampaignAction::RemoveChannel,
-        (actions::ADD_CHANNEL, _) => {
-            return channel::open_modal(services, user, trigger_id, id).await
+        (actions::ADD_CHANNEL | actions::REASSIGN, _) => {
+            open(
+                services,
+                user.to_owned(),
+                String::new(),
+                trigger_id.to_owned(),
+                action_id.to_owned(),
+                value.to_owned(),
+            );
+            return Outcome::Nothing;
         }
-        (actions::REASSIGN, _) => {
-            return reassign::open_modal(services, user, trigger_id, id).await
-        }
-        _ => return Err("That button is not c1bot's.".into()),
+        _ => return Outcome::Refused("That button is not c1bot's.".into()),
     };
-    let actor = actor_for(services, user, id, &action).await?;
+    let actor = match actor_for(services, user, id, &action).await {
+        Ok(actor) => actor,
+        Err(message) => return Outcome::Refused(message),
+    };
     let audit = format!("campaign.{}", action_id.trim_start_matches("campaign_"));
-    commit(services, id, action, &Acting::new(actor, audit))
-        .await
-        .map(drop)
-        .map_err(|failure| failure.message(id))
+    match commit(services, id, action, &Acting::new(actor, audit).also(also)).await {
+        Ok(_) => Outcome::Committed,
+        Err(failure @ commit::Failure::Refused(_)) => Outcome::Refused(failure.message(id)),
+        Err(failure) => Outcome::Retry(failure.message(id)),
+    }
 }
 
 /// A modal's answer: a sentence under each field (by block id); the modal stays open.

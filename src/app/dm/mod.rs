@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 mod render;
 
+use super::journal::Outcome;
 use super::requests::{self, Prefill};
 use super::services::Services;
 use crate::catalog::{Entitlement, Resource};
@@ -67,29 +68,39 @@ fn key(user: &str) -> String {
     format!("dm/{user}")
 }
 
-/// Answers one message (after the ack).
-pub async fn received(services: &Services, message: Incoming) {
+/// Answers one message, journaled: every answer commits with `also` (the journal
+/// row's completion), so a crash never answers twice or not at all.
+pub async fn received(services: &Services, message: Incoming, also: Change) -> Outcome {
     let word = message.text.trim().to_lowercase();
     let outcome = match word.as_str() {
-        "help" | "?" => post_help(services, &message).await,
-        "status" => post_status(services, &message).await,
-        "cancel" | "stop" => cancel(services, &message).await,
-        _ => converse(services, &message).await,
+        "help" | "?" => post_help(services, &message, also).await,
+        "status" => post_status(services, &message, also).await,
+        "cancel" | "stop" => cancel(services, &message, also).await,
+        _ => converse(services, &message, also).await,
     };
-    if let Err(error) = outcome {
-        tracing::error!(%error, user = %message.user, "could not answer a direct message");
-    }
+    outcome.unwrap_or_else(|error| {
+        tracing::error!(error = format!("{error:#}"), user = %message.user, "could not answer a direct message");
+        Outcome::Retry("c1bot could not answer just now".into())
+    })
 }
 
-async fn post_help(services: &Services, message: &Incoming) -> anyhow::Result<()> {
+async fn post_help(
+    services: &Services,
+    message: &Incoming,
+    also: Change,
+) -> anyhow::Result<Outcome> {
     let text = format!(
         "{}\n\nOr write to me here, for example `request aws-prod readonly for 2h because incident 4711`, or just `hi` and I'll ask step by step. `status` and `cancel` work here too.",
         super::commands::usage(&services.command, None)
     );
-    reply(services, OutboxMessage::text(&message.channel, &text)).await
+    reply(services, OutboxMessage::text(&message.channel, &text), also).await
 }
 
-async fn post_status(services: &Services, message: &Incoming) -> anyhow::Result<()> {
+async fn post_status(
+    services: &Services,
+    message: &Incoming,
+    also: Change,
+) -> anyhow::Result<Outcome> {
     let mut card = super::status::status_message(services, &message.user);
     if let Some(object) = card.as_object_mut() {
         object.remove("response_type");
@@ -102,16 +113,23 @@ async fn post_status(services: &Services, message: &Incoming) -> anyhow::Result<
         update_ref: None,
         if_refused: None,
     };
-    reply(services, post).await
+    reply(services, post, also).await
 }
 
 /// A new message in the DM, through the outbox like every message.
-async fn reply(services: &Services, post: OutboxMessage) -> anyhow::Result<()> {
-    services
-        .store
-        .commit(Change::new().at(services.now()).outbox(post))
-        .await?;
-    Ok(())
+async fn reply(services: &Services, post: OutboxMessage, also: Change) -> anyhow::Result<Outcome> {
+    let change = Change::new().at(services.now()).outbox(post).and(also);
+    commit(services, change).await
+}
+
+/// Commits a conversation's change; one that finds its journal row gone was
+/// processed already.
+async fn commit(services: &Services, change: Change) -> anyhow::Result<Outcome> {
+    match services.store.commit(change).await {
+        Ok(_) => Ok(Outcome::Committed),
+        Err(error) if error.already_processed() => Ok(Outcome::Committed),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The policy-filtered choices for `user`, as the conversation asks them.
@@ -163,7 +181,11 @@ fn expires(services: &Services) -> DateTime<Utc> {
 
 /// A message that is not a keyword: the answer to the open conversation, or the
 /// start of a new one (seeded with what the message asked for, if it reads as a request).
-async fn converse(services: &Services, message: &Incoming) -> anyhow::Result<()> {
+async fn converse(
+    services: &Services,
+    message: &Incoming,
+    also: Change,
+) -> anyhow::Result<Outcome> {
     let who = people(services, &message.user, &message.channel).await?;
     let allow = |r: &Resource, e: &Entitlement| who.may_request(r, e);
     let menu = Menu {
@@ -180,7 +202,7 @@ async fn converse(services: &Services, message: &Incoming) -> anyhow::Result<()>
             Some(stored) => {
                 let mut conversation = stored.data.clone();
                 if !conversation.answer(&message.text, &message.ts, &menu, expires(services)) {
-                    return Ok(());
+                    return Ok(Outcome::Nothing);
                 }
                 (conversation, false)
             }
@@ -197,9 +219,9 @@ async fn converse(services: &Services, message: &Incoming) -> anyhow::Result<()>
                 (conversation, true)
             }
         };
-        match save(services, &conversation, rev, fresh).await {
+        match save(services, &conversation, rev, fresh, &also).await {
             Err(CommitError::Conflict { .. }) => continue,
-            other => return other.map(|_| ()).map_err(Into::into),
+            other => return other.map_err(Into::into),
         }
     }
     anyhow::bail!("the conversation kept changing under this message")
@@ -211,20 +233,18 @@ fn load(services: &Services, user: &str) -> anyhow::Result<Option<Versioned<Conv
         .get::<Conversation>(Table::Sessions, &key(user))?)
 }
 
-/// Stores the conversation with its step message (posted when `fresh`, else edited).
+/// Stores the conversation with its step message (posted when `fresh`, else edited)
+/// and `also`. A conflict on the conversation is returned for the caller to retry.
 async fn save(
     services: &Services,
     conversation: &Conversation,
     rev: Option<u64>,
     fresh: bool,
-) -> Result<(), CommitError> {
-    let card = match render::render(services, conversation) {
-        Ok(card) => card,
-        Err(error) => {
-            tracing::error!(%error, "cannot render the DM conversation");
-            return Ok(());
-        }
-    };
+    also: &Change,
+) -> Result<Outcome, CommitError> {
+    let card = render::render(services, conversation).map_err(|error| CommitError::Invalid {
+        detail: format!("cannot render the DM conversation: {error}"),
+    })?;
     let now = services.now();
     let user_key = key(&conversation.user);
     let change = Change::new()
@@ -234,12 +254,14 @@ async fn save(
         .outbox(step_message(conversation, card, fresh))
         .timer(
             conversation.expires_at,
-            TimerEntry {
-                kind: TIMER.into(),
-                subject: conversation.user.clone(),
-            },
-        );
-    services.store.commit(change).await.map(|_| ())
+            TimerEntry::new(TIMER, conversation.user.clone()),
+        )
+        .and(also.clone());
+    match services.store.commit(change).await {
+        Ok(_) => Ok(Outcome::Committed),
+        Err(error) if error.already_processed() => Ok(Outcome::Committed),
+        Err(error) => Err(error),
+    }
 }
 
 fn step_message(conversation: &Conversation, card: Value, fresh: bool) -> OutboxMessage {
@@ -252,6 +274,7 @@ fn step_message(conversation: &Conversation, card: Value, fresh: bool) -> Outbox
 }
 
 /// How a conversation ended, for its step message.
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Closing {
     Cancelled,
     Expired,
@@ -260,36 +283,68 @@ pub(super) enum Closing {
 }
 
 /// `cancel` written in the DM: ends the open conversation, or says there is none.
-async fn cancel(services: &Services, message: &Incoming) -> anyhow::Result<()> {
-    match take(services, &message.user, None).await? {
-        Some(conversation) => finish(services, &conversation, Closing::Cancelled).await,
+async fn cancel(services: &Services, message: &Incoming, also: Change) -> anyhow::Result<Outcome> {
+    match close(
+        services,
+        &message.user,
+        None,
+        Closing::Cancelled,
+        also.clone(),
+    )
+    .await?
+    {
+        Some(outcome) => Ok(outcome),
         None => {
             let text = "There is nothing to cancel.";
-            reply(services, OutboxMessage::text(&message.channel, text)).await
+            reply(services, OutboxMessage::text(&message.channel, text), also).await
         }
     }
 }
 
-/// Deletes the stored conversation (expecting `rev` when given), so that exactly one
-/// of two racing clicks goes on with it.
-async fn take(
+/// The stored conversation, if it is the one whose step message is `message_key`
+/// (any, when `None`).
+fn current(
     services: &Services,
     user: &str,
     message_key: Option<&str>,
-) -> anyhow::Result<Option<Conversation>> {
+) -> anyhow::Result<Option<Versioned<Conversation>>> {
+    Ok(load(services, user)?
+        .filter(|stored| message_key.is_none_or(|k| k == stored.data.message_key)))
+}
+
+/// The conversation's removal (expecting `rev`, so exactly one of two racing clicks
+/// goes on with it) with its step message closed as `how`.
+fn closing(
+    services: &Services,
+    stored: &Versioned<Conversation>,
+    how: Closing,
+) -> anyhow::Result<Change> {
+    let conversation = &stored.data;
+    let card = render::closed(services, conversation, how)?;
+    Ok(Change::new()
+        .at(services.now())
+        .expect(Table::Sessions, key(&conversation.user), Some(stored.rev))
+        .delete(Table::Sessions, key(&conversation.user))
+        .outbox(step_message(conversation, card, false)))
+}
+
+/// Ends the stored conversation (the one of `message_key`, when given) as `how`, in
+/// one commit with `also`. `None` when there is no such conversation.
+async fn close(
+    services: &Services,
+    user: &str,
+    message_key: Option<&str>,
+    how: Closing,
+    also: Change,
+) -> anyhow::Result<Option<Outcome>> {
     for _ in 0..ATTEMPTS {
-        let Some(stored) = load(services, user)? else {
+        let Some(stored) = current(services, user, message_key)? else {
             return Ok(None);
         };
-        if message_key.is_some_and(|k| k != stored.data.message_key) {
-            return Ok(None);
-        }
-        let change = Change::new()
-            .at(services.now())
-            .expect(Table::Sessions, key(user), Some(stored.rev))
-            .delete(Table::Sessions, key(user));
+        let change = closing(services, &stored, how)?.and(also.clone());
         match services.store.commit(change).await {
-            Ok(_) => return Ok(Some(stored.data)),
+            Ok(_) => return Ok(Some(Outcome::Committed)),
+            Err(error) if error.already_processed() => return Ok(Some(Outcome::Committed)),
             Err(CommitError::Conflict { .. }) => continue,
             Err(error) => return Err(error.into()),
         }
@@ -297,20 +352,8 @@ async fn take(
     Ok(None)
 }
 
-async fn finish(
-    services: &Services,
-    conversation: &Conversation,
-    how: Closing,
-) -> anyhow::Result<()> {
-    let card = render::closed(services, conversation, how)?;
-    let change = Change::new()
-        .at(services.now())
-        .outbox(step_message(conversation, card, false));
-    services.store.commit(change).await?;
-    Ok(())
-}
-
-/// A click on a DM step message: `dm_pick`, `dm_submit`, `dm_edit` or `dm_cancel`.
+/// A click on a DM step message (`dm_pick`, `dm_submit`, `dm_edit` or `dm_cancel`),
+/// journaled: what it changes commits with `also`.
 pub async fn clicked(
     services: &Services,
     user: &str,
@@ -318,51 +361,75 @@ pub async fn clicked(
     trigger_id: &str,
     action_id: &str,
     value: &str,
-) -> anyhow::Result<()> {
-    match action_id {
-        "dm_pick" => pick(services, user, channel, value).await,
-        "dm_cancel" => match take(services, user, Some(value)).await? {
-            Some(conversation) => finish(services, &conversation, Closing::Cancelled).await,
-            None => {
-                services.tell(channel, user, over());
-                Ok(())
-            }
-        },
-        "dm_edit" => match take(services, user, Some(value)).await? {
-            Some(conversation) => {
-                let prefill = Prefill {
-                    resource: conversation.resource.clone(),
-                    entitlement: conversation.entitlement.clone(),
-                    duration: conversation.duration.clone(),
-                    reason: conversation.reason.clone(),
-                    on_behalf_of: None,
-                    problems: Vec::new(),
-                };
-                requests::open_prefilled(
-                    services,
-                    trigger_id.to_owned(),
-                    conversation.channel.clone(),
-                    user.to_owned(),
-                    String::new(),
-                    prefill,
-                );
-                finish(services, &conversation, Closing::InForm).await
-            }
-            None => {
-                services.tell(channel, user, over());
-                Ok(())
-            }
-        },
-        "dm_submit" => submit(services, user, channel, value).await,
-        _ => Ok(()),
-    }
+    also: Change,
+) -> Outcome {
+    let outcome = match action_id {
+        "dm_pick" => pick(services, user, channel, value, also).await,
+        "dm_cancel" => close(services, user, Some(value), Closing::Cancelled, also)
+            .await
+            .map(|closed| closed.unwrap_or_else(|| Outcome::Refused(over()))),
+        "dm_edit" => edit(services, user, trigger_id, value, also).await,
+        "dm_submit" => submit(services, user, value, also).await,
+        _ => Ok(Outcome::Nothing),
+    };
+    outcome.unwrap_or_else(|error| {
+        tracing::error!(
+            error = format!("{error:#}"),
+            user,
+            "could not answer a click in a DM conversation"
+        );
+        Outcome::Retry("c1bot could not answer just now".into())
+    })
 }
 
 fn over() -> String {
     "This conversation is over; write to me to start a new request.".into()
 }
 
-async fn pick(services: &Services, user: &str, channel: &str, value: &str) -> anyhow::Result<()> {
+/// *Edit*: the conversation ends ("continued in the form") and the request form
+/// opens filled with its answers.
+async fn edit(
+    services: &Services,
+    user: &str,
+    trigger_id: &str,
+    message_key: &str,
+    also: Change,
+) -> anyhow::Result<Outcome> {
+    let Some(stored) = current(services, user, Some(message_key))? else {
+        return Ok(Outcome::Refused(over()));
+    };
+    let conversation = stored.data.clone();
+    // The form opens first: its trigger lives 3 s from the click.
+    let prefill = Prefill {
+        resource: conversation.resource.clone(),
+        entitlement: conversation.entitlement.clone(),
+        duration: conversation.duration.clone(),
+        reason: conversation.reason.clone(),
+        on_behalf_of: None,
+        problems: Vec::new(),
+    };
+    requests::open_prefilled(
+        services,
+        trigger_id.to_owned(),
+        conversation.channel.clone(),
+        user.to_owned(),
+        String::new(),
+        prefill,
+    );
+    Ok(
+        close(services, user, Some(message_key), Closing::InForm, also)
+            .await?
+            .unwrap_or_else(|| Outcome::Refused(over())),
+    )
+}
+
+async fn pick(
+    services: &Services,
+    user: &str,
+    channel: &str,
+    value: &str,
+    also: Change,
+) -> anyhow::Result<Outcome> {
     let who = people(services, user, channel).await?;
     let allow = |r: &Resource, e: &Entitlement| who.may_request(r, e);
     let menu = Menu {
@@ -373,39 +440,39 @@ async fn pick(services: &Services, user: &str, channel: &str, value: &str) -> an
     for _ in 0..ATTEMPTS {
         let now = services.now();
         let Some(stored) = load(services, user)?.filter(|s| s.data.expires_at > now) else {
-            services.tell(channel, user, over());
-            return Ok(());
+            return Ok(Outcome::Refused(over()));
         };
         let mut conversation = stored.data.clone();
         if let Err(refusal) = conversation.pick(value, &menu, expires(services)) {
-            services.tell(channel, user, refusal);
-            return Ok(());
+            return Ok(Outcome::Refused(refusal));
         }
-        match save(services, &conversation, Some(stored.rev), false).await {
+        match save(services, &conversation, Some(stored.rev), false, &also).await {
             Err(CommitError::Conflict { .. }) => continue,
             other => return other.map_err(Into::into),
         }
     }
-    Ok(())
+    anyhow::bail!("the conversation kept changing under this click")
 }
 
-/// Submit: the stored conversation is taken first, so a second click finds nothing;
-/// a request the workflow refuses puts the conversation back with the reason.
+/// Submit: the request is created in one commit with the conversation's removal
+/// (expecting its revision, so a second click finds nothing) and its closed step
+/// message; a request the workflow refuses puts the problem on the conversation.
 async fn submit(
     services: &Services,
     user: &str,
-    channel: &str,
     message_key: &str,
-) -> anyhow::Result<()> {
-    let Some(conversation) = take(services, user, Some(message_key)).await? else {
-        services.tell(channel, user, over());
-        return Ok(());
+    also: Change,
+) -> anyhow::Result<Outcome> {
+    let Some(stored) = current(services, user, Some(message_key))? else {
+        return Ok(Outcome::Refused(over()));
     };
+    let conversation = stored.data.clone();
     let Some(complete) = conversation.complete() else {
         return restore(
             services,
-            conversation,
+            &stored,
             "Answer the questions above first.".into(),
+            also,
         )
         .await;
     };
@@ -416,31 +483,47 @@ async fn submit(
         justification: Some(complete.reason),
         on_behalf_of: None,
     };
-    match requests::create(services, user, &conversation.channel, &form, None, "dm").await {
-        Ok(()) => finish(services, &conversation, Closing::Submitted).await,
-        Err(errors) => {
-            let mut problems: Vec<String> = errors.into_values().collect();
-            problems.dedup();
+    let with = closing(services, &stored, Closing::Submitted)?.and(also.clone());
+    match requests::create(
+        services,
+        user,
+        &conversation.channel,
+        &form,
+        None,
+        "dm",
+        &with,
+    )
+    .await
+    {
+        Ok(()) => Ok(Outcome::Committed),
+        Err(rejected) if rejected.transient => Ok(Outcome::Retry(rejected.sentence())),
+        Err(rejected) => {
             restore(
                 services,
-                conversation,
-                format!("Nothing was submitted: {}", problems.join(" ")),
+                &stored,
+                format!("Nothing was submitted: {}", rejected.sentence()),
+                also,
             )
             .await
         }
     }
 }
 
+/// The conversation kept open with `problem` shown on its step message.
 async fn restore(
     services: &Services,
-    mut conversation: Conversation,
+    stored: &Versioned<Conversation>,
     problem: String,
-) -> anyhow::Result<()> {
+    also: Change,
+) -> anyhow::Result<Outcome> {
+    let mut conversation = stored.data.clone();
     conversation.problem = Some(problem);
     conversation.expires_at = expires(services);
-    let rev = load(services, &conversation.user)?.map(|s| s.rev);
-    save(services, &conversation, rev, false).await?;
-    Ok(())
+    match save(services, &conversation, Some(stored.rev), false, &also).await {
+        // Changed meanwhile (a second click): that click answers.
+        Err(CommitError::Conflict { .. }) => Ok(Outcome::Nothing),
+        other => other.map_err(Into::into),
+    }
 }
 
 /// The `dm-expire` timer: ends the conversation if it is still unanswered by now
@@ -452,9 +535,15 @@ pub async fn expire(services: &Services, user: &str, now: DateTime<Utc>) -> anyh
     if stored.data.expires_at > now {
         return Ok(());
     }
-    if let Some(conversation) = take(services, user, Some(&stored.data.message_key)).await? {
-        finish(services, &conversation, Closing::Expired).await?;
-    }
+    let message_key = stored.data.message_key.clone();
+    close(
+        services,
+        user,
+        Some(&message_key),
+        Closing::Expired,
+        Change::new(),
+    )
+    .await?;
     Ok(())
 }
 

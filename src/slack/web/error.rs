@@ -44,6 +44,10 @@ pub enum WebApiError {
         method: &'static str,
         detail: String,
     },
+    /// The call did not finish before the deadline of the ack it was made for
+    /// ([`super::deadline`]); it may still have reached Slack.
+    #[error("{method} did not answer before the ack's deadline")]
+    Deadline { method: &'static str },
     /// The token this method needs was not configured.
     #[error("{method} needs the {kind} token, which is not configured")]
     MissingToken {

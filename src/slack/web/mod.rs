@@ -6,6 +6,7 @@
 //! backoff; a definitive `ok: false` is never retried. Calls are paced per method
 //! (see [`pacing`]). Callers get typed errors that keep Slack's error code.
 
+pub mod deadline;
 pub mod error;
 pub mod methods;
 pub mod pacing;
@@ -156,8 +157,24 @@ impl WebApi {
         })
     }
 
-    /// Calls `method` with `args` (a JSON object) and returns Slack's answer.
+    /// Calls `method` with `args` (a JSON object) and returns Slack's answer. Inside
+    /// [`deadline::within`] the call (retries included) ends at that deadline.
     pub async fn call(
+        &self,
+        method: &'static ApiMethod,
+        args: Value,
+    ) -> Result<ApiResponse, WebApiError> {
+        match deadline::current() {
+            Some(at) => tokio::time::timeout_at(at, self.call_unbounded(method, args))
+                .await
+                .unwrap_or(Err(WebApiError::Deadline {
+                    method: method.name,
+                })),
+            None => self.call_unbounded(method, args).await,
+        }
+    }
+
+    async fn call_unbounded(
         &self,
         method: &'static ApiMethod,
         args: Value,
@@ -396,6 +413,7 @@ fn result_label(error: &WebApiError) -> String {
         WebApiError::Transport { .. } => "transport".to_owned(),
         WebApiError::Decode { .. } => "decode".to_owned(),
         WebApiError::MissingToken { .. } => "missing_token".to_owned(),
+        WebApiError::Deadline { .. } => "deadline".to_owned(),
     }
 }
 

@@ -1,0 +1,321 @@
+//! Which envelopes are journaled before their ack, and how a journaled envelope is
+//! processed: each to the feature that decides it, with the journal row's completion
+//! carried in the feature's own commit.
+//!
+//! Journaled: clicks that decide or change something (Approve, Cancel, Mark
+//! complete, I'm done, campaign and DM-conversation buttons), a complete one-line
+//! `/c1 request`, `/c1 revoke` with a reason, and a person's message in their DM.
+//! Not journaled: what changes nothing (opening a modal, `/c1 status`, App Home)
+//! and modal submissions, which are decided and committed before their ack.
+
+use serde_json::{json, Value};
+
+use super::super::commands::Command;
+use super::super::services::Services;
+use super::super::{campaigns, decisions, dm, grants, one_line};
+use super::Outcome;
+use crate::slack::frame::{Envelope, EnvelopeKind};
+use crate::slack::interaction::Interaction;
+use crate::store::{Change, JournalId, OutboxMessage};
+use crate::workflow::approval::Action;
+use crate::workflow::grant::TaskKind;
+
+/// Buttons whose click changes state, so it is journaled before its ack.
+const DECIDING_BUTTONS: &[&str] = &[
+    "approve",
+    "cancel",
+    "task_complete",
+    "revoke_complete",
+    "access_done",
+    "dm_pick",
+    "dm_submit",
+    "dm_cancel",
+    "dm_edit",
+];
+
+fn deciding(action_id: &str) -> bool {
+    DECIDING_BUTTONS.contains(&action_id)
+        || (action_id.starts_with("campaign_")
+            && action_id != campaigns::actions::ADD_CHANNEL
+            && action_id != campaigns::actions::REASSIGN)
+}
+
+/// Whether `envelope` is journaled before its ack.
+pub fn journaled(services: &Services, envelope: &Envelope) -> bool {
+    let payload = &envelope.payload;
+    match envelope.kind {
+        EnvelopeKind::SlashCommands => {
+            let text = payload
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match Command::parse(text) {
+                Command::Request(text) => one_line::is_complete(services, &text),
+                Command::Revoke { request_id, reason } => {
+                    !request_id.is_empty() && !reason.trim().is_empty()
+                }
+                _ => false,
+            }
+        }
+        EnvelopeKind::Interactive => match Interaction::parse(payload) {
+            Interaction::BlockActions { actions, .. } => {
+                actions.iter().any(|a| deciding(&a.action_id))
+            }
+            _ => false,
+        },
+        EnvelopeKind::EventsApi => payload.get("event").and_then(dm::incoming).is_some(),
+    }
+}
+
+/// Who sent an envelope, and where they are: the person c1bot answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    pub user: String,
+    /// The conversation the person acted in (`None`: unknown, e.g. inside a modal).
+    pub channel: Option<String>,
+}
+
+impl Sender {
+    /// A line only this person sees, where they acted (else in their DM with c1bot).
+    pub fn tell(&self, text: &str) -> OutboxMessage {
+        match &self.channel {
+            Some(channel) => OutboxMessage::call(
+                "chat.postEphemeral",
+                json!({ "channel": channel, "user": self.user, "text": text }),
+            ),
+            None => OutboxMessage::text(&self.user, text),
+        }
+    }
+}
+
+/// The person behind `envelope`.
+pub fn person(envelope: &Envelope) -> Option<Sender> {
+    let p = &envelope.payload;
+    let text = |pointer: &str| {
+        p.pointer(pointer)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let (user, channel) = match envelope.kind {
+        EnvelopeKind::SlashCommands => (text("/user_id")?, text("/channel_id")),
+        EnvelopeKind::Interactive => (
+            text("/user/id")?,
+            text("/channel/id").or_else(|| text("/container/channel_id")),
+        ),
+        EnvelopeKind::EventsApi => (text("/event/user")?, text("/event/channel")),
+    };
+    Some(Sender { user, channel })
+}
+
+/// What the person did, in words, for the message that says it did not go through.
+pub fn describe(envelope: &Envelope) -> String {
+    let p = &envelope.payload;
+    match envelope.kind {
+        EnvelopeKind::SlashCommands => {
+            let command = p.get("command").and_then(Value::as_str).unwrap_or("/c1");
+            let text = p.get("text").and_then(Value::as_str).unwrap_or_default();
+            format!(
+                "`{}`",
+                crate::app::mrkdwn::escape(&format!("{command} {text}"))
+            )
+        }
+        EnvelopeKind::Interactive => {
+            let button = p
+                .pointer("/actions/0/text/text")
+                .and_then(Value::as_str)
+                .unwrap_or("a button");
+            format!("click on {}", crate::app::mrkdwn::escape(button))
+        }
+        EnvelopeKind::EventsApi => "message to c1bot".to_owned(),
+    }
+}
+
+/// Processes journal row `id`, holding `envelope`. Every commit a feature makes for
+/// it carries `Change::completes(id)`.
+pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) -> Outcome {
+    let also = Change::new().completes(id);
+    let Some(sender) = person(envelope) else {
+        tracing::warn!(journal = %id, "a journaled envelope names nobody; dropped from the journal");
+        return Outcome::Nothing;
+    };
+    let channel = sender.channel.clone().unwrap_or_default();
+    match envelope.kind {
+        EnvelopeKind::SlashCommands => {
+            let text = envelope
+                .payload
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match Command::parse(text) {
+                Command::Request(text) => {
+                    one_line::submit(services, &sender.user, &channel, &text, also).await
+                }
+                Command::Revoke { request_id, reason } => {
+                    grants::revoke_now(
+                        services,
+                        &sender,
+                        &request_id,
+                        crate::intake::as_seen(&reason),
+                        also,
+                    )
+                    .await
+                }
+                _ => Outcome::Nothing,
+            }
+        }
+        EnvelopeKind::Interactive => match Interaction::parse(&envelope.payload) {
+            Interaction::BlockActions {
+                user,
+                trigger_id,
+                actions,
+                ..
+            } => {
+                let Some(action) = actions.into_iter().find(|a| deciding(&a.action_id)) else {
+                    return Outcome::Nothing;
+                };
+                let value = action.value;
+                match action.action_id.as_str() {
+                    "approve" => decisions::act(services, &user, &value, Action::Approve, &also)
+                        .await
+                        .into(),
+                    "cancel" => decisions::act(services, &user, &value, Action::Cancel, &also)
+                        .await
+                        .into(),
+                    "task_complete" => grants::act(
+                        services,
+                        &user,
+                        &value,
+                        grants::Ask::Complete(TaskKind::Grant),
+                        &also,
+                    )
+                    .await
+                    .into(),
+                    "revoke_complete" => grants::act(
+                        services,
+                        &user,
+                        &value,
+                        grants::Ask::Complete(TaskKind::Revoke),
+                        &also,
+                    )
+                    .await
+                    .into(),
+                    "access_done" => grants::act(
+                        services,
+                        &user,
+                        &value,
+                        grants::Ask::Revoke(grants::DONE_REASON.into()),
+                        &also,
+                    )
+                    .await
+                    .into(),
+                    dm_action if dm_action.starts_with("dm_") => {
+                        dm::clicked(
+                            services,
+                            &user,
+                            &channel,
+                            &trigger_id,
+                            dm_action,
+                            &value,
+                            also,
+                        )
+                        .await
+                    }
+                    campaign_action => {
+                        campaigns::act(services, &user, &trigger_id, campaign_action, &value, &also)
+                            .await
+                    }
+                }
+            }
+            _ => Outcome::Nothing,
+        },
+        EnvelopeKind::EventsApi => match envelope.payload.get("event").and_then(dm::incoming) {
+            Some(message) => dm::received(services, message, also).await,
+            None => Outcome::Nothing,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(kind: EnvelopeKind, payload: Value) -> Envelope {
+        Envelope {
+            envelope_id: "e1".into(),
+            kind,
+            accepts_response_payload: false,
+            retry_attempt: 0,
+            retry_reason: String::new(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn deciding_buttons_are_journaled_and_modal_openers_are_not() {
+        for id in [
+            "approve",
+            "task_complete",
+            "access_done",
+            "dm_submit",
+            "campaign_certify",
+            "campaign_start",
+        ] {
+            assert!(deciding(id), "{id}");
+        }
+        for id in [
+            "deny",
+            "task_fail",
+            "access_extend",
+            "campaign_add_channel",
+            "campaign_reassign",
+            "resource_select",
+        ] {
+            assert!(!deciding(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn the_person_is_read_from_each_kind_of_envelope() {
+        let click = envelope(
+            EnvelopeKind::Interactive,
+            json!({"type": "block_actions", "user": {"id": "U1"}, "container": {"channel_id": "D1"}}),
+        );
+        assert_eq!(
+            person(&click),
+            Some(Sender {
+                user: "U1".into(),
+                channel: Some("D1".into())
+            })
+        );
+        let command = envelope(
+            EnvelopeKind::SlashCommands,
+            json!({"user_id": "U2", "channel_id": "C2", "text": "request x"}),
+        );
+        assert_eq!(person(&command).map(|p| p.user), Some("U2".into()));
+        let event = envelope(
+            EnvelopeKind::EventsApi,
+            json!({"event": {"type": "message", "user": "U3", "channel": "D3"}}),
+        );
+        assert_eq!(person(&event).and_then(|p| p.channel), Some("D3".into()));
+        assert_eq!(person(&envelope(EnvelopeKind::EventsApi, json!({}))), None);
+    }
+
+    #[test]
+    fn a_refusal_is_told_where_the_person_acted_or_in_their_dm() {
+        let here = Sender {
+            user: "U1".into(),
+            channel: Some("C1".into()),
+        }
+        .tell("no");
+        assert_eq!(here.method, "chat.postEphemeral");
+        assert_eq!(here.args["channel"], "C1");
+        let dm = Sender {
+            user: "U1".into(),
+            channel: None,
+        }
+        .tell("no");
+        assert_eq!(dm.method, "chat.postMessage");
+        assert_eq!(dm.args["channel"], "U1");
+    }
+}
