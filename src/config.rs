@@ -54,6 +54,9 @@ pub const C1BOT_FAULTS: &str = "C1BOT_FAULTS";
 pub struct Faults {
     /// Passes of the timer loop that panic, from start-up.
     pub timer_loop_panics: u32,
+    /// Seconds a journaled envelope waits after its ack before it is processed: a
+    /// window in which to `kill -9` a process that acked and decided nothing yet.
+    pub hold_after_ack_secs: u32,
 }
 
 impl Faults {
@@ -68,7 +71,12 @@ impl Faults {
                 .map_err(|_| format!("{part:?}: the count must be a whole number"))?;
             match name.trim() {
                 "timer-loop-panic" => faults.timer_loop_panics = count,
-                other => return Err(format!("unknown fault {other:?} (known: timer-loop-panic)")),
+                "hold-after-ack" => faults.hold_after_ack_secs = count,
+                other => {
+                    return Err(format!(
+                        "unknown fault {other:?} (known: timer-loop-panic, hold-after-ack)"
+                    ))
+                }
             }
         }
         Ok(faults)

@@ -106,6 +106,8 @@ pub struct Services {
 #[derive(Clone, Default)]
 pub struct InjectedFaults {
     timer_loop_panics: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    /// How long a journaled envelope waits between its ack and its processing.
+    pub hold_after_ack: std::time::Duration,
 }
 
 impl InjectedFaults {
@@ -114,6 +116,7 @@ impl InjectedFaults {
             timer_loop_panics: std::sync::Arc::new(std::sync::atomic::AtomicU32::new(
                 faults.timer_loop_panics,
             )),
+            hold_after_ack: std::time::Duration::from_secs(faults.hold_after_ack_secs.into()),
         }
     }
 

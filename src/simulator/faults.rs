@@ -17,6 +17,9 @@ struct Rules {
     failures: Vec<Failure>,
     latency: Vec<(Option<String>, Duration)>,
     refuse_handshakes: usize,
+    /// Until each instant, every call to the method (every method with `None`,
+    /// except `apps.connections.open`) fails this way: Slack down for a while.
+    outages: Vec<(Option<String>, FailureKind, std::time::Instant)>,
 }
 
 struct Failure {
@@ -83,6 +86,17 @@ impl Faults {
         self
     }
 
+    /// For `lasting` from now, every call to `method` (or to every Web API method but
+    /// `apps.connections.open`, with `None`) fails as `kind`: an outage by the clock,
+    /// not by a count of calls.
+    pub fn outage(&self, method: Option<&str>, kind: FailureKind, lasting: Duration) -> &Self {
+        let until = std::time::Instant::now() + lasting;
+        self.rules()
+            .outages
+            .push((method.map(str::to_string), kind, until));
+        self
+    }
+
     /// Removes every rule.
     pub fn clear(&self) -> &Self {
         *self.rules() = Rules::default();
@@ -92,6 +106,17 @@ impl Faults {
     /// Consumes one matching failure for `method`, if any.
     pub(crate) fn take_failure(&self, method: &str) -> Option<FailureKind> {
         let mut rules = self.rules();
+        let now = std::time::Instant::now();
+        let down = rules.outages.iter().find(|(m, _, until)| {
+            *until > now
+                && match m {
+                    Some(m) => m == method,
+                    None => method != "apps.connections.open",
+                }
+        });
+        if let Some((_, kind, _)) = down {
+            return Some(kind.clone());
+        }
         let rule = rules
             .failures
             .iter_mut()

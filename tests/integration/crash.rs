@@ -2,141 +2,33 @@
 //! `c1bot run` process against the simulator. Nothing is lost and nothing is done
 //! twice; an expiry that passed while c1bot was down is processed at start-up.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use c1bot::simulator::{Person, SimOptions, Simulator, Workspace};
-use tokio::process::{Child, Command};
+use c1bot::simulator::{Person, Simulator};
 
+use crate::child::{setup, setup_with_catalog};
 use crate::helpers::eventually;
 use crate::requests::{dm_containing, fill_request, WAIT};
 
-/// A c1bot process on a data directory; killed (SIGKILL) when dropped.
-struct Bot {
-    child: Child,
-    metrics: String,
-}
-
-struct Setup {
-    sim: Simulator,
-    data: tempfile::TempDir,
-    config: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-async fn setup() -> Setup {
-    setup_with_catalog(None).await
-}
-
-/// Like [`setup`], with the example catalog's text replaced when `catalog` is given.
-async fn setup_with_catalog(catalog: Option<String>) -> Setup {
-    let sim = Simulator::start(Workspace::demo(), SimOptions::default())
-        .await
-        .expect("simulator");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config = dir.path().join("c1bot.toml");
-    let catalog_file = match catalog {
-        Some(text) => {
-            let path = dir.path().join("catalog.toml");
-            std::fs::write(&path, text).expect("catalog written");
-            path
-        }
-        None => root.join("catalog.example.toml"),
-    };
-    std::fs::write(
-        &config,
-        format!(
-            "catalog_file = {:?}\npolicies_dir = {:?}\nblocks_dir = {:?}\n",
-            catalog_file,
-            root.join("policies"),
-            root.join("blocks"),
-        ),
-    )
-    .expect("config written");
-    Setup {
-        sim,
-        data: tempfile::tempdir().expect("data dir"),
-        config,
-        _dir: dir,
-    }
-}
-
-impl Setup {
-    /// Starts c1bot, its clock `offset` ahead, and waits until it is connected.
-    async fn start(&self, offset: Duration) -> Bot {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_c1bot"))
-            .arg("--config")
-            .arg(&self.config)
-            .arg("run")
-            .env_clear()
-            .env("SLACK_APP_TOKEN", self.sim.app_token())
-            .env("SLACK_BOT_TOKEN", self.sim.bot_token())
-            .env("SLACK_API_URL", self.sim.api_url())
-            .env("C1BOT_DATA_DIR", self.data.path())
-            .env("C1BOT_HEALTH_LISTEN", format!("127.0.0.1:{port}"))
-            .env("C1BOT_CLOCK_OFFSET_SECS", offset.as_secs().to_string())
-            .env("RUST_LOG", "warn")
-            .env("CRASH_HOOK_SECRET", "crash-test-key")
-            .kill_on_drop(true)
-            .spawn()
-            .expect("c1bot starts");
-        let bot = Bot {
-            child,
-            metrics: format!("http://127.0.0.1:{port}/metrics"),
-        };
-        eventually(Duration::from_secs(20), "c1bot is ready", || async {
-            reqwest::get(bot.metrics.replace("/metrics", "/readyz"))
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        })
-        .await;
-        bot
-    }
-}
-
-impl Bot {
-    async fn gauge(&self, series: &str) -> f64 {
-        let Ok(response) = reqwest::get(&self.metrics).await else {
-            return f64::NAN;
-        };
-        let text = response.text().await.unwrap_or_default();
-        text.lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-            .unwrap_or(f64::NAN)
-    }
-
-    async fn kill_9(mut self) {
-        self.child.start_kill().expect("SIGKILL sent");
-        self.child.wait().await.expect("reaped");
-    }
-}
-
-fn count(person: &Person, text: &str) -> usize {
+/// Messages from c1bot in `person`'s DM that contain `text` (not the person's own).
+pub fn count(person: &Person, text: &str) -> usize {
     person
         .dms()
         .iter()
-        .filter(|m| m.visible_text().contains(text))
+        .filter(|m| m.user != person.id() && m.visible_text().contains(text))
         .count()
 }
 
 /// alice asks; bob has the card to approve.
-async fn ask(sim: &Simulator) {
+pub async fn ask(sim: &Simulator) {
     let alice = sim.person("alice");
     fill_request(&alice, "AWS production", "ReadOnly", "4 h", "incident 4711").await;
     alice.submit().await.expect("submitted");
     dm_containing(&sim.person("bob"), "incident 4711").await;
 }
 
-async fn approve(sim: &Simulator) {
+pub async fn approve(sim: &Simulator) {
     ask(sim).await;
     sim.person("bob")
         .click("Approve")
@@ -144,8 +36,8 @@ async fn approve(sim: &Simulator) {
         .expect("bob approves");
 }
 
-const GRANT_TASK: &str = "Grant *ReadOnly* on *AWS production*";
-const REVOKE_TASK: &str = "from <@U0ALICE001>: expired";
+pub const GRANT_TASK: &str = "Grant *ReadOnly* on *AWS production*";
+pub const REVOKE_TASK: &str = "from <@U0ALICE001>: expired";
 /// In the task while open and after it is closed.
 const REVOKE_TASK_ANY: &str = "Revoke *ReadOnly* on *AWS production* from <@U0ALICE001>";
 

@@ -79,6 +79,9 @@ pub async fn take(services: &Services, envelope: Envelope, ack: Ack) {
         Ok(Journaled::New(id)) => {
             services.intake.claim(id);
             ack.send(None);
+            if !services.faults.hold_after_ack.is_zero() {
+                tokio::time::sleep(services.faults.hold_after_ack).await;
+            }
             let outcome = route::process(services, id, &envelope).await;
             settle(services, id, &envelope, outcome).await;
             services.intake.release(id);
@@ -222,12 +225,6 @@ pub async fn pass(services: &Services, shutdown: &CancellationToken) -> anyhow::
             .quarantine(Table::Journal, &key, "not a journal row", now)
             .await?;
     }
-    services.metrics.set(
-        "c1bot_intake_pending",
-        "Journaled envelopes not yet processed.",
-        &[],
-        pending.rows.len() as f64,
-    );
     let mut wait = IDLE;
     let mut due = Vec::new();
     for (id, entry) in pending.rows {
@@ -265,6 +262,12 @@ pub async fn pass(services: &Services, shutdown: &CancellationToken) -> anyhow::
         });
     }
     while running.join_next().await.is_some() {}
+    services.metrics.set(
+        "c1bot_intake_pending",
+        "Journaled envelopes not yet processed (as of the journal loop's last pass).",
+        &[],
+        services.store.journal_pending()?.rows.len() as f64,
+    );
     services.store.prune_journal_keys(now, 10_000).await?;
     Ok(wait)
 }
