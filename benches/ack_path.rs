@@ -6,7 +6,10 @@
 //! idle and under load. The bot runs as its own process so RSS is its own.
 //!
 //! `cargo bench --bench ack_path` (env: BENCH_RATE envelopes/s, default 1000;
-//! BENCH_SECONDS, default 10). The bot keeps its default 2 connections.
+//! BENCH_SECONDS, default 10; BENCH_KIND `help` (default: `/c1 help`, answered in
+//! the ack) or `journaled` (a message in each person's DM with c1bot: written to the
+//! intake journal and flushed before its ack, like a deciding click). The bot keeps
+//! its default 2 connections.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -67,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
     let rate = env_or("BENCH_RATE", 1000).max(1);
     let seconds = env_or("BENCH_SECONDS", 10).max(1);
     let connections = 2;
+    let journaled = std::env::var("BENCH_KIND").is_ok_and(|k| k == "journaled");
 
     let sim = Simulator::start(Workspace::demo(), SimOptions::default()).await?;
     let data = tempfile::tempdir()?;
@@ -103,7 +107,14 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..total {
         ticker.tick().await;
         let person = people[(i as usize) % people.len()].clone();
-        sends.spawn(async move { person.slash("/c1", "help", "general").await.acked });
+        if journaled {
+            sends.spawn(async move {
+                let sent = person.send_dm("help").await;
+                sent.ack(Duration::from_secs(3)).await.is_some()
+            });
+        } else {
+            sends.spawn(async move { person.slash("/c1", "help", "general").await.acked });
+        }
         if tokio::time::Instant::now() >= next_sample {
             peak_rss = peak_rss.max(rss_kib(&child.0).unwrap_or(0));
             next_sample += Duration::from_millis(250);
@@ -128,7 +139,12 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort_unstable();
     let errors = sim.person_errors().len();
 
-    println!("ack_path: {total} slash commands at {rate}/s target over {connections} connections");
+    let what = if journaled {
+        "journaled DM messages"
+    } else {
+        "slash commands"
+    };
+    println!("ack_path: {total} {what} at {rate}/s target over {connections} connections");
     println!("  acked:            {acked} / {total} (person-visible errors: {errors})");
     println!(
         "  throughput:       {:.0} envelopes/s",

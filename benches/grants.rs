@@ -15,7 +15,9 @@
 //! workflow itself (approve, start, complete), exactly what c1bot writes, and cached
 //! under `target/bench-grants-<N>` (seeding 1,000,000 takes minutes).
 //!
-//! `cargo bench --bench grants` (env BENCH_GRANTS, BENCH_BURST).
+//! `cargo bench --bench grants` (env BENCH_GRANTS, BENCH_BURST; BENCH_ONLY `manual`,
+//! `webhook` or `group`: the manual task sent to a Slack user group whose
+//! `usergroups.users.list` answers only after 3 s, to show expiry never waits on it).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -265,11 +267,20 @@ struct Run {
     drained: Duration,
 }
 
+/// Who removes the access in a run.
+#[derive(Clone, Copy, PartialEq)]
+enum Via2 {
+    Manual,
+    Group,
+    Webhook,
+}
+
 async fn run(
     label: &str,
     base: &Path,
     work: &Path,
     burst: u64,
+    via: Via2,
     webhook: Option<(&str, &Hook)>,
 ) -> anyhow::Result<Run> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -295,6 +306,13 @@ async fn run(
             1,
         );
     }
+    if via == Via2::Group {
+        catalog = catalog.replacen(
+            "assignees = { users = [\"U0CAROL001\"] }   # carol",
+            "assignees = { groups = [\"S0SECOPS01\"] }",
+            1,
+        );
+    }
     std::fs::write(work.join("catalog.toml"), catalog)?;
     std::fs::write(
         work.join("c1bot.toml"),
@@ -306,6 +324,10 @@ async fn run(
     )?;
 
     let sim = Simulator::start(Workspace::demo(), SimOptions::default()).await?;
+    if via == Via2::Group {
+        sim.faults()
+            .latency(Some("usergroups.users.list"), Duration::from_secs(3));
+    }
     let spawned = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_c1bot"))
         .arg("--config")
@@ -423,36 +445,40 @@ async fn main() -> anyhow::Result<()> {
         total.saturating_sub(burst)
     );
 
-    let manual = if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "webhook") {
-        None
-    } else {
-        Some(
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only == name;
+    let work = target.join("bench-grants-run");
+    let mut results = Vec::new();
+    if wanted("manual") {
+        results.push((
+            "manual task",
+            run("manual", &base, &work, burst, Via2::Manual, None).await?,
+        ));
+    }
+    if wanted("group") {
+        results.push((
+            "manual task to a user group (usergroups.users.list takes 3 s)",
+            run("group", &base, &work, burst, Via2::Group, None).await?,
+        ));
+    }
+    if wanted("webhook") {
+        let (url, hook) = hook_server().await?;
+        results.push((
+            "webhook",
             run(
-                "manual",
+                "webhook",
                 &base,
-                &target.join("bench-grants-run"),
+                &work,
                 burst,
-                None,
+                Via2::Webhook,
+                Some((&url, &hook)),
             )
             .await?,
-        )
-    };
-    let (url, hook) = hook_server().await?;
-    let webhook = run(
-        "webhook",
-        &base,
-        &target.join("bench-grants-run"),
-        burst,
-        Some((&url, &hook)),
-    )
-    .await?;
+        ));
+    }
     let _ = std::fs::remove_dir_all(target.join("bench-grants-run"));
 
-    for (label, r) in [
-        ("manual task", manual.as_ref()),
-        ("webhook", Some(&webhook)),
-    ] {
-        let Some(r) = r else { continue };
+    for (label, r) in &results {
         println!("\n== {label} ==");
         println!(
             "start-up (spawn → connected): {:.0} ms",

@@ -17,6 +17,7 @@
 //! - [`manifest`]: the Slack app manifest, built from the code's registries of methods and events.
 //! - [`store`]: the only module that imports sled: versioned records, atomic commits with
 //!   their outbox messages, audit entries and timers; [`outbox_sender`] delivers the outbox.
+//! - [`supervise`]: long-running loops restarted after a panic, with heartbeats for `/readyz`.
 //! - [`simulator`]: an in-process Slack (Web API over HTTP, Socket Mode over a websocket)
 //!   used by the tests and by `c1bot demo`.
 
