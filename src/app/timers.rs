@@ -136,6 +136,7 @@ pub async fn fire_due(services: &Services) -> anyhow::Result<usize> {
             return Ok(fired);
         }
         let full = due.len() == BATCH;
+        let preparing = std::time::Instant::now();
         let mut changes = Vec::with_capacity(due.len());
         let mut concerned = Vec::with_capacity(due.len());
         let mut failed = Vec::new();
@@ -157,14 +158,17 @@ pub async fn fire_due(services: &Services) -> anyhow::Result<usize> {
                 }
             }
         }
+        let prepared_in = preparing.elapsed();
+        let committing = std::time::Instant::now();
+        let results = services.store.commit_all(changes).await;
+        tracing::debug!(
+            batch = due.len(),
+            prepare_ms = prepared_in.as_millis() as u64,
+            commit_ms = committing.elapsed().as_millis() as u64,
+            "timer batch"
+        );
         let mut committed = 0;
-        for (result, (at, entry, request, job)) in services
-            .store
-            .commit_all(changes)
-            .await
-            .into_iter()
-            .zip(concerned)
-        {
+        for (result, (at, entry, request, job)) in results.into_iter().zip(concerned) {
             match result {
                 Ok(_) => {
                     committed += 1;

@@ -205,15 +205,27 @@ impl Change {
 }
 
 /// Applies `change` inside a transaction: every expectation first, then the writes in
-/// the order they were added.
+/// the order they were added. A failed expectation or an invalid change aborts.
 pub(crate) fn apply(
     tx: &Tx<'_>,
     change: &Change,
     at: DateTime<Utc>,
     number: Option<u64>,
 ) -> TxResult<Committed, CommitError> {
+    if let Err(error) = check(tx, change)? {
+        return Err(ConflictableTransactionError::Abort(error));
+    }
+    write(tx, change, at, number)
+}
+
+/// Whether `change` may be written in this transaction: it is valid and every
+/// expectation holds (`Ok(Err(..))` otherwise; the transaction goes on).
+pub(crate) fn check(
+    tx: &Tx<'_>,
+    change: &Change,
+) -> TxResult<Result<(), CommitError>, CommitError> {
     if let Some(detail) = &change.invalid {
-        return Err(ConflictableTransactionError::Abort(CommitError::Invalid {
+        return Ok(Err(CommitError::Invalid {
             detail: detail.clone(),
         }));
     }
@@ -231,12 +243,19 @@ pub(crate) fn apply(
             _ => None,
         };
         if let Some((table, key)) = conflict {
-            return Err(ConflictableTransactionError::Abort(CommitError::Conflict {
-                table,
-                key,
-            }));
+            return Ok(Err(CommitError::Conflict { table, key }));
         }
     }
+    Ok(Ok(()))
+}
+
+/// Writes `change`, whose [`check`] passed, in this transaction.
+pub(crate) fn write(
+    tx: &Tx<'_>,
+    change: &Change,
+    at: DateTime<Utc>,
+    number: Option<u64>,
+) -> TxResult<Committed, CommitError> {
     let mut committed = Committed {
         number,
         ..Committed::default()
