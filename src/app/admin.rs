@@ -52,12 +52,12 @@ async fn answer(store: Store, stream: UnixStream) {
         return;
     }
     let reply = match line.trim().split_once(' ') {
+        // Off the runtime, with the free space checked first; a failure (even a panic
+        // inside sled) is an answer to the client, never the end of the bot.
         Some(("backup", dest)) if Path::new(dest).is_absolute() => {
-            let dest = PathBuf::from(dest);
-            match tokio::task::spawn_blocking(move || store.backup_to(&dest)).await {
-                Ok(Ok(entries)) => format!("ok {entries}\n"),
-                Ok(Err(error)) => format!("error {error}\n"),
-                Err(error) => format!("error the backup task failed: {error}\n"),
+            match store.backup_to(Path::new(dest)).await {
+                Ok(entries) => format!("ok {entries}\n"),
+                Err(error) => format!("error {error}\n"),
             }
         }
         None if line.trim() == "audit-export" => {
@@ -116,7 +116,7 @@ pub async fn backup(data_dir: &Path, dest: &Path) -> Result<u64, String> {
         // Nobody listening: c1bot is not running, so the directory can be opened here.
         Err(_) => {
             let store = Store::open(data_dir).map_err(|e| e.to_string())?;
-            store.backup_to(&dest).map_err(|e| e.to_string())
+            store.backup_to(&dest).await.map_err(|e| e.to_string())
         }
     }
 }
