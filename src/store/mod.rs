@@ -15,6 +15,7 @@
 //! - one process per data directory (sled's file lock, reported as [`StoreError::Locked`]).
 
 mod audit;
+mod audit_verify;
 mod backup;
 mod change;
 mod error;
@@ -39,7 +40,8 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{TransactionError, Transactional};
 use tokio::sync::Notify;
 
-pub use audit::{AuditEvent, AuditProblem, AuditVerification, GENESIS_HASH};
+pub use audit::{AuditEvent, GENESIS_HASH};
+pub use audit_verify::{AuditAnchor, AuditProblem, AuditVerification};
 pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
 pub use keys::{Table, FIRST_REQUEST_NUMBER};

@@ -3,6 +3,7 @@
 //! Home) and assert on what those people see and on what Slack received.
 
 mod activity;
+mod audit;
 mod campaign_channels;
 mod campaign_home;
 mod campaigns;
