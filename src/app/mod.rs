@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod audit_anchor;
 pub mod campaigns;
 pub mod commands;
 pub mod decisions;
@@ -218,6 +219,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let sender_stop = CancellationToken::new();
     let sender = tokio::spawn(outbox_sender::run(store.clone(), web, sender_stop.clone()));
     let timers = tokio::spawn(timers::run(services, sender_stop.clone()));
+    let supervisor = crate::supervise::Supervisor::new(metrics.clone());
+    let anchor = audit_anchor::spawn(&supervisor, store.clone(), config, sender_stop.clone());
     metrics.add_source(Arc::new(gauges::StoreGauges {
         store: store.clone(),
         clock: clock.clone(),
@@ -260,6 +263,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         sender_stop.cancel();
         let _ = sender.await;
         let _ = timers.await;
+        let _ = anchor.await;
         if let Err(error) = store.flush().await {
             tracing::error!(%error, "shutdown: flushing the store failed");
         }
