@@ -250,6 +250,39 @@ mod tests {
         assert_eq!((verified.count, verified.problem), (1, None));
     }
 
+    /// A commit that meets a backup in progress waits for it without holding its
+    /// runtime thread: on a one-thread runtime other tasks still run meanwhile.
+    #[test]
+    fn a_commit_waiting_for_a_backup_leaves_its_thread_to_other_tasks() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let store = Store::temporary().expect("store");
+                let backup = store.inner.gate.try_write().expect("as a backup holds it");
+                let waiting = tokio::spawn({
+                    let store = store.clone();
+                    async move { store.commit(audited("REQ-1")).await.is_ok() }
+                });
+                for _ in 0..10 {
+                    tokio::task::yield_now().await;
+                }
+                let other = tokio::spawn(async { "ran" }).await.expect("another task");
+                let parked = !waiting.is_finished();
+                drop(backup);
+                let committed = waiting.await.expect("the commit task");
+                let _ = done.send((other, parked, committed));
+            });
+        });
+        let outcome = finished
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the runtime thread was blocked by the waiting commit");
+        assert_eq!(outcome, ("ran", true, true));
+    }
+
     #[test]
     fn a_real_directory_reports_its_free_space() {
         let dir = tempfile::tempdir().expect("temp dir");

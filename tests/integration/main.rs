@@ -4,6 +4,7 @@
 
 mod activity;
 mod audit;
+mod backup;
 mod campaign_channels;
 mod campaign_home;
 mod campaigns;
