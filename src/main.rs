@@ -43,8 +43,8 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Read the hash-chained audit log in the data directory (stop c1bot first: sled
-    /// allows one process per data directory).
+    /// Read the hash-chained audit log in the data directory, while c1bot runs
+    /// (through its admin socket) or while it is stopped.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
