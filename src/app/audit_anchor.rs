@@ -64,7 +64,8 @@ enum Due {
     /// Same head, or only the last anchor post's own delivery was audited since.
     Unchanged,
     Moved,
-    /// The head is behind (or beside) the last one published: entries were removed.
+    /// The head is behind the last one published, or the same seq with another hash:
+    /// entries were removed or rewritten.
     WentBack,
 }
 
@@ -122,7 +123,7 @@ pub async fn publish_once(
         }
         Due::WentBack => {
             let last = last.map(|l| l.to_string()).unwrap_or_default();
-            tracing::error!(target: TARGET, seq = head.seq, hash = %head.hash, anchor = %head, last = %last, "audit head went back since it was last published: entries were removed; check with c1bot audit verify --head {last}");
+            tracing::error!(target: TARGET, seq = head.seq, hash = %head.hash, anchor = %head, last = %last, "audit head went back since it was last published: entries were removed or rewritten; check with c1bot audit verify --head {last}");
         }
     }
     let published = Published {
