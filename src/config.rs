@@ -8,8 +8,9 @@
 //! start anything: callers decide what to do with the values.
 //!
 //! Submodules: `token` (the two secrets), `values` (URL, command name, log format),
-//! `file` (TOML shape, unknown keys, line numbers).
+//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`).
 
+mod audit;
 mod file;
 mod token;
 mod values;
@@ -19,6 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use audit::{AuditConfig, DEFAULT_ANCHOR_EVERY};
 pub use token::{
     AppToken, BotToken, FoundToken, TokenError, TokenKind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN,
 };
@@ -112,6 +114,8 @@ pub struct Config {
     /// `secret_env` names.
     pub provisioner_secrets: ProvisionerSecrets,
     pub activity: ActivityConfig,
+    /// Publishing the audit chain's head (`[audit]`).
+    pub audit: AuditConfig,
 }
 
 /// The optional activity channel: one line per request, edited as it moves on.
@@ -346,6 +350,7 @@ impl Config {
         let requests = requests_config(&file)?;
         let grants = grants_config(&file)?;
         let activity = activity_config(&file)?;
+        let audit = audit::audit_config(&file)?;
         let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
             None => Duration::ZERO,
             Some(text) => text
@@ -397,6 +402,7 @@ impl Config {
             faults,
             provisioner_secrets,
             activity,
+            audit,
             health,
         })
     }
@@ -571,19 +577,25 @@ fn grants_config(file: &ParsedFile) -> Result<GrantsConfig, ConfigError> {
 
 fn activity_config(file: &ParsedFile) -> Result<ActivityConfig, ConfigError> {
     let raw = &file.raw.activity;
-    let channel = match raw.channel.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(id) => Some(
-            crate::catalog::SlackId::parse(id, crate::catalog::SlackIdKind::Channel)
-                .map_err(|e| invalid(file.origin("activity.channel"), e))?
-                .as_str()
-                .to_owned(),
-        ),
-    };
+    let channel = channel_id(file, "activity.channel", raw.channel.as_deref())?;
     Ok(ActivityConfig {
         channel,
         include_reason: raw.include_reason.unwrap_or(false),
     })
+}
+
+/// An optional channel id (`C…`/`G…`) set at `key`; empty means unset.
+fn channel_id(
+    file: &ParsedFile,
+    key: &str,
+    value: Option<&str>,
+) -> Result<Option<String>, ConfigError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(id) => crate::catalog::SlackId::parse(id, crate::catalog::SlackIdKind::Channel)
+            .map(|id| Some(id.as_str().to_owned()))
+            .map_err(|e| invalid(file.origin(key), e)),
+    }
 }
 
 fn health_config(

@@ -43,8 +43,8 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Read the hash-chained audit log in the data directory (stop c1bot first: sled
-    /// allows one process per data directory).
+    /// Read the hash-chained audit log in the data directory, while c1bot runs
+    /// (through its admin socket) or while it is stopped.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -67,7 +67,13 @@ enum AuditCommand {
     /// Write every audit entry as JSON lines to stdout.
     Export,
     /// Recompute the hash chain and report the first entry that does not match.
-    Verify,
+    Verify {
+        /// A head kept outside the data directory (an audit anchor c1bot published):
+        /// the log must still hold entry SEQ with this HASH, which catches newest
+        /// entries cut together with the stored head.
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<c1bot::store::AuditAnchor>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -244,12 +250,17 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
                 }
             }
         }
-        AuditCommand::Verify => {
-            match runtime.block_on(c1bot::app::admin::audit_verify(&config.data_dir)) {
+        AuditCommand::Verify { head } => {
+            let verify = c1bot::app::admin::audit_verify(&config.data_dir, head.as_ref());
+            match runtime.block_on(verify) {
                 Ok(verified) => match verified.problem {
                     None => {
+                        let against = match head {
+                            Some(head) => format!("; it holds the anchor {head}"),
+                            None => " (against the head stored beside it; --head SEQ:HASH checks against a published anchor)".to_owned(),
+                        };
                         println!(
-                            "audit log intact: {} entries, hash chain verified",
+                            "audit log intact: {} entries, hash chain verified{against}",
                             verified.count
                         );
                         ExitCode::SUCCESS

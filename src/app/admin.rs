@@ -5,7 +5,8 @@
 //! could read the data anyway. One request per connection:
 //! - `backup <absolute path>` → `ok <entries>` | `error <reason>`;
 //! - `audit-export` → the audit log as JSON lines, then the connection closes;
-//! - `audit-verify` → `ok <entries>` | `tampered <entries> <seq> <reason>` | `error <reason>`.
+//! - `audit-verify [<seq>:<hash>]` → `ok <entries>` | `tampered <entries> <seq> <reason>`
+//!   | `error <reason>`; with an anchor, the log must still hold that entry and hash.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::Store;
+use crate::store::{AuditAnchor, Store};
 
 pub const SOCKET_NAME: &str = "c1bot.sock";
 
@@ -52,12 +53,12 @@ async fn answer(store: Store, stream: UnixStream) {
         return;
     }
     let reply = match line.trim().split_once(' ') {
+        // Off the runtime, with the free space checked first; a failure (even a panic
+        // inside sled) is an answer to the client, never the end of the bot.
         Some(("backup", dest)) if Path::new(dest).is_absolute() => {
-            let dest = PathBuf::from(dest);
-            match tokio::task::spawn_blocking(move || store.backup_to(&dest)).await {
-                Ok(Ok(entries)) => format!("ok {entries}\n"),
-                Ok(Err(error)) => format!("error {error}\n"),
-                Err(error) => format!("error the backup task failed: {error}\n"),
+            match store.backup_to(Path::new(dest)).await {
+                Ok(entries) => format!("ok {entries}\n"),
+                Err(error) => format!("error {error}\n"),
             }
         }
         None if line.trim() == "audit-export" => {
@@ -75,8 +76,17 @@ async fn answer(store: Store, stream: UnixStream) {
                 Err(error) => format!("error the export task failed: {error}\n"),
             }
         }
-        None if line.trim() == "audit-verify" => {
-            match tokio::task::spawn_blocking(move || store.verify_audit()).await {
+        request if request.map_or(line.trim(), |(word, _)| word) == "audit-verify" => {
+            let anchor = match request.map(|(_, anchor)| anchor.parse::<AuditAnchor>()) {
+                Some(Err(error)) => {
+                    let _ = write.write_all(format!("error {error}\n").as_bytes()).await;
+                    return;
+                }
+                parsed => parsed.and_then(Result::ok),
+            };
+            let verified =
+                tokio::task::spawn_blocking(move || store.verify_audit_against(anchor.as_ref()));
+            match verified.await {
                 Ok(Ok(v)) => match v.problem {
                     None => format!("ok {}\n", v.count),
                     Some(p) => format!("tampered {} {} {}\n", v.count, p.seq, p.reason),
@@ -85,7 +95,10 @@ async fn answer(store: Store, stream: UnixStream) {
                 Err(error) => format!("error the verify task failed: {error}\n"),
             }
         }
-        _ => "error expected: backup <absolute path> | audit-export | audit-verify\n".to_owned(),
+        _ => {
+            "error expected: backup <absolute path> | audit-export | audit-verify [<seq>:<hash>]\n"
+                .to_owned()
+        }
     };
     let _ = write.write_all(reply.as_bytes()).await;
 }
@@ -116,7 +129,7 @@ pub async fn backup(data_dir: &Path, dest: &Path) -> Result<u64, String> {
         // Nobody listening: c1bot is not running, so the directory can be opened here.
         Err(_) => {
             let store = Store::open(data_dir).map_err(|e| e.to_string())?;
-            store.backup_to(&dest).map_err(|e| e.to_string())
+            store.backup_to(&dest).await.map_err(|e| e.to_string())
         }
     }
 }
@@ -155,12 +168,20 @@ pub struct Verified {
     pub problem: Option<String>,
 }
 
-/// `c1bot audit verify`: through the running instance if there is one, else directly.
-pub async fn audit_verify(data_dir: &Path) -> Result<Verified, String> {
+/// `c1bot audit verify [--head SEQ:HASH]`: through the running instance if there is
+/// one, else directly.
+pub async fn audit_verify(
+    data_dir: &Path,
+    anchor: Option<&AuditAnchor>,
+) -> Result<Verified, String> {
     match UnixStream::connect(socket_path(data_dir)).await {
         Ok(mut stream) => {
+            let request = match anchor {
+                Some(anchor) => format!("audit-verify {anchor}\n"),
+                None => "audit-verify\n".to_owned(),
+            };
             stream
-                .write_all(b"audit-verify\n")
+                .write_all(request.as_bytes())
                 .await
                 .map_err(|e| e.to_string())?;
             let mut reply = String::new();
@@ -191,7 +212,9 @@ pub async fn audit_verify(data_dir: &Path) -> Result<Verified, String> {
         }
         Err(_) => {
             let store = Store::open(data_dir).map_err(|e| e.to_string())?;
-            let v = store.verify_audit().map_err(|e| e.to_string())?;
+            let v = store
+                .verify_audit_against(anchor)
+                .map_err(|e| e.to_string())?;
             Ok(Verified {
                 count: v.count,
                 problem: v.problem.map(|p| format!("entry {}: {}", p.seq, p.reason)),

@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod audit_anchor;
 pub mod campaigns;
 pub mod commands;
 pub mod decisions;
@@ -264,6 +265,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         sender_stop.clone(),
         move |beat| upkeep::refresh_groups(group_services.clone(), beat, group_stop.clone()),
     );
+    let anchor = audit_anchor::spawn(&supervisor, store.clone(), config, sender_stop.clone());
     metrics.add_source(Arc::new(gauges::StoreGauges {
         store: store.clone(),
         clock: clock.clone(),
@@ -328,6 +330,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         let _ = intake.await;
         let _ = store_probe.await;
         let _ = groups.await;
+        let _ = anchor.await;
         if let Err(error) = store.flush().await {
             tracing::error!(%error, "shutdown: flushing the store failed");
         }

@@ -28,6 +28,7 @@ pub(super) struct RawFile {
     pub requests: RawRequests,
     pub grants: RawGrants,
     pub activity: RawActivity,
+    pub audit: RawAudit,
     pub health: RawHealth,
     /// A separate catalog file, relative to this file's directory.
     pub catalog_file: Option<PathBuf>,
@@ -73,6 +74,13 @@ pub(super) struct RawGrants {
 pub(super) struct RawActivity {
     pub channel: Option<String>,
     pub include_reason: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawAudit {
+    pub anchor_channel: Option<String>,
+    pub anchor_every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -90,23 +90,30 @@ impl Store {
         };
         let json = serde_json::to_string(&entry)
             .map_err(|e| StoreError::decode(Table::Journal, b"(new)", e))?;
-        let outcome = self.transact(|tx| {
-            for key in keys {
-                if let Some(seq) = tx.tree(Table::JournalKeys).get(key.as_bytes())? {
-                    let seq = seq_from_key(&seq).unwrap_or_default();
-                    return Ok(Journaled::Duplicate(JournalId(seq)));
+        let outcome = self
+            .transact(|tx| {
+                for key in keys {
+                    if let Some(seq) = tx.tree(Table::JournalKeys).get(key.as_bytes())? {
+                        let seq = seq_from_key(&seq).unwrap_or_default();
+                        return Ok(Journaled::Duplicate(JournalId(seq)));
+                    }
                 }
-            }
-            let seq = tx.next_counter::<StoreError>(JOURNAL_COUNTER, 1)?;
-            tx.put_json::<StoreError>(Table::Journal, &seq_key(seq), JournalEntry::VERSION, &json)?;
-            for key in keys {
-                tx.tree(Table::JournalKeys)
-                    .insert(key.as_bytes(), &seq_key(seq))?;
-                tx.tree(Table::JournalKeysByTime)
-                    .insert(journal_key_by_time(now, key), &[][..])?;
-            }
-            Ok(Journaled::New(JournalId(seq)))
-        })?;
+                let seq = tx.next_counter::<StoreError>(JOURNAL_COUNTER, 1)?;
+                tx.put_json::<StoreError>(
+                    Table::Journal,
+                    &seq_key(seq),
+                    JournalEntry::VERSION,
+                    &json,
+                )?;
+                for key in keys {
+                    tx.tree(Table::JournalKeys)
+                        .insert(key.as_bytes(), &seq_key(seq))?;
+                    tx.tree(Table::JournalKeysByTime)
+                        .insert(journal_key_by_time(now, key), &[][..])?;
+                }
+                Ok(Journaled::New(JournalId(seq)))
+            })
+            .await?;
         if let Journaled::New(_) = outcome {
             self.flush().await?;
         }
@@ -154,7 +161,8 @@ impl Store {
             entry.last_error = Some(error.to_owned());
             tx.put::<_, StoreError>(Table::Journal, &key, &entry)?;
             Ok(())
-        })?;
+        })
+        .await?;
         self.flush().await
     }
 
@@ -168,27 +176,30 @@ impl Store {
         then: &[OutboxMessage],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let moved = self.transact(|tx| {
-            let key = seq_key(id.0);
-            let Some(stored) = tx.read::<JournalEntry, StoreError>(Table::Journal, &key)? else {
-                return Ok(false);
-            };
-            let mut entry = stored.data;
-            entry.last_error = Some(reason.to_owned());
-            tx.tree(Table::Journal).remove(key.as_slice())?;
-            tx.put::<_, StoreError>(Table::JournalFailed, &key, &entry)?;
-            tx.next_counter::<StoreError>(JOURNAL_FAILED_COUNTER, 0)?;
-            tx.append_audit::<StoreError>(audit, now)?;
-            for message in then {
-                let next = tx.next_counter::<StoreError>(OUTBOX_COUNTER, 1)?;
-                tx.put::<_, StoreError>(
-                    Table::Outbox,
-                    &seq_key(next),
-                    &OutboxEntry::new(message.clone(), now),
-                )?;
-            }
-            Ok(true)
-        })?;
+        let moved = self
+            .transact(|tx| {
+                let key = seq_key(id.0);
+                let Some(stored) = tx.read::<JournalEntry, StoreError>(Table::Journal, &key)?
+                else {
+                    return Ok(false);
+                };
+                let mut entry = stored.data;
+                entry.last_error = Some(reason.to_owned());
+                tx.tree(Table::Journal).remove(key.as_slice())?;
+                tx.put::<_, StoreError>(Table::JournalFailed, &key, &entry)?;
+                tx.next_counter::<StoreError>(JOURNAL_FAILED_COUNTER, 0)?;
+                tx.append_audit::<StoreError>(audit, now)?;
+                for message in then {
+                    let next = tx.next_counter::<StoreError>(OUTBOX_COUNTER, 1)?;
+                    tx.put::<_, StoreError>(
+                        Table::Outbox,
+                        &seq_key(next),
+                        &OutboxEntry::new(message.clone(), now),
+                    )?;
+                }
+                Ok(true)
+            })
+            .await?;
         self.flush().await?;
         if moved && !then.is_empty() {
             self.inner.outbox_ready.notify_one();
@@ -230,7 +241,8 @@ impl Store {
                 }
             }
             Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
-        })?;
+        })
+        .await?;
         Ok(expired.len())
     }
 }

@@ -15,6 +15,8 @@
 //! - one process per data directory (sled's file lock, reported as [`StoreError::Locked`]).
 
 mod audit;
+mod audit_verify;
+mod backup;
 mod change;
 mod error;
 mod journal;
@@ -39,7 +41,8 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{TransactionError, Transactional};
 use tokio::sync::Notify;
 
-pub use audit::{AuditEvent, AuditProblem, AuditVerification, GENESIS_HASH};
+pub use audit::{AuditEvent, GENESIS_HASH};
+pub use audit_verify::{AuditAnchor, AuditProblem, AuditVerification};
 pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
 pub use journal::{JournalEntry, JournalId, Journaled, PendingJournal};
@@ -73,8 +76,9 @@ struct Inner {
     outbox_ready: Notify,
     timers_changed: Notify,
     /// Every write takes this shared; a backup takes it exclusively, so the copy is
-    /// one consistent state across all tables.
-    gate: std::sync::RwLock<()>,
+    /// one consistent state across all tables. A tokio lock: a commit waiting for a
+    /// backup yields its runtime thread instead of blocking it (see `backup`).
+    gate: tokio::sync::RwLock<()>,
     /// Transactions committed so far, and how many of them a finished flush covers.
     written: AtomicU64,
     flushed: AtomicU64,
@@ -150,7 +154,7 @@ impl Store {
                 dir,
                 outbox_ready: Notify::new(),
                 timers_changed: Notify::new(),
-                gate: std::sync::RwLock::new(()),
+                gate: tokio::sync::RwLock::new(()),
                 written: AtomicU64::new(0),
                 flushed: AtomicU64::new(0),
                 flushing: tokio::sync::Mutex::new(()),
@@ -219,7 +223,9 @@ impl Store {
     /// (other than a failed flush) nothing was written.
     pub async fn commit(&self, change: Change) -> Result<Committed, CommitError> {
         let at = change.stamp().unwrap_or_else(Utc::now);
-        let committed = self.transact(|tx| change::apply(tx, &change, at, None))?;
+        let committed = self
+            .transact(|tx| change::apply(tx, &change, at, None))
+            .await?;
         self.settle(committed).await
     }
 
@@ -231,21 +237,23 @@ impl Store {
     /// stopping the others. Nothing is reported committed before the flush returns.
     pub async fn commit_all(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
         let now = Utc::now();
-        let written = self.transact(|tx| {
-            let mut results = Vec::with_capacity(changes.len());
-            for change in &changes {
-                results.push(match change::check(tx, change)? {
-                    Ok(()) => Ok(change::write(
-                        tx,
-                        change,
-                        change.stamp().unwrap_or(now),
-                        None,
-                    )?),
-                    Err(error) => Err(error),
-                });
-            }
-            Ok(results)
-        });
+        let written = self
+            .transact(|tx| {
+                let mut results = Vec::with_capacity(changes.len());
+                for change in &changes {
+                    results.push(match change::check(tx, change)? {
+                        Ok(()) => Ok(change::write(
+                            tx,
+                            change,
+                            change.stamp().unwrap_or(now),
+                            None,
+                        )?),
+                        Err(error) => Err(error),
+                    });
+                }
+                Ok(results)
+            })
+            .await;
         let mut results = match written {
             Ok(results) => results,
             Err(error) => {
@@ -297,22 +305,25 @@ impl Store {
         build: impl Fn(u64) -> Result<Change, String>,
     ) -> Result<Committed, CommitError> {
         let now = Utc::now();
-        let committed = self.transact(|tx| {
-            let number = tx.next_counter::<CommitError>(REQUEST_COUNTER, FIRST_REQUEST_NUMBER)?;
-            let change = build(number).map_err(|detail| {
-                sled::transaction::ConflictableTransactionError::Abort(CommitError::Invalid {
-                    detail,
-                })
-            })?;
-            if change.is_empty() {
-                return Err(sled::transaction::ConflictableTransactionError::Abort(
-                    CommitError::Invalid {
-                        detail: "a numbered commit with nothing in it".into(),
-                    },
-                ));
-            }
-            change::apply(tx, &change, change.stamp().unwrap_or(now), Some(number))
-        })?;
+        let committed = self
+            .transact(|tx| {
+                let number =
+                    tx.next_counter::<CommitError>(REQUEST_COUNTER, FIRST_REQUEST_NUMBER)?;
+                let change = build(number).map_err(|detail| {
+                    sled::transaction::ConflictableTransactionError::Abort(CommitError::Invalid {
+                        detail,
+                    })
+                })?;
+                if change.is_empty() {
+                    return Err(sled::transaction::ConflictableTransactionError::Abort(
+                        CommitError::Invalid {
+                            detail: "a numbered commit with nothing in it".into(),
+                        },
+                    ));
+                }
+                change::apply(tx, &change, change.stamp().unwrap_or(now), Some(number))
+            })
+            .await?;
         self.settle(committed).await
     }
 
@@ -378,44 +389,25 @@ impl Store {
             .transpose()
     }
 
-    /// Runs `f` as one serializable transaction over every tree. The closure may run
-    /// more than once, so it must only use the view. It runs on the calling thread:
-    /// it does no I/O (the fsync is the separate, async `flush`) and takes microseconds.
-    /// Writes a consistent copy of the whole database to `dest`, a new directory,
-    /// while c1bot keeps running: commits wait for the copy (milliseconds for a
-    /// small store), reads do not. Returns the number of entries copied.
-    pub fn backup_to(&self, dest: &Path) -> Result<u64, StoreError> {
-        let failed = |reason: String| StoreError::Backup {
-            dest: dest.to_owned(),
-            reason,
-        };
-        if dest.exists() {
-            return Err(failed(
-                "the destination already exists; name a new directory".into(),
-            ));
-        }
-        let _exclusive = self.inner.gate.write().unwrap_or_else(|p| p.into_inner());
-        self.inner
-            .db
-            .flush()
-            .map_err(|e| StoreError::storage("flushing before a backup", e))?;
-        let copy = sled::open(dest).map_err(|e| failed(e.to_string()))?;
-        copy.import(self.inner.db.export());
-        copy.flush().map_err(|e| failed(e.to_string()))?;
-        let entries = Table::ALL
-            .iter()
-            .filter_map(|t| copy.open_tree(t.name()).ok())
-            .map(|tree| tree.len() as u64)
-            .sum();
-        Ok(entries)
-    }
-
-    pub(crate) fn transact<A, E: From<StoreError>>(
+    /// Runs `f` as one serializable transaction over every tree, after waiting (without
+    /// blocking the runtime) for a backup that holds the gate. The closure may run more
+    /// than once, so it must only use the view. It runs on the calling thread: it does
+    /// no I/O (the fsync is the separate, async `flush`) and takes microseconds.
+    pub(crate) async fn transact<A, E: From<StoreError>>(
         &self,
         f: impl Fn(&Tx<'_>) -> TxResult<A, E>,
     ) -> Result<A, E> {
+        let shared = self.inner.gate.read().await;
+        self.transact_under(&shared, f)
+    }
+
+    /// [`Store::transact`] for a caller already holding the gate's shared side.
+    fn transact_under<A, E: From<StoreError>>(
+        &self,
+        _shared: &tokio::sync::RwLockReadGuard<'_, ()>,
+        f: impl Fn(&Tx<'_>) -> TxResult<A, E>,
+    ) -> Result<A, E> {
         let trees: &[sled::Tree] = &self.inner.trees;
-        let _shared = self.inner.gate.read().unwrap_or_else(|p| p.into_inner());
         let result = trees.transaction(|view| f(&Tx { trees: view }));
         // Counted after the transaction, so a flush that reads this number starts
         // after the write it covers.

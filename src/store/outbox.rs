@@ -197,7 +197,8 @@ impl Store {
             };
             tx.append_audit::<StoreError>(&event, now)?;
             Ok(())
-        })?;
+        })
+        .await?;
         self.flush().await
     }
 
@@ -253,7 +254,8 @@ impl Store {
                 )?;
             }
             Ok(())
-        })?;
+        })
+        .await?;
         self.flush().await?;
         if queued {
             self.inner.outbox_ready.notify_one();

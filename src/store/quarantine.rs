@@ -43,23 +43,25 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let moved = self.transact(|tx| {
-            let Some(bytes) = tx.tree(table).remove(key)? else {
-                return Ok(false);
-            };
-            let row = Quarantined {
-                table: table.name().to_owned(),
-                key_hex: hex(key),
-                bytes: String::from_utf8_lossy(&bytes).into_owned(),
-                reason: reason.to_owned(),
-                at: now,
-            };
-            let quarantine_key = format!("{}/{}", table.name(), row.key_hex);
-            tx.put::<_, StoreError>(Table::Quarantine, quarantine_key.as_bytes(), &row)?;
-            let counter = format!("{QUARANTINED_PREFIX}{}", table.name());
-            tx.next_counter::<StoreError>(&counter, 0)?;
-            Ok(true)
-        })?;
+        let moved = self
+            .transact(|tx| {
+                let Some(bytes) = tx.tree(table).remove(key)? else {
+                    return Ok(false);
+                };
+                let row = Quarantined {
+                    table: table.name().to_owned(),
+                    key_hex: hex(key),
+                    bytes: String::from_utf8_lossy(&bytes).into_owned(),
+                    reason: reason.to_owned(),
+                    at: now,
+                };
+                let quarantine_key = format!("{}/{}", table.name(), row.key_hex);
+                tx.put::<_, StoreError>(Table::Quarantine, quarantine_key.as_bytes(), &row)?;
+                let counter = format!("{QUARANTINED_PREFIX}{}", table.name());
+                tx.next_counter::<StoreError>(&counter, 0)?;
+                Ok(true)
+            })
+            .await?;
         if moved {
             tracing::error!(table = table.name(), key = %hex(key), reason, "an undecodable row was moved to the quarantine table");
         }

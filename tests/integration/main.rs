@@ -3,6 +3,8 @@
 //! Home) and assert on what those people see and on what Slack received.
 
 mod activity;
+mod audit;
+mod backup;
 mod campaign_channels;
 mod campaign_home;
 mod campaigns;
