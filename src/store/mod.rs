@@ -19,11 +19,15 @@ mod change;
 mod error;
 mod keys;
 mod outbox;
+mod outbox_index;
+mod outbox_pending;
 mod quarantine;
 mod records;
 mod timers;
 mod tx;
 
+#[cfg(test)]
+mod outbox_tests;
 #[cfg(test)]
 mod tests;
 
@@ -42,7 +46,8 @@ pub use audit::{AuditEvent, AuditProblem, AuditVerification, GENESIS_HASH};
 pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
 pub use keys::{Table, FIRST_REQUEST_NUMBER};
-pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, SlackRef};
+pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, Posted, SlackRef};
+pub use outbox_pending::OutboxScan;
 pub use quarantine::Quarantined;
 pub use records::{Record, Versioned};
 pub use timers::TimerEntry;
@@ -69,6 +74,8 @@ struct Inner {
     trees: Vec<sled::Tree>,
     dir: Option<PathBuf>,
     outbox_ready: Notify,
+    /// Outbox ids committed in order for the sender, and entries queued per conversation.
+    outbox_index: outbox_index::OutboxIndex,
     timers_changed: Notify,
     /// Every write takes this shared; a backup takes it exclusively, so the copy is
     /// one consistent state across all tables.
@@ -147,6 +154,7 @@ impl Store {
                 trees,
                 dir,
                 outbox_ready: Notify::new(),
+                outbox_index: outbox_index::OutboxIndex::default(),
                 timers_changed: Notify::new(),
                 gate: std::sync::RwLock::new(()),
                 written: AtomicU64::new(0),
@@ -155,6 +163,7 @@ impl Store {
             }),
         };
         store.check_format(shown_dir)?;
+        store.index_outbox()?;
         Ok(store)
     }
 
@@ -217,7 +226,7 @@ impl Store {
     /// (other than a failed flush) nothing was written.
     pub async fn commit(&self, change: Change) -> Result<Committed, CommitError> {
         let at = change.stamp().unwrap_or_else(Utc::now);
-        let committed = self.transact(|tx| change::apply(tx, &change, at, None))?;
+        let committed = self.transact_noted(|tx| change::apply(tx, &change, at, None))?;
         self.settle(committed).await
     }
 
@@ -232,7 +241,7 @@ impl Store {
             .iter()
             .map(|change| {
                 let at = change.stamp().unwrap_or(now);
-                self.transact(|tx| change::apply(tx, change, at, None))
+                self.transact_noted(|tx| change::apply(tx, change, at, None))
             })
             .collect();
         if let Err(error) = self.flush().await {
@@ -270,7 +279,7 @@ impl Store {
         build: impl Fn(u64) -> Change,
     ) -> Result<Committed, CommitError> {
         let now = Utc::now();
-        let committed = self.transact(|tx| {
+        let committed = self.transact_noted(|tx| {
             let number = tx.next_counter::<CommitError>(REQUEST_COUNTER, FIRST_REQUEST_NUMBER)?;
             let change = build(number);
             change::apply(tx, &change, change.stamp().unwrap_or(now), Some(number))
@@ -307,6 +316,33 @@ impl Store {
             self.inner.timers_changed.notify_one();
         }
         Ok(committed)
+    }
+
+    /// [`Store::transact`] for a change that may queue outbox messages: under the
+    /// outbox order lock, so the ids it allocates are noted for the sender in
+    /// allocation (commit) order, tagged with this write for [`Store::flush`].
+    fn transact_noted(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<Committed, CommitError>,
+    ) -> Result<Committed, CommitError> {
+        let _order = self.inner.outbox_index.lock_order();
+        let committed = self.transact(f)?;
+        if !committed.outbox_ids.is_empty() {
+            let noted: Vec<(u64, Option<String>)> = committed
+                .outbox_ids
+                .iter()
+                .copied()
+                .zip(committed.outbox_channels.iter().cloned())
+                .collect();
+            self.note_outbox(&noted);
+        }
+        Ok(committed)
+    }
+
+    /// Notes outbox rows just written (call with the order lock held).
+    pub(crate) fn note_outbox(&self, entries: &[(u64, Option<String>)]) {
+        let written = self.inner.written.load(Ordering::Acquire);
+        self.inner.outbox_index.note(entries, written);
     }
 
     pub(crate) fn tree(&self, table: Table) -> &sled::Tree {
