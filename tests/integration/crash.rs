@@ -12,14 +12,14 @@ use crate::helpers::eventually;
 use crate::requests::{dm_containing, fill_request, WAIT};
 
 /// A c1bot process on a data directory; killed (SIGKILL) when dropped.
-struct Bot {
+pub(crate) struct Bot {
     child: Child,
     metrics: String,
 }
 
-struct Setup {
-    sim: Simulator,
-    data: tempfile::TempDir,
+pub(crate) struct Setup {
+    pub(crate) sim: Simulator,
+    pub(crate) data: tempfile::TempDir,
     config: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -31,7 +31,7 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-async fn setup() -> Setup {
+pub(crate) async fn setup() -> Setup {
     setup_with_catalog(None).await
 }
 
@@ -71,7 +71,7 @@ async fn setup_with_catalog(catalog: Option<String>) -> Setup {
 
 impl Setup {
     /// Starts c1bot, its clock `offset` ahead, and waits until it is connected.
-    async fn start(&self, offset: Duration) -> Bot {
+    pub(crate) async fn start(&self, offset: Duration) -> Bot {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_c1bot"))
             .arg("--config")
@@ -104,7 +104,7 @@ impl Setup {
 }
 
 impl Bot {
-    async fn gauge(&self, series: &str) -> f64 {
+    pub(crate) async fn gauge(&self, series: &str) -> f64 {
         let Ok(response) = reqwest::get(&self.metrics).await else {
             return f64::NAN;
         };
@@ -114,13 +114,13 @@ impl Bot {
             .unwrap_or(f64::NAN)
     }
 
-    async fn kill_9(mut self) {
+    pub(crate) async fn kill_9(mut self) {
         self.child.start_kill().expect("SIGKILL sent");
         self.child.wait().await.expect("reaped");
     }
 }
 
-fn count(person: &Person, text: &str) -> usize {
+pub(crate) fn count(person: &Person, text: &str) -> usize {
     person
         .dms()
         .iter()

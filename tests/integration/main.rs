@@ -14,6 +14,7 @@ mod helpers;
 mod on_behalf;
 mod one_line;
 mod operations;
+mod outbox;
 mod provisioners;
 mod request_lifecycle;
 mod requests;
