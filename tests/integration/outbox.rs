@@ -49,11 +49,11 @@ async fn killed_after_slack_took_the_card_bob_sees_one_card_and_none_stays_live_
         || async { bot.gauge("c1bot_outbox_depth").await == 0.0 },
     )
     .await;
+    assert_eq!(count(&bob, REASON), 1, "one card: {:?}", copies(&bob));
     assert!(
         !sim.calls_to("conversations.history").is_empty(),
         "c1bot looked in bob's DM before posting again"
     );
-    assert_eq!(count(&bob, REASON), 1, "one card: {:?}", copies(&bob));
 
     bob.click("Approve").await.expect("bob approves");
     dm_containing(&alice, "Approved").await;
