@@ -115,6 +115,8 @@ async fn attempt(
     stop: &CancellationToken,
 ) -> anyhow::Result<Option<Done>> {
     let message = &entry.message;
+    #[cfg(test)]
+    super::tests::maybe_panic(&message.method);
     let Some(method) = methods::by_name(&message.method) else {
         let error = format!("{} is not a Web API method c1bot knows", message.method);
         return settle(shared, id, entry, Sent::Permanent(error, None)).await;

@@ -14,6 +14,16 @@ use crate::simulator::{SimOptions, Simulator, Workspace};
 use crate::slack::web::{methods, WebApiOptions};
 use crate::store::{Change, OutboxEntry, OutboxMessage, SlackRef, Table};
 
+/// A method name that makes a delivery task panic, once per process (a bug injected).
+const PANIC_ONCE: &str = "test.panic_once";
+static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(super) fn maybe_panic(method: &str) {
+    if method == PANIC_ONCE && !PANICKED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        panic!("a bug in a delivery task (injected)");
+    }
+}
+
 const ALICE: &str = "U0ALICE001";
 const BOB: &str = "U0BOB00001";
 const WITHIN: Duration = Duration::from_secs(15);
@@ -150,13 +160,20 @@ async fn wait_for_dm(sim: &Simulator, person: &str, what: &str) {
 }
 
 async fn settled(store: &Store) {
+    depth_reaches(store, 0).await;
+}
+
+async fn depth_reaches(store: &Store, depth: usize) {
     for _ in 0..1500 {
-        if store.outbox_depth() == 0 {
+        if store.outbox_depth() == depth {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("the outbox did not empty: {:?}", store.pending_outbox());
+    panic!(
+        "the outbox did not go down to {depth}: {:?}",
+        store.pending_outbox()
+    );
 }
 
 fn audit_actions(store: &Store, action: &str) -> Vec<serde_json::Value> {
@@ -465,4 +482,60 @@ async fn channel_history_is_read_only_with_a_channel_history_scope() {
         assert_eq!(looked, usize::from(granted), "granted: {granted}");
         assert_eq!(sim.messages_in("general").len(), 1);
     }
+}
+
+#[tokio::test]
+async fn a_panicking_delivery_task_restarts_the_sender_which_goes_on_delivering() {
+    let sim = simulator().await;
+    let store = Store::temporary().expect("store");
+    let metrics = crate::metrics::Metrics::default();
+    let supervisor = crate::supervise::Supervisor::new(metrics.clone());
+    let stop = CancellationToken::new();
+    let handle = {
+        let (store, web, stop) = (store.clone(), client(&sim, WITHIN), stop.clone());
+        supervisor.spawn("outbox", STALE_AFTER, stop.clone(), move |beat| {
+            run(store.clone(), web.clone(), stop.clone(), beat)
+        })
+    };
+    queue(
+        &store,
+        OutboxMessage::call(PANIC_ONCE, json!({"channel": BOB})),
+    )
+    .await;
+    queue(&store, post(ALICE, "after the panic", "K/1")).await;
+    wait_for_dm(&sim, "alice", "delivery after the restart").await;
+    settled(&store).await;
+    let restarts = metrics.value("c1bot_loop_restarts_total", &[("loop", "outbox")]);
+    assert_eq!(restarts, 1.0, "the panic was counted as a restart");
+    stop.cancel();
+    handle.await.expect("the supervisor ends");
+}
+
+#[tokio::test]
+async fn conversations_waiting_out_a_rate_limit_hold_no_delivery_slot() {
+    let workspace = Workspace::large(CONCURRENT_CALLS + 4);
+    let sim = Simulator::start(workspace, SimOptions::default())
+        .await
+        .expect("simulator");
+    let store = Store::temporary().expect("store");
+    // More conversations than delivery slots answer 429 with a long Retry-After.
+    let mut change = Change::new();
+    for i in 0..CONCURRENT_CALLS + 4 {
+        let user = format!("U0L{i:07}");
+        sim.faults()
+            .rate_limit_to("chat.postMessage", &user, 600, 1_000);
+        change = change.outbox(post(&user, "throttled", &format!("L/{i}")));
+    }
+    store.commit(change).await.expect("commit");
+    let sender = Running::start(&store, client(&sim, WITHIN));
+    wait_until(
+        &sim,
+        "enough conversations to fill every slot were refused",
+        |sim| sim.calls_to("chat.postMessage").len() >= CONCURRENT_CALLS,
+    )
+    .await;
+    queue(&store, post(BOB, "please approve", "REQ-9/approver")).await;
+    wait_for_dm(&sim, "bob", "bob's card, past the throttled conversations").await;
+    depth_reaches(&store, CONCURRENT_CALLS + 4).await;
+    sender.stop().await;
 }
