@@ -221,7 +221,7 @@ async fn call(
 ) -> Result<Value, Lookup> {
     match shared.call(method, args).await {
         Ok(response) => Ok(response.body),
-        Err(error) if super::deliver::is_transient(&error) => Err(Lookup::Failed(error)),
+        Err(error) if super::outcome::is_transient(&error) => Err(Lookup::Failed(error)),
         Err(error) => Err(Lookup::CannotLook(error.to_string())),
     }
 }

@@ -25,6 +25,7 @@
 mod deliver;
 mod history;
 mod lanes;
+mod outcome;
 
 #[cfg(test)]
 mod tests;
