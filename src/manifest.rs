@@ -20,7 +20,8 @@ const FEATURE_SCOPES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Bot scopes c1bot needs, each with the reason, sorted by scope.
+/// Bot scopes c1bot needs, each with the reason, sorted by scope. A method's
+/// `optional_scopes` are left out: c1bot works without them (least privilege).
 pub fn bot_scopes() -> Vec<(String, String)> {
     let mut scopes: BTreeSet<(String, String)> = FEATURE_SCOPES
         .iter()
@@ -119,6 +120,21 @@ mod tests {
             .filter_map(Value::as_str)
             .collect();
         assert_eq!(events, HANDLED_EVENTS);
+    }
+
+    #[test]
+    fn optional_scopes_are_never_requested() {
+        let requested: Vec<String> = bot_scopes().into_iter().map(|(s, _)| s).collect();
+        for method in methods::ALL {
+            for scope in method.optional_scopes {
+                assert!(
+                    !requested.iter().any(|r| r == scope),
+                    "{} asks for optional {scope}",
+                    method.name
+                );
+            }
+        }
+        assert!(requested.iter().any(|r| r == "im:history"));
     }
 
     #[test]

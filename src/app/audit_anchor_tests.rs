@@ -69,6 +69,7 @@ async fn deliver_all(store: &Store) -> Vec<OutboxMessage> {
         let posted = SlackRef {
             channel: "C0AUDIT001".into(),
             ts: format!("1700000000.{id:06}"),
+            copies: Vec::new(),
         };
         store
             .outbox_delivered(id, Some(posted), Utc::now())

@@ -64,11 +64,7 @@ impl GaugeSource for StoreGauges {
                 }
             }
         }
-        let outbox = self
-            .store
-            .pending_outbox()
-            .map(|p| p.len() as f64)
-            .unwrap_or(f64::NAN);
+        let outbox = self.store.outbox_depth() as f64;
         vec![
             Gauge {
                 name: "c1bot_requests",

@@ -25,6 +25,7 @@ pub mod notify;
 pub mod one_line;
 pub mod policy_input;
 pub mod provisioning;
+pub mod quarantine_gauges;
 pub mod request_form;
 pub mod requests;
 pub mod services;
@@ -231,8 +232,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // The sender outlives the socket: it stops only after in-flight envelopes have
     // committed their messages, so as much as possible is delivered before exit.
     let sender_stop = CancellationToken::new();
-    let sender = tokio::spawn(outbox_sender::run(store.clone(), web, sender_stop.clone()));
     let supervisor = Supervisor::new(metrics.clone());
+    let sender = {
+        let (store, stop) = (store.clone(), sender_stop.clone());
+        supervisor.spawn(
+            "outbox",
+            outbox_sender::STALE_AFTER,
+            sender_stop.clone(),
+            move |beat| outbox_sender::run(store.clone(), web.clone(), stop.clone(), beat),
+        )
+    };
     let timer_services = services.clone();
     let timer_stop = sender_stop.clone();
     let timers = supervisor.spawn(
@@ -270,6 +279,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         store: store.clone(),
         clock: clock.clone(),
         revoke_overdue_after: config.grants.revoke_overdue_after,
+    }));
+    metrics.add_source(Arc::new(quarantine_gauges::QuarantineGauges {
+        store: store.clone(),
     }));
     admin::serve(store.clone(), &config.data_dir, sender_stop.clone())?;
     let health_addr = match config.health.listen {

@@ -1,5 +1,6 @@
 //! Injected failures: rate limits, HTTP errors, Slack errors and latency on Web
-//! API methods, and refused websocket handshakes. A cheap clonable handle over
+//! API methods (optionally only for one `channel` argument), calls Slack carries out
+//! but never answers, and refused websocket handshakes. A cheap clonable handle over
 //! shared rules; the Web API and the socket server consult it per request.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,12 +21,24 @@ struct Rules {
     /// Until each instant, every call to the method (every method with `None`,
     /// except `apps.connections.open`) fails this way: Slack down for a while.
     outages: Vec<(Option<String>, FailureKind, std::time::Instant)>,
+    hangs: Vec<Failure>,
 }
 
 struct Failure {
     method: String,
+    /// Only calls whose `channel` argument is exactly this (a user id for a DM
+    /// posted to the user); `None`: every call.
+    channel: Option<String>,
     kind: FailureKind,
     times: usize,
+}
+
+impl Failure {
+    fn applies(&self, method: &str, channel: Option<&str>) -> bool {
+        self.method == method
+            && self.times > 0
+            && self.channel.as_deref().is_none_or(|c| Some(c) == channel)
+    }
 }
 
 /// What an injected failure makes the Web API answer.
@@ -45,9 +58,52 @@ impl Faults {
     }
 
     fn push(&self, method: &str, kind: FailureKind, times: usize) -> &Self {
+        self.push_to(method, None, kind, times)
+    }
+
+    fn push_to(
+        &self,
+        method: &str,
+        channel: Option<&str>,
+        kind: FailureKind,
+        times: usize,
+    ) -> &Self {
         self.rules().failures.push(Failure {
             method: method.to_string(),
+            channel: channel.map(str::to_string),
             kind,
+            times,
+        });
+        self
+    }
+
+    /// The next `times` calls to `method` with this `channel` argument get this HTTP
+    /// status; calls to other channels are served.
+    pub fn http_error_to(&self, method: &str, channel: &str, status: u16, times: usize) -> &Self {
+        self.push_to(method, Some(channel), FailureKind::Http { status }, times)
+    }
+
+    /// The next `times` calls to `method` with this `channel` argument get HTTP 429.
+    pub fn rate_limit_to(
+        &self,
+        method: &str,
+        channel: &str,
+        retry_after_secs: u64,
+        times: usize,
+    ) -> &Self {
+        let kind = FailureKind::RateLimit { retry_after_secs };
+        self.push_to(method, Some(channel), kind, times)
+    }
+
+    /// The next `times` successful calls to `method` (with this `channel` argument,
+    /// when given) are carried out (a posted message is there for people to see)
+    /// but never answered: the HTTP response hangs until the simulator stops. For
+    /// killing the app between Slack accepting a call and the app learning of it.
+    pub fn accept_and_hang(&self, method: &str, channel: Option<&str>, times: usize) -> &Self {
+        self.rules().hangs.push(Failure {
+            method: method.to_string(),
+            channel: channel.map(str::to_string),
+            kind: FailureKind::Http { status: 0 },
             times,
         });
         self
@@ -103,8 +159,8 @@ impl Faults {
         self
     }
 
-    /// Consumes one matching failure for `method`, if any.
-    pub(crate) fn take_failure(&self, method: &str) -> Option<FailureKind> {
+    /// Consumes one matching failure for `method` (called with `channel`), if any.
+    pub(crate) fn take_failure(&self, method: &str, channel: Option<&str>) -> Option<FailureKind> {
         let mut rules = self.rules();
         let now = std::time::Instant::now();
         let down = rules.outages.iter().find(|(m, _, until)| {
@@ -120,9 +176,19 @@ impl Faults {
         let rule = rules
             .failures
             .iter_mut()
-            .find(|f| f.method == method && f.times > 0)?;
+            .find(|f| f.applies(method, channel))?;
         rule.times -= 1;
         Some(rule.kind.clone())
+    }
+
+    /// Consumes one hang for this successful call, if any.
+    pub(crate) fn take_hang(&self, method: &str, channel: Option<&str>) -> bool {
+        let mut rules = self.rules();
+        let Some(rule) = rules.hangs.iter_mut().find(|f| f.applies(method, channel)) else {
+            return false;
+        };
+        rule.times -= 1;
+        true
     }
 
     /// Total injected latency for `method`.
@@ -155,20 +221,35 @@ mod tests {
         let f = Faults::default();
         f.rate_limit("chat.postMessage", 2, 1)
             .slack_error("chat.postMessage", "fatal_error", 1);
-        assert_eq!(f.take_failure("views.open"), None);
+        assert_eq!(f.take_failure("views.open", None), None);
         assert_eq!(
-            f.take_failure("chat.postMessage"),
+            f.take_failure("chat.postMessage", None),
             Some(FailureKind::RateLimit {
                 retry_after_secs: 2
             })
         );
         assert_eq!(
-            f.take_failure("chat.postMessage"),
+            f.take_failure("chat.postMessage", None),
             Some(FailureKind::Slack {
                 code: "fatal_error".into()
             })
         );
-        assert_eq!(f.take_failure("chat.postMessage"), None);
+        assert_eq!(f.take_failure("chat.postMessage", None), None);
+    }
+
+    #[test]
+    fn a_failure_for_one_channel_spares_the_others() {
+        let f = Faults::default();
+        f.http_error_to("chat.postMessage", "U0BOB00001", 503, 2)
+            .accept_and_hang("chat.postMessage", Some("U0BOB00001"), 1);
+        assert_eq!(f.take_failure("chat.postMessage", Some("U0ALICE001")), None);
+        assert_eq!(
+            f.take_failure("chat.postMessage", Some("U0BOB00001")),
+            Some(FailureKind::Http { status: 503 })
+        );
+        assert!(!f.take_hang("chat.postMessage", Some("U0ALICE001")));
+        assert!(f.take_hang("chat.postMessage", Some("U0BOB00001")));
+        assert!(!f.take_hang("chat.postMessage", Some("U0BOB00001")));
     }
 
     #[test]

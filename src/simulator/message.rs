@@ -16,6 +16,8 @@ pub struct Message {
     pub user: String,
     pub thread_ts: Option<String>,
     pub edited: bool,
+    /// Message metadata (`{"event_type", "event_payload"}`) the app posted with it.
+    pub metadata: Option<Value>,
 }
 
 /// A button found in blocks: enough to build a `block_actions` action.
@@ -214,6 +216,7 @@ mod tests {
             user: "U0C1BOT001".into(),
             thread_ts: None,
             edited: false,
+            metadata: None,
         }
     }
 

@@ -214,6 +214,7 @@ impl Person {
             user: w.ws.bot_user_id.clone(),
             thread_ts: None,
             edited: false,
+            metadata: None,
         };
         if p["response_type"] == "in_channel" {
             w.messages
@@ -466,6 +467,7 @@ impl Person {
                 user: self.id.clone(),
                 thread_ts: None,
                 edited: false,
+                metadata: None,
             };
             w.messages.entry(channel.clone()).or_default().push(msg);
             (channel, ts)

@@ -64,6 +64,9 @@ pub struct Committed {
     /// The request number, for [`super::Store::commit_numbered`].
     pub number: Option<u64>,
     pub outbox_ids: Vec<u64>,
+    /// Beside each outbox id, the conversation it is queued to (its `channel`
+    /// argument), for the store's in-memory outbox index.
+    pub(crate) outbox_channels: Vec<Option<String>>,
     pub audit_seqs: Vec<u64>,
     /// Whether a timer was scheduled or cancelled.
     pub timers_changed: bool,
@@ -282,6 +285,9 @@ pub(crate) fn write(
                 let entry = OutboxEntry::new(message.clone(), at);
                 tx.put::<_, CommitError>(Table::Outbox, &seq_key(id), &entry)?;
                 committed.outbox_ids.push(id);
+                committed
+                    .outbox_channels
+                    .push(message.queued_to().map(str::to_owned));
             }
             Op::Audit(event) => {
                 committed

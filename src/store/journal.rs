@@ -176,32 +176,40 @@ impl Store {
         then: &[OutboxMessage],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let moved = self
-            .transact(|tx| {
-                let key = seq_key(id.0);
-                let Some(stored) = tx.read::<JournalEntry, StoreError>(Table::Journal, &key)?
-                else {
-                    return Ok(false);
-                };
-                let mut entry = stored.data;
-                entry.last_error = Some(reason.to_owned());
-                tx.tree(Table::Journal).remove(key.as_slice())?;
-                tx.put::<_, StoreError>(Table::JournalFailed, &key, &entry)?;
-                tx.next_counter::<StoreError>(JOURNAL_FAILED_COUNTER, 0)?;
-                tx.append_audit::<StoreError>(audit, now)?;
-                for message in then {
-                    let next = tx.next_counter::<StoreError>(OUTBOX_COUNTER, 1)?;
-                    tx.put::<_, StoreError>(
-                        Table::Outbox,
-                        &seq_key(next),
-                        &OutboxEntry::new(message.clone(), now),
-                    )?;
-                }
-                Ok(true)
-            })
-            .await?;
+        let shared = self.inner.gate.read().await;
+        let order = self.inner.outbox_index.lock_order();
+        let queued = self.transact_under(&shared, |tx| {
+            let key = seq_key(id.0);
+            let Some(stored) = tx.read::<JournalEntry, StoreError>(Table::Journal, &key)? else {
+                return Ok(None);
+            };
+            let mut entry = stored.data;
+            entry.last_error = Some(reason.to_owned());
+            tx.tree(Table::Journal).remove(key.as_slice())?;
+            tx.put::<_, StoreError>(Table::JournalFailed, &key, &entry)?;
+            tx.next_counter::<StoreError>(JOURNAL_FAILED_COUNTER, 0)?;
+            tx.append_audit::<StoreError>(audit, now)?;
+            let mut queued = Vec::with_capacity(then.len());
+            for message in then {
+                let next = tx.next_counter::<StoreError>(OUTBOX_COUNTER, 1)?;
+                tx.put::<_, StoreError>(
+                    Table::Outbox,
+                    &seq_key(next),
+                    &OutboxEntry::new(message.clone(), now),
+                )?;
+                queued.push((next, message.queued_to().map(str::to_owned)));
+            }
+            Ok(Some(queued))
+        })?;
+        let moved = queued.is_some();
+        let any_queued = queued.as_ref().is_some_and(|q| !q.is_empty());
+        if let Some(queued) = &queued {
+            self.note_outbox(queued);
+        }
+        drop(order);
+        drop(shared);
         self.flush().await?;
-        if moved && !then.is_empty() {
+        if any_queued {
             self.inner.outbox_ready.notify_one();
         }
         Ok(moved)

@@ -22,11 +22,15 @@ mod error;
 mod journal;
 mod keys;
 mod outbox;
+mod outbox_index;
+mod outbox_pending;
 mod quarantine;
 mod records;
 mod timers;
 mod tx;
 
+#[cfg(test)]
+mod outbox_tests;
 #[cfg(test)]
 mod tests;
 
@@ -47,7 +51,8 @@ pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
 pub use journal::{JournalEntry, JournalId, Journaled, PendingJournal};
 pub use keys::{Table, FIRST_REQUEST_NUMBER, JOURNAL_KEEP_KEYS};
-pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, SlackRef};
+pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, Posted, SlackRef};
+pub use outbox_pending::OutboxScan;
 pub use quarantine::Quarantined;
 pub use records::{Record, Versioned};
 pub use timers::{DueTimers, TimerEntry};
@@ -74,6 +79,8 @@ struct Inner {
     trees: Vec<sled::Tree>,
     dir: Option<PathBuf>,
     outbox_ready: Notify,
+    /// Outbox ids committed in order for the sender, and entries queued per conversation.
+    outbox_index: outbox_index::OutboxIndex,
     timers_changed: Notify,
     /// Every write takes this shared; a backup takes it exclusively, so the copy is
     /// one consistent state across all tables. A tokio lock: a commit waiting for a
@@ -153,6 +160,7 @@ impl Store {
                 trees,
                 dir,
                 outbox_ready: Notify::new(),
+                outbox_index: outbox_index::OutboxIndex::default(),
                 timers_changed: Notify::new(),
                 gate: tokio::sync::RwLock::new(()),
                 written: AtomicU64::new(0),
@@ -161,6 +169,7 @@ impl Store {
             }),
         };
         store.check_format(shown_dir)?;
+        store.index_outbox()?;
         Ok(store)
     }
 
@@ -224,7 +233,7 @@ impl Store {
     pub async fn commit(&self, change: Change) -> Result<Committed, CommitError> {
         let at = change.stamp().unwrap_or_else(Utc::now);
         let committed = self
-            .transact(|tx| change::apply(tx, &change, at, None))
+            .transact_noted(|tx| change::apply(tx, &change, at, None))
             .await?;
         self.settle(committed).await
     }
@@ -237,25 +246,33 @@ impl Store {
     /// stopping the others. Nothing is reported committed before the flush returns.
     pub async fn commit_all(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
         let now = Utc::now();
-        let written = self
-            .transact(|tx| {
-                let mut results = Vec::with_capacity(changes.len());
-                for change in &changes {
-                    results.push(match change::check(tx, change)? {
-                        Ok(()) => Ok(change::write(
-                            tx,
-                            change,
-                            change.stamp().unwrap_or(now),
-                            None,
-                        )?),
-                        Err(error) => Err(error),
-                    });
-                }
-                Ok(results)
-            })
-            .await;
+        let shared = self.inner.gate.read().await;
+        let order = self.inner.outbox_index.lock_order();
+        let written = self.transact_under(&shared, |tx| {
+            let mut results = Vec::with_capacity(changes.len());
+            for change in &changes {
+                results.push(match change::check(tx, change)? {
+                    Ok(()) => Ok(change::write(
+                        tx,
+                        change,
+                        change.stamp().unwrap_or(now),
+                        None,
+                    )?),
+                    Err(error) => Err(error),
+                });
+            }
+            Ok(results)
+        });
         let mut results = match written {
-            Ok(results) => results,
+            Ok(results) => {
+                let committed: Vec<Committed> = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .cloned()
+                    .collect();
+                self.note_committed(&committed);
+                results
+            }
             Err(error) => {
                 let reason = error.to_string();
                 return changes
@@ -269,6 +286,8 @@ impl Store {
                     .collect();
             }
         };
+        drop(order);
+        drop(shared);
         if let Err(error) = self.flush().await {
             let reason = error.to_string();
             for result in results.iter_mut().filter(|r| r.is_ok()) {
@@ -306,7 +325,7 @@ impl Store {
     ) -> Result<Committed, CommitError> {
         let now = Utc::now();
         let committed = self
-            .transact(|tx| {
+            .transact_noted(|tx| {
                 let number =
                     tx.next_counter::<CommitError>(REQUEST_COUNTER, FIRST_REQUEST_NUMBER)?;
                 let change = build(number).map_err(|detail| {
@@ -371,6 +390,42 @@ impl Store {
             .unwrap_or(0))
     }
 
+    /// [`Store::transact`] for a change that may queue outbox messages: under the
+    /// gate, then the outbox order lock, so the ids it allocates are noted for the
+    /// sender in allocation (commit) order, tagged with this write for [`Store::flush`].
+    async fn transact_noted(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<Committed, CommitError>,
+    ) -> Result<Committed, CommitError> {
+        let shared = self.inner.gate.read().await;
+        let _order = self.inner.outbox_index.lock_order();
+        let committed = self.transact_under(&shared, f)?;
+        self.note_committed(std::slice::from_ref(&committed));
+        Ok(committed)
+    }
+
+    /// Notes the outbox rows of `committed` (call with the order lock held).
+    fn note_committed(&self, committed: &[Committed]) {
+        let noted: Vec<(u64, Option<String>)> = committed
+            .iter()
+            .flat_map(|c| {
+                c.outbox_ids
+                    .iter()
+                    .copied()
+                    .zip(c.outbox_channels.iter().cloned())
+            })
+            .collect();
+        if !noted.is_empty() {
+            self.note_outbox(&noted);
+        }
+    }
+
+    /// Notes outbox rows just written (call with the order lock held).
+    pub(crate) fn note_outbox(&self, entries: &[(u64, Option<String>)]) {
+        let written = self.inner.written.load(Ordering::Acquire);
+        self.inner.outbox_index.note(entries, written);
+    }
+
     pub(crate) fn tree(&self, table: Table) -> &sled::Tree {
         &self.inner.trees[table.index()]
     }
@@ -402,7 +457,7 @@ impl Store {
     }
 
     /// [`Store::transact`] for a caller already holding the gate's shared side.
-    fn transact_under<A, E: From<StoreError>>(
+    pub(crate) fn transact_under<A, E: From<StoreError>>(
         &self,
         _shared: &tokio::sync::RwLockReadGuard<'_, ()>,
         f: impl Fn(&Tx<'_>) -> TxResult<A, E>,

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit::AuditEvent;
-use super::keys::{seq_from_key, seq_key, OUTBOX_COUNTER};
-use super::records::{self, Record};
+use super::keys::{seq_key, OUTBOX_COUNTER};
+use super::records::Record;
 use super::{Store, StoreError, Table};
 
 /// A Web API call to make after the commit.
@@ -97,6 +97,12 @@ impl OutboxMessage {
         self
     }
 
+    /// The conversation this call is queued to: its `channel` argument as given (a
+    /// user id for a DM), if it has one.
+    pub fn queued_to(&self) -> Option<&str> {
+        self.args.get("channel").and_then(Value::as_str)
+    }
+
     /// The audit subject: the logical key up to its first `/` (`REQ-1042`).
     pub fn subject(&self) -> &str {
         let key = self.record_ref.as_deref().or(self.update_ref.as_deref());
@@ -105,11 +111,44 @@ impl OutboxMessage {
     }
 }
 
-/// Where a message was posted.
+/// Where a message was posted: `channel` + `ts`, and any other copies of the same
+/// post c1bot learned of (a post that reached Slack twice, found in the
+/// conversation's history). An update of the key edits every copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlackRef {
     pub channel: String,
     pub ts: String,
+    /// Older records have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<Posted>,
+}
+
+/// One copy of a posted message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posted {
+    pub channel: String,
+    pub ts: String,
+}
+
+impl SlackRef {
+    pub fn new(channel: impl Into<String>, ts: impl Into<String>) -> SlackRef {
+        SlackRef {
+            channel: channel.into(),
+            ts: ts.into(),
+            copies: Vec::new(),
+        }
+    }
+
+    /// Every copy, the recorded one first.
+    pub fn all(&self) -> Vec<Posted> {
+        let first = Posted {
+            channel: self.channel.clone(),
+            ts: self.ts.clone(),
+        };
+        std::iter::once(first)
+            .chain(self.copies.iter().cloned())
+            .collect()
+    }
 }
 
 impl Record for SlackRef {
@@ -130,6 +169,14 @@ pub struct OutboxEntry {
     pub first_failed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub last_failed_at: Option<DateTime<Utc>>,
+    /// When the first attempt to post this message started (recorded durably before
+    /// the call): no copy of it can be older.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_started_at: Option<DateTime<Utc>>,
+    /// An attempt may have reached Slack without c1bot learning where: it was cut by
+    /// a crash or ended in a time-out. Before posting again, look for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub maybe_posted: bool,
 }
 
 impl Record for OutboxEntry {
@@ -145,89 +192,87 @@ impl OutboxEntry {
             last_error: None,
             first_failed_at: None,
             last_failed_at: None,
+            attempt_started_at: None,
+            maybe_posted: false,
         }
     }
 }
 
 impl Store {
-    /// Every undelivered entry, oldest first (by outbox id, i.e. commit order).
-    pub fn pending_outbox(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.tree(Table::Outbox).iter() {
-            let (key, bytes) = item.map_err(|e| StoreError::storage("reading the outbox", e))?;
-            let id = seq_from_key(&key)
-                .ok_or_else(|| StoreError::decode(Table::Outbox, &key, "not a sequence key"))?;
-            let entry = records::decode::<OutboxEntry>(&bytes)
-                .map_err(|e| StoreError::decode(Table::Outbox, &key, e))?;
-            out.push((id, entry.data));
-        }
-        Ok(out)
-    }
-
-    /// Removes entry `id`, records where it landed under its `record_ref`, and audits
-    /// the notification, in one flushed transaction. An unknown id is a no-op (already
-    /// settled), so a retried settlement is harmless.
+    /// Removes entry `id`, records where it landed under its `record_ref` (every copy
+    /// found), and audits the notification, in one flushed transaction. An unknown id
+    /// is a no-op (already settled), so a retried settlement is harmless.
     pub async fn outbox_delivered(
         &self,
         id: u64,
         posted: Option<SlackRef>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.transact(|tx| {
-            let key = seq_key(id);
-            let Some(entry) = tx.read::<OutboxEntry, StoreError>(Table::Outbox, &key)? else {
-                return Ok(());
-            };
-            let message = &entry.data.message;
-            tx.tree(Table::Outbox).remove(key.as_slice())?;
-            if let (Some(ref_key), Some(posted)) = (&message.record_ref, &posted) {
-                tx.put::<_, StoreError>(Table::SlackRefs, ref_key.as_bytes(), posted)?;
-            }
-            let event = AuditEvent {
-                actor: "c1bot".into(),
-                action: "notification.sent".into(),
-                subject: message.subject().to_owned(),
-                detail: json!({
-                    "outbox_id": id,
-                    "method": message.method,
-                    "ref": message.record_ref.as_ref().or(message.update_ref.as_ref()),
-                    "channel": posted.as_ref().map(|p| &p.channel),
-                    "ts": posted.as_ref().map(|p| &p.ts),
-                }),
-            };
-            tx.append_audit::<StoreError>(&event, now)?;
-            Ok(())
-        })
-        .await?;
+        let removed = self
+            .transact(|tx| {
+                let key = seq_key(id);
+                let Some(entry) = tx.read::<OutboxEntry, StoreError>(Table::Outbox, &key)? else {
+                    return Ok(None);
+                };
+                let message = &entry.data.message;
+                tx.tree(Table::Outbox).remove(key.as_slice())?;
+                if let (Some(ref_key), Some(posted)) = (&message.record_ref, &posted) {
+                    tx.put::<_, StoreError>(Table::SlackRefs, ref_key.as_bytes(), posted)?;
+                }
+                let event = AuditEvent {
+                    actor: "c1bot".into(),
+                    action: "notification.sent".into(),
+                    subject: message.subject().to_owned(),
+                    detail: json!({
+                        "outbox_id": id,
+                        "method": message.method,
+                        "ref": message.record_ref.as_ref().or(message.update_ref.as_ref()),
+                        "channel": posted.as_ref().map(|p| &p.channel),
+                        "ts": posted.as_ref().map(|p| &p.ts),
+                        "copies": posted.as_ref().map_or(0, |p| p.copies.len()),
+                    }),
+                };
+                tx.append_audit::<StoreError>(&event, now)?;
+                Ok(Some(message.queued_to().map(str::to_owned)))
+            })
+            .await?;
+        if let Some(channel) = removed {
+            self.inner.outbox_index.settled(channel.as_deref());
+        }
         self.flush().await
     }
 
     /// Records a failed attempt of entry `id`. With `give_up`, the entry is removed and
     /// the failure audited as `notification.failed`; otherwise its attempt count, error
-    /// and failure times are updated for the sender's backoff; `then` (the entry's
-    /// [`IfRefused`] words) is queued in the same transaction.
+    /// and failure times are updated for the sender's backoff, and `maybe_posted` says
+    /// whether the attempt may have reached Slack all the same (a time-out, not a
+    /// refusal). `then` (the entry's [`IfRefused`] words) is queued in the same
+    /// transaction when giving up.
     pub async fn outbox_failed(
         &self,
         id: u64,
         error: &str,
         give_up: bool,
+        maybe_posted: bool,
         now: DateTime<Utc>,
         then: &[OutboxMessage],
     ) -> Result<(), StoreError> {
-        let queued = give_up && !then.is_empty();
-        self.transact(|tx| {
+        let shared = self.inner.gate.read().await;
+        let order = self.inner.outbox_index.lock_order();
+        let settled = self.transact_under(&shared, |tx| {
             let key = seq_key(id);
             let Some(stored) = tx.read::<OutboxEntry, StoreError>(Table::Outbox, &key)? else {
-                return Ok(());
+                return Ok(None);
             };
             let mut entry = stored.data;
             entry.attempts += 1;
             entry.last_error = Some(error.to_owned());
             entry.first_failed_at.get_or_insert(now);
             entry.last_failed_at = Some(now);
+            entry.maybe_posted = maybe_posted;
             if !give_up {
                 tx.put::<_, StoreError>(Table::Outbox, &key, &entry)?;
-                return Ok(());
+                return Ok(None);
             }
             tx.tree(Table::Outbox).remove(key.as_slice())?;
             let message = &entry.message;
@@ -245,6 +290,7 @@ impl Store {
                 }),
             };
             tx.append_audit::<StoreError>(&event, now)?;
+            let mut queued = Vec::with_capacity(then.len());
             for message in then {
                 let next = tx.next_counter::<StoreError>(OUTBOX_COUNTER, 1)?;
                 tx.put::<_, StoreError>(
@@ -252,10 +298,20 @@ impl Store {
                     &seq_key(next),
                     &OutboxEntry::new(message.clone(), now),
                 )?;
+                queued.push((next, message.queued_to().map(str::to_owned)));
             }
-            Ok(())
-        })
-        .await?;
+            Ok(Some((message.queued_to().map(str::to_owned), queued)))
+        })?;
+        let queued = match settled {
+            Some((channel, queued)) => {
+                self.note_outbox(&queued);
+                self.inner.outbox_index.settled(channel.as_deref());
+                !queued.is_empty()
+            }
+            None => false,
+        };
+        drop(order);
+        drop(shared);
         self.flush().await?;
         if queued {
             self.inner.outbox_ready.notify_one();

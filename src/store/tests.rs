@@ -375,10 +375,7 @@ async fn a_commit_with_messages_wakes_the_sender_even_if_it_was_not_waiting_yet(
 async fn a_delivered_message_leaves_the_outbox_and_records_where_it_landed() {
     let store = Store::temporary().expect("store");
     let done = store.commit(create("REQ-1")).await.expect("commit");
-    let posted = SlackRef {
-        channel: "D0ALICE001".into(),
-        ts: "1.000100".into(),
-    };
+    let posted = SlackRef::new("D0ALICE001", "1.000100");
     store
         .outbox_delivered(done.outbox_ids[0], Some(posted.clone()), t(2))
         .await
@@ -413,11 +410,11 @@ async fn a_failed_message_counts_attempts_then_is_given_up_and_audited() {
         .expect("commit")
         .outbox_ids[0];
     store
-        .outbox_failed(id, "HTTP 500", false, t(1), &[])
+        .outbox_failed(id, "HTTP 500", false, false, t(1), &[])
         .await
         .expect("retry");
     store
-        .outbox_failed(id, "HTTP 503", false, t(5), &[])
+        .outbox_failed(id, "HTTP 503", false, false, t(5), &[])
         .await
         .expect("retry");
     let (_, entry) = store
@@ -433,7 +430,7 @@ async fn a_failed_message_counts_attempts_then_is_given_up_and_audited() {
     );
 
     store
-        .outbox_failed(id, "channel_not_found", true, t(9), &[])
+        .outbox_failed(id, "channel_not_found", true, false, t(9), &[])
         .await
         .expect("give up");
     assert!(store.pending_outbox().expect("outbox").is_empty());
@@ -454,7 +451,14 @@ async fn giving_up_queues_the_words_owed_in_the_same_transaction() {
         .outbox_ids[0];
     let word = OutboxMessage::text("U0BOB00001", "could not invite: they are a guest.");
     store
-        .outbox_failed(id, "HTTP 500", false, t(1), std::slice::from_ref(&word))
+        .outbox_failed(
+            id,
+            "HTTP 500",
+            false,
+            false,
+            t(1),
+            std::slice::from_ref(&word),
+        )
         .await
         .expect("retry");
     let pending = store.pending_outbox().expect("outbox");
@@ -464,6 +468,7 @@ async fn giving_up_queues_the_words_owed_in_the_same_transaction() {
             id,
             "ura_max_channels",
             true,
+            false,
             t(2),
             std::slice::from_ref(&word),
         )

@@ -71,6 +71,13 @@ async fn a_cancel_acked_then_killed_closes_the_request_once() {
     let bot = setup.start_with(Duration::ZERO, HOLD).await;
     ask(&setup.sim).await;
     let alice = setup.sim.person("alice");
+    eventually(WAIT, "alice's copy of her request", || async {
+        alice
+            .dms()
+            .iter()
+            .any(|m| m.buttons().contains(&"Cancel request".to_owned()))
+    })
+    .await;
     alice.click("Cancel request").await.expect("acked");
     let bot = revived(&setup, bot).await;
     let bob = setup.sim.person("bob");
@@ -190,7 +197,8 @@ async fn submissions_decided_before_their_ack_survive_a_kill_right_after_it() {
     assert!(matches!(bob.submit().await, Ok(SubmitOutcome::Closed)));
     let bot = revived(&setup, bot).await;
     dm_containing(&alice, "not during the freeze").await;
-    assert_eq!(settled_count(&alice, "not during the freeze").await, 1);
+    // Her request's card (edited to the decision) and one decision message.
+    assert_eq!(settled_count(&alice, "").await, 2, "nothing posted twice");
     assert_eq!(bot.gauge("c1bot_requests{state=\"denied\"}").await, 1.0);
     bot.kill_9().await;
     setup.sim.shutdown().await;
@@ -219,6 +227,11 @@ async fn cant_complete_and_extend_submitted_then_killed_take_effect_once() {
 
     // A second request, granted, nearly over: Extend, submitted then killed.
     ask(&setup.sim).await;
+    let bob = setup.sim.person("bob");
+    eventually(WAIT, "bob's second card", || async {
+        count(&bob, "incident 4711") == 2
+    })
+    .await;
     setup
         .sim
         .person("bob")
@@ -242,7 +255,6 @@ async fn cant_complete_and_extend_submitted_then_killed_take_effect_once() {
         .expect("why");
     assert!(matches!(alice.submit().await, Ok(SubmitOutcome::Closed)));
     let bot = revived_later(&setup, bot, Duration::from_secs(4 * 3600 - 10 * 60)).await;
-    let bob = setup.sim.person("bob");
     dm_containing(&bob, "incident still open").await;
     assert_eq!(
         settled_count(&bob, "incident still open").await,

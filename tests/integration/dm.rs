@@ -264,3 +264,41 @@ async fn hostile_text_typed_as_a_name_is_quoted_harmlessly() {
     assert!(app.sim.person("bob").dms().is_empty(), "bob was not pinged");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_person_writing_faster_than_slack_delivers_queues_at_most_the_cap() {
+    let app = crate::helpers::spawn_app().await;
+    let alice = app.sim.person("alice");
+    // Her DM with c1bot, as her first message shows it.
+    let first = alice.send_dm("hello?").await;
+    assert!(first.ack(WAIT).await.is_some());
+    let channel = alice.dms().first().expect("her message").channel.clone();
+    // Slack refuses every reply to alice's DM for now: they wait in the outbox.
+    app.sim
+        .faults()
+        .http_error_to("chat.postMessage", &channel, 503, 100_000);
+    for _ in 0..(c1bot::app::dm::QUEUED_REPLIES_CAP + 10) {
+        let sent = alice.send_dm("help").await;
+        assert!(sent.ack(WAIT).await.is_some());
+    }
+    let bot = app.bot.as_ref().expect("running");
+    crate::helpers::eventually(
+        WAIT,
+        "the messages past the cap are not answered",
+        || async { bot.metrics.value("c1bot_dm_replies_capped_total", &[]) >= 10.0 },
+    )
+    .await;
+    assert!(bot.store.outbox_queued_to(&channel) <= c1bot::app::dm::QUEUED_REPLIES_CAP);
+    // Someone else's card is not held back by alice's queue.
+    crate::requests::request(
+        &app,
+        "carol",
+        "AWS production",
+        "ReadOnly",
+        "1 h",
+        "unrelated",
+    )
+    .await;
+    crate::requests::dm_containing(&app.sim.person("bob"), "unrelated").await;
+    app.stop().await;
+}

@@ -19,6 +19,7 @@ mod on_behalf;
 mod one_line;
 mod operations;
 mod outage;
+mod outbox;
 mod provisioners;
 mod request_lifecycle;
 mod requests;

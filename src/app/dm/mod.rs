@@ -68,9 +68,27 @@ fn key(user: &str) -> String {
     format!("dm/{user}")
 }
 
+/// Messages c1bot may have queued to one person's DM before it stops answering new
+/// ones: a person writing faster than Slack lets c1bot reply (about one message a
+/// second) cannot make the queue, or anyone else's wait, grow without bound.
+pub const QUEUED_REPLIES_CAP: usize = 20;
+
 /// Answers one message, journaled: every answer commits with `also` (the journal
-/// row's completion), so a crash never answers twice or not at all.
+/// row's completion), so a crash never answers twice or not at all. Past
+/// [`QUEUED_REPLIES_CAP`] replies still waiting for Slack, the message is read but
+/// not answered (counted in `c1bot_dm_replies_capped_total`).
 pub async fn received(services: &Services, message: Incoming, also: Change) -> Outcome {
+    let queued = services.store.outbox_queued_to(&message.channel)
+        + services.store.outbox_queued_to(&message.user);
+    if queued >= QUEUED_REPLIES_CAP {
+        tracing::warn!(user = %message.user, queued, "a person's DM has too many replies waiting for Slack; this message is not answered");
+        services.metrics.inc(
+            "c1bot_dm_replies_capped_total",
+            "DM messages left unanswered because the person's replies were still queued.",
+            &[],
+        );
+        return Outcome::Nothing;
+    }
     let word = message.text.trim().to_lowercase();
     let outcome = match word.as_str() {
         "help" | "?" => post_help(services, &message, also).await,

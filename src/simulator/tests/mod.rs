@@ -2,6 +2,7 @@
 //! (tokio-tungstenite as a client), with a tiny scripted "bot" in `harness`.
 
 mod harness;
+mod history;
 mod people;
 mod socket;
 mod web;

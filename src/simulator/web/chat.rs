@@ -71,6 +71,19 @@ fn content(args: &Args) -> Result<(String, Value), super::ApiError> {
     Ok((text, blocks))
 }
 
+/// The `metadata` argument: an object with a string `event_type` and an object
+/// `event_payload` (Slack's `invalid_metadata_format` otherwise).
+fn metadata(args: &Args) -> Result<Option<Value>, super::ApiError> {
+    let Some(metadata) = args.json("metadata") else {
+        return Ok(None);
+    };
+    let well_formed = metadata["event_type"].is_string() && metadata["event_payload"].is_object();
+    if !well_formed {
+        return Err(err("invalid_metadata_format"));
+    }
+    Ok(Some(metadata.clone()))
+}
+
 fn post_message(inner: &Inner, args: &Args) -> Reply {
     let channel = args
         .str("channel")
@@ -88,6 +101,7 @@ fn post_message(inner: &Inner, args: &Args) -> Reply {
         return Err(err("not_in_channel"));
     }
     let (text, blocks) = content(args)?;
+    let metadata = metadata(args)?;
     let ts = w.next_ts();
     let msg = Message {
         channel: id.clone(),
@@ -97,6 +111,7 @@ fn post_message(inner: &Inner, args: &Args) -> Reply {
         user: bot.clone(),
         thread_ts: args.str("thread_ts"),
         edited: false,
+        metadata,
     };
     let mut json = msg.to_json(&w.ws.team_id, &w.ws.bot_id, &bot);
     json["subtype"] = Value::from("bot_message");
@@ -153,6 +168,7 @@ fn post_ephemeral(inner: &Inner, args: &Args) -> Reply {
         user: w.ws.bot_user_id.clone(),
         thread_ts: args.str("thread_ts"),
         edited: false,
+        metadata: None,
     };
     w.ephemerals.entry(user).or_default().push(msg);
     Ok(json!({"ok": true, "message_ts": ts}))
@@ -255,6 +271,7 @@ fn apply_response(inner: &Inner, key: &str, body: &Value) -> Result<(), super::A
         user: w.ws.bot_user_id.clone(),
         thread_ts: None,
         edited: false,
+        metadata: None,
     };
     if body["response_type"] == "in_channel" {
         w.messages.entry(target.channel).or_default().push(msg);

@@ -6,6 +6,7 @@
 mod apps;
 mod chat;
 mod conversations;
+mod history;
 mod users;
 mod views;
 
@@ -109,6 +110,7 @@ fn methods() -> impl Iterator<Item = &'static MethodSpec> {
         .iter()
         .chain(chat::METHODS)
         .chain(conversations::METHODS)
+        .chain(history::METHODS)
         .chain(users::METHODS)
         .chain(views::METHODS)
 }
@@ -141,6 +143,8 @@ async fn api(
         tokio::time::sleep(delay).await;
     }
     let (args, token_kind, outcome) = handle(&inner, &method, &headers, query, &body);
+    let channel = args.get("channel").and_then(Value::as_str);
+    let hang = matches!(outcome, Outcome::Ok(_)) && inner.faults.take_hang(&method, channel);
     let (status, mut body, extra_headers) = match outcome {
         Outcome::Ok(v) => (200, v, vec![]),
         Outcome::Slack(e) => {
@@ -164,6 +168,11 @@ async fn api(
         error,
     });
     inner.bump();
+    if hang {
+        // Slack did it, and the answer never comes (until the simulator stops).
+        inner.shutdown.cancelled().await;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
 
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -242,7 +251,8 @@ fn run(inner: &Inner, method: &str, kind: TokenKind, args: Map<String, Value>) -
         }
         _ => {}
     }
-    match inner.faults.take_failure(method) {
+    let channel = args.get("channel").and_then(Value::as_str);
+    match inner.faults.take_failure(method, channel) {
         Some(FailureKind::RateLimit { retry_after_secs }) => {
             let body = json!({"ok": false, "error": "ratelimited"});
             return Outcome::Http(
@@ -297,7 +307,7 @@ fn parse_args(
             args.extend(pairs.into_iter().map(|(k, v)| (k, Value::String(v))));
         }
     }
-    for key in ["blocks", "view", "attachments"] {
+    for key in ["blocks", "view", "attachments", "metadata"] {
         if let Some(Value::String(s)) = args.get(key) {
             if let Ok(parsed) = serde_json::from_str::<Value>(s) {
                 args.insert(key.to_string(), parsed);

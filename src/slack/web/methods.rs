@@ -47,17 +47,23 @@ pub struct ApiMethod {
     pub token: TokenKind,
     pub rate: RateClass,
     /// Bot scopes the method needs (any one of them, where Slack accepts several).
+    /// The manifest asks for every one.
     pub scopes: &'static [&'static str],
+    /// Scopes that let the method reach more (e.g. `conversations.history` in
+    /// channels) but that c1bot does not ask for: an operator may grant them, and
+    /// c1bot uses them only when the token holds them. Never in the manifest.
+    pub optional_scopes: &'static [&'static str],
 }
 
 macro_rules! methods {
-    ($($ident:ident = $name:literal, $verb:ident, $token:ident, $rate:ident, [$($scope:literal),*];)*) => {
+    ($($ident:ident = $name:literal, $verb:ident, $token:ident, $rate:ident, [$($scope:literal),*] $(optional [$($optional:literal),*])?;)*) => {
         $(pub const $ident: &ApiMethod = &ApiMethod {
             name: $name,
             verb: Verb::$verb,
             token: TokenKind::$token,
             rate: RateClass::$rate,
             scopes: &[$($scope),*],
+            optional_scopes: &[$($($optional),*)?],
         };)*
         /// Every method c1bot may call.
         pub const ALL: &[&ApiMethod] = &[$($ident),*];
@@ -80,6 +86,9 @@ methods! {
     CONVERSATIONS_INVITE = "conversations.invite", Post, Bot, Tier3, ["channels:manage", "groups:write"];
     CONVERSATIONS_SET_PURPOSE = "conversations.setPurpose", Post, Bot, Tier2, ["channels:manage"];
     CONVERSATIONS_LIST = "conversations.list", Get, Bot, Tier2, ["channels:read", "groups:read"];
+    // Exactly-once posts: after a crash, the outbox sender looks for a post in the
+    // conversation's history (DMs with im:history; channels only where granted).
+    CONVERSATIONS_HISTORY = "conversations.history", Get, Bot, Tier3, ["im:history"] optional ["channels:history", "groups:history"];
     USERS_INFO = "users.info", Get, Bot, Tier4, ["users:read"];
     USERGROUPS_USERS_LIST = "usergroups.users.list", Get, Bot, Tier2, ["usergroups:read"];
     USERGROUPS_LIST = "usergroups.list", Get, Bot, Tier2, ["usergroups:read"];
@@ -110,6 +119,16 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ALL.len());
+    }
+
+    #[test]
+    fn channel_history_scopes_are_optional_and_dm_history_required() {
+        assert_eq!(CONVERSATIONS_HISTORY.scopes, ["im:history"]);
+        assert_eq!(
+            CONVERSATIONS_HISTORY.optional_scopes,
+            ["channels:history", "groups:history"]
+        );
+        assert!(CHAT_POST_MESSAGE.optional_scopes.is_empty());
     }
 
     #[test]

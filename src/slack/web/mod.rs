@@ -188,26 +188,7 @@ impl WebApi {
         loop {
             attempt += 1;
             self.inner.pacer.0.wait(method, channel.as_deref()).await;
-            let started = Instant::now();
-            let outcome = self.attempt(method, &args).await;
-            tracing::debug!(
-                method = method.name,
-                attempt,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "Web API call"
-            );
-            if let Some(metrics) = &self.inner.metrics {
-                match &outcome {
-                    Attempt::Done(Ok(_)) => metrics.web_call(method.name, "ok"),
-                    Attempt::Done(Err(e)) | Attempt::Retryable(e) => {
-                        metrics.web_call(method.name, &result_label(e))
-                    }
-                    Attempt::RateLimited(_) => {
-                        metrics.rate_limited();
-                        metrics.web_call(method.name, "ratelimited");
-                    }
-                }
-            }
+            let outcome = self.attempt_counted(method, &args, attempt).await;
             match outcome {
                 Attempt::Done(result) => return result,
                 Attempt::RateLimited(retry_after) => {
@@ -241,6 +222,72 @@ impl WebApi {
                 }
             }
         }
+    }
+
+    /// Waits for the pacer's next slot for `method` (to `channel`, for methods paced
+    /// per channel) and takes it, for a caller that then makes one attempt with
+    /// [`WebApi::call_once`] and schedules its own retries.
+    pub async fn pace(&self, method: &'static ApiMethod, channel: Option<&str>) {
+        self.inner.pacer.0.wait(method, channel).await;
+    }
+
+    /// One attempt at `method`, without pacing (the caller took its slot with
+    /// [`WebApi::pace`]) and without retries: a 429 comes back as
+    /// [`WebApiError::RateLimited`] (and blocks the pacer for `Retry-After`), a 5xx or a
+    /// transport failure as its error. For the outbox sender, which must not hold a
+    /// delivery slot while waiting to retry.
+    pub async fn call_once(
+        &self,
+        method: &'static ApiMethod,
+        args: Value,
+    ) -> Result<ApiResponse, WebApiError> {
+        match self.attempt_counted(method, &args, 1).await {
+            Attempt::Done(result) => result,
+            Attempt::Retryable(error) => Err(error),
+            Attempt::RateLimited(retry_after) => {
+                let retry_after = retry_after.min(self.inner.retry.max_retry_after);
+                let channel = args.get("channel").and_then(Value::as_str);
+                self.inner
+                    .pacer
+                    .0
+                    .rate_limited(method, channel, retry_after);
+                Err(WebApiError::RateLimited {
+                    method: method.name,
+                    retry_after,
+                    attempts: 1,
+                })
+            }
+        }
+    }
+
+    /// One attempt, logged and counted in the metrics.
+    async fn attempt_counted(
+        &self,
+        method: &'static ApiMethod,
+        args: &Value,
+        attempt: u32,
+    ) -> Attempt {
+        let started = Instant::now();
+        let outcome = self.attempt(method, args).await;
+        tracing::debug!(
+            method = method.name,
+            attempt,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Web API call"
+        );
+        if let Some(metrics) = &self.inner.metrics {
+            match &outcome {
+                Attempt::Done(Ok(_)) => metrics.web_call(method.name, "ok"),
+                Attempt::Done(Err(e)) | Attempt::Retryable(e) => {
+                    metrics.web_call(method.name, &result_label(e))
+                }
+                Attempt::RateLimited(_) => {
+                    metrics.rate_limited();
+                    metrics.web_call(method.name, "ratelimited");
+                }
+            }
+        }
+        outcome
     }
 
     /// Calls `method` and decodes the body into `R` (a slack-morphism response model).
