@@ -238,6 +238,22 @@ impl Store {
         self.settle(committed).await
     }
 
+    /// Commits `change` atomically without waiting for it to reach the disk: it is
+    /// durable with the next flush anyone makes. Only for a change that holds no
+    /// outbox message or timer and whose loss in a crash merely repeats idempotent
+    /// work (a journal row completed with nothing to do is processed again).
+    pub async fn commit_unhurried(&self, change: Change) -> Result<Committed, CommitError> {
+        let at = change.stamp().unwrap_or_else(Utc::now);
+        let committed = self
+            .transact_noted(|tx| change::apply(tx, &change, at, None))
+            .await?;
+        if !committed.outbox_ids.is_empty() || committed.timers_changed {
+            // Not what this is for: make it durable like any commit.
+            return self.settle(committed).await;
+        }
+        Ok(committed)
+    }
+
     /// Commits a batch of changes in one transaction, then makes them durable with one
     /// flush (group commit): a burst of timer firings costs one transaction and one
     /// fsync, not one each. Each change is checked and written as if committed alone,

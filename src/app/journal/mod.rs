@@ -121,7 +121,16 @@ pub async fn settle(services: &Services, id: JournalId, envelope: &Envelope, out
                 }
             }
         }
-        Outcome::Nothing => Change::new().at(now).completes(id),
+        Outcome::Nothing => {
+            // Lost in a crash, the row is processed again and again does nothing.
+            let done = Change::new().at(now).completes(id);
+            if let Err(error) = services.store.commit_unhurried(done).await {
+                if !error.already_processed() {
+                    tracing::error!(%error, journal = %id, "cannot complete a journal row; it is processed again later");
+                }
+            }
+            return;
+        }
         Outcome::Refused(text) => {
             let change = Change::new().at(now).completes(id);
             match &person {
