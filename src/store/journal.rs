@@ -17,9 +17,9 @@ use serde_json::Value;
 use super::audit::AuditEvent;
 use super::keys::{
     journal_key_by_time, seq_from_key, seq_key, JOURNAL_COUNTER, JOURNAL_FAILED_COUNTER,
-    JOURNAL_KEEP_KEYS, OUTBOX_COUNTER,
+    JOURNAL_KEEP_KEYS,
 };
-use super::outbox::{OutboxEntry, OutboxMessage};
+use super::outbox::OutboxMessage;
 use super::records::{self, Record};
 use super::{Store, StoreError, Table};
 
@@ -189,16 +189,7 @@ impl Store {
             tx.put::<_, StoreError>(Table::JournalFailed, &key, &entry)?;
             tx.next_counter::<StoreError>(JOURNAL_FAILED_COUNTER, 0)?;
             tx.append_audit::<StoreError>(audit, now)?;
-            let mut queued = Vec::with_capacity(then.len());
-            for message in then {
-                let next = tx.next_counter::<StoreError>(OUTBOX_COUNTER, 1)?;
-                tx.put::<_, StoreError>(
-                    Table::Outbox,
-                    &seq_key(next),
-                    &OutboxEntry::new(message.clone(), now),
-                )?;
-                queued.push((next, message.queued_to().map(str::to_owned)));
-            }
+            let queued = tx.queue_outbox::<StoreError>(then, now)?;
             Ok(Some(queued))
         })?;
         let moved = queued.is_some();

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::audit::AuditEvent;
-use super::keys::{seq_key, OUTBOX_COUNTER};
+use super::keys::seq_key;
 use super::records::Record;
 use super::{Store, StoreError, Table};
 
@@ -290,16 +290,7 @@ impl Store {
                 }),
             };
             tx.append_audit::<StoreError>(&event, now)?;
-            let mut queued = Vec::with_capacity(then.len());
-            for message in then {
-                let next = tx.next_counter::<StoreError>(OUTBOX_COUNTER, 1)?;
-                tx.put::<_, StoreError>(
-                    Table::Outbox,
-                    &seq_key(next),
-                    &OutboxEntry::new(message.clone(), now),
-                )?;
-                queued.push((next, message.queued_to().map(str::to_owned)));
-            }
+            let queued = tx.queue_outbox::<StoreError>(then, now)?;
             Ok(Some((message.queued_to().map(str::to_owned), queued)))
         })?;
         let queued = match settled {

@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::audit::{self, AuditEvent, AuditHead, GENESIS_HASH};
-use super::keys::{seq_key, AUDIT_HEAD};
+use super::keys::{seq_key, AUDIT_HEAD, OUTBOX_COUNTER};
+use super::outbox::{OutboxEntry, OutboxMessage};
 use super::records::{self, Record, Versioned};
 use super::{StoreError, Table};
 
@@ -109,6 +110,26 @@ impl Tx<'_> {
         };
         meta.insert(name.as_bytes(), &(current + 1).to_be_bytes())?;
         Ok(current)
+    }
+
+    /// Queues `messages` in the outbox at `now`; returns each new id with the
+    /// conversation it is queued to, for the sender's index.
+    pub(crate) fn queue_outbox<E: From<StoreError>>(
+        &self,
+        messages: &[OutboxMessage],
+        now: DateTime<Utc>,
+    ) -> TxResult<Vec<(u64, Option<String>)>, E> {
+        let mut queued = Vec::with_capacity(messages.len());
+        for message in messages {
+            let id = self.next_counter::<E>(OUTBOX_COUNTER, 1)?;
+            self.put::<_, E>(
+                Table::Outbox,
+                &seq_key(id),
+                &OutboxEntry::new(message.clone(), now),
+            )?;
+            queued.push((id, message.queued_to().map(str::to_owned)));
+        }
+        Ok(queued)
     }
 
     /// Appends one chained entry and moves the head; returns its seq.

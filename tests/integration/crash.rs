@@ -28,6 +28,15 @@ pub async fn ask(sim: &Simulator) {
     dm_containing(&sim.person("bob"), "incident 4711").await;
 }
 
+/// alice's request approved, carol's grant task completed: alice's access is active.
+pub async fn active(sim: &Simulator) {
+    approve(sim).await;
+    let (alice, carol) = (sim.person("alice"), sim.person("carol"));
+    dm_containing(&carol, GRANT_TASK).await;
+    carol.click("Mark complete").await.expect("carol completes");
+    dm_containing(&alice, "Your access is active").await;
+}
+
 pub async fn approve(sim: &Simulator) {
     ask(sim).await;
     sim.person("bob")
@@ -86,11 +95,8 @@ async fn killed_between_approval_and_task_delivery_the_task_is_posted_once_after
 async fn an_expiry_that_passed_while_stopped_and_a_kill_mid_deprovision_revoke_once() {
     let setup = setup().await;
     let bot = setup.start(Duration::ZERO).await;
-    approve(&setup.sim).await;
+    active(&setup.sim).await;
     let (alice, carol) = (setup.sim.person("alice"), setup.sim.person("carol"));
-    dm_containing(&carol, GRANT_TASK).await;
-    carol.click("Mark complete").await.expect("carol completes");
-    dm_containing(&alice, "Your access is active").await;
     bot.kill_9().await;
 
     // Five hours later (the clock jumped while c1bot was down), with Slack refusing

@@ -11,7 +11,7 @@ use std::time::Duration;
 use c1bot::simulator::{Person, SubmitOutcome};
 
 use crate::child::{setup, Bot, Setup};
-use crate::crash::{approve, ask, count, GRANT_TASK};
+use crate::crash::{active, approve, ask, count, GRANT_TASK};
 use crate::helpers::eventually;
 use crate::requests::{dm_containing, fill_request, WAIT};
 
@@ -275,16 +275,12 @@ async fn revived_later(setup: &Setup, bot: Bot, offset: Duration) -> Bot {
 async fn a_campaign_revoke_acked_then_killed_is_recorded_once() {
     let setup = setup().await;
     let bot = setup.start(Duration::ZERO).await;
-    approve(&setup.sim).await;
-    let (alice, bob, carol, frank) = (
-        setup.sim.person("alice"),
+    active(&setup.sim).await;
+    let (bob, carol, frank) = (
         setup.sim.person("bob"),
         setup.sim.person("carol"),
         setup.sim.person("frank"),
     );
-    dm_containing(&carol, GRANT_TASK).await;
-    carol.click("Mark complete").await.expect("carol completes");
-    dm_containing(&alice, "Your access is active").await;
     crate::campaigns::create(&bob, "Q4 production").await;
     let card = dm_containing(&bob, "Access review CMP-1").await;
     bob.click_in(&card.channel, &card.ts, "Start")

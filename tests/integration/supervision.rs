@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::child::setup;
-use crate::crash::{approve, count, GRANT_TASK};
+use crate::crash::{active, approve, count, GRANT_TASK};
 use crate::helpers::eventually;
 use crate::requests::{dm_containing, WAIT};
 
@@ -42,11 +42,8 @@ async fn a_panicking_timer_loop_is_restarted_and_readyz_reports_it_meanwhile() {
 async fn an_undecodable_timer_is_quarantined_and_every_other_timer_still_fires() {
     let setup = setup().await;
     let bot = setup.start(Duration::ZERO).await;
-    approve(&setup.sim).await;
-    let (alice, carol) = (setup.sim.person("alice"), setup.sim.person("carol"));
-    dm_containing(&carol, GRANT_TASK).await;
-    carol.click("Mark complete").await.expect("carol completes");
-    dm_containing(&alice, "Your access is active").await;
+    active(&setup.sim).await;
+    let carol = setup.sim.person("carol");
     bot.kill_9().await;
 
     // Damage: a row in the timer index that is not a timer, due before the expiry.
