@@ -17,7 +17,13 @@ pub struct StoreGauges {
 }
 
 impl GaugeSource for StoreGauges {
-    fn gauges(&self) -> Vec<Gauge> {
+    fn gauges(&self) -> futures_util::future::BoxFuture<'_, Vec<Gauge>> {
+        Box::pin(self.read())
+    }
+}
+
+impl StoreGauges {
+    async fn read(&self) -> Vec<Gauge> {
         let mut by_state: BTreeMap<&'static str, f64> =
             ["pending", "approved", "denied", "cancelled", "expired"]
                 .into_iter()
@@ -45,6 +51,7 @@ impl GaugeSource for StoreGauges {
         if let Ok(rows) = self
             .store
             .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
+            .await
         {
             for (_, row) in rows {
                 *by_state.entry(row.data.state.label()).or_default() += 1.0;

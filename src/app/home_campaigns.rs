@@ -59,8 +59,8 @@ pub fn to_review<'a>(campaigns: &'a [Campaign], user: &str) -> Vec<(&'a Campaign
 }
 
 /// `vars` with the lists `my_campaigns` and `my_reviews` for `user`.
-pub fn add_lists(services: &Services, user: &str, vars: Vars) -> Vars {
-    let campaigns = all_campaigns(services);
+pub async fn add_lists(services: &Services, user: &str, vars: Vars) -> Vars {
+    let campaigns = all_campaigns(services).await;
     let mine = owned(&campaigns, user)
         .into_iter()
         .map(owned_item)
@@ -72,10 +72,11 @@ pub fn add_lists(services: &Services, user: &str, vars: Vars) -> Vars {
     vars.list("my_campaigns", mine).list("my_reviews", reviews)
 }
 
-fn all_campaigns(services: &Services) -> Vec<Campaign> {
+async fn all_campaigns(services: &Services) -> Vec<Campaign> {
     match services
         .store
         .scan_prefix::<Campaign>(Table::Campaigns, "CMP-")
+        .await
     {
         Ok(rows) => rows.into_iter().map(|(_, v)| v.data).collect(),
         Err(error) => {

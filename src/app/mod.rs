@@ -283,16 +283,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     metrics.add_source(Arc::new(quarantine_gauges::QuarantineGauges {
         store: store.clone(),
     }));
-    admin::serve(store.clone(), &config.data_dir, sender_stop.clone())?;
+    if let Some(sled) = store.sled() {
+        admin::serve(sled.clone(), &config.data_dir, sender_stop.clone())?;
+    }
     let health_addr = match config.health.listen {
         Some(addr) => {
-            let readable = store.clone();
-            let store_check: crate::health::ReadyCheck = Arc::new(move || {
-                readable
-                    .next_timer_due()
-                    .map(|_| ())
-                    .map_err(|e| format!("the store is not readable: {e}"))
-            });
             let watched = supervisor.clone();
             let loops_check: crate::health::ReadyCheck = Arc::new(move || {
                 let problems = watched.problems();
@@ -305,7 +300,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             let health = crate::health::Health {
                 socket: status.clone(),
                 metrics: metrics.clone(),
-                checks: vec![store_check, loops_check],
+                checks: vec![loops_check],
             };
             Some(crate::health::serve(addr, health, sender_stop.clone()).await?)
         }

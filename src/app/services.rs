@@ -258,11 +258,11 @@ impl Services {
         Ok(people.into_iter().collect())
     }
 
-    pub fn load_request(
+    pub async fn load_request(
         &self,
         id: &str,
     ) -> anyhow::Result<Option<crate::store::Versioned<AccessRequest>>> {
-        Ok(self.store.get::<AccessRequest>(Table::Requests, id)?)
+        Ok(self.store.get::<AccessRequest>(Table::Requests, id).await?)
     }
 
     /// An ephemeral line to one person, best effort (it tells, it decides nothing).

@@ -16,10 +16,11 @@ use crate::workflow::grant::{Ending, GrantState, TaskKind};
 use crate::workflow::request::{AccessRequest, State};
 use chrono::{DateTime, Utc};
 
-fn all_requests(services: &Services) -> Vec<AccessRequest> {
+async fn all_requests(services: &Services) -> Vec<AccessRequest> {
     match services
         .store
         .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
+        .await
     {
         Ok(rows) => rows.into_iter().map(|(_, v)| v.data).collect(),
         Err(error) => {
@@ -145,8 +146,8 @@ fn overdue_for(
 }
 
 /// The `/c1 status` answer, as a slash-command ack payload.
-pub fn status_message(services: &Services, user: &str) -> Value {
-    let requests = all_requests(services);
+pub async fn status_message(services: &Services, user: &str) -> Value {
+    let requests = all_requests(services).await;
     let open: Vec<Vars> = requests
         .iter()
         .filter(|r| {
@@ -181,7 +182,7 @@ pub fn status_message(services: &Services, user: &str) -> Value {
 
 /// Renders and publishes `user`'s App Home.
 pub async fn publish_home(services: &Services, user: &str) {
-    let requests = all_requests(services);
+    let requests = all_requests(services).await;
     let now = services.now();
     let pick = |keep: &dyn Fn(&AccessRequest) -> bool| -> Vec<Vars> {
         requests
@@ -208,7 +209,7 @@ pub async fn publish_home(services: &Services, user: &str) {
             "my_access",
             pick(&|r| r.beneficiary == user && is_active(r)),
         );
-    let vars = super::home_campaigns::add_lists(services, user, vars);
+    let vars = super::home_campaigns::add_lists(services, user, vars).await;
     let view = match services.templates().render("home", &vars) {
         Ok(view) => view,
         Err(error) => return tracing::error!(%error, "cannot render App Home"),

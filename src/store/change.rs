@@ -1,5 +1,5 @@
 //! [`Change`]: everything one state transition writes, committed as one sled
-//! transaction by [`super::Store::commit`]: expectations (compare-and-set on a
+//! transaction by [`super::SledStore::commit`]: expectations (compare-and-set on a
 //! record's revision), record writes and deletes, outbox messages, audit events, and
 //! timers scheduled or cancelled.
 //!
@@ -61,7 +61,7 @@ enum Op {
 /// What a commit allocated.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Committed {
-    /// The request number, for [`super::Store::commit_numbered`].
+    /// The request number, for [`super::SledStore::commit_numbered`].
     pub number: Option<u64>,
     pub outbox_ids: Vec<u64>,
     /// Beside each outbox id, the conversation it is queued to (its `channel`

@@ -29,7 +29,7 @@ pub enum Table {
     /// Access-review campaigns (`CMP-1`).
     Campaigns,
     /// Rows moved aside because they could not be decoded (see
-    /// [`crate::store::Store::quarantine`]), keyed `<table>/<hex of the original key>`.
+    /// [`crate::store::SledStore::quarantine`]), keyed `<table>/<hex of the original key>`.
     Quarantine,
     /// The intake journal: envelopes acked but not yet processed, under their
     /// big-endian journal number. A row is removed in the commit that processes it.

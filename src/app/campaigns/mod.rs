@@ -64,15 +64,15 @@ impl Record for Counter {
 }
 
 /// The owners of campaign `id` (none when it cannot be read).
-pub fn owners(services: &Services, id: &str) -> Vec<String> {
-    match load(services, id) {
+pub async fn owners(services: &Services, id: &str) -> Vec<String> {
+    match load(services, id).await {
         Ok(Some(stored)) => stored.data.owners.iter().map(|o| o.to_string()).collect(),
         _ => Vec::new(),
     }
 }
 
-fn load(services: &Services, id: &str) -> anyhow::Result<Option<Versioned<Campaign>>> {
-    Ok(services.store.get::<Campaign>(Table::Campaigns, id)?)
+async fn load(services: &Services, id: &str) -> anyhow::Result<Option<Versioned<Campaign>>> {
+    Ok(services.store.get::<Campaign>(Table::Campaigns, id).await?)
 }
 
 /// `/c1 campaign`: the modal for people policy lets manage campaigns, else why not.
@@ -166,7 +166,10 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
 async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result<()> {
     for _ in 0..ATTEMPTS {
         let now = services.now();
-        let counter = services.store.get::<Counter>(Table::Meta, COUNTER_KEY)?;
+        let counter = services
+            .store
+            .get::<Counter>(Table::Meta, COUNTER_KEY)
+            .await?;
         let number = counter.as_ref().map_or(1, |c| c.data.next);
         let id = format!("CMP-{number}");
         let mut owners = vec![user.to_owned()];
@@ -262,7 +265,7 @@ pub async fn act(
     };
     let action = match (action_id, item) {
         (actions::START, _) => {
-            let stored = match stored(services, id) {
+            let stored = match stored(services, id).await {
                 Ok(stored) => stored,
                 Err(message) => return Outcome::Refused(message),
             };
@@ -322,8 +325,8 @@ fn campaign_of(view: &Value) -> String {
         .to_owned()
 }
 
-fn stored(services: &Services, id: &str) -> Result<Versioned<Campaign>, String> {
-    match load(services, id) {
+async fn stored(services: &Services, id: &str) -> Result<Versioned<Campaign>, String> {
+    match load(services, id).await {
         Ok(Some(stored)) => Ok(stored),
         Ok(None) => Err(format!("There is no access review {id}.")),
         Err(error) => {
@@ -341,7 +344,7 @@ async fn actor_for(
     id: &str,
     action: &CampaignAction,
 ) -> Result<Actor, String> {
-    let stored = stored(services, id)?;
+    let stored = stored(services, id).await?;
     let own: Vec<&crate::campaign::Item> = match action {
         CampaignAction::Certify { item } | CampaignAction::Revoke { item } => {
             stored.data.item(*item).into_iter().collect()
@@ -405,6 +408,7 @@ async fn collect(
     let grants = services
         .store
         .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
+        .await
         .unwrap_or_default()
         .into_iter()
         .map(|(_, v)| v.data)
