@@ -8,10 +8,11 @@
 //! start anything: callers decide what to do with the values.
 //!
 //! Submodules: `token` (the two secrets), `values` (URL, command name, log format),
-//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`).
+//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`), `retention` (`[retention]`).
 
 mod audit;
 mod file;
+mod retention;
 mod token;
 mod values;
 
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditConfig, DEFAULT_ANCHOR_EVERY};
+pub use retention::{RetentionConfig, DEFAULT_CLOSED_AFTER};
 pub use token::{
     AppToken, BotToken, FoundToken, TokenError, TokenKind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN,
 };
@@ -116,6 +118,8 @@ pub struct Config {
     pub activity: ActivityConfig,
     /// Publishing the audit chain's head (`[audit]`).
     pub audit: AuditConfig,
+    /// How long closed requests stay in the hot tables (`[retention]`).
+    pub retention: RetentionConfig,
 }
 
 /// The optional activity channel: one line per request, edited as it moves on.
@@ -351,6 +355,7 @@ impl Config {
         let grants = grants_config(&file)?;
         let activity = activity_config(&file)?;
         let audit = audit::audit_config(&file)?;
+        let retention = retention::retention_config(&file)?;
         let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
             None => Duration::ZERO,
             Some(text) => text
@@ -403,6 +408,7 @@ impl Config {
             provisioner_secrets,
             activity,
             audit,
+            retention,
             health,
         })
     }
