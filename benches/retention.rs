@@ -43,7 +43,11 @@ fn asked(n: u64, at: DateTime<Utc>, approved: bool) -> AccessRequest {
         justification: format!("benchmark request {n}: INC-{n}"),
         created_at: at,
         decide_by: at + chrono::Duration::hours(24),
-        steps: vec![Step::new("Team lead", ["U0BOB00001".to_owned()], Quorum::Any)],
+        steps: vec![Step::new(
+            "Team lead",
+            ["U0BOB00001".to_owned()],
+            Quorum::Any,
+        )],
         state: if approved {
             State::Approved { auto: false }
         } else {
@@ -90,8 +94,9 @@ fn active(n: u64, at: DateTime<Utc>) -> anyhow::Result<AccessRequest> {
 
 /// Access that expired and was removed: the largest closed request.
 fn ended(n: u64, at: DateTime<Utc>) -> anyhow::Result<AccessRequest> {
+    let expired = at + chrono::Duration::hours(1);
     let step = |r: &AccessRequest, action| {
-        grant::apply(r, action, at, timing())
+        grant::apply(r, action, expired, timing())
             .map(|t| t.request)
             .map_err(|e| anyhow::anyhow!("{e:?}"))
     };
