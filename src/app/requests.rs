@@ -275,13 +275,13 @@ pub async fn create(
             for step in &entitlement.steps {
                 steps.push(services.resolve_step(step, resource).await.map_err(|error| {
                     tracing::warn!(%error, "cannot resolve approvers");
-                    trouble("c1bot could not look up the approvers just now; nothing was submitted. Try again in a moment.")
+                    trouble(&services.lookup_trouble("c1bot could not look up the approvers just now; nothing was submitted. Try again in a moment."))
                 })?);
             }
             let plan = if decision.auto_approve {
                 let via = super::grants::via_for(services, entitlement).await.map_err(|error| {
                     tracing::warn!(%error, "cannot resolve who provisions");
-                    trouble("c1bot could not look up who grants this access just now; nothing was submitted. Try again in a moment.")
+                    trouble(&services.lookup_trouble("c1bot could not look up who grants this access just now; nothing was submitted. Try again in a moment."))
                 })?;
                 Some(super::grants::StartPlan {
                     via,

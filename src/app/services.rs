@@ -100,6 +100,8 @@ pub struct Services {
     pub failing_timers: super::timers::FailingTimers,
     /// Faults injected for drills (`C1BOT_FAULTS`).
     pub faults: InjectedFaults,
+    /// Which features are on, and which wait for a scope.
+    pub features: crate::features::Availability,
 }
 
 /// The faults `C1BOT_FAULTS` asked for, counted down as they happen.
@@ -309,6 +311,18 @@ impl Services {
     ) -> Option<crate::store::OutboxMessage> {
         let names = self.names(request);
         super::activity::line(&self.activity, &self.templates(), &names, request, first)
+    }
+
+    /// What to tell a person when looking up people failed: that user groups wait
+    /// for an admin's approval, when they do, else `otherwise`.
+    pub fn lookup_trouble(&self, otherwise: &str) -> String {
+        match self
+            .features
+            .refusal(crate::features::FeatureId::UserGroups)
+        {
+            Some(waiting) => format!("Nothing was submitted: {waiting}"),
+            None => otherwise.to_owned(),
+        }
     }
 
     pub fn templates(&self) -> Templates {

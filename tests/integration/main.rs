@@ -23,6 +23,7 @@ mod outbox;
 mod provisioners;
 mod request_lifecycle;
 mod requests;
+mod scopes;
 mod shutdown;
 mod socket_mode;
 mod supervision;

@@ -79,6 +79,10 @@ fn load(services: &Services, id: &str) -> anyhow::Result<Option<Versioned<Campai
 pub fn command(services: &Services, trigger_id: String, channel: String, user: String) {
     let services = services.clone();
     tokio::spawn(async move {
+        let reviews = crate::features::FeatureId::AccessReviews;
+        if let Some(refusal) = services.features.refusal(reviews) {
+            return services.tell(&channel, &user, refusal);
+        }
         if let Err(refusal) = may_manage(&services, &user, &channel).await {
             services.tell(&channel, &user, refusal);
             return;
@@ -94,6 +98,12 @@ pub fn command(services: &Services, trigger_id: String, channel: String, user: S
 /// The workspace's user groups as (option text, id), for the reviewer-groups select;
 /// none when Slack cannot say (the modal then offers people only).
 async fn user_groups(services: &Services) -> Vec<(String, String)> {
+    if !services
+        .features
+        .is_on(crate::features::FeatureId::UserGroups)
+    {
+        return Vec::new();
+    }
     let answer = services
         .web
         .call(

@@ -1,6 +1,7 @@
 //! Campaign messages as Block Kit: the modal, the owners' card and the reviewers'
 //! pages, from `blocks/campaign_*.json`. Pure rendering into outbox messages.
 
+use crate::features::{FeatureId, Status};
 use serde_json::Value;
 
 use super::actions;
@@ -105,7 +106,13 @@ pub(super) fn owner_cards(
     let completed = matches!(campaign.state, CampaignState::Completed { .. });
     match (&campaign.channel, completed) {
         (_, true) => {}
-        (None, false) => buttons.push(button(actions::ADD_CHANNEL, "Add channel")),
+        // Turned off in the config: no button. Waiting for a scope: the button stays,
+        // and says so when clicked.
+        (None, false) => {
+            if services.features.status(FeatureId::CampaignChannels) != Status::Off {
+                buttons.push(button(actions::ADD_CHANNEL, "Add channel"));
+            }
+        }
         (Some(channel), false) => {
             buttons.push(if channel.active {
                 button(actions::CHANNEL_DEACTIVATE, "Deactivate channel")

@@ -14,6 +14,7 @@ use super::super::commands::Command;
 use super::super::services::Services;
 use super::super::{campaigns, decisions, dm, grants, one_line};
 use super::Outcome;
+use crate::features::FeatureId;
 use crate::slack::frame::{Envelope, EnvelopeKind};
 use crate::slack::interaction::Interaction;
 use crate::store::{Change, JournalId, OutboxMessage};
@@ -230,7 +231,13 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
             _ => Outcome::Nothing,
         },
         EnvelopeKind::EventsApi => match envelope.payload.get("event").and_then(dm::incoming) {
-            Some(message) => dm::received(services, message, also).await,
+            Some(message) => match services.features.refusal(FeatureId::DmRequests) {
+                Some(refusal) => Outcome::Refused(format!(
+                    "{refusal} Ask with `{} request` instead.",
+                    services.command
+                )),
+                None => dm::received(services, message, also).await,
+            },
             None => Outcome::Nothing,
         },
     }
