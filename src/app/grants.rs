@@ -570,16 +570,13 @@ pub fn open_reason_modal(
             .text("request_id", metadata)
             .text("title", title)
             .text("submit", submit)
-            .text("question", "…")
+            // A mention built here, with the catalog names escaped.
+            .mrkdwn("question", crate::templates::Mrkdwn::built(question))
             .text("hint", hint);
-        let mut view = match services.templates().render("reason_modal", &vars) {
+        let view = match services.templates().render("reason_modal", &vars) {
             Ok(view) => view,
             Err(error) => return tracing::error!(%error, "cannot render the reason modal"),
         };
-        // The question holds a mention built here, with the catalog names escaped.
-        if let Some(text) = view.pointer_mut("/blocks/0/text/text") {
-            *text = json!(question);
-        }
         services.open_view(&trigger_id, view, "reason").await;
     });
 }

@@ -100,6 +100,7 @@ pub struct Reloader {
     templates: services::Shared<Templates>,
     policies_dir: std::path::PathBuf,
     blocks_dir: std::path::PathBuf,
+    metrics: Metrics,
 }
 
 impl Reloader {
@@ -121,6 +122,12 @@ impl Reloader {
             }
             Err(error) => problems.push(format!("templates kept as they were: {error}")),
         }
+        let result = if problems.is_empty() { "ok" } else { "failed" };
+        self.metrics.inc(
+            "c1bot_reloads_total",
+            "SIGHUP reloads of policies and templates, by result (failed: a set was kept as it was).",
+            &[("result", result)],
+        );
         if problems.is_empty() {
             Ok(())
         } else {
@@ -230,6 +237,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         templates: services.templates.clone(),
         policies_dir: config.policies_dir.clone(),
         blocks_dir: config.blocks_dir.clone(),
+        metrics: metrics.clone(),
     };
     let handler = C1Handler {
         services: services.clone(),

@@ -550,21 +550,32 @@ fn prefill_view(view: &mut Value, resource: Option<&Resource>, prefill: &Prefill
         return;
     };
     for block in blocks.iter_mut() {
-        match (block.get("block_id").and_then(Value::as_str), resource) {
+        let id = block
+            .get("block_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        // An admin may have reshaped the block: set a value only where an element is.
+        let Some(element) = block.get_mut("element").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        match (id.as_deref(), resource) {
             (Some(fields::RESOURCE), Some(resource)) => {
-                block["element"]["initial_option"] = json!({
-                    "text": {"type": "plain_text", "text": truncate(&resource.name, 75)},
-                    "value": resource.id.as_str(),
-                });
+                element.insert(
+                    "initial_option".into(),
+                    json!({
+                        "text": {"type": "plain_text", "text": truncate(&resource.name, 75)},
+                        "value": resource.id.as_str(),
+                    }),
+                );
             }
             (Some(fields::ON_BEHALF), _) => {
                 if let Some(user) = &prefill.on_behalf_of {
-                    block["element"]["initial_user"] = json!(user);
+                    element.insert("initial_user".into(), json!(user));
                 }
             }
             (Some(fields::JUSTIFICATION), _) => {
                 if let Some(reason) = prefill.reason.as_deref().filter(|r| !r.is_empty()) {
-                    block["element"]["initial_value"] = json!(truncate(reason, 3000));
+                    element.insert("initial_value".into(), json!(truncate(reason, 3000)));
                 }
             }
             _ => {}

@@ -27,4 +27,5 @@ mod scopes;
 mod shutdown;
 mod socket_mode;
 mod supervision;
+mod templates;
 mod web_api;
