@@ -416,7 +416,7 @@ async fn run(
     };
     let store = Store::open(&data)?;
     let mut out = Vec::new();
-    store.export_audit(&mut out)?;
+    store.export_audit(&mut out).await?;
     let decided_ms: Vec<i64> = String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

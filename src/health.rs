@@ -89,7 +89,7 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        health.metrics.render(),
+        health.metrics.render().await,
     )
 }
 

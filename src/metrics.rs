@@ -19,9 +19,10 @@ const ACK_BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
 ];
 
-/// A gauge read when `/metrics` is scraped: (name, help, labelled values).
+/// A gauge read when `/metrics` is scraped: (name, help, labelled values). Async,
+/// because a source may read the store.
 pub trait GaugeSource: Send + Sync + 'static {
-    fn gauges(&self) -> Vec<Gauge>;
+    fn gauges(&self) -> futures_util::future::BoxFuture<'_, Vec<Gauge>>;
 }
 
 pub struct Gauge {
@@ -142,7 +143,7 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub fn render(&self) -> String {
+    pub async fn render(&self) -> String {
         let mut out = String::new();
         header(
             &mut out,
@@ -250,7 +251,11 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        for gauge in sources.iter().flat_map(|s| s.gauges()) {
+        let mut gauges = Vec::new();
+        for source in &sources {
+            gauges.extend(source.gauges().await);
+        }
+        for gauge in gauges {
             header(&mut out, gauge.name, gauge.help, "gauge");
             for (labels, value) in gauge.values {
                 let _ = writeln!(out, "{}{} {value}", gauge.name, label_set(&labels));
@@ -316,8 +321,8 @@ fn label(value: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_ack_histogram_is_cumulative_and_counts_every_ack() {
+    #[tokio::test]
+    async fn the_ack_histogram_is_cumulative_and_counts_every_ack() {
         let metrics = Metrics::default();
         metrics.acked(
             EnvelopeKind::SlashCommands,
@@ -331,7 +336,7 @@ mod tests {
             Duration::from_millis(3),
             true,
         );
-        let text = metrics.render();
+        let text = metrics.render().await;
         assert!(
             text.contains("c1bot_ack_latency_seconds_bucket{le=\"0.00025\"} 1\n"),
             "{text}"
@@ -344,13 +349,13 @@ mod tests {
         assert!(text.contains("c1bot_duplicate_envelopes_total 1\n"));
     }
 
-    #[test]
-    fn named_counters_and_gauges_render_with_their_labels() {
+    #[tokio::test]
+    async fn named_counters_and_gauges_render_with_their_labels() {
         let metrics = Metrics::default();
         metrics.inc("c1bot_x_total", "Xs.", &[("table", "timers")]);
         metrics.inc("c1bot_x_total", "Xs.", &[("table", "timers")]);
         metrics.set("c1bot_y", "Y.", &[], 3.0);
-        let text = metrics.render();
+        let text = metrics.render().await;
         assert!(text.contains("# TYPE c1bot_x_total counter\n"), "{text}");
         assert!(
             text.contains("c1bot_x_total{table=\"timers\"} 2\n"),
@@ -360,10 +365,10 @@ mod tests {
         assert_eq!(metrics.value("c1bot_x_total", &[("table", "timers")]), 2.0);
     }
 
-    #[test]
-    fn label_values_are_escaped() {
+    #[tokio::test]
+    async fn label_values_are_escaped() {
         let metrics = Metrics::default();
         metrics.web_call("chat.postMessage", "weird\"code");
-        assert!(metrics.render().contains("result=\"weird\\\"code\""));
+        assert!(metrics.render().await.contains("result=\"weird\\\"code\""));
     }
 }

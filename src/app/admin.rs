@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{AuditAnchor, Store};
+use crate::store::{AuditAnchor, SledStore};
 
 pub const SOCKET_NAME: &str = "c1bot.sock";
 
@@ -24,7 +24,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Listens until `shutdown`. The socket file is removed when the listener stops.
-pub fn serve(store: Store, data_dir: &Path, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub fn serve(store: SledStore, data_dir: &Path, shutdown: CancellationToken) -> anyhow::Result<()> {
     let path = socket_path(data_dir);
     // A stale socket from a crash; the store's lock already proved no c1bot is live here.
     let _ = std::fs::remove_file(&path);
@@ -46,7 +46,7 @@ pub fn serve(store: Store, data_dir: &Path, shutdown: CancellationToken) -> anyh
     Ok(())
 }
 
-async fn answer(store: Store, stream: UnixStream) {
+async fn answer(store: SledStore, stream: UnixStream) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     if BufReader::new(read).read_line(&mut line).await.is_err() {
@@ -128,7 +128,7 @@ pub async fn backup(data_dir: &Path, dest: &Path) -> Result<u64, String> {
         }
         // Nobody listening: c1bot is not running, so the directory can be opened here.
         Err(_) => {
-            let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+            let store = SledStore::open(data_dir).map_err(|e| e.to_string())?;
             store.backup_to(&dest).await.map_err(|e| e.to_string())
         }
     }
@@ -153,7 +153,7 @@ pub async fn audit_export(data_dir: &Path) -> Result<Vec<u8>, String> {
             }
         }
         Err(_) => {
-            let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+            let store = SledStore::open(data_dir).map_err(|e| e.to_string())?;
             let mut out = Vec::new();
             store.export_audit(&mut out).map_err(|e| e.to_string())?;
             Ok(out)
@@ -211,7 +211,7 @@ pub async fn audit_verify(
             }
         }
         Err(_) => {
-            let store = Store::open(data_dir).map_err(|e| e.to_string())?;
+            let store = SledStore::open(data_dir).map_err(|e| e.to_string())?;
             let v = store
                 .verify_audit_against(anchor)
                 .map_err(|e| e.to_string())?;

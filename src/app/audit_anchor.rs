@@ -102,18 +102,19 @@ pub async fn publish_once(
     channel: Option<&str>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<AuditAnchor>> {
-    let Some(head) = store.audit_head().context("reading the audit head")? else {
+    let Some(head) = store.audit_head().await.context("reading the audit head")? else {
         return Ok(None);
     };
     let stored = store
         .get::<Published>(Table::Meta, LAST_KEY)
+        .await
         .context("reading the last published audit head")?;
     let last = stored.as_ref().map(|p| AuditAnchor {
         seq: p.data.seq,
         hash: p.data.hash.clone(),
     });
     let only_own_since = match &last {
-        Some(last) if head.seq > last.seq => only_own_after(store, last.seq)?,
+        Some(last) if head.seq > last.seq => only_own_after(store, last.seq).await?,
         _ => false,
     };
     match due(last.as_ref(), &head, only_own_since) {
@@ -145,16 +146,21 @@ pub async fn publish_once(
     Ok(Some(head))
 }
 
-/// Whether every entry after `seq` is the delivery record of an anchor post.
-fn only_own_after(store: &Store, seq: u64) -> anyhow::Result<bool> {
-    for entry in store.audit_after(seq) {
-        let entry = entry.context("reading the audit log")?;
-        if entry.get("subject").and_then(|s| s.as_str()) != Some(SUBJECT) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+/// Whether every entry after `seq` is the delivery record of an anchor post (a
+/// handful at most: more than [`OWN_AFTER_LIMIT`] means something else happened).
+async fn only_own_after(store: &Store, seq: u64) -> anyhow::Result<bool> {
+    let entries = store
+        .audit_after(seq, OWN_AFTER_LIMIT + 1)
+        .await
+        .context("reading the audit log")?;
+    Ok(entries.len() <= OWN_AFTER_LIMIT
+        && entries
+            .iter()
+            .all(|entry| entry.get("subject").and_then(|s| s.as_str()) == Some(SUBJECT)))
 }
+
+/// More entries after the last anchor than this are never all the anchor's own.
+const OWN_AFTER_LIMIT: usize = 16;
 
 /// Starts the publisher under `supervisor` (loop `audit-anchor`), until `shutdown`.
 pub fn spawn(

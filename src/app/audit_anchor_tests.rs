@@ -65,7 +65,7 @@ async fn audited(store: &Store, subject: &str) {
 /// Delivers every pending outbox entry, as the sender would.
 async fn deliver_all(store: &Store) -> Vec<OutboxMessage> {
     let mut sent = Vec::new();
-    for (id, entry) in store.pending_outbox().expect("outbox") {
+    for (id, entry) in store.pending_outbox().await.expect("outbox") {
         let posted = SlackRef {
             channel: "C0AUDIT001".into(),
             ts: format!("1700000000.{id:06}"),
@@ -90,7 +90,7 @@ async fn a_pass_posts_the_head_once_until_it_moves_again() {
     );
 
     audited(&store, "REQ-1").await;
-    let head = store.audit_head().expect("read").expect("a head");
+    let head = store.audit_head().await.expect("read").expect("a head");
     let published = publish_once(&store, channel, Utc::now()).await;
     assert_eq!(published.ok(), Some(Some(head.clone())));
     let sent = deliver_all(&store).await;
@@ -100,10 +100,10 @@ async fn a_pass_posts_the_head_once_until_it_moves_again() {
     assert!(text.contains(&format!("--head {head}")), "{text}");
 
     // The post's own delivery moved the head; that alone is not worth a post.
-    assert!(store.audit_head().expect("read").expect("a head").seq > head.seq);
+    assert!(store.audit_head().await.expect("read").expect("a head").seq > head.seq);
     let again = publish_once(&store, channel, Utc::now()).await;
     assert_eq!(again.ok(), Some(None));
-    assert!(store.pending_outbox().expect("outbox").is_empty());
+    assert!(store.pending_outbox().await.expect("outbox").is_empty());
 
     audited(&store, "REQ-2").await;
     let moved = publish_once(&store, channel, Utc::now()).await;
@@ -118,7 +118,7 @@ async fn without_a_channel_the_head_is_only_logged_and_remembered() {
     audited(&store, "REQ-1").await;
     let first = publish_once(&store, None, Utc::now()).await;
     assert!(first.ok().flatten().is_some());
-    assert!(store.pending_outbox().expect("outbox").is_empty());
+    assert!(store.pending_outbox().await.expect("outbox").is_empty());
     let again = publish_once(&store, None, Utc::now()).await;
     assert_eq!(again.ok(), Some(None), "nothing moved");
 }

@@ -42,7 +42,7 @@ impl From<Result> for super::journal::Outcome {
 pub fn open_deny_modal(services: &Services, trigger_id: String, request_id: String) {
     let services = services.clone();
     tokio::spawn(async move {
-        let Ok(Some(stored)) = services.load_request(&request_id) else {
+        let Ok(Some(stored)) = services.load_request(&request_id).await else {
             return;
         };
         let request = stored.data;
@@ -114,7 +114,7 @@ async fn act_once(
     also: &Change,
 ) -> Result {
     for _ in 0..ATTEMPTS {
-        let stored = match services.load_request(request_id) {
+        let stored = match services.load_request(request_id).await {
             Ok(Some(stored)) => stored,
             Ok(None) => return Result::Refused(format!("There is no request {request_id}.")),
             Err(error) => {

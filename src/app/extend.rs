@@ -26,7 +26,7 @@ pub fn open_modal(
 ) {
     let services = services.clone();
     tokio::spawn(async move {
-        let request = match services.load_request(&request_id) {
+        let request = match services.load_request(&request_id).await {
             Ok(Some(stored)) => stored.data,
             _ => {
                 return services.tell(
@@ -95,7 +95,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
     let refuse = |message: String| {
         Some(json!({ "response_action": "errors", "errors": { fields::JUSTIFICATION: message } }))
     };
-    let previous = match services.load_request(request_id) {
+    let previous = match services.load_request(request_id).await {
         Ok(Some(stored)) => stored,
         Ok(None) => return refuse(format!("There is no request {request_id}.")),
         Err(error) => {

@@ -35,12 +35,12 @@ pub async fn prepare(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Fired> {
     if entry.kind == TIMER_PROVISIONER {
-        return super::provisioning::prepare_run(services, at, entry, now);
+        return super::provisioning::prepare_run(services, at, entry, now).await;
     }
     let done = Change::new()
         .at(now)
         .cancel_timer(at, &entry.subject, &entry.kind);
-    let Some(stored) = services.load_request(&entry.subject)? else {
+    let Some(stored) = services.load_request(&entry.subject).await? else {
         return Ok(Fired::Commit(done, None, None));
     };
     let request = &stored.data;

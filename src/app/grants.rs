@@ -217,7 +217,7 @@ pub struct StartPlan {
 
 pub async fn plan_start(services: &Services, request: &AccessRequest) -> anyhow::Result<StartPlan> {
     let previous = match &request.extends {
-        Some(id) => services.load_request(id)?,
+        Some(id) => services.load_request(id).await?,
         None => None,
     };
     let via = match services.target(request) {
@@ -324,7 +324,7 @@ async fn act_once(
     also: &Change,
 ) -> Outcome {
     for _ in 0..ATTEMPTS {
-        let stored = match services.load_request(request_id) {
+        let stored = match services.load_request(request_id).await {
             Ok(Some(stored)) => stored,
             Ok(None) => return Outcome::Refused(format!("There is no request {request_id}.")),
             Err(error) => {
@@ -529,7 +529,7 @@ pub fn open_reason_modal(
 ) {
     let services = services.clone();
     tokio::spawn(async move {
-        let Ok(Some(stored)) = services.load_request(&request_id) else {
+        let Ok(Some(stored)) = services.load_request(&request_id).await else {
             return;
         };
         let names = services.names(&stored.data);

@@ -65,7 +65,7 @@ impl EnvelopeHandler for C1Handler {
                 }
             }
             EnvelopeKind::SlashCommands => match envelope.decode() {
-                Inbound::SlashCommand(command) => ack.send(self.on_command(&command)),
+                Inbound::SlashCommand(command) => ack.send(self.on_command(&command).await),
                 other => {
                     tracing::warn!(?other, "a slash command c1bot cannot read; acked");
                     ack.send(None);
@@ -94,7 +94,7 @@ impl EnvelopeHandler for C1Handler {
 }
 
 impl C1Handler {
-    fn on_command(&self, command: &SlackCommandEvent) -> Option<Value> {
+    async fn on_command(&self, command: &SlackCommandEvent) -> Option<Value> {
         let text = command.text.as_deref().unwrap_or_default();
         let user = command.user_id.to_string();
         tracing::info!(user = %user, command = %command.command, "slash command");
@@ -107,7 +107,7 @@ impl C1Handler {
                 user,
                 &text,
             ),
-            Command::Status => Some(status::status_message(&self.services, &user)),
+            Command::Status => Some(status::status_message(&self.services, &user).await),
             Command::Campaign => {
                 super::campaigns::command(
                     &self.services,

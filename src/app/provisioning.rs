@@ -103,13 +103,14 @@ fn longest_lease(services: &Services) -> Duration {
 
 /// At start-up: leases the last process left are pulled forward to now, because no
 /// run of that process can still be going.
-pub fn resume_leases(services: &Services) {
+pub async fn resume_leases(services: &Services) {
     let now = services.now();
     let until = now
         + chrono::Duration::from_std(longest_lease(services)).unwrap_or(chrono::Duration::hours(1));
     let leases = match services
         .store
         .timers_of_kind_before(TIMER_PROVISIONER, until)
+        .await
     {
         Ok(leases) => leases,
         Err(error) => return tracing::error!(%error, "cannot read provisioner leases"),
@@ -137,7 +138,7 @@ pub fn resume_leases(services: &Services) {
 }
 
 /// A `provisioner-run` timer fired: lease it, and start the run after the commit.
-pub fn prepare_run(
+pub async fn prepare_run(
     services: &Services,
     at: DateTime<Utc>,
     entry: &TimerEntry,
@@ -150,7 +151,7 @@ pub fn prepare_run(
         // Its own lease; the run in progress settles it.
         return Ok(Fired::Nothing);
     }
-    let Some(stored) = services.load_request(&entry.subject)? else {
+    let Some(stored) = services.load_request(&entry.subject).await? else {
         return Ok(Fired::Commit(done, None, None));
     };
     let task = stored
@@ -199,7 +200,7 @@ pub fn spawn(services: &Services, job: Job) {
 }
 
 async fn run(services: &Services, job: &Job) -> anyhow::Result<()> {
-    let Some(stored) = services.load_request(&job.request_id)? else {
+    let Some(stored) = services.load_request(&job.request_id).await? else {
         return Ok(());
     };
     let request = stored.data;
@@ -288,7 +289,7 @@ async fn settle(
     outcome: Outcome,
 ) -> anyhow::Result<()> {
     for _ in 0..ATTEMPTS {
-        let Some(stored) = services.load_request(request_id)? else {
+        let Some(stored) = services.load_request(request_id).await? else {
             return Ok(());
         };
         let fallback = grants::fallback_for(services, &stored.data).await;

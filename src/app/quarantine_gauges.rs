@@ -10,18 +10,22 @@ pub struct QuarantineGauges {
 }
 
 impl GaugeSource for QuarantineGauges {
-    fn gauges(&self) -> Vec<Gauge> {
-        let values = Table::ALL
-            .iter()
-            .filter(|table| **table != Table::Quarantine)
-            .map(|table| {
-                let count = self
-                    .store
-                    .quarantined_count(*table)
-                    .map_or(f64::NAN, |n| n as f64);
-                (vec![("table", table.name().to_owned())], count)
-            })
-            .collect();
+    fn gauges(&self) -> futures_util::future::BoxFuture<'_, Vec<Gauge>> {
+        Box::pin(self.read())
+    }
+}
+
+impl QuarantineGauges {
+    async fn read(&self) -> Vec<Gauge> {
+        let mut values = Vec::new();
+        for table in Table::ALL.iter().filter(|t| **t != Table::Quarantine) {
+            let count = self
+                .store
+                .quarantined_count(*table)
+                .await
+                .map_or(f64::NAN, |n| n as f64);
+            values.push((vec![("table", table.name().to_owned())], count));
+        }
         vec![Gauge {
             name: "c1bot_quarantined_rows",
             help: "Rows moved to the quarantine table because they could not be read, by the table they came from.",
@@ -38,6 +42,8 @@ mod tests {
     async fn every_table_is_reported_with_its_quarantined_rows() {
         let store = Store::temporary().expect("store");
         store
+            .sled()
+            .expect("sled")
             .tree(Table::Outbox)
             .insert(7u64.to_be_bytes(), &b"not json"[..])
             .expect("planted");
@@ -51,7 +57,7 @@ mod tests {
             .await
             .expect("moved");
         assert!(moved);
-        let gauges = QuarantineGauges { store }.gauges();
+        let gauges = QuarantineGauges { store }.gauges().await;
         let values = &gauges[0].values;
         let of = |name: &str| {
             values

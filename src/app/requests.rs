@@ -378,11 +378,10 @@ pub async fn create(
     match committed {
         Ok(done) => {
             tracing::info!(number = ?done.number, user, "request submitted");
-            if let Some(Ok(Some(stored))) = done
-                .number
-                .map(|n| services.load_request(&format!("REQ-{n}")))
-            {
-                super::status::refresh_homes(services, &stored.data);
+            if let Some(n) = done.number {
+                if let Ok(Some(stored)) = services.load_request(&format!("REQ-{n}")).await {
+                    super::status::refresh_homes(services, &stored.data);
+                }
             }
             Ok(())
         }

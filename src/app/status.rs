@@ -10,24 +10,11 @@ use super::notify::duration_text;
 use super::services::Services;
 use crate::campaign::Campaign;
 use crate::slack::web::methods;
-use crate::store::Table;
+
 use crate::templates::Vars;
 use crate::workflow::grant::{Ending, GrantState, TaskKind};
 use crate::workflow::request::{AccessRequest, State};
 use chrono::{DateTime, Utc};
-
-fn all_requests(services: &Services) -> Vec<AccessRequest> {
-    match services
-        .store
-        .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
-    {
-        Ok(rows) => rows.into_iter().map(|(_, v)| v.data).collect(),
-        Err(error) => {
-            tracing::error!(%error, "cannot read requests");
-            Vec::new()
-        }
-    }
-}
 
 fn stage(request: &AccessRequest, now: DateTime<Utc>) -> String {
     if let Some(grant) = &request.grant {
@@ -145,8 +132,8 @@ fn overdue_for(
 }
 
 /// The `/c1 status` answer, as a slash-command ack payload.
-pub fn status_message(services: &Services, user: &str) -> Value {
-    let requests = all_requests(services);
+pub async fn status_message(services: &Services, user: &str) -> Value {
+    let requests = super::request_index::for_person(services, user).await;
     let open: Vec<Vars> = requests
         .iter()
         .filter(|r| {
@@ -181,7 +168,7 @@ pub fn status_message(services: &Services, user: &str) -> Value {
 
 /// Renders and publishes `user`'s App Home.
 pub async fn publish_home(services: &Services, user: &str) {
-    let requests = all_requests(services);
+    let requests = super::request_index::for_person(services, user).await;
     let now = services.now();
     let pick = |keep: &dyn Fn(&AccessRequest) -> bool| -> Vec<Vars> {
         requests
@@ -208,7 +195,7 @@ pub async fn publish_home(services: &Services, user: &str) {
             "my_access",
             pick(&|r| r.beneficiary == user && is_active(r)),
         );
-    let vars = super::home_campaigns::add_lists(services, user, vars);
+    let vars = super::home_campaigns::add_lists(services, user, vars).await;
     let vars = vars.list("notices", admin_notices(services, user).await);
     let view = match services.templates().render("home", &vars) {
         Ok(view) => view,

@@ -80,7 +80,7 @@ const FAILED: Backoff = Backoff {
 const TELL_AFTER_FAILURES: u32 = 5;
 
 pub async fn run(services: Services, beat: Heartbeat, shutdown: CancellationToken) {
-    super::provisioning::resume_leases(&services);
+    super::provisioning::resume_leases(&services).await;
     while !shutdown.is_cancelled() {
         if services.faults.take_timer_loop_panic() {
             panic!("injected fault: timer-loop-panic (C1BOT_FAULTS)");
@@ -90,7 +90,7 @@ pub async fn run(services: Services, beat: Heartbeat, shutdown: CancellationToke
             Err(error) => tracing::error!(error = format!("{error:#}"), "timer pass failed"),
         }
         let now = services.now();
-        let wait = match services.store.next_timer_due() {
+        let wait = match services.store.next_timer_due().await {
             Ok(Some(due)) => (due - now).to_std().unwrap_or_default().min(MAX_SLEEP),
             _ => MAX_SLEEP,
         };
@@ -123,7 +123,7 @@ pub async fn fire_due(services: &Services) -> anyhow::Result<usize> {
     let mut fired = 0;
     loop {
         let now = services.now();
-        let due = services.store.due_timers_limit(now, BATCH)?;
+        let due = services.store.due_timers_limit(now, BATCH).await?;
         for key in &due.undecodable {
             services
                 .store
@@ -225,7 +225,7 @@ async fn postpone(
         .cancel_timer(at, &entry.subject, &entry.kind)
         .timer(next, moved);
     if failures == TELL_AFTER_FAILURES {
-        for owner in responsible(services, entry) {
+        for owner in responsible(services, entry).await {
             change = change.outbox(OutboxMessage::text(
                 &owner,
                 &format!(
@@ -245,16 +245,16 @@ async fn postpone(
 
 /// Who is told about a timer that keeps failing: the resource's owners for a
 /// request, the owners of a campaign.
-fn responsible(services: &Services, entry: &TimerEntry) -> Vec<String> {
+async fn responsible(services: &Services, entry: &TimerEntry) -> Vec<String> {
     if entry.subject.starts_with("REQ-") {
-        if let Ok(Some(stored)) = services.load_request(&entry.subject) {
+        if let Ok(Some(stored)) = services.load_request(&entry.subject).await {
             return super::grants::owners_of(services, &stored.data)
                 .into_iter()
                 .collect();
         }
     }
     if entry.subject.starts_with("CMP-") {
-        return super::campaigns::owners(services, &entry.subject);
+        return super::campaigns::owners(services, &entry.subject).await;
     }
     Vec::new()
 }
@@ -348,7 +348,7 @@ async fn prepare(
             return Ok(Fired::Commit(done, None, None));
         }
     };
-    let Some(stored) = services.load_request(&entry.subject)? else {
+    let Some(stored) = services.load_request(&entry.subject).await? else {
         return Ok(Fired::Commit(done, None, None));
     };
     let transition = match approval::apply(&stored.data, action.clone(), &Actor::system(), now) {

@@ -31,13 +31,17 @@ impl Record for Probe {
     const VERSION: u32 = 1;
 }
 
-/// Writes and flushes a tiny record every [`PROBE_EVERY`]; only a success beats.
+/// Reads, then writes and flushes a tiny record, every [`PROBE_EVERY`]; only a
+/// success beats, so `/readyz` fails when the store can no longer be read or written.
 pub async fn store_probe(store: Store, beat: Heartbeat, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
         let change = Change::new().put(Table::Meta, "health/probe", &Probe { at: Utc::now() });
-        match store.commit(change).await {
-            Ok(_) => beat.beat(),
-            Err(error) => tracing::error!(%error, "the store cannot write"),
+        match store.next_timer_due().await {
+            Err(error) => tracing::error!(%error, "the store cannot be read"),
+            Ok(_) => match store.commit(change).await {
+                Ok(_) => beat.beat(),
+                Err(error) => tracing::error!(%error, "the store cannot write"),
+            },
         }
         tokio::select! {
             () = shutdown.cancelled() => {}

@@ -37,7 +37,7 @@ pub(super) enum Done {
 /// Delivers entry `id` until it is settled or `stop` is cancelled.
 pub(super) async fn deliver(shared: Arc<Shared>, id: u64, stop: CancellationToken) -> (u64, Done) {
     loop {
-        let entry = match shared.store.outbox_entry(id) {
+        let entry = match shared.store.outbox_entry(id).await {
             Ok(Some(entry)) => entry,
             Ok(None) => return (id, Done::Settled),
             Err(StoreError::Decode { detail, .. }) => {
@@ -81,7 +81,7 @@ pub(super) async fn deliver(shared: Arc<Shared>, id: u64, stop: CancellationToke
 /// Moves an unreadable row aside (after checking it still is unreadable).
 pub(super) async fn quarantine(shared: &Shared, id: u64, reason: &str) {
     if !matches!(
-        shared.store.outbox_entry(id),
+        shared.store.outbox_entry(id).await,
         Err(StoreError::Decode { .. })
     ) {
         return;
@@ -174,6 +174,7 @@ async fn update_every_copy(
     let Some(posted) = shared
         .store
         .slack_ref(key)
+        .await
         .context("reading a message reference")?
     else {
         let error = format!("no message was recorded under {key:?} (its post never succeeded)");

@@ -142,7 +142,7 @@ impl Sender {
     /// Reads the whole outbox once; false when shutdown came first.
     async fn resume(&mut self, heartbeat: &Heartbeat) -> bool {
         let scan = loop {
-            match self.shared.store.outbox_resume() {
+            match self.shared.store.outbox_resume().await {
                 Ok(scan) => break scan,
                 Err(error) => {
                     tracing::error!(%error, "reading the outbox at start-up failed");
@@ -191,7 +191,7 @@ impl Sender {
     /// (the rest stays, in order, for the next try).
     async fn admit_backlog(&mut self) -> bool {
         while let Some(&id) = self.backlog.front() {
-            match self.shared.store.outbox_entry(id) {
+            match self.shared.store.outbox_entry(id).await {
                 Ok(Some(entry)) => self.admit(id, conversation_keys(&entry.message)),
                 Ok(None) => {}
                 Err(StoreError::Decode { detail, .. }) => {

@@ -8,7 +8,7 @@
 //! never disagree. Editing, removing or reordering an entry breaks the chain at that
 //! entry; cutting or rewriting the tail (head included) is only caught against a head
 //! kept elsewhere, an [`super::AuditAnchor`]. Appending happens in [`super::tx`]; this
-//! module is pure apart from the `Store` readers at the end.
+//! module is pure apart from the `SledStore` readers at the end.
 
 use std::io::Write;
 
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::audit_verify::AuditAnchor;
 use super::keys::{seq_key, AUDIT_HEAD};
-use super::{records, Store, StoreError, Table};
+use super::{records, SledStore, StoreError, Table};
 
 /// Format version of an audit entry (part of the hashed content).
 const ENTRY_VERSION: u32 = 1;
@@ -123,7 +123,7 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Writes every audit entry as one JSON object per line, oldest first; returns how many.
     pub fn export_audit(&self, w: &mut impl Write) -> Result<u64, StoreError> {
         let mut count = 0;

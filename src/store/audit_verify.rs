@@ -6,7 +6,7 @@
 //! checks out. An anchor (a `seq:hash` c1bot published earlier, see
 //! `crate::app::audit_anchor`) catches that: entry `seq` must still be there with that
 //! hash, and the chain must run unbroken through it to the end. Pure apart from the
-//! `Store` reader at the end.
+//! `SledStore` reader at the end.
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::audit::{chain_hash, AuditHead, GENESIS_HASH};
 use super::keys::{seq_from_key, AUDIT_HEAD};
-use super::{Store, StoreError, Table};
+use super::{SledStore, StoreError, Table};
 
 /// A head of the chain kept outside the store: entry `seq` had hash `hash`. Written
 /// and read as `seq:hash` (`1042:3f5a…`, 64 hex digits).
@@ -53,7 +53,7 @@ impl FromStr for AuditAnchor {
     }
 }
 
-/// The outcome of [`Store::verify_audit`].
+/// The outcome of [`SledStore::verify_audit`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditVerification {
     /// Entries read.
@@ -205,16 +205,16 @@ fn check_entry(
     Ok(stored_hash)
 }
 
-impl Store {
+impl SledStore {
     /// Recomputes the whole chain; reports the first entry that was edited, removed or
     /// moved. A storage error is an `Err`; a broken chain is an `Ok` with a problem.
     /// It cannot tell a cut tail whose head was moved back too: see
-    /// [`Store::verify_audit_against`].
+    /// [`SledStore::verify_audit_against`].
     pub fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         self.verify_audit_against(None)
     }
 
-    /// [`Store::verify_audit`], and the log must still hold the entry `anchor` names,
+    /// [`SledStore::verify_audit`], and the log must still hold the entry `anchor` names,
     /// with its hash: a cut or rewritten tail is reported even when the stored head
     /// was moved back with it.
     pub fn verify_audit_against(

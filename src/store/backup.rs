@@ -1,5 +1,5 @@
 //! Backups: a consistent copy of the whole database in a new directory, taken while
-//! c1bot keeps running ([`Store::backup_to`]).
+//! c1bot keeps running ([`SledStore::backup_to`]).
 //!
 //! Owns what makes a backup safe for the running bot: the copy runs on a blocking
 //! thread, never on the async runtime; the destination is created first and its free
@@ -7,13 +7,13 @@
 //! panics on a full disk, which is why the copy is written here with errors instead)
 //! is caught, the partial copy removed and the reason returned. While the copy is
 //! taken it holds the store's gate exclusively: commits wait for it without blocking
-//! their runtime threads (`Store::transact` awaits the gate), reads do not wait.
+//! their runtime threads (`SledStore::transact` awaits the gate), reads do not wait.
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 
 /// Room kept beyond the source's size: a fresh sled directory's own files and the
 /// slack of its log segments.
@@ -60,7 +60,7 @@ fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }
 
-impl Store {
+impl SledStore {
     /// Writes a consistent copy of the whole database to `dest`, a new directory;
     /// returns the number of entries copied. Safe while c1bot runs: see the module
     /// docs. On failure nothing is left at `dest` and the error says why.
@@ -68,7 +68,7 @@ impl Store {
         self.backup_to_with(dest, available_space).await
     }
 
-    /// [`Store::backup_to`] with the free-space probe given: how a drill or a test
+    /// [`SledStore::backup_to`] with the free-space probe given: how a drill or a test
     /// stands in a full disk.
     pub async fn backup_to_with(
         &self,
@@ -223,7 +223,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_backup_leaves_nothing_behind_and_the_store_keeps_committing() {
-        let store = Store::temporary().expect("store");
+        let store = SledStore::temporary().expect("store");
         let dir = tempfile::tempdir().expect("temp dir");
         let dest = dir.path().join("copy");
         let refused = store
@@ -240,12 +240,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_backup_copies_every_entry_into_a_database_that_opens() {
-        let store = Store::temporary().expect("store");
+        let store = SledStore::temporary().expect("store");
         store.commit(audited("REQ-1")).await.expect("commit");
         let dir = tempfile::tempdir().expect("temp dir");
         let dest = dir.path().join("copy");
         store.backup_to(&dest).await.expect("backup");
-        let copy = Store::open(&dest).expect("the copy opens");
+        let copy = SledStore::open(&dest).expect("the copy opens");
         let verified = copy.verify_audit().expect("readable");
         assert_eq!((verified.count, verified.problem), (1, None));
     }
@@ -261,7 +261,7 @@ mod tests {
                 .build()
                 .expect("runtime");
             runtime.block_on(async {
-                let store = Store::temporary().expect("store");
+                let store = SledStore::temporary().expect("store");
                 let backup = store.inner.gate.try_write().expect("as a backup holds it");
                 let waiting = tokio::spawn({
                     let store = store.clone();

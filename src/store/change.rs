@@ -1,5 +1,5 @@
 //! [`Change`]: everything one state transition writes, committed as one sled
-//! transaction by [`super::Store::commit`]: expectations (compare-and-set on a
+//! transaction by [`super::SledStore::commit`]: expectations (compare-and-set on a
 //! record's revision), record writes and deletes, outbox messages, audit events, and
 //! timers scheduled or cancelled.
 //!
@@ -13,7 +13,7 @@ use super::audit::AuditEvent;
 use super::journal::JournalId;
 use super::keys::{self, seq_key, timer_key, OUTBOX_COUNTER, RESERVED_META_PREFIX};
 use super::outbox::{OutboxEntry, OutboxMessage};
-use super::records::Record;
+use super::records::{IndexKey, Record};
 use super::timers::TimerEntry;
 use super::tx::{Tx, TxResult};
 use super::{CommitError, Table};
@@ -39,6 +39,8 @@ enum Op {
         table: Table,
         key: String,
         v: u32,
+        /// The record's index entries, as stored (see `IndexKey::stored`).
+        idx: Vec<String>,
         json: String,
     },
     Delete {
@@ -61,7 +63,7 @@ enum Op {
 /// What a commit allocated.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Committed {
-    /// The request number, for [`super::Store::commit_numbered`].
+    /// The request number, for [`super::SledStore::commit_numbered`].
     pub number: Option<u64>,
     pub outbox_ids: Vec<u64>,
     /// Beside each outbox id, the conversation it is queued to (its `channel`
@@ -106,6 +108,7 @@ impl Change {
                 table,
                 key,
                 v: R::VERSION,
+                idx: record.index().iter().map(IndexKey::stored).collect(),
                 json,
             }),
             Err(e) => self.invalidate(format!(
@@ -273,12 +276,13 @@ pub(crate) fn write(
                 table,
                 key,
                 v,
+                idx,
                 json,
             } => {
-                tx.put_json::<CommitError>(*table, key.as_bytes(), *v, json)?;
+                tx.put_json::<CommitError>(*table, key.as_bytes(), *v, idx, json)?;
             }
             Op::Delete { table, key } => {
-                tx.tree(*table).remove(key.as_bytes())?;
+                tx.delete::<CommitError>(*table, key.as_bytes())?;
             }
             Op::Outbox(message) => {
                 let id = tx.next_counter::<CommitError>(OUTBOX_COUNTER, 1)?;

@@ -66,7 +66,7 @@ impl StoreError {
     }
 }
 
-/// Why [`super::Store::commit`] wrote nothing (or, for `Storage` after the
+/// Why [`super::SledStore::commit`] wrote nothing (or, for `Storage` after the
 /// transaction, could not confirm durability).
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {

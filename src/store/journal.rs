@@ -21,7 +21,7 @@ use super::keys::{
 };
 use super::outbox::OutboxMessage;
 use super::records::{self, Record};
-use super::{Store, StoreError, Table};
+use super::{SledStore, StoreError, Table};
 
 /// A journal row's number, in arrival order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ impl Record for JournalEntry {
     const VERSION: u32 = 1;
 }
 
-/// What [`Store::journal`] did with an envelope.
+/// What [`SledStore::journal`] did with an envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Journaled {
     /// Written (and flushed) under this number: process it.
@@ -71,7 +71,7 @@ pub struct PendingJournal {
     pub undecodable: Vec<Vec<u8>>,
 }
 
-impl Store {
+impl SledStore {
     /// Writes `envelope` to the journal unless one of `keys` was journaled already;
     /// returns once the row is on disk (one fsync shared by concurrent callers).
     pub async fn journal(
@@ -103,6 +103,7 @@ impl Store {
                     Table::Journal,
                     &seq_key(seq),
                     JournalEntry::VERSION,
+                    &[],
                     &json,
                 )?;
                 for key in keys {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::audit::AuditEvent;
 use super::keys::seq_key;
 use super::records::Record;
-use super::{Store, StoreError, Table};
+use super::{SledStore, StoreError, Table};
 
 /// A Web API call to make after the commit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,7 +198,7 @@ impl OutboxEntry {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Removes entry `id`, records where it landed under its `record_ref` (every copy
     /// found), and audits the notification, in one flushed transaction. An unknown id
     /// is a no-op (already settled), so a retried settlement is harmless.

@@ -4,14 +4,14 @@
 //! that lets the sender find out after a crash whether a post reached Slack.
 //!
 //! Undecodable rows are reported, never fatal: the sender moves them aside with
-//! [`Store::quarantine`] and goes on.
+//! [`SledStore::quarantine`] and goes on.
 
 use chrono::{DateTime, Utc};
 
 use super::keys::{seq_from_key, seq_key, OUTBOX_COUNTER};
 use super::outbox::OutboxEntry;
 use super::records;
-use super::{Store, StoreError, Table};
+use super::{SledStore, StoreError, Table};
 
 /// What the sender starts from: every entry committed before it started, in commit
 /// order, and the rows that could not be read.
@@ -22,14 +22,14 @@ pub struct OutboxScan {
     pub undecodable: Vec<(Vec<u8>, String)>,
 }
 
-impl Store {
+impl SledStore {
     /// Every entry that can be read, oldest first (by outbox id, i.e. commit order).
     /// Unreadable rows are left for the sender to quarantine.
     pub fn pending_outbox(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
         Ok(self.scan_outbox(u64::MAX)?.entries)
     }
 
-    /// Starts a sender: from now on [`Store::take_committed_outbox`] hands out exactly
+    /// Starts a sender: from now on [`SledStore::take_committed_outbox`] hands out exactly
     /// the entries committed after this call, and the scan returned holds every entry
     /// committed before it (and every unreadable row, wherever it is).
     pub fn outbox_resume(&self) -> Result<OutboxScan, StoreError> {

@@ -23,7 +23,7 @@ fn t(secs: i64) -> chrono::DateTime<Utc> {
 
 #[tokio::test]
 async fn concurrent_commits_hand_their_ids_to_the_sender_in_commit_order() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     let scan = store.outbox_resume().expect("resume");
     assert!(scan.entries.is_empty());
     let commits = (0..50).map(|i| {
@@ -47,7 +47,7 @@ async fn concurrent_commits_hand_their_ids_to_the_sender_in_commit_order() {
 async fn queued_counts_are_exact_per_person_and_rebuilt_on_open() {
     let dir = tempfile::tempdir().expect("dir");
     {
-        let store = Store::open(dir.path()).expect("open");
+        let store = SledStore::open(dir.path()).expect("open");
         let change = Change::new()
             .outbox(dm(BOB, "A/1"))
             .outbox(dm(BOB, "A/2"))
@@ -70,7 +70,7 @@ async fn queued_counts_are_exact_per_person_and_rebuilt_on_open() {
             .await
             .expect("commit");
     }
-    let store = Store::open(dir.path()).expect("reopen");
+    let store = SledStore::open(dir.path()).expect("reopen");
     assert_eq!(store.outbox_queued_to(BOB), 1);
     assert_eq!(store.outbox_queued_to("U0ALICE001"), 0);
     assert_eq!(store.outbox_depth(), 2);
@@ -78,7 +78,7 @@ async fn queued_counts_are_exact_per_person_and_rebuilt_on_open() {
 
 #[tokio::test]
 async fn an_unreadable_row_is_reported_by_the_scan_and_the_rest_still_read() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store
         .commit(Change::new().outbox(dm(BOB, "A/1")))
         .await
@@ -108,7 +108,7 @@ async fn an_unreadable_row_is_reported_by_the_scan_and_the_rest_still_read() {
 async fn an_attempt_is_marked_durably_before_the_call() {
     let dir = tempfile::tempdir().expect("dir");
     let id = {
-        let store = Store::open(dir.path()).expect("open");
+        let store = SledStore::open(dir.path()).expect("open");
         let id = store
             .commit(Change::new().outbox(dm(BOB, "A/1")))
             .await
@@ -118,7 +118,7 @@ async fn an_attempt_is_marked_durably_before_the_call() {
         assert!(store.outbox_attempt_started(id, t(9)).await.expect("mark"));
         id
     };
-    let store = Store::open(dir.path()).expect("reopen after the 'crash'");
+    let store = SledStore::open(dir.path()).expect("reopen after the 'crash'");
     let entry = store.outbox_entry(id).expect("read").expect("pending");
     assert!(entry.maybe_posted);
     assert_eq!(entry.attempt_started_at, Some(t(5)), "the first attempt");
@@ -136,7 +136,7 @@ async fn an_attempt_is_marked_durably_before_the_call() {
 
 #[tokio::test]
 async fn a_reference_written_before_copies_existed_still_reads() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store
         .tree(Table::SlackRefs)
         .insert(

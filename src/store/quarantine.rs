@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::QUARANTINED_PREFIX;
 use super::records::Record;
-use super::{Store, StoreError, Table};
+use super::{SledStore, StoreError, Table};
 
 /// A row moved aside, as stored in the `quarantine` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,7 +33,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Store {
+impl SledStore {
     /// Moves the row under `key` in `table` aside (see the module docs). A row that is
     /// already gone is a no-op. Returns whether a row was moved.
     pub async fn quarantine(

@@ -1,4 +1,4 @@
-//! Store-level tests over real sled directories: atomicity, durability across a
+//! SledStore-level tests over real sled directories: atomicity, durability across a
 //! process exit, the directory lock, the outbox, timers and the audit chain.
 
 use std::time::Duration;
@@ -53,7 +53,7 @@ fn reminder(subject: &str) -> TimerEntry {
     TimerEntry::new("reminder", subject)
 }
 
-fn audit_lines(store: &Store) -> Vec<Value> {
+fn audit_lines(store: &SledStore) -> Vec<Value> {
     let mut out = Vec::new();
     store.export_audit(&mut out).expect("export");
     String::from_utf8(out)
@@ -75,7 +75,7 @@ fn create(key: &str) -> Change {
 
 #[tokio::test]
 async fn records_come_back_with_their_version_and_revision() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store.commit(create("REQ-1")).await.expect("commit");
     let got = store
         .get::<Req>(Table::Requests, "REQ-1")
@@ -94,7 +94,7 @@ async fn records_come_back_with_their_version_and_revision() {
 
 #[tokio::test]
 async fn a_failed_expectation_writes_nothing() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store.commit(create("REQ-1")).await.expect("first");
     let before_audit = audit_lines(&store).len();
     let before_outbox = store.pending_outbox().expect("outbox").len();
@@ -128,7 +128,7 @@ async fn a_failed_expectation_writes_nothing() {
 
 #[tokio::test]
 async fn two_decisions_on_the_same_revision_count_once() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store.commit(create("REQ-1")).await.expect("create");
     let decide = |who: &str| {
         Change::new().expect(Table::Requests, "REQ-1", Some(1)).put(
@@ -146,7 +146,7 @@ async fn two_decisions_on_the_same_revision_count_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn simultaneous_decisions_on_one_revision_yield_exactly_one_winner() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store.commit(create("REQ-1")).await.expect("create");
     let clicks: Vec<_> = (0..8)
         .map(|i| {
@@ -181,7 +181,7 @@ async fn request_numbers_are_sequential_skip_nothing_on_conflict_and_survive_reo
     let dir = tempfile::tempdir().expect("tempdir");
     let key = |n: u64| format!("REQ-{n}");
     {
-        let store = Store::open(dir.path()).expect("open");
+        let store = SledStore::open(dir.path()).expect("open");
         for expected in [1001, 1002] {
             let done = store
                 .commit_numbered(|n| Ok(create(&key(n))))
@@ -198,7 +198,7 @@ async fn request_numbers_are_sequential_skip_nothing_on_conflict_and_survive_reo
         let failed = store.commit_numbered(|_| Ok(Change::new())).await;
         assert!(matches!(failed, Err(CommitError::Invalid { .. })));
     }
-    let store = Store::open(dir.path()).expect("reopen");
+    let store = SledStore::open(dir.path()).expect("reopen");
     let done = store
         .commit_numbered(|n| Ok(create(&key(n))))
         .await
@@ -223,7 +223,7 @@ fn crash_child(dir: &str) -> ! {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let store = Store::open(std::path::Path::new(dir)).expect("child opens the store");
+    let store = SledStore::open(std::path::Path::new(dir)).expect("child opens the store");
     runtime
         .block_on(store.commit(create("REQ-1")))
         .expect("child commits");
@@ -247,7 +247,7 @@ fn a_commit_survives_the_process_exiting_right_after_it_returns() {
         .expect("run the child");
     assert!(status.success(), "child failed: {status}");
 
-    let store = Store::open(dir.path()).expect("reopen after the exit");
+    let store = SledStore::open(dir.path()).expect("reopen after the exit");
     let got = store.get::<Req>(Table::Requests, "REQ-1").expect("read");
     assert_eq!(got.map(|r| r.data), Some(req("pending")));
     assert_eq!(store.pending_outbox().expect("outbox").len(), 1);
@@ -259,8 +259,8 @@ fn a_commit_survives_the_process_exiting_right_after_it_returns() {
 #[test]
 fn a_second_open_of_the_same_directory_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let _first = Store::open(dir.path()).expect("first open");
-    let err = Store::open(dir.path()).expect_err("second open");
+    let _first = SledStore::open(dir.path()).expect("first open");
+    let err = SledStore::open(dir.path()).expect_err("second open");
     assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
@@ -274,11 +274,11 @@ fn a_second_open_of_the_same_directory_is_refused_with_a_clear_message() {
 #[test]
 fn the_directory_can_be_reopened_once_the_store_is_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path()).expect("open");
+    let store = SledStore::open(dir.path()).expect("open");
     let clone = store.clone();
     drop(store);
     drop(clone);
-    Store::open(dir.path()).expect("reopen");
+    SledStore::open(dir.path()).expect("reopen");
 }
 
 #[test]
@@ -286,7 +286,7 @@ fn a_corrupt_directory_is_a_clear_error_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("conf"), b"\xff\xfe not a sled config").expect("write conf");
     std::fs::write(dir.path().join("db"), vec![0xA5; 4096]).expect("write db");
-    let err = Store::open(dir.path()).expect_err("garbage is refused");
+    let err = SledStore::open(dir.path()).expect_err("garbage is refused");
     assert!(
         err.to_string().contains(&dir.path().display().to_string()),
         "{err}"
@@ -295,7 +295,7 @@ fn a_corrupt_directory_is_a_clear_error_naming_it() {
 
 #[tokio::test]
 async fn index_tables_and_reserved_meta_keys_cannot_be_written_directly() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     for change in [
         Change::new().put(Table::Outbox, "x", &req("x")),
         Change::new().delete(Table::Audit, "x"),
@@ -313,7 +313,7 @@ async fn index_tables_and_reserved_meta_keys_cannot_be_written_directly() {
 
 #[tokio::test]
 async fn records_are_scanned_by_key_prefix_in_key_order() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     let change = Change::new()
         .put(Table::Sessions, "modal/U2", &req("b"))
         .put(Table::Sessions, "home/U1", &req("z"))
@@ -336,7 +336,7 @@ async fn records_are_scanned_by_key_prefix_in_key_order() {
 
 #[tokio::test]
 async fn outbox_entries_come_back_in_commit_order() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     for i in 0..300 {
         let message = dm("U0ALICE001", &format!("m{i}"), &format!("K/{i}"));
         store
@@ -361,7 +361,7 @@ async fn outbox_entries_come_back_in_commit_order() {
 
 #[tokio::test]
 async fn a_commit_with_messages_wakes_the_sender_even_if_it_was_not_waiting_yet() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store.commit(create("REQ-1")).await.expect("commit");
     tokio::time::timeout(Duration::from_secs(5), store.outbox_changed())
         .await
@@ -373,7 +373,7 @@ async fn a_commit_with_messages_wakes_the_sender_even_if_it_was_not_waiting_yet(
 
 #[tokio::test]
 async fn a_delivered_message_leaves_the_outbox_and_records_where_it_landed() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     let done = store.commit(create("REQ-1")).await.expect("commit");
     let posted = SlackRef::new("D0ALICE001", "1.000100");
     store
@@ -403,7 +403,7 @@ async fn a_delivered_message_leaves_the_outbox_and_records_where_it_landed() {
 
 #[tokio::test]
 async fn a_failed_message_counts_attempts_then_is_given_up_and_audited() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     let id = store
         .commit(create("REQ-1"))
         .await
@@ -443,7 +443,7 @@ async fn a_failed_message_counts_attempts_then_is_given_up_and_audited() {
 
 #[tokio::test]
 async fn giving_up_queues_the_words_owed_in_the_same_transaction() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     let id = store
         .commit(create("REQ-1"))
         .await
@@ -483,7 +483,7 @@ async fn giving_up_queues_the_words_owed_in_the_same_transaction() {
 
 #[tokio::test]
 async fn due_timers_come_out_in_time_order_and_only_when_due() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     let change = Change::new()
         .timer(t(300), reminder("REQ-3"))
         .timer(t(100), reminder("REQ-1"))
@@ -510,7 +510,7 @@ async fn due_timers_come_out_in_time_order_and_only_when_due() {
 
 #[tokio::test]
 async fn a_cancelled_timer_never_fires() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store.commit(create("REQ-1")).await.expect("commit");
     store
         .commit(Change::new().cancel_timer(t(60), "REQ-1", "reminder"))
@@ -522,7 +522,7 @@ async fn a_cancelled_timer_never_fires() {
 
 #[tokio::test]
 async fn the_audit_chain_of_real_commits_verifies_and_exports_one_object_per_line() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     for n in 1..=4 {
         store
             .commit(create(&format!("REQ-{n}")))
@@ -547,7 +547,7 @@ async fn the_audit_chain_of_real_commits_verifies_and_exports_one_object_per_lin
 
 #[tokio::test]
 async fn an_edited_stored_audit_entry_is_detected_with_its_seq() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     for n in 1..=3 {
         store
             .commit(create(&format!("REQ-{n}")))
@@ -580,7 +580,7 @@ async fn an_edited_stored_audit_entry_is_detected_with_its_seq() {
 
 #[tokio::test]
 async fn a_group_commit_applies_each_change_and_a_conflict_stops_only_its_own() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store
         .commit(Change::new().put(Table::Requests, "REQ-1", &req("active")))
         .await
@@ -635,7 +635,7 @@ async fn a_group_commit_applies_each_change_and_a_conflict_stops_only_its_own() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_commits_share_flushes_and_all_finish() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = Store::open(dir.path()).expect("store");
+    let store = SledStore::open(dir.path()).expect("store");
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..300 {
         let store = store.clone();
@@ -664,7 +664,7 @@ async fn many_concurrent_commits_share_flushes_and_all_finish() {
 
 #[tokio::test]
 async fn an_undecodable_row_is_moved_aside_and_counted() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store
         .tree(Table::Timers)
         .insert(b"not a timer key", &b"{garbage"[..])
@@ -689,7 +689,7 @@ async fn an_undecodable_row_is_moved_aside_and_counted() {
 
 #[tokio::test]
 async fn an_undecodable_timer_is_reported_apart_and_the_rest_still_come_due() {
-    let store = Store::temporary().expect("store");
+    let store = SledStore::temporary().expect("store");
     store
         .commit(
             Change::new()
@@ -708,4 +708,162 @@ async fn an_undecodable_timer_is_reported_apart_and_the_rest_still_come_due() {
     let subjects: Vec<&str> = due.timers.iter().map(|(_, e)| e.subject.as_str()).collect();
     assert_eq!(subjects, ["REQ-1", "REQ-2"]);
     assert_eq!(due.undecodable, vec![bad]);
+}
+
+/// A record indexed by its owner and counted by its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Owned {
+    owner: String,
+    state: String,
+}
+
+impl Record for Owned {
+    const VERSION: u32 = 1;
+
+    fn index(&self) -> Vec<IndexKey> {
+        vec![
+            IndexKey::lookup(format!("owner:{}", self.owner)),
+            IndexKey::counted(format!("state:{}", self.state)),
+        ]
+    }
+}
+
+fn owned(owner: &str, state: &str) -> Owned {
+    Owned {
+        owner: owner.into(),
+        state: state.into(),
+    }
+}
+
+#[tokio::test]
+async fn index_entries_and_counts_follow_each_record_in_its_own_commit() {
+    let store = SledStore::temporary().expect("store");
+    store
+        .commit(
+            Change::new()
+                .put(Table::Requests, "REQ-1", &owned("alice", "pending"))
+                .put(Table::Requests, "REQ-2", &owned("alice", "pending"))
+                .put(Table::Requests, "REQ-3", &owned("bob", "pending")),
+        )
+        .await
+        .expect("commit");
+    let alices: Vec<String> = store
+        .index_scan::<Owned>(Table::Requests, "owner:alice")
+        .expect("index")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(alices, ["REQ-1", "REQ-2"]);
+    assert_eq!(
+        store
+            .count(Table::Requests, "state:pending")
+            .expect("count"),
+        3
+    );
+
+    // REQ-2 changes hands and state; REQ-3 goes away.
+    store
+        .commit(
+            Change::new()
+                .put(Table::Requests, "REQ-2", &owned("carol", "approved"))
+                .delete(Table::Requests, "REQ-3"),
+        )
+        .await
+        .expect("commit");
+    assert_eq!(
+        store
+            .index_keys(Table::Requests, "owner:alice")
+            .expect("index"),
+        ["REQ-1"]
+    );
+    assert_eq!(
+        store
+            .index_keys(Table::Requests, "owner:carol")
+            .expect("index"),
+        ["REQ-2"]
+    );
+    assert!(store
+        .index_keys(Table::Requests, "owner:bob")
+        .expect("index")
+        .is_empty());
+    assert_eq!(
+        store
+            .count(Table::Requests, "state:pending")
+            .expect("count"),
+        1
+    );
+    assert_eq!(
+        store
+            .count(Table::Requests, "state:approved")
+            .expect("count"),
+        1
+    );
+
+    // A failed commit moves nothing.
+    let failed = store
+        .commit(
+            Change::new()
+                .expect(Table::Requests, "REQ-1", Some(99))
+                .put(Table::Requests, "REQ-1", &owned("dave", "denied")),
+        )
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        store
+            .index_keys(Table::Requests, "owner:alice")
+            .expect("index"),
+        ["REQ-1"]
+    );
+    assert_eq!(
+        store.count(Table::Requests, "state:denied").expect("count"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn records_written_before_their_index_are_indexed_once_at_reindex() {
+    let store = SledStore::temporary().expect("store");
+    // Written as an older build did: the same data without index entries.
+    store
+        .commit(Change::new().put(Table::Requests, "REQ-1", &req("pending")))
+        .await
+        .expect("commit");
+    store
+        .tree(Table::Requests)
+        .insert(
+            "REQ-2",
+            &br#"{"v":1,"rev":4,"data":{"owner":"alice","state":"pending"}}"#[..],
+        )
+        .expect("planted");
+    store
+        .tree(Table::Requests)
+        .remove("REQ-1")
+        .expect("only Owned rows");
+    assert_eq!(
+        store
+            .reindex::<Owned>(Table::Requests, 1)
+            .await
+            .expect("reindex"),
+        1
+    );
+    assert_eq!(
+        store
+            .index_keys(Table::Requests, "owner:alice")
+            .expect("index"),
+        ["REQ-2"]
+    );
+    assert_eq!(
+        store
+            .count(Table::Requests, "state:pending")
+            .expect("count"),
+        1
+    );
+    // Once per version: a second start does nothing.
+    assert_eq!(
+        store
+            .reindex::<Owned>(Table::Requests, 1)
+            .await
+            .expect("again"),
+        0
+    );
 }

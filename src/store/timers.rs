@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{timer_due_from_key, timers_due_bound};
 use super::records::{self, Record};
-use super::{Store, StoreError, Table};
+use super::{SledStore, StoreError, Table};
 
 /// What to do when a timer fires, and to what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ impl Record for TimerEntry {
     const VERSION: u32 = 1;
 }
 
-impl Store {
+impl SledStore {
     /// Every timer due at or before `now`, earliest first. Reads only the due part of
     /// the index (a range scan), however many timers lie in the future.
     pub fn due_timers(

@@ -81,9 +81,13 @@ async fn requested(app: &TestApp, why: &str) {
     dm_containing(&app.sim.person("bob"), why).await;
 }
 
-fn head_of(app: &TestApp) -> AuditAnchor {
+async fn head_of(app: &TestApp) -> AuditAnchor {
     let store = &app.bot.as_ref().expect("running").store;
-    store.audit_head().expect("readable").expect("audited")
+    store
+        .audit_head()
+        .await
+        .expect("readable")
+        .expect("audited")
 }
 
 #[tokio::test]
@@ -91,9 +95,9 @@ async fn a_cut_tail_passes_plain_verify_but_fails_against_the_published_head() {
     let mut app = crate::helpers::spawn_app().await;
     let dir = app.config.data_dir.clone();
     requested(&app, "first").await;
-    let earlier = head_of(&app).to_string();
+    let earlier = head_of(&app).await.to_string();
     requested(&app, "second").await;
-    let published = head_of(&app);
+    let published = head_of(&app).await;
 
     // While c1bot runs: a log grown past an anchor verifies against it.
     let grown = c1bot(&dir, &["audit", "verify", "--head", &earlier]).await;

@@ -26,7 +26,7 @@ async fn still_serving(app: &TestApp) {
     request(app, "alice", "AWS production", "ReadOnly", "1 h", &why).await;
     dm_containing(&app.sim.person("bob"), &why).await;
     let store = &app.bot.as_ref().expect("running").store;
-    assert!(store.verify_audit().expect("readable").is_ok());
+    assert!(store.verify_audit().await.expect("readable").is_ok());
 }
 
 #[tokio::test]
@@ -51,7 +51,14 @@ async fn a_backup_to_a_place_c1bot_cannot_write_is_refused_with_the_reason() {
 #[tokio::test]
 async fn a_backup_without_room_is_refused_before_copying_and_leaves_nothing() {
     let app = crate::helpers::spawn_app().await;
-    let store = app.bot.as_ref().expect("running").store.clone();
+    let store = app
+        .bot
+        .as_ref()
+        .expect("running")
+        .store
+        .sled()
+        .expect("a sled store")
+        .clone();
     let dir = tempfile::tempdir().expect("temp dir");
     let dest = dir.path().join("copy");
     // A destination with 64 KiB free: less than any copy needs.

@@ -17,18 +17,22 @@ const BOB: &str = "U0BOB00001";
 const CAROL: &str = "U0CAROL001";
 const FRANK: &str = "U0FRANK001";
 
-/// bob's card for CMP-1 as it is now.
-fn card(bob: &Person) -> Message {
+/// bob's card for CMP-1 as it is now, once it has arrived.
+fn card_now(bob: &Person) -> Option<Message> {
     bob.dms()
         .into_iter()
         .find(|m| m.visible_text().contains("Access review CMP-1"))
-        .expect("bob has the card")
+}
+
+/// bob's card for CMP-1 (it has arrived).
+fn card(bob: &Person) -> Message {
+    card_now(bob).expect("bob has the card")
 }
 
 /// Clicks `button` on bob's card.
 async fn on_card(bob: &Person, button: &str) {
     eventually(WAIT, &format!("the card offers {button}"), || async {
-        card(bob).buttons().iter().any(|b| b == button)
+        card_now(bob).is_some_and(|card| card.buttons().iter().any(|b| b == button))
     })
     .await;
     let card = card(bob);
@@ -158,6 +162,7 @@ async fn a_new_channel_gets_its_description_everyone_is_invited_and_a_status_mes
     assert_eq!(posts(&app, "access-review-q4").len(), 1);
     assert!(!members(&app, "access-review-q4").contains(&ALICE.to_owned()));
     let attached = audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "campaign.channel_attached")
         .expect("audited");
@@ -290,6 +295,7 @@ async fn every_invalid_channel_name_is_answered_in_the_modal_and_nothing_is_crea
     assert_eq!(app.sim.calls_to("conversations.create").len(), 1);
     assert!(card(&bob).buttons().contains(&"Add channel".to_owned()));
     assert!(audit_entries(&app)
+        .await
         .iter()
         .all(|e| e["action"] != "campaign.channel_attached"));
     app.stop().await;
@@ -420,6 +426,7 @@ async fn reminders_come_before_the_due_date_and_after_completed_nothing_is_poste
     post_containing(&app, "review-q4", "Still to review: <@U0FRANK001>").await;
     post_containing(&app, "review-q4", "*Reminders sent*\n1").await;
     assert!(audit_entries(&app)
+        .await
         .iter()
         .any(|e| e["action"] == "campaign.remind"));
 

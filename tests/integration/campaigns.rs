@@ -110,6 +110,7 @@ async fn a_started_review_asks_the_owner_and_a_revoke_starts_deprovisioning() {
     })
     .await;
     let actions: Vec<String> = audit_entries(&app)
+        .await
         .iter()
         .filter_map(|e| e["action"].as_str().map(str::to_owned))
         .collect();
@@ -202,6 +203,7 @@ async fn a_blank_name_is_answered_in_the_modal() {
     };
     assert_eq!(errors["name"], "Give the review a name.");
     assert!(audit_entries(&app)
+        .await
         .iter()
         .all(|e| e["action"] != "campaign.created"));
     app.stop().await;
@@ -245,6 +247,7 @@ async fn a_review_of_one_entitlement_by_a_user_group_goes_to_its_members() {
         "one item, one reviewer"
     );
     let created = audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "campaign.created")
         .expect("audited");

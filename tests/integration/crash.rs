@@ -134,7 +134,7 @@ async fn an_expiry_that_passed_while_stopped_and_a_kill_mid_deprovision_revoke_o
 
     let store = c1bot::store::Store::open(setup.data.path()).expect("store opens after the kills");
     let mut out = Vec::new();
-    store.export_audit(&mut out).expect("export");
+    store.export_audit(&mut out).await.expect("export");
     let expiries: Vec<serde_json::Value> = String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -149,7 +149,12 @@ async fn an_expiry_that_passed_while_stopped_and_a_kill_mid_deprovision_revoke_o
         "the audit says how late: {}",
         expiries[0]
     );
-    assert!(store.verify_audit().expect("verify").problem.is_none());
+    assert!(store
+        .verify_audit()
+        .await
+        .expect("verify")
+        .problem
+        .is_none());
     setup.sim.shutdown().await;
 }
 

@@ -43,8 +43,9 @@ async fn edited_to(person: &Person, ts: &str, text: &str) -> Message {
     find().expect("found")
 }
 
-fn requests_submitted(app: &TestApp) -> Vec<serde_json::Value> {
+async fn requests_submitted(app: &TestApp) -> Vec<serde_json::Value> {
     audit_entries(app)
+        .await
         .into_iter()
         .filter(|e| e["action"] == "request.submitted")
         .collect()
@@ -83,7 +84,7 @@ async fn a_complete_request_in_a_dm_is_confirmed_then_submitted_once() {
         1,
         "one request, one card"
     );
-    let submitted = requests_submitted(&app);
+    let submitted = requests_submitted(&app).await;
     assert_eq!(submitted.len(), 1);
     assert_eq!(submitted[0]["detail"]["via"], "dm");
     assert_eq!(submitted[0]["actor"], "U0ALICE001");
@@ -224,7 +225,7 @@ async fn help_status_and_cancel_work_in_the_dm() {
     assert_eq!(cancelled.ts, asked.ts);
     alice.send_dm("cancel").await;
     bot_says(&alice, "There is nothing to cancel.").await;
-    assert!(requests_submitted(&app).is_empty());
+    assert!(requests_submitted(&app).await.is_empty());
     app.stop().await;
 }
 

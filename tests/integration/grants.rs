@@ -48,13 +48,14 @@ pub fn advance(app: &TestApp, by: Duration) {
     app.bot.as_ref().expect("running").clock.advance(by);
 }
 
-pub fn audit_entries(app: &TestApp) -> Vec<serde_json::Value> {
+pub async fn audit_entries(app: &TestApp) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     app.bot
         .as_ref()
         .expect("running")
         .store
         .export_audit(&mut out)
+        .await
         .expect("export");
     String::from_utf8_lossy(&out)
         .lines()
@@ -62,8 +63,9 @@ pub fn audit_entries(app: &TestApp) -> Vec<serde_json::Value> {
         .collect()
 }
 
-pub fn audit_actions(app: &TestApp) -> Vec<String> {
+pub async fn audit_actions(app: &TestApp) -> Vec<String> {
     audit_entries(app)
+        .await
         .into_iter()
         .filter_map(|entry| entry["action"].as_str().map(str::to_owned))
         .collect()
@@ -133,7 +135,7 @@ async fn approve_task_complete_active_expiry_revoke_task_complete_revoked() {
 
     let removed = dm_containing(&alice, "Access removed").await;
     assert!(removed.visible_text().contains("expired"));
-    let actions = audit_actions(&app);
+    let actions = audit_actions(&app).await;
     for expected in [
         "grant.provisioning",
         "task.grant.complete",
@@ -177,6 +179,7 @@ async fn the_first_assignee_wins_and_the_others_copy_says_who() {
     })
     .await;
     let completions = audit_actions(&app)
+        .await
         .iter()
         .filter(|a| *a == "task.grant.complete")
         .count();
@@ -236,6 +239,7 @@ async fn someone_else_clicking_mark_complete_is_refused_and_nothing_changes() {
         told(&mallory, "not an assignee").await;
     }
     assert!(!audit_actions(&app)
+        .await
         .iter()
         .any(|a| a == "task.grant.complete"));
     assert_eq!(task.buttons(), ["Mark complete", "Can't complete"]);
@@ -283,7 +287,7 @@ async fn a_space_writer_may_revoke_and_a_stranger_may_not() {
         .await;
     told(&frank, "Revoking REQ-1001").await;
     dm_containing(&app.sim.person("carol"), "suspicious activity").await;
-    let actions = audit_actions(&app);
+    let actions = audit_actions(&app).await;
     assert!(actions.iter().any(|a| a == "grant.revoke.refused"));
     assert!(actions.iter().any(|a| a == "grant.revoke"));
     app.stop().await;

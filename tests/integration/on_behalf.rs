@@ -55,6 +55,7 @@ async fn an_admin_asks_for_a_colleague_who_is_told_and_can_cancel() {
         yours.visible_text()
     );
     let submitted = audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "request.submitted")
         .expect("audited");
@@ -77,6 +78,7 @@ async fn an_admin_asks_for_a_colleague_who_is_told_and_can_cancel() {
     .await;
     dm_containing(&bob, "Cancelled").await;
     let cancelled = audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "request.cancel")
         .expect("the cancellation is audited");
@@ -145,6 +147,7 @@ async fn someone_policy_does_not_allow_is_answered_on_the_picker() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(app.sim.calls_to("chat.postMessage").is_empty());
     assert!(audit_entries(&app)
+        .await
         .iter()
         .all(|e| e["action"] != "request.submitted"));
     app.stop().await;
@@ -185,6 +188,7 @@ async fn a_one_line_request_for_a_mentioned_person() {
     told(&bob, "Submitted").await;
     dm_containing(&alice, "Access requested for you").await;
     let submitted = audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "request.submitted")
         .expect("audited");

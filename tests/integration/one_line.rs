@@ -29,6 +29,7 @@ async fn a_complete_line_submits_at_once() {
     told(&alice, "Submitted").await;
     assert!(alice.modal().is_none(), "no modal for a complete line");
     let submitted = crate::grants::audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "request.submitted")
         .expect("audited");

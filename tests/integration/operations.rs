@@ -31,7 +31,7 @@ async fn metrics_count_envelopes_and_web_api_calls() {
         .await;
     assert!(outcome.acked);
 
-    let text = app.bot.as_ref().expect("running").metrics.render();
+    let text = app.bot.as_ref().expect("running").metrics.render().await;
 
     assert!(
         text.contains("c1bot_envelopes_total{kind=\"slash_commands\",payload_type=\"\"} 1"),
@@ -224,7 +224,7 @@ async fn a_backup_taken_under_load_restores_to_a_working_instance() {
     );
     let store = &app.bot.as_ref().expect("running").store;
     assert!(
-        store.verify_audit().expect("readable").is_ok(),
+        store.verify_audit().await.expect("readable").is_ok(),
         "the copy's audit chain verifies"
     );
     app.stop().await;

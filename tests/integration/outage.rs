@@ -54,7 +54,12 @@ async fn an_expiry_with_group_assignees_during_an_outage_is_revoked_once_slack_i
     eventually(
         WAIT,
         "the expiry is recorded while Slack is down",
-        || async { audit_actions(&app).iter().any(|a| a == "grant.expired") },
+        || async {
+            audit_actions(&app)
+                .await
+                .iter()
+                .any(|a| a == "grant.expired")
+        },
     )
     .await;
     for person in [&bob, &carol] {
@@ -71,6 +76,7 @@ async fn an_expiry_with_group_assignees_during_an_outage_is_revoked_once_slack_i
     carol.click("Mark complete").await.expect("carol revokes");
     dm_containing(&alice, "Access removed").await;
     let expired = audit_actions(&app)
+        .await
         .iter()
         .filter(|a| *a == "grant.expired")
         .count();
@@ -106,6 +112,7 @@ async fn an_approval_during_an_outage_is_decided_once_slack_is_back() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(count(&carol, "Grant *ReadOnly* on *AWS production*"), 1);
     let approvals = audit_actions(&app)
+        .await
         .iter()
         .filter(|a| *a == "request.approve")
         .count();
@@ -161,7 +168,10 @@ async fn a_submission_that_would_wait_on_a_slow_slack_is_answered_in_time_and_st
     };
     let said: String = errors.values().cloned().collect();
     assert!(said.contains("nothing was submitted"), "{said}");
-    assert!(audit_actions(&app).iter().all(|a| a != "request.submitted"));
+    assert!(audit_actions(&app)
+        .await
+        .iter()
+        .all(|a| a != "request.submitted"));
     app.sim.faults().clear();
     assert!(matches!(frank.submit().await, Ok(SubmitOutcome::Closed)));
     let bob = app.sim.person("bob");

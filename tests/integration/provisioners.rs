@@ -136,6 +136,7 @@ async fn a_webhook_grants_and_at_expiry_revokes_with_signed_documents() {
         "no manual task was needed"
     );
     let calls: Vec<_> = audit_entries(&app)
+        .await
         .into_iter()
         .filter(|e| {
             e["action"]
@@ -158,6 +159,7 @@ async fn a_webhook_500_is_retried_and_then_succeeds() {
     dm_containing(&app.sim.person("alice"), "Your access is active").await;
     assert_eq!(*hook.calls.lock().expect("lock"), 2);
     let call = audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "provisioner.grant")
         .expect("audited");
@@ -183,6 +185,7 @@ async fn a_webhook_that_times_out_hands_a_manual_task_to_the_fallback_assignees(
         .expect("carol grants by hand");
     dm_containing(&app.sim.person("alice"), "Your access is active").await;
     let call = audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "provisioner.grant")
         .expect("audited");
@@ -233,6 +236,7 @@ async fn a_failing_command_keeps_its_stderr_and_the_fallback_gets_the_task() {
     )
     .await;
     let call = audit_entries(&app)
+        .await
         .into_iter()
         .find(|e| e["action"] == "provisioner.grant")
         .expect("audited");

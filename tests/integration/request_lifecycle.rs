@@ -177,10 +177,10 @@ async fn every_submission_and_decision_is_in_the_verified_audit_log() {
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     };
-    let verification = store.verify_audit().expect("readable");
+    let verification = store.verify_audit().await.expect("readable");
     assert!(verification.is_ok(), "{verification:?}");
     let mut lines = Vec::new();
-    store.export_audit(&mut lines).expect("export");
+    store.export_audit(&mut lines).await.expect("export");
     let log = String::from_utf8(lines).expect("utf-8");
     for action in ["request.submitted", "request.approve", "notification.sent"] {
         assert!(

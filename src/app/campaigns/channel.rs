@@ -43,7 +43,7 @@ pub(super) async fn open_modal(
     if let Some(refusal) = services.features.refusal(FeatureId::CampaignChannels) {
         return Err(refusal);
     }
-    may_attach(services, user, id)?;
+    may_attach(services, user, id).await?;
     let view = render::channel_modal(services, id).map_err(|error| {
         tracing::error!(%error, "cannot render the channel modal");
         "c1bot could not open the channel form just now; try again.".to_owned()
@@ -57,8 +57,8 @@ pub(super) async fn open_modal(
 /// Whether `user` may attach a channel to campaign `id` now (an owner, the campaign
 /// not completed, no channel attached): the campaign's own rules, tried on the
 /// stored campaign before anything is created.
-fn may_attach(services: &Services, user: &str, id: &str) -> Result<(), String> {
-    let stored = super::stored(services, id)?;
+async fn may_attach(services: &Services, user: &str, id: &str) -> Result<(), String> {
+    let stored = super::stored(services, id).await?;
     let probe = CampaignAction::AttachChannel {
         id: String::new(),
         name: String::new(),
@@ -95,7 +95,7 @@ fn read_form(view: &Value) -> Form {
 /// reason in the modal with nothing changed.
 pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
     let id = super::campaign_of(view);
-    if let Err(refusal) = may_attach(services, user, &id) {
+    if let Err(refusal) = may_attach(services, user, &id).await {
         return field_error(NAME, refusal);
     }
     let form = read_form(view);

@@ -85,7 +85,7 @@ pub(super) async fn commit(
     acting: &Acting,
 ) -> Result<Campaign, Failure> {
     for _ in 0..ATTEMPTS {
-        let stored = match load(services, id) {
+        let stored = match load(services, id).await {
             Ok(Some(stored)) => stored,
             Ok(None) => return Err(Failure::Trouble(format!("There is no access review {id}."))),
             Err(error) => {
@@ -105,6 +105,7 @@ pub(super) async fn commit(
         let change = build(
             services, &stored, &next, &action, &effects, &vias, acting, now,
         )
+        .await
         .map_err(|error| {
             tracing::error!(%error, campaign = id, "cannot prepare a campaign change");
             Failure::Trouble("c1bot could not record that; nothing changed. Try again.".into())
@@ -132,7 +133,7 @@ pub(super) async fn commit(
 /// The campaign change with its messages, audit entry, timers and, for each revoke,
 /// the grant's own revoke transition.
 #[allow(clippy::too_many_arguments)]
-fn build(
+async fn build(
     services: &Services,
     stored: &Versioned<Campaign>,
     next: &Campaign,
@@ -169,7 +170,8 @@ fn build(
                 }
             }
             Effect::StartRevoke { item } => {
-                change = revoke_item(services, next, *item, vias.get(item), acting, now, change)?;
+                change =
+                    revoke_item(services, next, *item, vias.get(item), acting, now, change).await?;
             }
             Effect::TellOwners { text } => {
                 for owner in &next.owners {
@@ -220,7 +222,7 @@ fn build(
 /// A revoked grant item: the grant's revoke (its deprovisioning task or run) joins
 /// the campaign's commit, expecting the request's revision. A standing member's
 /// access is outside c1bot: its owners are told to remove it.
-fn revoke_item(
+async fn revoke_item(
     services: &Services,
     campaign: &Campaign,
     item: u32,
@@ -242,7 +244,7 @@ fn revoke_item(
             change.outbox(OutboxMessage::text(owner, &text))
         }));
     };
-    let Some(stored) = services.load_request(request_id)? else {
+    let Some(stored) = services.load_request(request_id).await? else {
         return Ok(change);
     };
     let Some(via) = via.cloned() else {

@@ -28,7 +28,6 @@ use crate::campaign::{Actor, Campaign, CampaignAction, ReviewerRule};
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, Record, Table, Versioned};
 use crate::workflow::grant::GrantState;
-use crate::workflow::request::AccessRequest;
 
 pub const CALLBACK_ID: &str = "c1_campaign";
 /// Action ids of the campaign buttons.
@@ -51,7 +50,28 @@ const ATTEMPTS: usize = 5;
 
 impl Record for Campaign {
     const VERSION: u32 = 1;
+
+    /// Found by its owners (`owner:`) and the reviewers with an item left
+    /// (`reviewer:`), so App Home reads only a person's own reviews.
+    fn index(&self) -> Vec<crate::store::IndexKey> {
+        let mut names: std::collections::BTreeSet<String> =
+            self.owners.iter().map(|o| format!("owner:{o}")).collect();
+        names.extend(
+            self.items
+                .iter()
+                .filter(|item| !item.is_decided())
+                .filter_map(|item| item.reviewer.as_ref())
+                .map(|r| format!("reviewer:{r}")),
+        );
+        names
+            .into_iter()
+            .map(crate::store::IndexKey::lookup)
+            .collect()
+    }
 }
+
+/// The version of [`Campaign::index`]'s entries; a change re-indexes at start-up.
+pub const INDEX_VERSION: u64 = 1;
 
 /// The next campaign number, stored beside the campaigns.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -64,15 +84,15 @@ impl Record for Counter {
 }
 
 /// The owners of campaign `id` (none when it cannot be read).
-pub fn owners(services: &Services, id: &str) -> Vec<String> {
-    match load(services, id) {
+pub async fn owners(services: &Services, id: &str) -> Vec<String> {
+    match load(services, id).await {
         Ok(Some(stored)) => stored.data.owners.iter().map(|o| o.to_string()).collect(),
         _ => Vec::new(),
     }
 }
 
-fn load(services: &Services, id: &str) -> anyhow::Result<Option<Versioned<Campaign>>> {
-    Ok(services.store.get::<Campaign>(Table::Campaigns, id)?)
+async fn load(services: &Services, id: &str) -> anyhow::Result<Option<Versioned<Campaign>>> {
+    Ok(services.store.get::<Campaign>(Table::Campaigns, id).await?)
 }
 
 /// `/c1 campaign`: the modal for people policy lets manage campaigns, else why not.
@@ -176,7 +196,10 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
 async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result<()> {
     for _ in 0..ATTEMPTS {
         let now = services.now();
-        let counter = services.store.get::<Counter>(Table::Meta, COUNTER_KEY)?;
+        let counter = services
+            .store
+            .get::<Counter>(Table::Meta, COUNTER_KEY)
+            .await?;
         let number = counter.as_ref().map_or(1, |c| c.data.next);
         let id = format!("CMP-{number}");
         let mut owners = vec![user.to_owned()];
@@ -272,7 +295,7 @@ pub async fn act(
     };
     let action = match (action_id, item) {
         (actions::START, _) => {
-            let stored = match stored(services, id) {
+            let stored = match stored(services, id).await {
                 Ok(stored) => stored,
                 Err(message) => return Outcome::Refused(message),
             };
@@ -332,8 +355,8 @@ fn campaign_of(view: &Value) -> String {
         .to_owned()
 }
 
-fn stored(services: &Services, id: &str) -> Result<Versioned<Campaign>, String> {
-    match load(services, id) {
+async fn stored(services: &Services, id: &str) -> Result<Versioned<Campaign>, String> {
+    match load(services, id).await {
         Ok(Some(stored)) => Ok(stored),
         Ok(None) => Err(format!("There is no access review {id}.")),
         Err(error) => {
@@ -351,7 +374,7 @@ async fn actor_for(
     id: &str,
     action: &CampaignAction,
 ) -> Result<Actor, String> {
-    let stored = stored(services, id)?;
+    let stored = stored(services, id).await?;
     let own: Vec<&crate::campaign::Item> = match action {
         CampaignAction::Certify { item } | CampaignAction::Revoke { item } => {
             stored.data.item(*item).into_iter().collect()
@@ -412,24 +435,32 @@ async fn collect(
     services: &Services,
     campaign: &Campaign,
 ) -> Result<Vec<crate::campaign::Item>, String> {
-    let grants = services
-        .store
-        .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(_, v)| v.data)
-        .filter(|r| {
-            r.grant
+    // Only the resources the scope can reach are read, through the index of active
+    // access: a review costs what is in it, not what the store holds.
+    let scope = &campaign.scope;
+    let mut grants = Vec::new();
+    for resource in services.catalog.resources() {
+        let id = resource.id.as_str();
+        let reachable = scope.resources.iter().any(|r| r == id)
+            || scope.entitlements.iter().any(|(r, _)| r == id)
+            || scope.spaces.iter().any(|s| s == resource.space.as_str());
+        if !reachable {
+            continue;
+        }
+        for r in super::request_index::active_on(services, id).await {
+            if r.grant
                 .as_ref()
                 .is_some_and(|g| g.state == GrantState::Active)
-        })
-        .map(|r| ActiveGrant {
-            request_id: r.id,
-            beneficiary: r.beneficiary,
-            resource: r.resource,
-            entitlement: r.entitlement,
-        })
-        .collect();
+            {
+                grants.push(ActiveGrant {
+                    request_id: r.id,
+                    beneficiary: r.beneficiary,
+                    resource: r.resource,
+                    entitlement: r.entitlement,
+                });
+            }
+        }
+    }
     let mut sources = Sources {
         grants,
         ..Sources::default()

@@ -28,7 +28,7 @@ pub(super) async fn open_modal(
     trigger_id: &str,
     id: &str,
 ) -> Result<(), String> {
-    let campaign = super::stored(services, id)?.data;
+    let campaign = super::stored(services, id).await?.data;
     if !campaign.is_owner(user) {
         return Err(Refusal::NotAnOwner.message(id));
     }
@@ -128,7 +128,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
             "That account is deactivated; choose someone else.".into(),
         );
     }
-    let campaign = match super::stored(services, &id) {
+    let campaign = match super::stored(services, &id).await {
         Ok(stored) => stored.data,
         Err(text) => return field_error(ITEM, text),
     };

@@ -119,7 +119,7 @@ async fn post_status(
     message: &Incoming,
     also: Change,
 ) -> anyhow::Result<Outcome> {
-    let mut card = super::status::status_message(services, &message.user);
+    let mut card = super::status::status_message(services, &message.user).await;
     if let Some(object) = card.as_object_mut() {
         object.remove("response_type");
     }
@@ -213,7 +213,7 @@ async fn converse(
     };
     for _ in 0..ATTEMPTS {
         let now = services.now();
-        let stored = load(services, &message.user)?;
+        let stored = load(services, &message.user).await?;
         // An expired one not yet swept is replaced; its rev must still match.
         let rev = stored.as_ref().map(|s| s.rev);
         let (conversation, fresh) = match stored.filter(|s| s.data.expires_at > now) {
@@ -245,10 +245,11 @@ async fn converse(
     anyhow::bail!("the conversation kept changing under this message")
 }
 
-fn load(services: &Services, user: &str) -> anyhow::Result<Option<Versioned<Conversation>>> {
+async fn load(services: &Services, user: &str) -> anyhow::Result<Option<Versioned<Conversation>>> {
     Ok(services
         .store
-        .get::<Conversation>(Table::Sessions, &key(user))?)
+        .get::<Conversation>(Table::Sessions, &key(user))
+        .await?)
 }
 
 /// Stores the conversation with its step message (posted when `fresh`, else edited)
@@ -321,12 +322,13 @@ async fn cancel(services: &Services, message: &Incoming, also: Change) -> anyhow
 
 /// The stored conversation, if it is the one whose step message is `message_key`
 /// (any, when `None`).
-fn current(
+async fn current(
     services: &Services,
     user: &str,
     message_key: Option<&str>,
 ) -> anyhow::Result<Option<Versioned<Conversation>>> {
-    Ok(load(services, user)?
+    Ok(load(services, user)
+        .await?
         .filter(|stored| message_key.is_none_or(|k| k == stored.data.message_key)))
 }
 
@@ -356,7 +358,7 @@ async fn close(
     also: Change,
 ) -> anyhow::Result<Option<Outcome>> {
     for _ in 0..ATTEMPTS {
-        let Some(stored) = current(services, user, message_key)? else {
+        let Some(stored) = current(services, user, message_key).await? else {
             return Ok(None);
         };
         let change = closing(services, &stored, how)?.and(also.clone());
@@ -413,7 +415,7 @@ async fn edit(
     message_key: &str,
     also: Change,
 ) -> anyhow::Result<Outcome> {
-    let Some(stored) = current(services, user, Some(message_key))? else {
+    let Some(stored) = current(services, user, Some(message_key)).await? else {
         return Ok(Outcome::Refused(over()));
     };
     let conversation = stored.data.clone();
@@ -457,7 +459,10 @@ async fn pick(
     };
     for _ in 0..ATTEMPTS {
         let now = services.now();
-        let Some(stored) = load(services, user)?.filter(|s| s.data.expires_at > now) else {
+        let Some(stored) = load(services, user)
+            .await?
+            .filter(|s| s.data.expires_at > now)
+        else {
             return Ok(Outcome::Refused(over()));
         };
         let mut conversation = stored.data.clone();
@@ -481,7 +486,7 @@ async fn submit(
     message_key: &str,
     also: Change,
 ) -> anyhow::Result<Outcome> {
-    let Some(stored) = current(services, user, Some(message_key))? else {
+    let Some(stored) = current(services, user, Some(message_key)).await? else {
         return Ok(Outcome::Refused(over()));
     };
     let conversation = stored.data.clone();
@@ -547,7 +552,7 @@ async fn restore(
 /// The `dm-expire` timer: ends the conversation if it is still unanswered by now
 /// (an answer since moved its expiry on, and scheduled a timer of its own).
 pub async fn expire(services: &Services, user: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(stored) = load(services, user)? else {
+    let Some(stored) = load(services, user).await? else {
         return Ok(());
     };
     if stored.data.expires_at > now {

@@ -110,7 +110,7 @@ pub async fn settle(services: &Services, id: JournalId, envelope: &Envelope, out
         Outcome::Committed => {
             // Every path that commits carries the row; one that forgot would be
             // processed again after a restart, so close it and say so.
-            match services.store.journal_entry(id) {
+            match services.store.journal_entry(id).await {
                 Ok(None) => return,
                 Ok(Some(_)) => {
                     tracing::error!(journal = %id, "a processed envelope's commit did not complete its journal row; completing it now");
@@ -155,7 +155,7 @@ async fn retry(
     text: &str,
     now: DateTime<Utc>,
 ) {
-    let attempts = match services.store.journal_entry(id) {
+    let attempts = match services.store.journal_entry(id).await {
         Ok(Some(entry)) => entry.attempts + 1,
         Ok(None) => return,
         Err(error) => return tracing::error!(%error, journal = %id, "cannot read the journal"),
@@ -227,7 +227,7 @@ pub async fn run(services: Services, beat: Heartbeat, shutdown: CancellationToke
 /// One pass; returns how long to wait before the next.
 pub async fn pass(services: &Services, shutdown: &CancellationToken) -> anyhow::Result<Duration> {
     let now = services.now();
-    let pending = services.store.journal_pending()?;
+    let pending = services.store.journal_pending().await?;
     for key in pending.undecodable {
         services
             .store
@@ -275,7 +275,7 @@ pub async fn pass(services: &Services, shutdown: &CancellationToken) -> anyhow::
         "c1bot_intake_pending",
         "Journaled envelopes not yet processed (as of the journal loop's last pass).",
         &[],
-        services.store.journal_pending()?.rows.len() as f64,
+        services.store.journal_pending().await?.rows.len() as f64,
     );
     services.store.prune_journal_keys(now, 10_000).await?;
     Ok(wait)

@@ -36,6 +36,7 @@ async fn a_pending_dm_is_delivered_after_a_restart_and_its_dm_channel_recorded()
 
     let posted = store
         .slack_ref("REQ-1001/requester")
+        .await
         .expect("read")
         .expect("recorded");
     let first_dm = &alice.dms()[0];
@@ -99,14 +100,14 @@ async fn a_definitive_error_is_given_up_audited_and_does_not_block_the_next_mess
     store.commit(change).await.expect("commit");
     deliver_all(&sim, &store).await;
     assert_eq!(texts(&sim, "alice"), ["second"]);
-    let failed = audit_actions(&store, "notification.failed");
+    let failed = audit_actions(&store, "notification.failed").await;
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["subject"], "REQ-1");
     assert!(failed[0]["detail"]["error"]
         .as_str()
         .unwrap_or_default()
         .contains("channel_not_found"));
-    assert!(store.verify_audit().expect("verify").is_ok());
+    assert!(store.verify_audit().await.expect("verify").is_ok());
 }
 
 #[tokio::test]
@@ -150,6 +151,7 @@ async fn an_update_of_a_message_whose_post_was_given_up_is_given_up_too() {
     deliver_all(&sim, &store).await;
     assert!(sim.calls_to("chat.update").is_empty());
     let reasons: Vec<String> = audit_actions(&store, "notification.failed")
+        .await
         .into_iter()
         .map(|e| e["detail"]["error"].as_str().unwrap_or_default().to_owned())
         .collect();

@@ -26,6 +26,7 @@ async fn a_post_that_slack_took_but_never_answered_is_found_in_history_not_poste
     assert_eq!(sim.calls_to("chat.postMessage").len(), 1);
     let posted = store
         .slack_ref("REQ-1/approver")
+        .await
         .expect("read")
         .expect("recorded");
     assert_eq!(posted.ts, dms[0].ts);
@@ -58,6 +59,7 @@ async fn every_copy_found_is_recorded_and_edited_so_none_keeps_its_buttons() {
     settled(&store).await;
     let posted = store
         .slack_ref("REQ-1/approver")
+        .await
         .expect("read")
         .expect("recorded");
     assert_eq!(posted.copies.len(), 1);

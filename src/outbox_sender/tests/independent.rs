@@ -49,6 +49,8 @@ async fn an_unreadable_row_is_quarantined_and_everything_else_delivered() {
         .outbox(post(BOB, "two", "K/2"));
     let ids = store.commit(change).await.expect("commit").outbox_ids;
     store
+        .sled()
+        .expect("sled")
         .tree(Table::Outbox)
         .insert(ids[0].to_be_bytes(), &b"{\"v\":1,\"data\":42}"[..])
         .expect("garbage planted over the first entry");
@@ -58,8 +60,11 @@ async fn an_unreadable_row_is_quarantined_and_everything_else_delivered() {
     wait_for_dm(&sim, "alice", "a later entry").await;
     sender.stop().await;
     assert_eq!(texts(&sim, "alice"), ["three"]);
-    assert_eq!(store.quarantined_count(Table::Outbox).expect("count"), 1);
-    assert!(store.pending_outbox().expect("outbox").is_empty());
+    assert_eq!(
+        store.quarantined_count(Table::Outbox).await.expect("count"),
+        1
+    );
+    assert!(store.pending_outbox().await.expect("outbox").is_empty());
 }
 
 #[tokio::test]

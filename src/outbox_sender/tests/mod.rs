@@ -173,13 +173,13 @@ pub(super) async fn depth_reaches(store: &Store, depth: usize) {
     }
     panic!(
         "the outbox did not go down to {depth}: {:?}",
-        store.pending_outbox()
+        store.pending_outbox().await
     );
 }
 
-pub(super) fn audit_actions(store: &Store, action: &str) -> Vec<serde_json::Value> {
+pub(super) async fn audit_actions(store: &Store, action: &str) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
-    store.export_audit(&mut out).expect("export");
+    store.export_audit(&mut out).await.expect("export");
     String::from_utf8(out)
         .expect("utf8")
         .lines()
