@@ -11,12 +11,14 @@ use serde_json::{json, Value};
 use super::directory::Person;
 use super::request_form::{self, form_from_state};
 use super::services::Services;
-use crate::catalog::{Catalog, Entitlement, Resource};
+use crate::catalog::{Catalog, Entitlement, RequestedDuration, Resource};
 use crate::policy::Action;
 use crate::slack::web::methods;
 use crate::store::{AuditEvent, Change, TimerEntry};
 use crate::templates::{Choice, Vars};
-use crate::workflow::submit::{self, fields, Context, FieldErrors, PolicyVerdict, Requestable};
+use crate::workflow::submit::{
+    self, fields, human, Context, FieldErrors, PolicyVerdict, Requestable,
+};
 
 pub const CALLBACK_ID: &str = "c1_request";
 /// Timer kinds this module schedules.
@@ -158,6 +160,43 @@ pub async fn resource_chosen(
         choices_for(services, &person, &meta.channel, resource, None, None);
     let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
     let updated = modal(services, &meta, Some((entitlements, durations)))?;
+    services
+        .web
+        .call(
+            methods::VIEWS_UPDATE,
+            json!({ "view_id": view_id, "hash": view.get("hash"), "view": updated }),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The entitlement select changed: offer that entitlement's durations, its default
+/// preselected (the resource comes from what the person chose above).
+pub async fn entitlement_chosen(
+    services: &Services,
+    user: &str,
+    view: &Value,
+    entitlement_id: &str,
+) -> anyhow::Result<()> {
+    let meta = metadata(view);
+    let state = view.get("state").cloned().unwrap_or(Value::Null);
+    let Some(resource_id) = form_from_state(&state).resource else {
+        return Ok(());
+    };
+    let Some(resource) = services.catalog.resource(&resource_id) else {
+        return Ok(());
+    };
+    let person = services.directory.person(user).await?;
+    let choices = choices_for(
+        services,
+        &person,
+        &meta.channel,
+        resource,
+        Some(entitlement_id),
+        None,
+    );
+    let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
+    let updated = modal(services, &meta, Some(choices))?;
     services
         .web
         .call(
@@ -444,8 +483,10 @@ async fn beneficiary_checked(
 }
 
 /// The entitlement and duration choices of `resource` for `person`: the entitlements
-/// policy lets them request (one alone is preselected), and durations up to the
-/// longest any of them allows. `entitlement` / `duration` preselect a choice.
+/// policy lets them request (one alone is preselected). Once one is chosen, its
+/// durations up to its own maximum with its default preselected; before that,
+/// durations up to the longest any of them allows. `entitlement` / `duration`
+/// preselect a choice.
 fn choices_for(
     services: &Services,
     person: &Person,
@@ -455,30 +496,60 @@ fn choices_for(
     duration: Option<&str>,
 ) -> (Vec<Choice>, Vec<Choice>) {
     let allowed = requestable(services, person, channel, resource);
+    let chosen = match entitlement {
+        Some(id) => allowed.iter().find(|e| e.id.as_str() == id).copied(),
+        None if allowed.len() == 1 => allowed.first().copied(),
+        None => None,
+    };
     let entitlements: Vec<Choice> = allowed
         .iter()
         .map(|e| Choice {
             text: e.name.clone(),
             value: e.id.as_str().to_owned(),
-            selected: entitlement.map_or(allowed.len() == 1, |chosen| chosen == e.id.as_str()),
+            selected: chosen.is_some_and(|c| c.id == e.id),
         })
         .collect();
-    // Durations up to the longest any of them allows; the submission checks the chosen one.
-    let longest = allowed
-        .iter()
-        .map(|e| e.max_duration.as_secs())
-        .max()
-        .flatten()
-        .map(Duration::from_secs);
-    let any_permanent = allowed.iter().any(|e| e.permanent_allowed);
-    let mut durations = duration_options(&request_form::duration_choices(
-        None,
-        longest,
-        any_permanent,
-    ));
-    for choice in &mut durations {
-        choice.selected = duration == Some(choice.value.as_str());
-    }
+    let durations = match chosen {
+        Some(entitlement) => {
+            let preselect = duration
+                .map(str::to_owned)
+                .unwrap_or_else(|| entitlement.initial_duration(None).to_value());
+            entitlement
+                .duration_choices(None)
+                .into_iter()
+                .map(|choice| {
+                    let value = choice.to_value();
+                    Choice {
+                        text: match choice {
+                            RequestedDuration::For(d) => human(d.as_duration()),
+                            RequestedDuration::Permanent => "Permanent".to_owned(),
+                        },
+                        selected: value == preselect,
+                        value,
+                    }
+                })
+                .collect()
+        }
+        None => {
+            // The submission checks the chosen entitlement's own maximum.
+            let longest = allowed
+                .iter()
+                .map(|e| e.max_duration.as_secs())
+                .max()
+                .flatten()
+                .map(Duration::from_secs);
+            let any_permanent = allowed.iter().any(|e| e.permanent_allowed);
+            let mut durations = duration_options(&request_form::duration_choices(
+                None,
+                longest,
+                any_permanent,
+            ));
+            for choice in &mut durations {
+                choice.selected = duration == Some(choice.value.as_str());
+            }
+            durations
+        }
+    };
     let entitlements = if entitlements.is_empty() {
         vec![Choice {
             text: "Nothing here you may request".into(),

@@ -24,6 +24,7 @@ mod provisioners;
 mod request_lifecycle;
 mod requests;
 mod scopes;
+mod seen;
 mod shutdown;
 mod socket_mode;
 mod supervision;
