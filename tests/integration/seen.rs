@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use c1bot::simulator::{Person, SubmitOutcome};
 
-use crate::grants::{advance, app_with, catalog_edited};
+use crate::grants::{advance, app_with, catalog_edited, told};
 use crate::helpers::{eventually, TestApp};
 use crate::requests::{dm_containing, offered, preselected, request, WAIT};
 
@@ -180,5 +180,48 @@ async fn the_form_preselects_the_default_and_offers_up_to_the_chosen_entitlement
     .await;
     let durations = offered(&alice, "duration");
     assert!(!durations.contains(&"8 h".to_owned()), "{durations:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_click_in_a_channel_the_person_never_joined_is_answered_to_them() {
+    let app = app_with(|_| {}).await;
+    request(
+        &app,
+        "alice",
+        "AWS production",
+        "Admin",
+        "1 h",
+        "rotate keys",
+    )
+    .await;
+    let bob = app.sim.person("bob");
+    dm_containing(&bob, "rotate keys").await;
+    bob.click("Approve").await.expect("step 1");
+    eventually(WAIT, "the security step is posted", || async {
+        app.sim
+            .messages_in("C0SECURITY")
+            .iter()
+            .any(|m| m.buttons() == ["Approve", "Deny"])
+    })
+    .await;
+    let post = app
+        .sim
+        .messages_in("C0SECURITY")
+        .into_iter()
+        .find(|m| !m.buttons().is_empty())
+        .expect("post");
+
+    // #security is public; mallory reads it without joining and clicks Approve.
+    let mallory = app.sim.person("mallory");
+    mallory
+        .click_in(&post.channel, &post.ts, "Approve")
+        .await
+        .expect("mallory clicks");
+    told(&mallory, "You are not an approver of REQ-1001").await;
+    assert!(
+        app.sim.calls_to("chat.postEphemeral").is_empty(),
+        "answered through the click's response_url, not an ephemeral Slack refuses"
+    );
     app.stop().await;
 }

@@ -10,6 +10,7 @@ pub mod deadline;
 pub mod error;
 pub mod methods;
 pub mod pacing;
+pub mod respond;
 
 use std::fmt;
 use std::sync::Arc;
