@@ -90,6 +90,7 @@ impl GrantNotifier<'_> {
                         format!("{}/access/expiring", request.id),
                     ));
                 }
+                GrantEffect::RetireOffers => out.extend(self.retire_offers(request, grant)?),
                 GrantEffect::Schedule { .. } => {}
             }
         }
@@ -344,6 +345,39 @@ impl GrantNotifier<'_> {
             .iter()
             .map(|to| OutboxMessage::post(to, &card, format!("{}/access/revoked/{to}", request.id)))
             .collect())
+    }
+
+    /// The "active" and "ends soon" messages redrawn without their buttons, saying
+    /// the access is ending: their *I'm done* / *Extend* no longer apply.
+    fn retire_offers(
+        &self,
+        request: &AccessRequest,
+        grant: &Grant,
+    ) -> Result<Vec<OutboxMessage>, RenderError> {
+        let card = self.notice(
+            request,
+            ":lock: No longer active",
+            format!(
+                "{}; the access is being removed, so there is nothing left to extend or end here.",
+                capitalise(&ending_text(grant))
+            ),
+        )?;
+        let update = |key: String| OutboxMessage {
+            method: "chat.update".into(),
+            args: card.clone(),
+            record_ref: None,
+            update_ref: Some(key),
+            if_refused: None,
+        };
+        let mut out: Vec<OutboxMessage> = self
+            .people(request)
+            .iter()
+            .map(|to| update(format!("{}/access/active/{to}", request.id)))
+            .collect();
+        if grant.expiry_reminded {
+            out.push(update(format!("{}/access/expiring", request.id)));
+        }
+        Ok(out)
     }
 
     fn people(&self, request: &AccessRequest) -> Vec<String> {

@@ -25,6 +25,7 @@ mod request_lifecycle;
 mod requests;
 mod scopes;
 mod seen;
+mod seen_access;
 mod shutdown;
 mod socket_mode;
 mod supervision;

@@ -1,0 +1,69 @@
+//! What people see is right once access is granted (issue 15, section 2): buttons
+//! of messages whose moment has passed are retired, and a reminder that comes due
+//! after the end it announces is skipped.
+
+use std::time::Duration;
+
+use crate::grants::{active_grant, advance, app_with};
+use crate::helpers::eventually;
+use crate::requests::{dm_containing, WAIT};
+
+#[tokio::test]
+async fn after_im_done_the_earlier_im_done_and_extend_buttons_are_retired() {
+    let app = app_with(|_| {}).await;
+    active_grant(&app).await;
+    advance(&app, Duration::from_secs(4 * 3600 - 10 * 60));
+    let alice = app.sim.person("alice");
+    let reminder = dm_containing(&alice, "ends").await;
+    assert_eq!(reminder.buttons(), ["Extend", "I'm done"]);
+    let active = dm_containing(&alice, "Your access is active").await;
+    assert_eq!(active.buttons(), ["I'm done"]);
+
+    alice.click("I'm done").await.expect("alice is done");
+    dm_containing(&app.sim.person("carol"), "no longer needed").await;
+    eventually(WAIT, "no I'm done or Extend button stays live", || async {
+        alice.dms().iter().all(|m| m.buttons().is_empty())
+    })
+    .await;
+    let retired: Vec<String> = alice
+        .dms()
+        .iter()
+        .filter(|m| m.ts == reminder.ts || m.ts == active.ts)
+        .map(|m| m.visible_text())
+        .collect();
+    assert_eq!(retired.len(), 2, "{retired:?}");
+    assert!(
+        retired.iter().all(|t| t.contains("No longer active")),
+        "{retired:?}"
+    );
+    assert!(
+        alice.click("I'm done").await.is_err(),
+        "nothing is left to click"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn after_downtime_the_ends_soon_reminder_is_skipped_and_the_active_message_retired() {
+    let app = app_with(|_| {}).await;
+    active_grant(&app).await;
+    // c1bot was down across both the reminder (15 min before the end) and the end.
+    advance(&app, Duration::from_secs(4 * 3600 + 60));
+    let carol = app.sim.person("carol");
+    dm_containing(&carol, "from <@U0ALICE001>: expired").await;
+    let alice = app.sim.person("alice");
+    eventually(WAIT, "the active message's I'm done is retired", || async {
+        alice
+            .dms()
+            .iter()
+            .any(|m| m.visible_text().contains("No longer active"))
+    })
+    .await;
+    let texts: Vec<String> = alice.dms().iter().map(|m| m.visible_text()).collect();
+    assert!(
+        texts.iter().all(|t| !t.contains("Extend")),
+        "no ends-soon reminder after the end: {texts:?}"
+    );
+    assert!(alice.dms().iter().all(|m| m.buttons().is_empty()));
+    app.stop().await;
+}
