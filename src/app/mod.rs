@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit_anchor;
 pub mod campaigns;
 pub mod commands;
+pub mod deactivated;
 pub mod decisions;
 pub mod directory;
 pub mod dm;

@@ -300,6 +300,7 @@ pub async fn create(
         Some(other) => beneficiary_checked(services, &person, channel, other, target).await?,
     };
     let beneficiary = beneficiary.unwrap_or_else(|| user.to_owned());
+    let mut screenings = Vec::new();
     let (requestable, plan) = match target {
         Some((resource, entitlement)) => {
             // Decisions about the access itself are taken for the person who gets it.
@@ -312,18 +313,21 @@ pub async fn create(
             );
             let mut steps = Vec::new();
             for step in &entitlement.steps {
-                steps.push(services.resolve_step(step, resource).await.map_err(|error| {
+                let (resolved, screened) = services.resolve_step(step, resource).await.map_err(|error| {
                     tracing::warn!(%error, "cannot resolve approvers");
                     trouble(&services.lookup_trouble("c1bot could not look up the approvers just now; nothing was submitted. Try again in a moment."))
-                })?);
+                })?;
+                screenings.push((step.name.clone(), screened));
+                steps.push(resolved);
             }
             let plan = if decision.auto_approve {
-                let via = super::grants::via_for(services, entitlement).await.map_err(|error| {
+                let (via, screened) = super::grants::via_for(services, resource, entitlement).await.map_err(|error| {
                     tracing::warn!(%error, "cannot resolve who provisions");
                     trouble(&services.lookup_trouble("c1bot could not look up who grants this access just now; nothing was submitted. Try again in a moment."))
                 })?;
                 Some(super::grants::StartPlan {
                     via,
+                    screened,
                     previous: extends.take().and_then(|plan| plan.previous),
                 })
             } else {
@@ -392,6 +396,11 @@ pub async fn create(
                         "extends": extends_id,
                     }),
                 });
+            for (step, screened) in &screenings {
+                for event in screened.audit(&request.id, "approver", step) {
+                    change = change.audit(event);
+                }
+            }
             for message in messages {
                 change = change.outbox(message);
             }

@@ -4,9 +4,23 @@
 
 use std::time::Duration;
 
-use crate::grants::{active_grant, advance, app_with};
+use crate::grants::{active_grant, advance, app_with, audit_actions};
 use crate::helpers::eventually;
-use crate::requests::{dm_containing, WAIT};
+use crate::requests::{dm_containing, request, WAIT};
+
+/// The example catalog with each (from, to) applied once (every `from` must occur).
+fn example_catalog_with(edits: &[(&str, &str)]) -> c1bot::catalog::Catalog {
+    let mut text = std::fs::read_to_string("catalog.example.toml").expect("example catalog");
+    for (from, to) in edits {
+        assert!(text.contains(from), "the example catalog has {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    c1bot::catalog::Catalog::from_toml(c1bot::catalog::Source {
+        name: "catalog.toml",
+        text: &text,
+    })
+    .expect("edited catalog is valid")
+}
 
 #[tokio::test]
 async fn after_im_done_the_earlier_im_done_and_extend_buttons_are_retired() {
@@ -65,5 +79,59 @@ async fn after_downtime_the_ends_soon_reminder_is_skipped_and_the_active_message
         "no ends-soon reminder after the end: {texts:?}"
     );
     assert!(alice.dms().iter().all(|m| m.buttons().is_empty()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deactivated_approvers_and_assignees_are_skipped_and_the_owners_asked_at_once() {
+    // erin is deactivated in Slack. The step names bob and erin; the provisioning
+    // task names erin alone, so it goes to frank, who owns AWS production.
+    let catalog = example_catalog_with(&[
+        (
+            "approvers = { users = [\"U0BOB00001\", \"U0FRANK001\"] }",
+            "approvers = { users = [\"U0BOB00001\", \"U0ERIN0001\"] }",
+        ),
+        (
+            "assignees = { users = [\"U0CAROL001\"] }",
+            "assignees = { users = [\"U0ERIN0001\"] }",
+        ),
+    ]);
+    let app = app_with(|c| c.catalog = catalog).await;
+    request(
+        &app,
+        "alice",
+        "AWS production",
+        "ReadOnly",
+        "1 h",
+        "incident 4711",
+    )
+    .await;
+    let bob = app.sim.person("bob");
+    let card = dm_containing(&bob, "incident 4711").await;
+    assert!(
+        !card.visible_text().contains("U0ERIN0001"),
+        "erin is not named as an approver: {}",
+        card.visible_text()
+    );
+    bob.click("Approve").await.expect("bob approves");
+    let frank = app.sim.person("frank");
+    let task = dm_containing(&frank, "Grant *ReadOnly* on *AWS production*").await;
+    assert_eq!(task.buttons(), ["Mark complete", "Can't complete"]);
+    assert!(
+        app.sim.person("erin").dms().is_empty(),
+        "erin is sent nothing"
+    );
+
+    let actions = audit_actions(&app).await;
+    for expected in [
+        "approver.skipped",
+        "assignee.skipped",
+        "assignee.escalated_to_owners",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected}: {actions:?}"
+        );
+    }
     app.stop().await;
 }

@@ -296,12 +296,11 @@ async fn revoke_vias(
             r.entitlements
                 .iter()
                 .find(|e| e.id.as_str() == found.entitlement)
+                .map(|e| (r, e))
         });
-        if let (Source::Grant { .. }, Some(entitlement)) = (&found.source, target) {
-            vias.insert(
-                *item,
-                crate::app::grants::via_for(services, entitlement).await?,
-            );
+        if let (Source::Grant { .. }, Some((resource, entitlement))) = (&found.source, target) {
+            let (via, _) = crate::app::grants::via_for(services, resource, entitlement).await?;
+            vias.insert(*item, via);
         }
     }
     Ok(vias)
