@@ -3,8 +3,11 @@
 //! Slack treats `&`, `<` and `>` as control characters: `<!channel>` pings everyone,
 //! `<@U123>` pings a person, `<https://x|y>` forges a link. Escaping those three is
 //! what Slack documents, and it is enough: after it no sequence can open a mention
-//! or a link. [`to_plain`] goes the other way: mrkdwn as a person reads it in Slack
-//! (names for mentions, dates as text), for plain-text fields and the demo.
+//! or a link. Unicode bidirectional controls (embeddings, overrides and isolates,
+//! U+202A–U+202E and U+2066–U+2069) are dropped too ([`neutralise`]): they would let
+//! a reason read differently on a card than it was typed. [`to_plain`] goes the other
+//! way: mrkdwn as a person reads it in Slack (names for mentions, dates as text), for
+//! plain-text fields and the demo.
 
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -13,10 +16,22 @@ pub fn escape(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            c if is_bidi_control(c) => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// `text` without bidirectional controls, for plain-text fields (which Slack shows
+/// literally, so nothing else needs escaping there).
+pub fn neutralise(text: &str) -> String {
+    text.chars().filter(|c| !is_bidi_control(*c)).collect()
+}
+
+/// U+202A–U+202E (LRE, RLE, PDF, LRO, RLO) and U+2066–U+2069 (LRI, RLI, FSI, PDI).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `text` (mrkdwn) as Slack shows it: `<@U1>` as `@` and the person's name (`name`
@@ -85,6 +100,15 @@ mod tests {
         );
         assert_eq!(to_plain("no tokens *bold*", &names), "no tokens *bold*");
         assert_eq!(to_plain("a < b", &names), "a < b");
+    }
+
+    #[test]
+    fn bidirectional_controls_cannot_reorder_what_a_card_shows() {
+        // An override (U+202E) would show "8 h" reversed on an approver's card.
+        let typed = "for \u{202E}h 8\u{202C} and \u{2067}isolated\u{2069} text";
+        assert_eq!(escape(typed), "for h 8 and isolated text");
+        assert_eq!(super::neutralise(typed), "for h 8 and isolated text");
+        assert_eq!(escape("العربية ok"), "العربية ok");
     }
 
     #[test]

@@ -63,7 +63,8 @@ impl Vars {
 
     /// Any text, including user input; escaped in mrkdwn so it cannot ping or link.
     pub fn text(mut self, name: &str, value: impl Into<String>) -> Vars {
-        self.values.insert(name.to_owned(), Var::Text(value.into()));
+        let value = crate::app::mrkdwn::neutralise(&value.into());
+        self.values.insert(name.to_owned(), Var::Text(value));
         self
     }
 

@@ -225,3 +225,19 @@ async fn a_refused_click_in_a_channel_the_person_never_joined_is_answered_to_the
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn bidirectional_controls_in_a_reason_do_not_reach_the_approvers_card() {
+    let app = app_with(|_| {}).await;
+    // U+202E would show "needed for 8 h" as written right to left from there on.
+    let typed = "read only \u{202E}needed for 8 h\u{202C} \u{2066}ok\u{2069}";
+    request(&app, "alice", "AWS production", "ReadOnly", "1 h", typed).await;
+    let card = dm_containing(&app.sim.person("bob"), "read only").await;
+    let text = card.visible_text();
+    assert!(text.contains("read only needed for 8 h ok"), "{text}");
+    assert!(
+        !text.contains(['\u{202A}', '\u{202C}', '\u{202E}', '\u{2066}', '\u{2069}']),
+        "{text:?}"
+    );
+    app.stop().await;
+}
