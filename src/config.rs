@@ -8,11 +8,12 @@
 //! start anything: callers decide what to do with the values.
 //!
 //! Submodules: `token` (the two secrets), `values` (URL, command name, log format),
-//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`).
+//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`), `retention` (`[retention]`).
 
 mod audit;
 mod features;
 mod file;
+mod retention;
 mod token;
 mod values;
 
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditConfig, DEFAULT_ANCHOR_EVERY};
+pub use retention::{RetentionConfig, DEFAULT_CLOSED_AFTER};
 pub use token::{
     AppToken, BotToken, FoundToken, TokenError, TokenKind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN,
 };
@@ -119,6 +121,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The features turned on (`[features]`, and the activity channel when set).
     pub features: crate::features::Enabled,
+    /// How long closed requests stay in the hot tables (`[retention]`).
+    pub retention: RetentionConfig,
 }
 
 /// The optional activity channel: one line per request, edited as it moves on.
@@ -354,6 +358,7 @@ impl Config {
         let grants = grants_config(&file)?;
         let activity = activity_config(&file)?;
         let audit = audit::audit_config(&file)?;
+        let retention = retention::retention_config(&file)?;
         let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
             None => Duration::ZERO,
             Some(text) => text
@@ -408,6 +413,7 @@ impl Config {
             activity,
             audit,
             features,
+            retention,
             health,
         })
     }

@@ -74,6 +74,14 @@ enum AuditCommand {
         #[arg(long, value_name = "SEQ:HASH")]
         head: Option<c1bot::store::AuditAnchor>,
     },
+    /// Remove the entries through SEQ from the store, once FILE (a `c1bot audit
+    /// export` kept elsewhere) is checked to hold them unbroken with entry SEQ's HASH.
+    Prune {
+        #[arg(long, value_name = "SEQ:HASH")]
+        through: c1bot::store::AuditAnchor,
+        #[arg(long, value_name = "FILE")]
+        export: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -274,6 +282,19 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
                         ExitCode::FAILURE
                     }
                 },
+                Err(error) => {
+                    eprintln!("c1bot: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        AuditCommand::Prune { through, export } => {
+            let prune = c1bot::app::admin::audit_prune(&config.data_dir, through, export);
+            match runtime.block_on(prune) {
+                Ok(removed) => {
+                    println!("audit log pruned through entry {through}: {removed} entries removed from the store; {} keeps them", export.display());
+                    ExitCode::SUCCESS
+                }
                 Err(error) => {
                     eprintln!("c1bot: {error}");
                     ExitCode::FAILURE

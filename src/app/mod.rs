@@ -20,6 +20,7 @@ pub mod grant_timers;
 pub mod grants;
 pub mod handler;
 pub mod home_campaigns;
+pub mod home_refresh;
 pub mod journal;
 pub mod mrkdwn;
 pub mod notify;
@@ -30,9 +31,11 @@ pub mod quarantine_gauges;
 pub mod request_form;
 pub mod request_index;
 pub mod requests;
+pub mod retention;
 pub mod scopes;
 pub mod services;
 pub mod status;
+pub mod stored;
 pub mod timers;
 pub mod upkeep;
 
@@ -233,6 +236,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         grants: config.grants,
         clock: clock.clone(),
         home_viewers: services::HomeViewers::default(),
+        homes: home_refresh::HomeQueue::default(),
         provisioners: crate::provisioner::Runner::new(&config.catalog, |name| {
             config.provisioner_secrets.get(name)
         })
@@ -309,6 +313,34 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         sender_stop.clone(),
         move |beat| upkeep::refresh_groups(group_services.clone(), beat, group_stop.clone()),
     );
+    let homes = {
+        let (services, stop) = (services.clone(), sender_stop.clone());
+        supervisor.spawn(
+            "homes",
+            home_refresh::STALE_AFTER,
+            sender_stop.clone(),
+            move |beat| home_refresh::run(services.clone(), beat, stop.clone()),
+        )
+    };
+    let retention = {
+        let (store, clock, metrics) = (store.clone(), clock.clone(), metrics.clone());
+        let (config, stop) = (config.retention, sender_stop.clone());
+        supervisor.spawn(
+            "retention",
+            retention::STALE_AFTER,
+            sender_stop.clone(),
+            move |beat| {
+                retention::run(
+                    store.clone(),
+                    clock.clone(),
+                    config,
+                    metrics.clone(),
+                    beat,
+                    stop.clone(),
+                )
+            },
+        )
+    };
     let anchor = audit_anchor::spawn(&supervisor, store.clone(), config, sender_stop.clone());
     let (scope_web, scope_features, scope_stop) =
         (services.web.clone(), features.clone(), sender_stop.clone());
@@ -388,6 +420,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         let _ = intake.await;
         let _ = store_probe.await;
         let _ = groups.await;
+        let _ = retention.await;
+        let _ = homes.await;
         let _ = anchor.await;
         let _ = scope_check.await;
         if let Err(error) = store.flush().await {

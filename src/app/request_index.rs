@@ -6,24 +6,44 @@
 //! on (`approver:`), the workers of its open task (`worker:`), its resource while a
 //! revoke is open (`revoking:`) or access is active (`active:`); counted by request
 //! state (`state:`), grant state (`grant:`) and open manual task (`task:`), which
-//! `/metrics` reads without a scan. Bump [`INDEX_VERSION`] when the entries change:
+//! `/metrics` reads without a scan; by the day they closed (`closed:`), which
+//! retention reads. Bump [`INDEX_VERSION`] when the entries change:
 //! every request is re-indexed once at start-up.
 
 use std::collections::BTreeSet;
 
 use super::services::Services;
+use super::stored::request::{self, RequestV2};
 use crate::store::{IndexKey, Record, Table, Versioned};
 use crate::workflow::grant::{GrantState, TaskKind};
 use crate::workflow::request::AccessRequest;
+use crate::workflow::retention;
 
 /// The version of [`entries`]; a change re-indexes every request at start-up.
-pub const INDEX_VERSION: u64 = 1;
+pub const INDEX_VERSION: u64 = 2;
 
 /// Every request with a revoke task open (the overdue gauge reads these).
 pub const REVOKE_OPEN: &str = "revoke-open";
 
+/// Version 1 was the domain type's own serde form; version 2 is
+/// [`RequestV2`], compact and independent of the domain type.
 impl Record for AccessRequest {
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&RequestV2::from(self))
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<RequestV2>(data).map(AccessRequest::from)
+    }
+
+    fn upgrade(from: u32, data: serde_json::Value) -> Result<serde_json::Value, String> {
+        match from {
+            1 => request::upgrade_v1(data),
+            _ => Err(format!("no migration from request version {from}")),
+        }
+    }
 
     fn index(&self) -> Vec<IndexKey> {
         entries(self)
@@ -62,11 +82,19 @@ pub fn entries(request: &AccessRequest) -> Vec<IndexKey> {
             lookups.insert(format!("active:{}", request.resource));
         }
     }
+    if let Some(at) = retention::closed_at(request) {
+        lookups.insert(closed_entry(retention::closed_day(at)));
+    }
     lookups
         .into_iter()
         .map(IndexKey::lookup)
         .chain(counted.into_iter().map(IndexKey::counted))
         .collect()
+}
+
+/// The entry of requests that closed on `day` (retention reads these).
+pub fn closed_entry(day: chrono::NaiveDate) -> String {
+    format!("closed:{day}")
 }
 
 /// Every request that concerns `user` now: theirs, waiting on them, their tasks,

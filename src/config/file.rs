@@ -30,6 +30,7 @@ pub(super) struct RawFile {
     pub activity: RawActivity,
     pub audit: RawAudit,
     pub features: RawFeatures,
+    pub retention: RawRetention,
     pub health: RawHealth,
     /// A separate catalog file, relative to this file's directory.
     pub catalog_file: Option<PathBuf>,
@@ -91,6 +92,13 @@ pub(super) struct RawFeatures {
     pub access_reviews: Option<bool>,
     pub campaign_channels: Option<bool>,
     pub user_groups: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawRetention {
+    pub closed_after: Option<String>,
+    pub archive: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,6 +11,7 @@
 //! a server slots in without changing callers.
 
 mod audit;
+mod audit_prune;
 mod audit_verify;
 mod backup;
 mod change;
@@ -33,6 +34,7 @@ mod outbox_tests;
 mod tests;
 
 pub use audit::{AuditEvent, GENESIS_HASH};
+pub use audit_prune::PruneError;
 pub use audit_verify::{AuditAnchor, AuditProblem, AuditVerification};
 pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
@@ -49,7 +51,6 @@ pub use sled_store::SledStore;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 
 /// A handle on the store, whichever backend holds it. Cheap to clone; clones share
 /// the database and its wake-ups.
@@ -96,7 +97,7 @@ impl Store {
     }
 
     /// The record under `key`, with its format version and revision.
-    pub async fn get<T: DeserializeOwned>(
+    pub async fn get<T: Record>(
         &self,
         table: Table,
         key: &str,
@@ -108,7 +109,7 @@ impl Store {
 
     /// The records of `table` indexed under `name` (see [`Record::index`]): what a
     /// person-facing read costs is what is indexed there, not the table.
-    pub async fn index<T: DeserializeOwned>(
+    pub async fn index<T: Record>(
         &self,
         table: Table,
         name: &str,
@@ -146,7 +147,7 @@ impl Store {
 
     /// Every record whose key starts with `prefix`, in key order (a range read: tools,
     /// migrations and tests, never a person-facing path).
-    pub async fn scan_prefix<T: DeserializeOwned>(
+    pub async fn scan_prefix<T: Record>(
         &self,
         table: Table,
         prefix: &str,

@@ -16,6 +16,14 @@ struct Req {
 
 impl Record for Req {
     const VERSION: u32 = 2;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 fn req(state: &str) -> Req {
@@ -719,6 +727,14 @@ struct Owned {
 
 impl Record for Owned {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 
     fn index(&self) -> Vec<IndexKey> {
         vec![

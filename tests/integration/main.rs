@@ -28,6 +28,7 @@ mod seen;
 mod seen_access;
 mod shutdown;
 mod socket_mode;
+mod store_upgrade;
 mod supervision;
 mod templates;
 mod web_api;
