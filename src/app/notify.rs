@@ -8,8 +8,9 @@
 use serde_json::{json, Value};
 
 use crate::store::OutboxMessage;
-use crate::templates::{RenderError, Templates, Vars};
+use crate::templates::{Mrkdwn, RenderError, Templates, Vars};
 use crate::workflow::approval::{Effect, Outcome};
+use crate::workflow::grant::Via;
 use crate::workflow::request::{AccessDuration, AccessRequest, Decision, Quorum, State, Step};
 use crate::workflow::submit::human;
 
@@ -24,6 +25,8 @@ pub struct Names {
 pub struct Notifier<'a> {
     pub templates: Templates,
     pub names: &'a Names,
+    /// Who sets the access up, when it starts with these messages (auto-approval).
+    pub provisioning: Option<&'a Via>,
 }
 
 /// The key a card for `who` (a user or channel id) is recorded under.
@@ -297,18 +300,20 @@ impl Notifier<'_> {
         let decision = request.decisions.last();
         let (title, detail) = match outcome {
             Outcome::Approved => ("Approved", "Your access is being set up; you will be told when it is active. The clock starts then.".to_owned()),
-            Outcome::AutoApproved => ("Approved automatically", "Policy approves this access without a review. It is being set up; the clock starts when it is active.".to_owned()),
+            Outcome::AutoApproved => ("Approved automatically", self.auto_detail()),
             Outcome::Denied => ("Denied", match &request.state {
-                State::Denied { reason: Some(reason), .. } => format!("Reason: {reason}"),
+                State::Denied { reason: Some(reason), .. } => format!("Reason: {}", crate::app::mrkdwn::escape(reason)),
                 _ => "No reason was given.".to_owned(),
             }),
             Outcome::Cancelled => ("Cancelled", "The request was withdrawn; nobody needs to act on it.".to_owned()),
             Outcome::Expired => ("Expired", "Nobody decided in time. Ask again if you still need this access.".to_owned()),
         };
+        // The detail is c1bot's own sentence: mentions from stored ids, the deny
+        // reason escaped.
         let mut vars = self
             .base(request)
             .text("outcome", title)
-            .text("detail", detail);
+            .mrkdwn("detail", Mrkdwn::built(detail));
         vars = match (outcome, decision, &request.state) {
             (Outcome::Approved, Some(d), _) => vars
                 .mentions("decided_by", &approvers_of(&approvals(request, None)))
@@ -335,6 +340,23 @@ impl Notifier<'_> {
             .iter()
             .map(|to| OutboxMessage::post(to, &card, format!("{}/outcome/{to}", request.id)))
             .collect())
+    }
+
+    /// What an auto-approved requester is told: who sets the access up.
+    fn auto_detail(&self) -> String {
+        let who = match self.provisioning {
+            Some(Via::Automatic { .. }) => "c1bot sets it up automatically".to_owned(),
+            Some(Via::Manual { assignees, .. }) if assignees.len() == 1 => {
+                let one: Vec<&String> = assignees.iter().collect();
+                format!("<@{}> sets it up by hand", one[0])
+            }
+            Some(Via::Manual { assignees, .. }) if !assignees.is_empty() => {
+                let names: Vec<String> = assignees.iter().map(|a| format!("<@{a}>")).collect();
+                format!("One of {} sets it up by hand", names.join(", "))
+            }
+            _ => "It is being set up".to_owned(),
+        };
+        format!("Policy approves this access without a review. {who}; you will be told when it is active, and the clock starts then.")
     }
 
     fn remind(&self, request: &AccessRequest, step_index: usize) -> Vec<OutboxMessage> {

@@ -373,8 +373,9 @@ pub async fn create(
             let mut request = created.request;
             request.extends = extends_id.clone();
             let names = services.names(&request);
-            let messages = services
-                .notifier(&names)
+            let mut notifier = services.notifier(&names);
+            notifier.provisioning = plan.as_ref().map(|plan| &plan.via);
+            let messages = notifier
                 .messages(&request, &created.effects)
                 .map_err(|error| format!("cannot render the request's messages: {error}"))?;
             let mut change = Change::new()

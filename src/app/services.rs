@@ -196,6 +196,7 @@ impl Services {
         Notifier {
             templates: self.templates(),
             names,
+            provisioning: None,
         }
     }
 

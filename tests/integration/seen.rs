@@ -241,3 +241,30 @@ async fn bidirectional_controls_in_a_reason_do_not_reach_the_approvers_card() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn auto_approval_says_who_sets_the_access_up() {
+    let app = app_with(|_| {}).await;
+    // Dev sandbox is auto-approved by the shipped policy; frank grants it by hand.
+    request(
+        &app,
+        "alice",
+        "Dev sandbox",
+        "ReadOnly",
+        "1 h",
+        "try a thing",
+    )
+    .await;
+    let told = dm_containing(&app.sim.person("alice"), "Approved automatically").await;
+    let text = told.visible_text();
+    assert!(
+        text.contains("<@U0FRANK001> sets it up by hand"),
+        "the requester learns a person still has to act: {text}"
+    );
+    dm_containing(
+        &app.sim.person("frank"),
+        "Grant *ReadOnly* on *Dev sandbox*",
+    )
+    .await;
+    app.stop().await;
+}
