@@ -352,8 +352,11 @@ pub const SPECS: &[Spec] = &[
     .lists(&[
         ("open", "campaign_review_item"),
         ("done", "campaign_reviewed_item"),
-        ("all", "campaign_button"),
+        ("all", "campaign_certify_all"),
     ]),
+    spec("campaign_certify_all", Blocks, &["campaign_id", "count"])
+        .required(&["campaign_id"])
+        .controls(&["campaign_certify_all"]),
     spec(
         "campaign_review_item",
         Blocks,

@@ -148,6 +148,13 @@ async fn certify_all_then_end_and_only_allowed_people_manage() {
         .await
         .expect("start");
     let page = dm_containing(&frank, "Does each person still need this access?").await;
+    // Slack asks before a click on Certify all goes through, saying how many.
+    let asks = page.blocks.to_string();
+    assert!(
+        asks.contains("Certify everything left?")
+            && asks.contains("This certifies 1 item, on every page"),
+        "{asks}"
+    );
     frank
         .click_in(&page.channel, &page.ts, "Certify all")
         .await

@@ -225,11 +225,15 @@ pub(super) fn review_pages(
             .filter(|i| i.is_decided() || !running)
             .map(|i| item_vars(services, campaign, i))
             .collect();
-        let all = if running && mine.iter().any(|i| !i.is_decided()) {
+        let undecided = mine.iter().filter(|i| !i.is_decided()).count();
+        let all = if running && undecided > 0 {
+            let count = match undecided {
+                1 => "1 item".to_owned(),
+                n => format!("{n} items"),
+            };
             vec![Vars::new()
-                .text("action", actions::CERTIFY_ALL)
-                .text("label", "Certify all")
-                .text("campaign_id", &campaign.id)]
+                .text("campaign_id", &campaign.id)
+                .text("count", count)]
         } else {
             Vec::new()
         };
