@@ -156,12 +156,26 @@ async fn attempt(
             {
                 return Ok(Some(Done::Settled));
             }
-            classify(shared.call_now(method, args).await)
+            already_done(method, classify(shared.call_now(method, args).await))
         }
     };
     match sent {
         Sent::Stopped => Ok(Some(Done::Stopped)),
         sent => settle(shared, id, entry, sent).await,
+    }
+}
+
+/// An error that says the call's purpose is already met is a success: inviting
+/// someone already in the channel is not worth telling anyone about.
+fn already_done(method: &ApiMethod, sent: Sent) -> Sent {
+    match sent {
+        Sent::Permanent(_, Some(code))
+            if method.name == methods::CONVERSATIONS_INVITE.name
+                && code == "already_in_channel" =>
+        {
+            Sent::Delivered(None)
+        }
+        sent => sent,
     }
 }
 

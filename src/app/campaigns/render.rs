@@ -327,6 +327,14 @@ pub(super) fn status_message(
         CampaignState::Running { .. } => "Running",
         CampaignState::Completed { .. } => "Completed",
     };
+    // After Deactivate or Remove this is the message's last edit: say so.
+    let state = match &campaign.channel {
+        Some(posting) if posting.id == channel && posting.active => state.to_owned(),
+        Some(paused) if paused.id == channel => {
+            format!("{state} · updates paused: an owner deactivated this channel")
+        }
+        _ => format!("{state} · updates stopped: this channel was removed from the review"),
+    };
     let vars = Vars::new()
         .text("campaign_id", &campaign.id)
         .text("name", &campaign.name)

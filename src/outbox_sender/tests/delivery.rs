@@ -114,7 +114,9 @@ async fn a_definitive_error_is_given_up_audited_and_does_not_block_the_next_mess
 async fn a_refused_call_that_owes_words_tells_them_with_slacks_reason() {
     let sim = simulator().await;
     let store = Store::temporary().expect("store");
-    // Everyone is in #general already: Slack refuses the invitation.
+    // grace is a single-channel guest: Slack refuses the invitation.
+    sim.faults()
+        .slack_error("conversations.invite", "ura_max_channels", 1);
     let invite = OutboxMessage::call(
         "conversations.invite",
         json!({ "channel": "C0GENERAL1", "users": "U0GRACE001" }),
@@ -130,7 +132,32 @@ async fn a_refused_call_that_owes_words_tells_them_with_slacks_reason() {
     sender.stop().await;
     assert_eq!(
         texts(&sim, "alice"),
-        ["c1bot could not invite <@U0GRACE001>: they are already in the channel."]
+        ["c1bot could not invite <@U0GRACE001>: they are a single-channel guest, already in their one channel."]
+    );
+}
+
+#[tokio::test]
+async fn inviting_someone_already_in_the_channel_is_a_success_nobody_is_told_of() {
+    let sim = simulator().await;
+    let store = Store::temporary().expect("store");
+    // Everyone is in #general already.
+    let invite = OutboxMessage::call(
+        "conversations.invite",
+        json!({ "channel": "C0GENERAL1", "users": "U0GRACE001" }),
+    )
+    .if_refused(
+        vec![ALICE.to_owned()],
+        "c1bot could not invite <@U0GRACE001>".to_owned(),
+    );
+    queue(&store, invite).await;
+    let sender = Running::start(&store, client(&sim, Duration::from_secs(10)));
+    settled(&store).await;
+    sender.stop().await;
+    assert_eq!(sim.calls_to("conversations.invite").len(), 1);
+    assert!(
+        texts(&sim, "alice").is_empty(),
+        "{:?}",
+        texts(&sim, "alice")
     );
 }
 
