@@ -135,3 +135,33 @@ async fn deactivated_approvers_and_assignees_are_skipped_and_the_owners_asked_at
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn revoking_standing_access_in_a_review_names_the_access_as_people_know_it() {
+    let catalog =
+        example_catalog_with(&[("# members = [\"U0DAVE0001\"]", "members = [\"U0DAVE0001\"]")]);
+    let app = app_with(|c| c.catalog = catalog).await;
+    let (bob, frank) = (app.sim.person("bob"), app.sim.person("frank"));
+    assert!(matches!(
+        crate::campaigns::create(&bob, "Q4").await,
+        c1bot::simulator::SubmitOutcome::Closed
+    ));
+    let card = dm_containing(&bob, "Access review CMP-1").await;
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("start");
+    // frank owns AWS production: he reviews dave's catalog membership.
+    let page = dm_containing(&frank, "Does each person still need this access?").await;
+    frank
+        .click_in(&page.channel, &page.ts, "Revoke")
+        .await
+        .expect("frank revokes");
+    let told = dm_containing(&bob, "listed as a member in the catalog").await;
+    let text = told.visible_text();
+    assert!(
+        text.contains("should no longer have *ReadOnly* on *AWS production*"),
+        "{text}"
+    );
+    assert!(!text.contains("aws-prod"), "{text}");
+    app.stop().await;
+}
