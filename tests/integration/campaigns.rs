@@ -305,3 +305,49 @@ async fn nobody_is_given_their_own_access_to_review_unless_policy_allows_it() {
         .contains("Does each person still need this access?")));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_guest_chosen_as_reviewer_is_not_given_items_and_cannot_be_reassigned_any() {
+    let app = spawn_app().await;
+    alice_has_access(&app).await;
+    let bob = app.sim.person("bob");
+    bob.slash("/c1", "campaign", "general").await;
+    bob.wait_for_modal(WAIT).await.expect("opens");
+    bob.fill("Name", "Guests").await.expect("name");
+    bob.fill("Resources to review", "AWS production")
+        .await
+        .expect("resources");
+    // dave is a multi-channel guest: he may not even request access.
+    bob.fill("Reviewers", "dave").await.expect("reviewers");
+    bob.fill("Due", "In 7 days").await.expect("due");
+    assert!(matches!(
+        bob.submit().await.expect("submitted"),
+        SubmitOutcome::Closed
+    ));
+    let card = dm_containing(&bob, "Access review CMP-1").await;
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("start");
+    dm_containing(&bob, "nobody could be found to review item(s) 1").await;
+    let card = dm_containing(&bob, "Reassign").await;
+    bob.click_in(&card.channel, &card.ts, "Reassign")
+        .await
+        .expect("reassign");
+    let modal = bob.wait_for_modal(WAIT).await.expect("opens");
+    let option = option_containing(&modal, "(now nobody)");
+    bob.fill("Access to review", &option).await.expect("item");
+    bob.fill("New reviewer", "dave").await.expect("reviewer");
+    let SubmitOutcome::Errors(errors) = bob.submit().await.expect("answered") else {
+        panic!("a guest reviewer is refused");
+    };
+    assert!(
+        errors["reviewer"].contains("Policy does not let that person review access")
+            && errors["reviewer"].contains("guest accounts"),
+        "{errors:?}"
+    );
+    assert!(
+        app.sim.person("dave").dms().is_empty(),
+        "dave is sent nothing"
+    );
+    app.stop().await;
+}

@@ -316,7 +316,10 @@ pub async fn act(
                 Err(message) => return Outcome::Refused(message),
             };
             match collect(services, &stored.data).await {
-                Ok(items) => CampaignAction::Start { items },
+                Ok(items) => match reviewers_policy_allows(services, items).await {
+                    Ok(items) => CampaignAction::Start { items },
+                    Err(message) => return Outcome::Retry(message),
+                },
                 Err(message) => return Outcome::Retry(message),
             }
         }
@@ -412,6 +415,48 @@ async fn actor_for(
         Actor::new(user).allowed_self_review()
     } else {
         Actor::new(user)
+    })
+}
+
+/// `items` with the reviewers policy refuses (`review`: the shipped policy refuses
+/// guests) taken off, so the owners are told to reassign those items.
+async fn reviewers_policy_allows(
+    services: &Services,
+    mut items: Vec<crate::campaign::Item>,
+) -> Result<Vec<crate::campaign::Item>, String> {
+    let reviewers: std::collections::BTreeSet<String> =
+        items.iter().filter_map(|i| i.reviewer.clone()).collect();
+    let mut refused = std::collections::BTreeSet::new();
+    for reviewer in reviewers {
+        if let Err(why) = may_review(services, &reviewer).await? {
+            tracing::info!(reviewer = %reviewer, why = %why, "policy refuses a reviewer; their items wait for reassignment");
+            refused.insert(reviewer);
+        }
+    }
+    for item in &mut items {
+        if item.reviewer.as_ref().is_some_and(|r| refused.contains(r)) {
+            item.reviewer = None;
+        }
+    }
+    Ok(items)
+}
+
+/// Policy's `review` for `user`: `Ok(Err(reasons))` when refused; `Err` when the
+/// profile cannot be read.
+pub(super) async fn may_review(
+    services: &Services,
+    user: &str,
+) -> Result<Result<(), String>, String> {
+    let person = services.directory.person(user).await.map_err(|error| {
+        tracing::warn!(%error, "cannot read a profile");
+        "c1bot could not check a reviewer's Slack account just now; try again in a moment."
+            .to_owned()
+    })?;
+    let decision = services.decide(PolicyAction::Review, &person, "", None, None);
+    Ok(if decision.allowed {
+        Ok(())
+    } else {
+        Err(decision.reasons.join("; "))
     })
 }
 
