@@ -165,3 +165,50 @@ async fn revoking_standing_access_in_a_review_names_the_access_as_people_know_it
     assert!(!text.contains("aws-prod"), "{text}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_review_item_whose_access_ended_during_the_review_is_closed_not_certified() {
+    let app = app_with(|_| {}).await;
+    crate::campaigns::alice_has_access(&app).await;
+    let (alice, bob, frank) = (
+        app.sim.person("alice"),
+        app.sim.person("bob"),
+        app.sim.person("frank"),
+    );
+    crate::campaigns::create(&bob, "Q4").await;
+    let card = dm_containing(&bob, "Access review CMP-1").await;
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("start");
+    let page = dm_containing(&frank, "Does each person still need this access?").await;
+
+    // alice gives her access up while frank has not decided yet.
+    alice.click("I'm done").await.expect("alice is done");
+    dm_containing(&app.sim.person("carol"), "no longer needed").await;
+
+    frank
+        .click_in(&page.channel, &page.ts, "Certify")
+        .await
+        .expect("frank clicks Certify");
+    crate::grants::told(&frank, "ended during the review").await;
+    eventually(WAIT, "frank's page closes the item", || async {
+        frank.dms().iter().any(|m| {
+            m.ts == page.ts
+                && m.visible_text()
+                    .contains("Closed: the access ended during the review")
+                && m.buttons().is_empty()
+        })
+    })
+    .await;
+    dm_containing(&bob, "1 of 1 reviewed").await;
+    let actions = audit_actions(&app).await;
+    assert!(
+        actions.iter().any(|a| a == "campaign.access_ended"),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| a == "campaign.certify"),
+        "{actions:?}"
+    );
+    app.stop().await;
+}

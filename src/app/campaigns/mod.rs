@@ -343,6 +343,9 @@ pub async fn act(
         }
         _ => return Outcome::Refused("That button is not c1bot's.".into()),
     };
+    if let Err(message) = close_ended(services, user, id, &action).await {
+        return Outcome::Retry(message);
+    }
     let actor = match actor_for(services, user, id, &action).await {
         Ok(actor) => actor,
         Err(message) => return Outcome::Refused(message),
@@ -382,6 +385,64 @@ async fn stored(services: &Services, id: &str) -> Result<Versioned<Campaign>, St
             tracing::error!(%error, "cannot read a campaign");
             Err("c1bot could not read that review just now; try again.".into())
         }
+    }
+}
+
+/// Before a reviewer's Certify, Revoke or Certify all: closes the undecided items it
+/// covers whose access ended during the review (the grant is no longer active), so
+/// nobody certifies access that is gone or revokes it again. One read per item.
+async fn close_ended(
+    services: &Services,
+    user: &str,
+    id: &str,
+    action: &CampaignAction,
+) -> Result<(), String> {
+    let stored = stored(services, id).await?;
+    let covered: Vec<&crate::campaign::Item> = match action {
+        CampaignAction::Certify { item } | CampaignAction::Revoke { item } => {
+            stored.data.item(*item).into_iter().collect()
+        }
+        CampaignAction::CertifyAll => stored
+            .data
+            .items
+            .iter()
+            .filter(|i| i.reviewer.as_deref() == Some(user))
+            .collect(),
+        _ => return Ok(()),
+    };
+    let mut ended = Vec::new();
+    for item in covered.into_iter().filter(|i| !i.is_decided()) {
+        let crate::campaign::Source::Grant { request_id } = &item.source else {
+            continue;
+        };
+        let active = match services.load_request(request_id).await {
+            Ok(found) => {
+                found.is_some_and(|r| r.data.grant.is_some_and(|g| g.state == GrantState::Active))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a reviewed request");
+                return Err("c1bot could not check that access just now; try again.".into());
+            }
+        };
+        if !active {
+            ended.push(item.id);
+        }
+    }
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let acting =
+        Acting::new(Actor::new("c1bot"), "campaign.access_ended").detail(json!({ "items": ended }));
+    match commit(
+        services,
+        id,
+        CampaignAction::CloseEnded { items: ended },
+        &acting,
+    )
+    .await
+    {
+        Ok(_) | Err(commit::Failure::Refused(_)) => Ok(()),
+        Err(failure) => Err(failure.message(id)),
     }
 }
 

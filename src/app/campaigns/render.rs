@@ -273,11 +273,14 @@ fn item_vars(services: &Services, campaign: &Campaign, item: &Item) -> Vars {
             .find(|e| e.id.as_str() == item.entitlement)
     });
     let verdict = match &item.decision {
+        Some(review) if review.verdict == Verdict::Ended => {
+            "Closed: the access ended during the review".to_owned()
+        }
         Some(review) => format!(
             "{} by {}",
             match review.verdict {
                 Verdict::Certify => "Certified",
-                Verdict::Revoke => "Revoked",
+                Verdict::Revoke | Verdict::Ended => "Revoked",
             },
             if review.by == item.reviewer.clone().unwrap_or_default() {
                 "you"
