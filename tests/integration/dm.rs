@@ -162,17 +162,20 @@ async fn step_by_step_with_a_wrong_duration_and_a_restart_in_the_middle() {
         "her text is shown, never as markup: {}",
         summary.visible_text()
     );
-    // Every step was one message, edited in place.
-    assert_eq!(
-        from_bot(&alice).len(),
-        1,
-        "{:#?}",
-        from_bot(&alice)
-            .iter()
-            .map(|m| m.visible_text())
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(summary.ts, first.ts);
+    // Clicks edited the step in place; each typed answer got the next step as a new
+    // message below it, and the one above lost its buttons.
+    let steps = from_bot(&alice);
+    let texts: Vec<String> = steps.iter().map(|m| m.visible_text()).collect();
+    assert_eq!(steps.len(), 4, "{texts:#?}");
+    assert_eq!(steps.last().map(|m| m.ts.clone()), Some(summary.ts.clone()));
+    assert!(summary.ts > first.ts);
+    for earlier in &steps[..steps.len() - 1] {
+        assert!(earlier.buttons().is_empty(), "{texts:#?}");
+        assert!(
+            earlier.visible_text().contains("the next step is below"),
+            "{texts:#?}"
+        );
+    }
     alice.click("Submit").await.expect("submits");
     let card = dm_containing(&bob, "incident 4711").await;
     assert!(card.visible_text().contains("2 h"));

@@ -224,13 +224,18 @@ async fn converse(
         let stored = load(services, &message.user).await?;
         // An expired one not yet swept is replaced; its rev must still match.
         let rev = stored.as_ref().map(|s| s.rev);
-        let (conversation, fresh) = match stored.filter(|s| s.data.expires_at > now) {
+        let (conversation, retired) = match stored.filter(|s| s.data.expires_at > now) {
             Some(stored) => {
                 let mut conversation = stored.data.clone();
                 if !conversation.answer(&message.text, &message.ts, &menu, expires(services)) {
                     return Ok(Outcome::Nothing);
                 }
-                (conversation, false)
+                // The person's message is now the newest in the DM: the next step is
+                // a new message below it, and the previous one loses its buttons.
+                conversation.message_key = format!("dm/{}/{}", conversation.user, message.ts);
+                let card = render::closed(services, &stored.data, Closing::Answered)?;
+                let retired = step_message(&stored.data, card, false);
+                (conversation, Some(retired))
             }
             None => {
                 let parsed = crate::intake::parse_message(&message.text, &services.catalog);
@@ -242,10 +247,14 @@ async fn converse(
                     &menu,
                     expires(services),
                 );
-                (conversation, true)
+                (conversation, None)
             }
         };
-        match save(services, &conversation, rev, fresh, &also).await {
+        let also = match retired {
+            Some(retired) => also.clone().outbox(retired),
+            None => also.clone(),
+        };
+        match save(services, &conversation, rev, true, &also).await {
             Err(CommitError::Conflict { .. }) => continue,
             other => return other.map_err(Into::into),
         }
@@ -303,6 +312,8 @@ fn step_message(conversation: &Conversation, card: Value, fresh: bool) -> Outbox
 /// How a conversation ended, for its step message.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Closing {
+    /// The person answered by typing: the next step follows as a new message.
+    Answered,
     Cancelled,
     Expired,
     Submitted,
