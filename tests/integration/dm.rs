@@ -306,3 +306,20 @@ async fn a_person_writing_faster_than_slack_delivers_queues_at_most_the_cap() {
     crate::requests::dm_containing(&app.sim.person("bob"), "unrelated").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn gibberish_to_start_is_answered_with_i_did_not_understand_and_the_choices() {
+    let app = spawn_app().await;
+    let alice = app.sim.person("alice");
+    alice.send_dm("asdf qwer").await;
+    let asked = bot_says(&alice, "Which resource do you need access to?").await;
+    let text = asked.visible_text();
+    assert!(text.contains("I didn't understand \"asdf qwer\""), "{text}");
+    assert!(asked.buttons().contains(&"AWS production".to_owned()));
+    // A greeting is no misunderstanding.
+    let bob = app.sim.person("bob");
+    bob.send_dm("hi").await;
+    let greeted = bot_says(&bob, "Which resource do you need access to?").await;
+    assert!(!greeted.visible_text().contains("didn't understand"));
+    app.stop().await;
+}

@@ -239,7 +239,7 @@ async fn converse(
             }
             None => {
                 let parsed = crate::intake::parse_message(&message.text, &services.catalog);
-                let conversation = Conversation::start(
+                let mut conversation = Conversation::start(
                     &message.user,
                     &message.channel,
                     &message.ts,
@@ -247,6 +247,9 @@ async fn converse(
                     &menu,
                     expires(services),
                 );
+                if parsed.is_none() && !is_greeting(&message.text) {
+                    conversation.problem = Some(not_understood(&message.text));
+                }
                 (conversation, None)
             }
         };
@@ -260,6 +263,49 @@ async fn converse(
         }
     }
     anyhow::bail!("the conversation kept changing under this message")
+}
+
+/// A first message that only opens the conversation ("hi", "help", "request").
+fn is_greeting(text: &str) -> bool {
+    if text.trim().is_empty() {
+        return true;
+    }
+    const OPENERS: [&str; 11] = [
+        "hi",
+        "hello",
+        "hey",
+        "hallo",
+        "yo",
+        "help",
+        "request",
+        "access",
+        "good morning",
+        "morning",
+        "hi there",
+    ];
+    let words: String = text
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect();
+    OPENERS.contains(
+        &words
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_str(),
+    )
+}
+
+/// The answer to a first message c1bot could not read: what it saw, then the choices.
+fn not_understood(text: &str) -> String {
+    let shown: String = text.trim().chars().take(80).collect();
+    let cut = if text.trim().chars().count() > 80 {
+        "…"
+    } else {
+        ""
+    };
+    format!("I didn't understand \"{shown}{cut}\". Pick a resource below or type its name (write help for examples).")
 }
 
 async fn load(services: &Services, user: &str) -> anyhow::Result<Option<Versioned<Conversation>>> {
@@ -604,6 +650,17 @@ mod tests {
             }
         }
         event
+    }
+
+    #[test]
+    fn greetings_open_a_conversation_and_anything_else_unread_is_not_understood() {
+        for greeting in ["hi", "Hello!", "hey", "help", "Good morning.", ""] {
+            assert!(super::is_greeting(greeting), "{greeting}");
+        }
+        for gibberish in ["asdf qwer", "???", "lorem ipsum dolor"] {
+            assert!(!super::is_greeting(gibberish), "{gibberish}");
+        }
+        assert!(super::not_understood("asdf").starts_with("I didn't understand \"asdf\"."));
     }
 
     #[test]
