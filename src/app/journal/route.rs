@@ -85,7 +85,12 @@ impl Sender {
     /// else in their DM with c1bot.
     pub fn tell(&self, text: &str) -> OutboxMessage {
         match (&self.response_url, &self.channel) {
-            (Some(url), _) => OutboxMessage::respond(url, text),
+            // A response_url lasts 30 minutes: an answer that comes later (after a
+            // restart) goes to the person's DM instead.
+            (Some(url), _) => OutboxMessage::respond(url, text).if_refused(
+                vec![self.user.clone()],
+                text.trim_end_matches('.').to_owned(),
+            ),
             (None, Some(channel)) => OutboxMessage::call(
                 "chat.postEphemeral",
                 json!({ "channel": channel, "user": self.user, "text": text }),

@@ -186,3 +186,27 @@ async fn an_update_of_a_message_whose_post_was_given_up_is_given_up_too() {
     assert!(reasons.iter().any(|r| r.contains("never succeeded")));
     assert!(reasons.iter().any(|r| r.contains("chat.nonexistent")));
 }
+
+#[tokio::test]
+async fn an_answer_whose_response_url_expired_goes_to_the_persons_dm() {
+    let sim = simulator().await;
+    let store = Store::temporary().expect("store");
+    // A response_url Slack no longer knows (older than 30 minutes, after a restart).
+    let base = sim.api_url();
+    let expired = format!("{}hooks/T0C1TEAM01/gone", base.trim_end_matches("api/"));
+    let answer = OutboxMessage::respond(&expired, "You are not an approver of REQ-1.").if_refused(
+        vec![ALICE.to_owned()],
+        "You are not an approver of REQ-1".to_owned(),
+    );
+    queue(&store, answer).await;
+    let sender = Running::start(&store, client(&sim, Duration::from_secs(10)));
+    wait_for_dm(&sim, "alice", "the answer, in her DM").await;
+    settled(&store).await;
+    sender.stop().await;
+    let told = texts(&sim, "alice");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].starts_with("You are not an approver of REQ-1: (sent here because"),
+        "{told:?}"
+    );
+}
