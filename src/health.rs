@@ -20,12 +20,18 @@ use crate::slack::socket::SocketStatus;
 /// Something that must be true for c1bot to be ready, with a name for `/readyz`.
 pub type ReadyCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
+/// Sentences `/readyz` shows without failing (a feature switched off, waiting for
+/// an admin), one per line after the verdict.
+pub type ReadyNote = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Health {
     pub socket: SocketStatus,
     pub metrics: Metrics,
     /// Further checks (the store is open, …).
     pub checks: Vec<ReadyCheck>,
+    /// Shown, never failing.
+    pub notes: Vec<ReadyNote>,
 }
 
 /// Serves until `shutdown`; returns the bound address at once.
@@ -61,12 +67,18 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
         problems.push("no Socket Mode connection to Slack".to_owned());
     }
     problems.extend(health.checks.iter().filter_map(|check| check().err()));
+    let notes: String = health
+        .notes
+        .iter()
+        .flat_map(|note| note())
+        .map(|line| format!("degraded: {line}\n"))
+        .collect();
     if problems.is_empty() {
-        (StatusCode::OK, "ready\n".to_owned())
+        (StatusCode::OK, format!("ready\n{notes}"))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {}\n", problems.join("; ")),
+            format!("not ready: {}\n{notes}", problems.join("; ")),
         )
     }
 }

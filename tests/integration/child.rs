@@ -164,6 +164,17 @@ impl Bot {
             .unwrap_or(f64::NAN)
     }
 
+    /// Sends `signal` (e.g. `-HUP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
     pub async fn kill_9(mut self) {
         self.child.start_kill().expect("SIGKILL sent");
         self.child.wait().await.expect("reaped");
