@@ -155,3 +155,32 @@ fn manifest_asks_only_for_the_scopes_and_events_of_the_features_turned_on() {
     assert_eq!(scopes(&manifest), ["chat:write", "commands", "users:read"]);
     assert!(!manifest.contains("message.im"), "{manifest}");
 }
+
+/// The README's first command, `c1bot demo` without Slack tokens, from the project
+/// directory as a newcomer runs it: the walk-through completes and nobody saw an error.
+#[test]
+fn the_demo_walks_through_the_workflow_without_an_error() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let output = Command::new(env!("CARGO_BIN_EXE_c1bot"))
+            .arg("demo")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("SLACK_APP_TOKEN")
+            .env_remove("SLACK_BOT_TOKEN")
+            .env_remove("C1BOT_DATA_DIR")
+            .output();
+        let _ = done.send(output);
+    });
+    let output = finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("c1bot demo finishes within 120 s")
+        .expect("c1bot demo runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("bob clicks Approve"), "{text}");
+    assert!(
+        text.contains("demo finished: people saw 0 errors"),
+        "{text}"
+    );
+}
