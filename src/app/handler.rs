@@ -7,7 +7,9 @@
 //!   acked, then processed;
 //! - **answered in the ack**: typeahead options and modal submissions (validated and,
 //!   if valid, committed before the modal closes), `/c1 status` and help; every Slack
-//!   call they make is bounded by the ack's deadline;
+//!   call they make is bounded by the ack's deadline. The campaign channel modal
+//!   naming an existing channel is checked in the ack, then journaled and finished
+//!   after it (its lookup pages through Slack);
 //! - **acked at once**: what changes nothing (opening a modal, App Home), with its
 //!   work after the ack.
 
@@ -56,6 +58,13 @@ impl EnvelopeHandler for C1Handler {
                         for action in actions {
                             self.after_click(&user, &trigger_id, &channel, view.as_ref(), action);
                         }
+                    }
+                    Interaction::ViewSubmission {
+                        user,
+                        callback_id,
+                        view,
+                    } if callback_id == super::campaigns::channel::CALLBACK_ID => {
+                        self.channel_submitted(envelope, ack, &user, &view).await;
                     }
                     answered => {
                         let payload =
@@ -128,6 +137,18 @@ impl C1Handler {
         }
     }
 
+    /// The campaign channel modal: refused or done in the ack, or (an existing
+    /// channel, whose lookup pages through Slack) journaled, acked and finished after.
+    async fn channel_submitted(&self, envelope: Envelope, ack: Ack, user: &str, view: &Value) {
+        use super::campaigns::channel::{screen, Screened};
+        let screened =
+            deadline::within(deadline::ACK_BUDGET, screen(&self.services, user, view)).await;
+        match screened {
+            Screened::Answer(payload) => ack.send(payload),
+            Screened::Later => journal::take(&self.services, envelope, ack).await,
+        }
+    }
+
     /// An interaction whose answer travels in its ack.
     async fn answer(&self, interaction: Interaction) -> Option<Value> {
         let services = &self.services;
@@ -157,9 +178,6 @@ impl C1Handler {
                 }
                 super::campaigns::CALLBACK_ID => {
                     super::campaigns::submitted(services, &user, &view).await
-                }
-                super::campaigns::channel::CALLBACK_ID => {
-                    super::campaigns::channel::submitted(services, &user, &view).await
                 }
                 super::campaigns::reassign::CALLBACK_ID => {
                     super::campaigns::reassign::submitted(services, &user, &view).await
