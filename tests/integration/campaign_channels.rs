@@ -477,7 +477,13 @@ async fn reminders_come_before_the_due_date_and_after_completed_nothing_is_poste
         .iter()
         .find(|m| m.visible_text().contains("Completed"))
         .expect("status");
-    assert!(status.visible_text().contains("0 of 1 reviewed"));
+    // alice's 4-hour access expired during the jump of 84 hours (after the reminder,
+    // which was due first): c1bot closed her item, so it counts as reviewed.
+    assert!(
+        status.visible_text().contains("1 of 1 reviewed"),
+        "{}",
+        status.visible_text()
+    );
     assert_eq!(app.sim.calls_to("chat.update").len(), updates);
     {
         let ws = app.sim.workspace();

@@ -11,6 +11,7 @@
 
 pub mod channel;
 mod commit;
+pub mod ended;
 mod form;
 pub mod reassign;
 pub mod reminders;
@@ -63,7 +64,8 @@ impl Record for Campaign {
     }
 
     /// Found by its owners (`owner:`) and the reviewers with an item left
-    /// (`reviewer:`), so App Home reads only a person's own reviews.
+    /// (`reviewer:`), so App Home reads only a person's own reviews; and by the
+    /// grants of its undecided items (`item:REQ-…`), so a grant that ends closes them.
     fn index(&self) -> Vec<crate::store::IndexKey> {
         let mut names: std::collections::BTreeSet<String> =
             self.owners.iter().map(|o| format!("owner:{o}")).collect();
@@ -74,6 +76,18 @@ impl Record for Campaign {
                 .filter_map(|item| item.reviewer.as_ref())
                 .map(|r| format!("reviewer:{r}")),
         );
+        // The follow-up of a grant that ends finds the items it closes (`ended`).
+        names.extend(
+            self.items
+                .iter()
+                .filter(|item| !item.is_decided())
+                .filter_map(|item| match &item.source {
+                    crate::campaign::Source::Grant { request_id } => {
+                        Some(ended::index_name(request_id))
+                    }
+                    crate::campaign::Source::Standing => None,
+                }),
+        );
         names
             .into_iter()
             .map(crate::store::IndexKey::lookup)
@@ -82,7 +96,7 @@ impl Record for Campaign {
 }
 
 /// The version of [`Campaign::index`]'s entries; a change re-indexes at start-up.
-pub const INDEX_VERSION: u64 = 1;
+pub const INDEX_VERSION: u64 = 2;
 
 /// The next campaign number, stored beside the campaigns.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
