@@ -54,9 +54,19 @@ impl EnvelopeHandler for C1Handler {
                         actions,
                     } => {
                         ack.send(None);
-                        let channel = channel.unwrap_or_default();
+                        // Where a refusal is answered: the click's response_url.
+                        let sender = journal::route::Sender {
+                            user,
+                            channel,
+                            response_url: envelope
+                                .payload
+                                .get("response_url")
+                                .and_then(Value::as_str)
+                                .filter(|url| !url.is_empty())
+                                .map(str::to_owned),
+                        };
                         for action in actions {
-                            self.after_click(&user, &trigger_id, &channel, view.as_ref(), action);
+                            self.after_click(&sender, &trigger_id, view.as_ref(), action);
                         }
                     }
                     Interaction::ViewSubmission {
@@ -201,15 +211,13 @@ impl C1Handler {
     /// its ack. Deciding clicks are journaled and never reach here.
     fn after_click(
         &self,
-        user: &str,
+        sender: &journal::route::Sender,
         trigger_id: &str,
-        channel: &str,
         view: Option<&Value>,
         action: ActionRef,
     ) {
         let services = &self.services;
-        let (user, trigger_id, channel) =
-            (user.to_owned(), trigger_id.to_owned(), channel.to_owned());
+        let (user, trigger_id) = (sender.user.clone(), trigger_id.to_owned());
         match action.action_id.as_str() {
             super::request_form::actions::RESOURCE => {
                 if let Some(view) = view.cloned() {
@@ -252,12 +260,11 @@ impl C1Handler {
                 grants::open_reason_modal(services, trigger_id, action.value, Purpose::Revoke)
             }
             "access_extend" => {
-                super::extend::open_modal(services, trigger_id, channel, user, action.value)
+                super::extend::open_modal(services, trigger_id, sender.clone(), action.value)
             }
             campaign if campaign.starts_with("campaign_") => super::campaigns::open(
                 services,
-                user,
-                channel,
+                sender.clone(),
                 trigger_id,
                 campaign.to_owned(),
                 action.value,

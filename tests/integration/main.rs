@@ -22,6 +22,7 @@ mod operations;
 mod outage;
 mod outbox;
 mod provisioners;
+mod refusals;
 mod request_lifecycle;
 mod requests;
 mod scopes;

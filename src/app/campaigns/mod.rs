@@ -289,16 +289,17 @@ async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result
 }
 
 /// A campaign button that opens a modal (*Add channel*, *Reassign*), after the ack.
+/// A refusal is answered through the click's `response_url` (see [`Services::answer`]).
 pub fn open(
     services: &Services,
-    user: String,
-    channel: String,
+    sender: super::journal::route::Sender,
     trigger_id: String,
     action_id: String,
     value: String,
 ) {
     let services = services.clone();
     tokio::spawn(async move {
+        let user = sender.user.clone();
         let id = value.split_once(':').map_or(value.as_str(), |(id, _)| id);
         let opened = match action_id.as_str() {
             actions::ADD_CHANNEL => channel::open_modal(&services, &user, &trigger_id, id).await,
@@ -306,7 +307,7 @@ pub fn open(
             _ => Err("That button is not c1bot's.".into()),
         };
         if let Err(message) = opened {
-            services.tell(&channel, &user, message);
+            services.answer(&sender, &message);
         }
     });
 }
@@ -348,10 +349,14 @@ pub async fn act(
         (actions::CHANNEL_ACTIVATE, _) => CampaignAction::ActivateChannel,
         (actions::CHANNEL_REMOVE, _) => CampaignAction::RemoveChannel,
         (actions::ADD_CHANNEL | actions::REASSIGN, _) => {
+            let sender = super::journal::route::Sender {
+                user: user.to_owned(),
+                channel: None,
+                response_url: None,
+            };
             open(
                 services,
-                user.to_owned(),
-                String::new(),
+                sender,
                 trigger_id.to_owned(),
                 action_id.to_owned(),
                 value.to_owned(),
