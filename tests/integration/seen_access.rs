@@ -137,7 +137,7 @@ async fn deactivated_approvers_and_assignees_are_skipped_and_the_owners_asked_at
 }
 
 #[tokio::test]
-async fn revoking_standing_access_in_a_review_names_the_access_as_people_know_it() {
+async fn revoking_standing_access_in_a_review_names_the_access_and_an_owner_marks_it_done() {
     let catalog =
         example_catalog_with(&[("# members = [\"U0DAVE0001\"]", "members = [\"U0DAVE0001\"]")]);
     let app = app_with(|c| c.catalog = catalog).await;
@@ -163,6 +163,30 @@ async fn revoking_standing_access_in_a_review_names_the_access_as_people_know_it
         "{text}"
     );
     assert!(!text.contains("aws-prod"), "{text}");
+
+    // bob removes it where it is granted, and says so.
+    assert_eq!(told.buttons(), ["Mark done"]);
+    bob.click_in(&told.channel, &told.ts, "Mark done")
+        .await
+        .expect("bob marks it done");
+    eventually(WAIT, "the message says who marked it done", || async {
+        bob.dms().iter().any(|m| {
+            m.ts == told.ts
+                && m.visible_text()
+                    .contains("Done: <@U0BOB00001> marked it removed")
+                && m.buttons().is_empty()
+        })
+    })
+    .await;
+    let actions = audit_actions(&app).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "campaign.mark_removed")
+            .count(),
+        1,
+        "{actions:?}"
+    );
     app.stop().await;
 }
 

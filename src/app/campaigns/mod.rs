@@ -2,7 +2,9 @@
 //! `manage_campaign` allows), the owners' card (*Start* / *End*, *Reassign*, the
 //! campaign channel's buttons) and the reviewers' DMs (*Certify* / *Revoke* /
 //! *Certify all*). The channel modal is [`channel`], reassigning [`reassign`],
-//! reminder timers [`reminders`]; every action is decided and committed by `commit`.
+//! reminder timers [`reminders`], items closed when their access
+//! ends [`ended`], a revoked catalog member's removal notice (*Mark done*) `removal`;
+//! every action is decided and committed by `commit`.
 //!
 //! Messages go through the outbox under stable keys (`CMP-1/owner/<U>`,
 //! `CMP-1/review/<U>/<page>`, `CMP-1/status/<n>` for the n-th channel attached) and
@@ -15,6 +17,7 @@ pub mod ended;
 mod form;
 pub mod reassign;
 pub mod reminders;
+mod removal;
 mod render;
 mod review_checks;
 
@@ -48,6 +51,8 @@ pub mod actions {
     pub const CHANNEL_REMOVE: &str = "campaign_channel_remove";
     /// Opens the reassign modal.
     pub const REASSIGN: &str = "campaign_reassign";
+    /// An owner removed a revoked catalog member's access (value `CMP-1:<item>`).
+    pub const MARK_REMOVED: &str = "campaign_mark_removed";
 }
 const COUNTER_KEY: &str = "campaigns/counter";
 const ATTEMPTS: usize = 5;
@@ -348,6 +353,7 @@ pub async fn act(
         (actions::CHANNEL_DEACTIVATE, _) => CampaignAction::DeactivateChannel,
         (actions::CHANNEL_ACTIVATE, _) => CampaignAction::ActivateChannel,
         (actions::CHANNEL_REMOVE, _) => CampaignAction::RemoveChannel,
+        (actions::MARK_REMOVED, Some(item)) => CampaignAction::MarkRemoved { item },
         (actions::ADD_CHANNEL | actions::REASSIGN, _) => {
             let sender = super::journal::route::Sender {
                 user: user.to_owned(),

@@ -299,6 +299,7 @@ mod tests {
             "dm_submit",
             "campaign_certify",
             "campaign_start",
+            "campaign_mark_removed",
         ] {
             assert!(deciding(id), "{id}");
         }
