@@ -35,7 +35,7 @@ async fn an_existing_channel_in_a_large_workspace_closes_the_modal_at_once_and_i
     let waited = asked.elapsed();
     assert!(matches!(outcome, SubmitOutcome::Closed), "{outcome:?}");
     assert!(
-        waited < Duration::from_millis(1_500),
+        waited < Duration::from_millis(2_500),
         "the modal closes before the lookup: it took {waited:?}"
     );
     assert!(
@@ -83,7 +83,7 @@ async fn a_channel_that_cannot_be_found_is_told_by_dm_and_nothing_is_attached() 
     let asked = Instant::now();
     let outcome = add_channel(&bob, "Use an existing channel", "#incidents", "").await;
     assert!(matches!(outcome, SubmitOutcome::Closed), "{outcome:?}");
-    assert!(asked.elapsed() < Duration::from_millis(1_500));
+    assert!(asked.elapsed() < Duration::from_millis(2_500));
 
     let told = dm_containing(&bob, "cannot find a channel named #incidents").await;
     let text = told.visible_text();
