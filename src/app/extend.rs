@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::grants::StartPlan;
+use super::journal::route::Sender;
 use super::services::Services;
 use crate::templates::{Choice, Vars};
 use crate::workflow::grant::GrantState;
@@ -17,34 +18,22 @@ use crate::workflow::submit::{fields, Form};
 pub const CALLBACK_ID: &str = "c1_extend";
 
 /// A click on *Extend*: the modal opens at once, for the person with the access only.
-pub fn open_modal(
-    services: &Services,
-    trigger_id: String,
-    channel: String,
-    user: String,
-    request_id: String,
-) {
+pub fn open_modal(services: &Services, trigger_id: String, sender: Sender, request_id: String) {
     let services = services.clone();
     tokio::spawn(async move {
+        let user = sender.user.clone();
         let request = match services.load_request(&request_id).await {
             Ok(Some(stored)) => stored.data,
-            _ => {
-                return services.tell(
-                    &channel,
-                    &user,
-                    format!("There is no request {request_id}."),
-                )
-            }
+            _ => return services.answer(&sender, &format!("There is no request {request_id}.")),
         };
         let active = request
             .grant
             .as_ref()
             .is_some_and(|g| g.state == GrantState::Active);
         if request.beneficiary != user {
-            return services.tell(
-                &channel,
-                &user,
-                format!(
+            return services.answer(
+                &sender,
+                &format!(
                     "Only <@{}> can extend the access from {request_id}.",
                     request.beneficiary
                 ),
@@ -56,7 +45,7 @@ pub fn open_modal(
             .and_then(|g| g.expires_at)
             .filter(|_| active)
         else {
-            return services.tell(&channel, &user, format!("Access from {request_id} is not active with an end date; request it again with `{} request`.", services.command));
+            return services.answer(&sender, &format!("Access from {request_id} is not active with an end date; request it again with `{} request`.", services.command));
         };
         let names = services.names(&request);
         let max = services

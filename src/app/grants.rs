@@ -103,13 +103,15 @@ pub fn render(
     .messages(&request, effects)?;
     let mut messages = messages;
     messages.extend(services.activity_line(&request, false));
-    let timers = effects
+    let mut timers: Vec<_> = effects
         .iter()
         .filter_map(|effect| match effect {
             GrantEffect::Schedule { timer, at } => Some((*at, timer_entry(&request.id, *timer))),
             _ => None,
         })
         .collect();
+    // Access that ends closes its review items, in a follow-up that cannot be lost.
+    timers.extend(super::campaigns::ended::timer_for(&request));
     Ok(Rendered {
         request,
         messages,

@@ -7,7 +7,9 @@
 //!   acked, then processed;
 //! - **answered in the ack**: typeahead options and modal submissions (validated and,
 //!   if valid, committed before the modal closes), `/c1 status` and help; every Slack
-//!   call they make is bounded by the ack's deadline;
+//!   call they make is bounded by the ack's deadline. The campaign channel modal
+//!   naming an existing channel is checked in the ack, then journaled and finished
+//!   after it (its lookup pages through Slack);
 //! - **acked at once**: what changes nothing (opening a modal, App Home), with its
 //!   work after the ack.
 
@@ -52,10 +54,27 @@ impl EnvelopeHandler for C1Handler {
                         actions,
                     } => {
                         ack.send(None);
-                        let channel = channel.unwrap_or_default();
+                        // Where a refusal is answered: the click's response_url.
+                        let sender = journal::route::Sender {
+                            user,
+                            channel,
+                            response_url: envelope
+                                .payload
+                                .get("response_url")
+                                .and_then(Value::as_str)
+                                .filter(|url| !url.is_empty())
+                                .map(str::to_owned),
+                        };
                         for action in actions {
-                            self.after_click(&user, &trigger_id, &channel, view.as_ref(), action);
+                            self.after_click(&sender, &trigger_id, view.as_ref(), action);
                         }
+                    }
+                    Interaction::ViewSubmission {
+                        user,
+                        callback_id,
+                        view,
+                    } if callback_id == super::campaigns::channel::CALLBACK_ID => {
+                        self.channel_submitted(envelope, ack, &user, &view).await;
                     }
                     answered => {
                         let payload =
@@ -128,6 +147,18 @@ impl C1Handler {
         }
     }
 
+    /// The campaign channel modal: refused or done in the ack, or (an existing
+    /// channel, whose lookup pages through Slack) journaled, acked and finished after.
+    async fn channel_submitted(&self, envelope: Envelope, ack: Ack, user: &str, view: &Value) {
+        use super::campaigns::channel::{screen, Screened};
+        let screened =
+            deadline::within(deadline::ACK_BUDGET, screen(&self.services, user, view)).await;
+        match screened {
+            Screened::Answer(payload) => ack.send(payload),
+            Screened::Later => journal::take(&self.services, envelope, ack).await,
+        }
+    }
+
     /// An interaction whose answer travels in its ack.
     async fn answer(&self, interaction: Interaction) -> Option<Value> {
         let services = &self.services;
@@ -158,9 +189,6 @@ impl C1Handler {
                 super::campaigns::CALLBACK_ID => {
                     super::campaigns::submitted(services, &user, &view).await
                 }
-                super::campaigns::channel::CALLBACK_ID => {
-                    super::campaigns::channel::submitted(services, &user, &view).await
-                }
                 super::campaigns::reassign::CALLBACK_ID => {
                     super::campaigns::reassign::submitted(services, &user, &view).await
                 }
@@ -183,15 +211,13 @@ impl C1Handler {
     /// its ack. Deciding clicks are journaled and never reach here.
     fn after_click(
         &self,
-        user: &str,
+        sender: &journal::route::Sender,
         trigger_id: &str,
-        channel: &str,
         view: Option<&Value>,
         action: ActionRef,
     ) {
         let services = &self.services;
-        let (user, trigger_id, channel) =
-            (user.to_owned(), trigger_id.to_owned(), channel.to_owned());
+        let (user, trigger_id) = (sender.user.clone(), trigger_id.to_owned());
         match action.action_id.as_str() {
             super::request_form::actions::RESOURCE => {
                 if let Some(view) = view.cloned() {
@@ -234,12 +260,11 @@ impl C1Handler {
                 grants::open_reason_modal(services, trigger_id, action.value, Purpose::Revoke)
             }
             "access_extend" => {
-                super::extend::open_modal(services, trigger_id, channel, user, action.value)
+                super::extend::open_modal(services, trigger_id, sender.clone(), action.value)
             }
             campaign if campaign.starts_with("campaign_") => super::campaigns::open(
                 services,
-                user,
-                channel,
+                sender.clone(),
                 trigger_id,
                 campaign.to_owned(),
                 action.value,

@@ -191,6 +191,7 @@ mod tests {
                 by: reviewer.to_owned(),
                 at: at(3),
             }),
+            removed: None,
         }
     }
 

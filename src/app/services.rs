@@ -297,6 +297,22 @@ impl Services {
         Ok(self.store.get::<AccessRequest>(Table::Requests, id).await?)
     }
 
+    /// A line only the person who clicked sees, where they clicked: through the
+    /// click's `response_url` (see [`Sender::tell`](super::journal::route::Sender::tell)),
+    /// sent through the outbox so it is retried and, once the URL has expired,
+    /// delivered to their DM. It tells; it decides nothing.
+    pub fn answer(&self, to: &super::journal::route::Sender, text: &str) {
+        let change = crate::store::Change::new()
+            .at(self.now())
+            .outbox(to.tell(text));
+        let store = self.store.clone();
+        self.tasks.spawn(async move {
+            if let Err(error) = store.commit(change).await {
+                tracing::warn!(%error, "could not queue an answer to a click");
+            }
+        });
+    }
+
     /// An ephemeral line to one person, best effort (it tells, it decides nothing).
     pub fn tell(&self, channel: &str, user: &str, text: String) {
         let web = self.web.clone();

@@ -321,6 +321,16 @@ async fn prepare(
             },
         );
     }
+    if entry.kind == super::campaigns::ended::TIMER {
+        super::campaigns::ended::fire(services, &entry.subject).await?;
+        return Ok(Fired::Commit(
+            Change::new()
+                .at(now)
+                .cancel_timer(at, &entry.subject, &entry.kind),
+            None,
+            None,
+        ));
+    }
     if entry.kind == super::dm::TIMER {
         // The conversation ends in its own commits; this one only drops the timer.
         super::dm::expire(services, &entry.subject, now).await?;

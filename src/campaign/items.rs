@@ -124,6 +124,7 @@ pub fn collect(scope: &Scope, reviewers: &Reviewers, sources: &Sources) -> Vec<I
                 source,
                 reviewer,
                 decision: None,
+                removed: None,
             }
         })
         .collect()

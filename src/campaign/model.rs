@@ -156,6 +156,17 @@ pub struct Item {
     pub reviewer: Option<UserId>,
     #[serde(default)]
     pub decision: Option<Review>,
+    /// A revoked catalog member's access, marked removed by an owner (*Mark done*):
+    /// c1bot cannot remove access it did not grant, so a person says it is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Removal>,
+}
+
+/// Who marked a standing member's revoked access as removed, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub by: UserId,
+    pub at: DateTime<Utc>,
 }
 
 impl Item {

@@ -50,6 +50,14 @@ pub enum Refusal {
     NothingToRemind,
     /// A reminder after the due date.
     PastDue,
+    /// *Mark done* on an item that is not a revoked catalog member's access.
+    NothingToMarkRemoved {
+        item: u32,
+    },
+    /// *Mark done* again: the first one stands.
+    AlreadyRemoved {
+        by: UserId,
+    },
 }
 
 impl Refusal {
@@ -110,6 +118,12 @@ impl Refusal {
             }
             Refusal::NothingToRemind => format!("{campaign_id} has no one left to remind."),
             Refusal::PastDue => format!("{campaign_id} is past its due date."),
+            Refusal::NothingToMarkRemoved { item } => format!(
+                "Item {item} of {campaign_id} is not a catalog member's access to remove; c1bot removes its own grants."
+            ),
+            Refusal::AlreadyRemoved { by } => {
+                format!("<@{by}> already marked this removal in {campaign_id} as done.")
+            }
         }
     }
 }

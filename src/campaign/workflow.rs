@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::channel;
-use super::model::{Campaign, CampaignState, Item, Review, UserId, Verdict};
+use super::model::{Campaign, CampaignState, Item, Removal, Review, Source, UserId, Verdict};
 use super::progress::{progress, status_line, verdicts, waiting_reviewers};
 use super::refusal::Refusal;
 
@@ -76,6 +76,10 @@ pub enum CampaignAction {
     CloseEnded {
         items: Vec<u32>,
     },
+    /// An owner removed a revoked catalog member's access where it is granted.
+    MarkRemoved {
+        item: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +108,11 @@ pub enum Effect {
     InviteToChannel {
         channel: String,
         users: Vec<UserId>,
+    },
+    /// Redraw the owners' message asking them to remove a revoked catalog member's
+    /// access (posted by the revoke's own commit).
+    UpdateRemovalNotice {
+        item: u32,
     },
     /// A DM to every owner. The text mentions no user-written text.
     TellOwners {
@@ -144,6 +153,10 @@ pub fn apply(
         }
         CampaignAction::Remind => remind(&mut next, now)?,
         CampaignAction::CloseEnded { items } => close_ended(&mut next, &items, now)?,
+        CampaignAction::MarkRemoved { item } => {
+            owner(campaign, actor)?;
+            mark_removed(&mut next, item, actor, now)?
+        }
     };
     Ok((next, effects))
 }
@@ -285,6 +298,38 @@ fn certify_all(
     }];
     effects.extend(after_decisions(next));
     Ok(effects)
+}
+
+/// *Mark done* on a revoked catalog member's item, in any state after *Start* (the
+/// removal may come after the campaign is completed).
+fn mark_removed(
+    next: &mut Campaign,
+    item: u32,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<Effect>, Refusal> {
+    let found = next
+        .items
+        .iter_mut()
+        .find(|i| i.id == item)
+        .ok_or(Refusal::NoSuchItem { item })?;
+    let revoked = found
+        .decision
+        .as_ref()
+        .is_some_and(|d| d.verdict == Verdict::Revoke);
+    if found.source != Source::Standing || !revoked {
+        return Err(Refusal::NothingToMarkRemoved { item });
+    }
+    if let Some(removal) = &found.removed {
+        return Err(Refusal::AlreadyRemoved {
+            by: removal.by.clone(),
+        });
+    }
+    found.removed = Some(Removal {
+        by: actor.user.clone(),
+        at: now,
+    });
+    Ok(vec![Effect::UpdateRemovalNotice { item }])
 }
 
 fn close_ended(

@@ -207,6 +207,22 @@ impl Simulator {
         }
     }
 
+    /// Adds `n` public channels `<prefix>-0000`… that only their creator is in, after
+    /// every channel there is (`conversations.list` lists them last): a workspace
+    /// with thousands of channels. Returns their names.
+    pub fn add_channels(&self, prefix: &str, n: usize) -> Vec<String> {
+        let mut w = self.inner.world();
+        (0..n)
+            .map(|i| {
+                let id = w.next_id("C");
+                let name = format!("{prefix}-{i:04}");
+                let channel = workspace::Channel::new(&id, &name, false, &["U0FRANK001"]);
+                w.ws.channels.push(channel);
+                name
+            })
+            .collect()
+    }
+
     /// `http://127.0.0.1:PORT/api/` (with the trailing slash).
     pub fn api_url(&self) -> String {
         format!("http://127.0.0.1:{}/api/", self.inner.api_port)

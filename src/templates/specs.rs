@@ -339,6 +339,20 @@ pub const SPECS: &[Spec] = &[
     )
     .lists(&[("buttons", "campaign_button")]),
     spec(
+        "campaign_removal",
+        Message,
+        &[
+            "campaign_id",
+            "reviewer",
+            "member",
+            "entitlement",
+            "resource",
+            "state",
+        ],
+    )
+    .required(&["campaign_id", "member", "entitlement", "resource"])
+    .lists(&[("buttons", "campaign_button")]),
+    spec(
         "campaign_button",
         Blocks,
         &["action", "label", "campaign_id"],

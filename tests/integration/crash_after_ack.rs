@@ -305,3 +305,43 @@ async fn a_campaign_revoke_acked_then_killed_is_recorded_once() {
     bot.kill_9().await;
     setup.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_existing_channel_acked_then_killed_is_attached_once_after_restart() {
+    let setup = setup().await;
+    let bot = setup.start_with(Duration::ZERO, HOLD).await;
+    let bob = setup.sim.person("bob");
+    assert!(matches!(
+        crate::campaigns::create(&bob, "Q4").await,
+        SubmitOutcome::Closed
+    ));
+    dm_containing(&bob, "Access review CMP-1").await;
+    // The modal closes once the submission is journaled; nothing is looked up yet.
+    assert!(matches!(
+        crate::campaign_channels::add_channel(&bob, "Use an existing channel", "#security", "")
+            .await,
+        SubmitOutcome::Closed
+    ));
+    let joined = |sim: &c1bot::simulator::Simulator| {
+        sim.workspace()
+            .channel("security")
+            .is_some_and(|c| c.members.contains("U0C1BOT001"))
+    };
+    assert!(!joined(&setup.sim), "held after the ack");
+    let bot = revived(&setup, bot).await;
+    dm_containing(&bob, "is attached").await;
+    assert!(joined(&setup.sim));
+    assert_eq!(settled_count(&bob, "is attached").await, 1, "told once");
+    assert_eq!(
+        setup
+            .sim
+            .messages_in("security")
+            .iter()
+            .filter(|m| m.visible_text().contains("Access review CMP-1"))
+            .count(),
+        1,
+        "one status message"
+    );
+    bot.kill_9().await;
+    setup.sim.shutdown().await;
+}

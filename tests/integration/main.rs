@@ -5,6 +5,7 @@
 mod activity;
 mod audit;
 mod backup;
+mod campaign_channel_existing;
 mod campaign_channels;
 mod campaign_home;
 mod campaigns;
@@ -21,6 +22,7 @@ mod operations;
 mod outage;
 mod outbox;
 mod provisioners;
+mod refusals;
 mod request_lifecycle;
 mod requests;
 mod scopes;

@@ -137,7 +137,7 @@ async fn deactivated_approvers_and_assignees_are_skipped_and_the_owners_asked_at
 }
 
 #[tokio::test]
-async fn revoking_standing_access_in_a_review_names_the_access_as_people_know_it() {
+async fn revoking_standing_access_in_a_review_names_the_access_and_an_owner_marks_it_done() {
     let catalog =
         example_catalog_with(&[("# members = [\"U0DAVE0001\"]", "members = [\"U0DAVE0001\"]")]);
     let app = app_with(|c| c.catalog = catalog).await;
@@ -163,11 +163,35 @@ async fn revoking_standing_access_in_a_review_names_the_access_as_people_know_it
         "{text}"
     );
     assert!(!text.contains("aws-prod"), "{text}");
+
+    // bob removes it where it is granted, and says so.
+    assert_eq!(told.buttons(), ["Mark done"]);
+    bob.click_in(&told.channel, &told.ts, "Mark done")
+        .await
+        .expect("bob marks it done");
+    eventually(WAIT, "the message says who marked it done", || async {
+        bob.dms().iter().any(|m| {
+            m.ts == told.ts
+                && m.visible_text()
+                    .contains("Done: <@U0BOB00001> marked it removed")
+                && m.buttons().is_empty()
+        })
+    })
+    .await;
+    let actions = audit_actions(&app).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "campaign.mark_removed")
+            .count(),
+        1,
+        "{actions:?}"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
-async fn a_review_item_whose_access_ended_during_the_review_is_closed_not_certified() {
+async fn a_review_item_whose_access_ended_during_the_review_is_closed_when_it_ends() {
     let app = app_with(|_| {}).await;
     crate::campaigns::alice_has_access(&app).await;
     let (alice, bob, frank) = (
@@ -181,17 +205,12 @@ async fn a_review_item_whose_access_ended_during_the_review_is_closed_not_certif
         .await
         .expect("start");
     let page = dm_containing(&frank, "Does each person still need this access?").await;
+    assert!(page.buttons().contains(&"Certify".to_owned()));
 
-    // alice gives her access up while frank has not decided yet.
+    // alice gives her access up while frank has not decided yet; frank does nothing.
     alice.click("I'm done").await.expect("alice is done");
     dm_containing(&app.sim.person("carol"), "no longer needed").await;
-
-    frank
-        .click_in(&page.channel, &page.ts, "Certify")
-        .await
-        .expect("frank clicks Certify");
-    crate::grants::told(&frank, "ended during the review").await;
-    eventually(WAIT, "frank's page closes the item", || async {
+    eventually(WAIT, "frank's page closes the item by itself", || async {
         frank.dms().iter().any(|m| {
             m.ts == page.ts
                 && m.visible_text()
@@ -201,14 +220,52 @@ async fn a_review_item_whose_access_ended_during_the_review_is_closed_not_certif
     })
     .await;
     dm_containing(&bob, "1 of 1 reviewed").await;
-    let actions = audit_actions(&app).await;
     assert!(
-        actions.iter().any(|a| a == "campaign.access_ended"),
+        frank
+            .click_in(&page.channel, &page.ts, "Certify")
+            .await
+            .is_err(),
+        "nothing is left to certify"
+    );
+    let actions = audit_actions(&app).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "campaign.access_ended")
+            .count(),
+        1,
         "{actions:?}"
     );
     assert!(
         !actions.iter().any(|a| a == "campaign.certify"),
         "{actions:?}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_review_item_whose_access_expires_during_the_review_is_closed_at_expiry() {
+    let app = app_with(|_| {}).await;
+    crate::campaigns::alice_has_access(&app).await;
+    let (bob, frank) = (app.sim.person("bob"), app.sim.person("frank"));
+    crate::campaigns::create(&bob, "Q4").await;
+    let card = dm_containing(&bob, "Access review CMP-1").await;
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("start");
+    let page = dm_containing(&frank, "Does each person still need this access?").await;
+
+    // alice's access (4 hours) expires; the review is due in a week.
+    advance(&app, Duration::from_secs(4 * 3600 + 60));
+    eventually(WAIT, "frank's page closes the expired item", || async {
+        frank.dms().iter().any(|m| {
+            m.ts == page.ts
+                && m.visible_text()
+                    .contains("Closed: the access ended during the review")
+                && m.buttons().is_empty()
+        })
+    })
+    .await;
+    dm_containing(&bob, "1 of 1 reviewed").await;
     app.stop().await;
 }

@@ -173,6 +173,11 @@ async fn build(
                 change =
                     revoke_item(services, next, *item, vias.get(item), acting, now, change).await?;
             }
+            Effect::UpdateRemovalNotice { item } => {
+                for message in super::removal::notices(services, next, *item, false)? {
+                    change = change.outbox(message);
+                }
+            }
             Effect::TellOwners { text } => {
                 for owner in &next.owners {
                     change = change.outbox(OutboxMessage::text(owner, text));
@@ -236,27 +241,9 @@ async fn revoke_item(
         return Ok(change);
     };
     let Source::Grant { request_id } = &item.source else {
-        // The catalog's names, as people know them (the ids if it no longer lists them).
-        let resource = services.catalog.resource(&item.resource);
-        let entitlement = resource
-            .and_then(|r| {
-                r.entitlements
-                    .iter()
-                    .find(|e| e.id.as_str() == item.entitlement)
-            })
-            .map_or(item.entitlement.as_str(), |e| e.name.as_str());
-        let resource = resource.map_or(item.resource.as_str(), |r| r.name.as_str());
-        let text = format!(
-            "Access review {}: <@{}> decided that <@{}> should no longer have *{}* on *{}* (listed as a member in the catalog). Remove it where it is granted, then from the catalog.",
-            campaign.id,
-            user,
-            item.beneficiary,
-            crate::app::mrkdwn::escape(entitlement),
-            crate::app::mrkdwn::escape(resource)
-        );
-        return Ok(campaign.owners.iter().fold(change, |change, owner| {
-            change.outbox(OutboxMessage::text(owner, &text))
-        }));
+        // Access outside c1bot: the owners remove it, and say so with *Mark done*.
+        let notices = super::removal::notices(services, campaign, item.id, true)?;
+        return Ok(notices.into_iter().fold(change, Change::outbox));
     };
     let Some(stored) = services.load_request(request_id).await? else {
         return Ok(change);

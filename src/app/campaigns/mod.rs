@@ -2,7 +2,9 @@
 //! `manage_campaign` allows), the owners' card (*Start* / *End*, *Reassign*, the
 //! campaign channel's buttons) and the reviewers' DMs (*Certify* / *Revoke* /
 //! *Certify all*). The channel modal is [`channel`], reassigning [`reassign`],
-//! reminder timers [`reminders`]; every action is decided and committed by `commit`.
+//! reminder timers [`reminders`], items closed when their access
+//! ends [`ended`], a revoked catalog member's removal notice (*Mark done*) `removal`;
+//! every action is decided and committed by `commit`.
 //!
 //! Messages go through the outbox under stable keys (`CMP-1/owner/<U>`,
 //! `CMP-1/review/<U>/<page>`, `CMP-1/status/<n>` for the n-th channel attached) and
@@ -11,9 +13,11 @@
 
 pub mod channel;
 mod commit;
+pub mod ended;
 mod form;
 pub mod reassign;
 pub mod reminders;
+mod removal;
 mod render;
 mod review_checks;
 
@@ -47,6 +51,8 @@ pub mod actions {
     pub const CHANNEL_REMOVE: &str = "campaign_channel_remove";
     /// Opens the reassign modal.
     pub const REASSIGN: &str = "campaign_reassign";
+    /// An owner removed a revoked catalog member's access (value `CMP-1:<item>`).
+    pub const MARK_REMOVED: &str = "campaign_mark_removed";
 }
 const COUNTER_KEY: &str = "campaigns/counter";
 const ATTEMPTS: usize = 5;
@@ -63,7 +69,8 @@ impl Record for Campaign {
     }
 
     /// Found by its owners (`owner:`) and the reviewers with an item left
-    /// (`reviewer:`), so App Home reads only a person's own reviews.
+    /// (`reviewer:`), so App Home reads only a person's own reviews; and by the
+    /// grants of its undecided items (`item:REQ-…`), so a grant that ends closes them.
     fn index(&self) -> Vec<crate::store::IndexKey> {
         let mut names: std::collections::BTreeSet<String> =
             self.owners.iter().map(|o| format!("owner:{o}")).collect();
@@ -74,6 +81,18 @@ impl Record for Campaign {
                 .filter_map(|item| item.reviewer.as_ref())
                 .map(|r| format!("reviewer:{r}")),
         );
+        // The follow-up of a grant that ends finds the items it closes (`ended`).
+        names.extend(
+            self.items
+                .iter()
+                .filter(|item| !item.is_decided())
+                .filter_map(|item| match &item.source {
+                    crate::campaign::Source::Grant { request_id } => {
+                        Some(ended::index_name(request_id))
+                    }
+                    crate::campaign::Source::Standing => None,
+                }),
+        );
         names
             .into_iter()
             .map(crate::store::IndexKey::lookup)
@@ -82,7 +101,7 @@ impl Record for Campaign {
 }
 
 /// The version of [`Campaign::index`]'s entries; a change re-indexes at start-up.
-pub const INDEX_VERSION: u64 = 1;
+pub const INDEX_VERSION: u64 = 2;
 
 /// The next campaign number, stored beside the campaigns.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -275,16 +294,17 @@ async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result
 }
 
 /// A campaign button that opens a modal (*Add channel*, *Reassign*), after the ack.
+/// A refusal is answered through the click's `response_url` (see [`Services::answer`]).
 pub fn open(
     services: &Services,
-    user: String,
-    channel: String,
+    sender: super::journal::route::Sender,
     trigger_id: String,
     action_id: String,
     value: String,
 ) {
     let services = services.clone();
     tokio::spawn(async move {
+        let user = sender.user.clone();
         let id = value.split_once(':').map_or(value.as_str(), |(id, _)| id);
         let opened = match action_id.as_str() {
             actions::ADD_CHANNEL => channel::open_modal(&services, &user, &trigger_id, id).await,
@@ -292,7 +312,7 @@ pub fn open(
             _ => Err("That button is not c1bot's.".into()),
         };
         if let Err(message) = opened {
-            services.tell(&channel, &user, message);
+            services.answer(&sender, &message);
         }
     });
 }
@@ -333,11 +353,16 @@ pub async fn act(
         (actions::CHANNEL_DEACTIVATE, _) => CampaignAction::DeactivateChannel,
         (actions::CHANNEL_ACTIVATE, _) => CampaignAction::ActivateChannel,
         (actions::CHANNEL_REMOVE, _) => CampaignAction::RemoveChannel,
+        (actions::MARK_REMOVED, Some(item)) => CampaignAction::MarkRemoved { item },
         (actions::ADD_CHANNEL | actions::REASSIGN, _) => {
+            let sender = super::journal::route::Sender {
+                user: user.to_owned(),
+                channel: None,
+                response_url: None,
+            };
             open(
                 services,
-                user.to_owned(),
-                String::new(),
+                sender,
                 trigger_id.to_owned(),
                 action_id.to_owned(),
                 value.to_owned(),

@@ -309,7 +309,7 @@ fn item_vars(services: &Services, campaign: &Campaign, item: &Item) -> Vars {
         .text("value", format!("{}:{}", campaign.id, item.id))
 }
 
-fn message(card: Value, to: &str, key: String, fresh: bool) -> OutboxMessage {
+pub(super) fn message(card: Value, to: &str, key: String, fresh: bool) -> OutboxMessage {
     if fresh {
         OutboxMessage::post(to, &card, key)
     } else {

@@ -6,7 +6,9 @@
 //! complete, I'm done, campaign and DM-conversation buttons), a complete one-line
 //! `/c1 request`, `/c1 revoke` with a reason, and a person's message in their DM.
 //! Not journaled: what changes nothing (opening a modal, `/c1 status`, App Home)
-//! and modal submissions, which are decided and committed before their ack.
+//! and modal submissions, which are decided and committed before their ack; except
+//! the campaign channel modal naming an existing channel, which the handler checks,
+//! then journals (its lookup pages through Slack) and which is processed here.
 
 use serde_json::{json, Value};
 
@@ -137,6 +139,15 @@ pub fn describe(envelope: &Envelope) -> String {
                 crate::app::mrkdwn::escape(&format!("{command} {text}"))
             )
         }
+        EnvelopeKind::Interactive
+            if p.get("type").and_then(Value::as_str) == Some("view_submission") =>
+        {
+            let form = p
+                .pointer("/view/title/text")
+                .and_then(Value::as_str)
+                .unwrap_or("a form");
+            format!("form \"{}\"", crate::app::mrkdwn::escape(form))
+        }
         EnvelopeKind::Interactive => {
             let button = p
                 .pointer("/actions/0/text/text")
@@ -242,6 +253,13 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                     }
                 }
             }
+            Interaction::ViewSubmission {
+                user,
+                callback_id,
+                view,
+            } if callback_id == campaigns::channel::CALLBACK_ID => {
+                campaigns::channel::existing::attach(services, &user, &view, &also).await
+            }
             _ => Outcome::Nothing,
         },
         EnvelopeKind::EventsApi => match envelope.payload.get("event").and_then(dm::incoming) {
@@ -281,6 +299,7 @@ mod tests {
             "dm_submit",
             "campaign_certify",
             "campaign_start",
+            "campaign_mark_removed",
         ] {
             assert!(deciding(id), "{id}");
         }
@@ -321,6 +340,17 @@ mod tests {
         );
         assert_eq!(person(&event).and_then(|p| p.channel), Some("D3".into()));
         assert_eq!(person(&envelope(EnvelopeKind::EventsApi, json!({}))), None);
+    }
+
+    #[test]
+    fn a_form_submission_is_described_by_its_title() {
+        let submitted = envelope(
+            EnvelopeKind::Interactive,
+            json!({"type": "view_submission", "user": {"id": "U1"}, "view": {"title": {"type": "plain_text", "text": "Channel <now>"}}}),
+        );
+        assert_eq!(describe(&submitted), "form \"Channel &lt;now&gt;\"");
+        let person = person(&submitted).expect("the person");
+        assert_eq!((person.channel, person.response_url), (None, None));
     }
 
     #[test]

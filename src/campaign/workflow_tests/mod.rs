@@ -27,6 +27,7 @@ fn item(id: u32, beneficiary: &str, resource: &str, reviewer: Option<&str>) -> I
         },
         reviewer: reviewer.map(str::to_owned),
         decision: None,
+        removed: None,
     }
 }
 
@@ -122,3 +123,4 @@ const UNASSIGNED: &str =
 mod channel;
 mod decisions;
 mod lifecycle;
+mod removal;
