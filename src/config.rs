@@ -8,10 +8,12 @@
 //! start anything: callers decide what to do with the values.
 //!
 //! Submodules: `token` (the two secrets), `values` (URL, command name, log format),
-//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`).
+//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`), `store`
+//! (`[store]`: sled or a PostgreSQL URL, itself a secret).
 
 mod audit;
 mod file;
+mod store;
 mod token;
 mod values;
 
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditConfig, DEFAULT_ANCHOR_EVERY};
+pub use store::{DatabaseUrl, StoreConfig, C1BOT_DATABASE_URL};
 pub use token::{
     AppToken, BotToken, FoundToken, TokenError, TokenKind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN,
 };
@@ -90,8 +93,11 @@ const DEFAULT_CONNECTIONS: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// sled directory; relative paths are relative to the working directory.
+    /// sled directory; relative paths are relative to the working directory. Unused
+    /// when `store.url` names a PostgreSQL database.
     pub data_dir: PathBuf,
+    /// The backend: sled in `data_dir`, or PostgreSQL (`[store] url`, `C1BOT_DATABASE_URL`).
+    pub store: StoreConfig,
     pub slack: SlackConfig,
     pub socket: SocketConfig,
     pub log: LogConfig,
@@ -351,6 +357,7 @@ impl Config {
         let grants = grants_config(&file)?;
         let activity = activity_config(&file)?;
         let audit = audit::audit_config(&file)?;
+        let store = store::store_config(&file, &var)?;
         let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
             None => Duration::ZERO,
             Some(text) => text
@@ -377,6 +384,7 @@ impl Config {
 
         Ok(Config {
             data_dir,
+            store,
             slack: SlackConfig {
                 app_token,
                 bot_token,

@@ -1,0 +1,225 @@
+//! Keyed, revisioned records (`c1bot_records`): reads, and the row locks and writes a
+//! transaction makes to them.
+//!
+//! A row holds the envelope's parts: `v` (the data's format version), `rev` (1 on
+//! creation, +1 per write) and `data`. A transaction reads a record's revision with
+//! `SELECT … FOR UPDATE` before it compares or writes it, so a compare-and-set holds
+//! until the transaction ends; a key found absent is inserted with a plain `INSERT`,
+//! so two transactions creating it at once cannot both succeed (the second fails with
+//! a unique violation, reported as a conflict or retried).
+
+use std::collections::HashMap;
+
+use deadpool_postgres::Transaction;
+use serde::de::DeserializeOwned;
+
+use super::{Ctx, PgStore};
+use crate::store::{StoreError, Table, Versioned};
+
+impl PgStore {
+    /// The record under `key`, with its format version and revision.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        readable(table)?;
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT v, rev, data::text FROM c1bot_records WHERE tbl = $1 AND key = $2",
+                &[&table.name(), &key],
+            )
+            .await
+            .ctx("reading a record")?;
+        row.map(|row| decode(table, key, row.get(0), row.get(1), row.get(2)))
+            .transpose()
+    }
+
+    /// Every record whose key starts with `prefix`, in key (byte) order.
+    pub async fn scan_prefix<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
+        readable(table)?;
+        let client = self.client().await?;
+        let rows = match prefix_end(prefix) {
+            Some(end) => client
+                .query(
+                    "SELECT key, v, rev, data::text FROM c1bot_records \
+                     WHERE tbl = $1 AND key >= $2 AND key < $3 ORDER BY key",
+                    &[&table.name(), &prefix, &end],
+                )
+                .await,
+            None => client
+                .query(
+                    "SELECT key, v, rev, data::text FROM c1bot_records \
+                     WHERE tbl = $1 AND key >= $2 ORDER BY key",
+                    &[&table.name(), &prefix],
+                )
+                .await,
+        }
+        .ctx("scanning records")?;
+        rows.iter()
+            .map(|row| {
+                let key: String = row.get(0);
+                let record = decode(table, &key, row.get(1), row.get(2), row.get(3))?;
+                Ok((key, record))
+            })
+            .collect()
+    }
+}
+
+/// Keyed tables live in `c1bot_records`; the store's own tables have tables of theirs.
+fn readable(table: Table) -> Result<(), StoreError> {
+    if table.holds_records() || table == Table::Quarantine {
+        Ok(())
+    } else {
+        Err(StoreError::Unsupported {
+            what: "reading an index table as records",
+            backend: "PostgreSQL",
+        })
+    }
+}
+
+pub(super) fn decode<T: DeserializeOwned>(
+    table: Table,
+    key: &str,
+    v: i32,
+    rev: i64,
+    data: &str,
+) -> Result<Versioned<T>, StoreError> {
+    let data = serde_json::from_str(data).map_err(|e| StoreError::decode(table, key.as_bytes(), e))?;
+    Ok(Versioned {
+        v: u32::try_from(v).unwrap_or_default(),
+        rev: u64::try_from(rev).unwrap_or_default(),
+        data,
+    })
+}
+
+/// The smallest string above every string that starts with `prefix`, in byte order
+/// (UTF-8 byte order is code point order); `None` when there is none (empty prefix).
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// The records a transaction locked, with their revision as this transaction sees
+/// them (`None`: absent), kept up to date by its own writes.
+#[derive(Default)]
+pub(super) struct Locked {
+    revs: HashMap<(Table, String), Option<u64>>,
+}
+
+impl Locked {
+    /// Locks `key` (when present) and returns its revision as of now.
+    pub(super) async fn lock(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        if let Some(rev) = self.revs.get(&(table, key.to_owned())) {
+            return Ok(*rev);
+        }
+        let row = tx
+            .query_opt(
+                "SELECT rev FROM c1bot_records WHERE tbl = $1 AND key = $2 FOR UPDATE",
+                &[&table.name(), &key],
+            )
+            .await
+            .ctx("locking a record")?;
+        let rev = row.map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or_default());
+        self.revs.insert((table, key.to_owned()), rev);
+        Ok(rev)
+    }
+
+    /// Writes `data_json` under the next revision; returns it. A key that was absent
+    /// and that another transaction created meanwhile fails with a unique violation.
+    pub(super) async fn put(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+        v: u32,
+        data_json: &str,
+    ) -> Result<u64, StoreError> {
+        let v = i32::try_from(v).unwrap_or(i32::MAX);
+        let rev = match self.lock(tx, table, key).await? {
+            None => {
+                tx.execute(
+                    "INSERT INTO c1bot_records (tbl, key, v, rev, data) \
+                     VALUES ($1, $2, $3, 1, $4::text::jsonb)",
+                    &[&table.name(), &key, &v, &data_json],
+                )
+                .await
+                .ctx("creating a record")?;
+                1
+            }
+            Some(current) => {
+                let rev = current + 1;
+                tx.execute(
+                    "UPDATE c1bot_records SET v = $3, rev = $4, data = $5::text::jsonb \
+                     WHERE tbl = $1 AND key = $2",
+                    &[&table.name(), &key, &v, &(rev as i64), &data_json],
+                )
+                .await
+                .ctx("writing a record")?;
+                rev
+            }
+        };
+        self.revs.insert((table, key.to_owned()), Some(rev));
+        Ok(rev)
+    }
+
+    pub(super) async fn delete(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        self.lock(tx, table, key).await?;
+        tx.execute(
+            "DELETE FROM c1bot_records WHERE tbl = $1 AND key = $2",
+            &[&table.name(), &key],
+        )
+        .await
+        .ctx("deleting a record")?;
+        self.revs.insert((table, key.to_owned()), None);
+        Ok(())
+    }
+}
+
+/// Whether `error` is the unique violation of a lost race to create a key.
+pub(super) fn lost_insert_race(error: &StoreError) -> bool {
+    matches!(error, StoreError::Postgres { source, .. }
+        if source.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_end_bounds_exactly_the_keys_with_that_prefix() {
+        assert_eq!(prefix_end("REQ-"), Some("REQ.".to_owned()));
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("a\u{10FFFF}"), Some("b".to_owned()));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        // Surrogates are not chars: the next one after U+D7FF is U+E000.
+        assert_eq!(prefix_end("\u{D7FF}"), Some("\u{E000}".to_owned()));
+        let end = prefix_end("modal/").expect("bounded");
+        for inside in ["modal/", "modal/U1", "modal/\u{10FFFF}"] {
+            assert!(inside.as_bytes() < end.as_bytes(), "{inside}");
+        }
+        assert!("modal0".as_bytes() >= end.as_bytes());
+    }
+}
