@@ -1,6 +1,7 @@
-//! State gauges for `/metrics`, read from the store at scrape time: requests and
-//! grants by state, open tasks, overdue revocations, and the outbox depth (messages
-//! committed but not yet delivered to Slack).
+//! State gauges for `/metrics`, read from the store at scrape time without a scan:
+//! requests and grants by state and open tasks from the store's counters, overdue
+//! revocations from the index of revokes in flight, and the outbox depth (messages
+//! committed but not yet delivered to Slack) from memory.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,17 @@ impl GaugeSource for StoreGauges {
 }
 
 impl StoreGauges {
+    /// A counted index entry of the requests (NaN when the store cannot say).
+    async fn counted(&self, name: &str) -> f64 {
+        match self.store.count(Table::Requests, name).await {
+            Ok(n) => n as f64,
+            Err(error) => {
+                tracing::error!(%error, name, "cannot read a request count");
+                f64::NAN
+            }
+        }
+    }
+
     async fn read(&self) -> Vec<Gauge> {
         let mut by_state: BTreeMap<&'static str, f64> =
             ["pending", "approved", "denied", "cancelled", "expired"]
@@ -42,35 +54,39 @@ impl StoreGauges {
         .collect();
         let mut tasks: BTreeMap<&'static str, f64> =
             [("grant", 0.0), ("revoke", 0.0)].into_iter().collect();
-        let mut overdue = 0.0;
+        for (state, n) in by_state.iter_mut() {
+            *n = self.counted(&format!("state:{state}")).await;
+        }
+        for (state, n) in grants.iter_mut() {
+            *n = self.counted(&format!("grant:{state}")).await;
+        }
+        for (kind, n) in tasks.iter_mut() {
+            *n = self.counted(&format!("task:{kind}")).await;
+        }
         let now = self.clock.now();
         let overdue_after = chrono::Duration::from_std(self.revoke_overdue_after)
             .unwrap_or(chrono::Duration::hours(1));
-        // A scan per scrape: fine at the request volumes of one organisation; an
-        // index by state is the next step if this shows up in profiles.
-        if let Ok(rows) = self
+        // Only the revokes in flight are read, however many requests the store holds.
+        let overdue = match self
             .store
-            .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
+            .index::<AccessRequest>(Table::Requests, super::request_index::REVOKE_OPEN)
             .await
         {
-            for (_, row) in rows {
-                *by_state.entry(row.data.state.label()).or_default() += 1.0;
-                let Some(grant) = &row.data.grant else {
-                    continue;
-                };
-                *grants.entry(grant.state.label()).or_default() += 1.0;
-                if let Some(task) = grant.open_task().filter(|t| t.is_manual()) {
-                    *tasks.entry(task.kind.as_str()).or_default() += 1.0;
-                }
-                if grant.state == GrantState::Deprovisioning
-                    && grant
-                        .ending_started_at
-                        .is_some_and(|started| started + overdue_after <= now)
-                {
-                    overdue += 1.0;
-                }
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|(_, row)| row.data.grant.as_ref())
+                .filter(|grant| {
+                    grant.state == GrantState::Deprovisioning
+                        && grant
+                            .ending_started_at
+                            .is_some_and(|started| started + overdue_after <= now)
+                })
+                .count() as f64,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the open revokes");
+                f64::NAN
             }
-        }
+        };
         let outbox = self.store.outbox_depth() as f64;
         vec![
             Gauge {

@@ -60,7 +60,7 @@ pub fn to_review<'a>(campaigns: &'a [Campaign], user: &str) -> Vec<(&'a Campaign
 
 /// `vars` with the lists `my_campaigns` and `my_reviews` for `user`.
 pub async fn add_lists(services: &Services, user: &str, vars: Vars) -> Vars {
-    let campaigns = all_campaigns(services).await;
+    let campaigns = campaigns_of(services, user).await;
     let mine = owned(&campaigns, user)
         .into_iter()
         .map(owned_item)
@@ -72,19 +72,21 @@ pub async fn add_lists(services: &Services, user: &str, vars: Vars) -> Vars {
     vars.list("my_campaigns", mine).list("my_reviews", reviews)
 }
 
-async fn all_campaigns(services: &Services) -> Vec<Campaign> {
-    match services
-        .store
-        .scan_prefix::<Campaign>(Table::Campaigns, "CMP-")
-        .await
-    {
-        Ok(rows) => rows.into_iter().map(|(_, v)| v.data).collect(),
-        Err(error) => {
+/// The campaigns `user` owns or still has items to review in, through the index.
+async fn campaigns_of(services: &Services, user: &str) -> Vec<Campaign> {
+    let mut found: std::collections::BTreeMap<String, Campaign> = Default::default();
+    for name in [format!("owner:{user}"), format!("reviewer:{user}")] {
+        match services
+            .store
+            .index::<Campaign>(Table::Campaigns, &name)
+            .await
+        {
+            Ok(rows) => found.extend(rows.into_iter().map(|(k, v)| (k, v.data))),
             // Home still shows the request lists; the review lists read as empty.
-            tracing::error!(%error, "cannot read campaigns for App Home");
-            Vec::new()
+            Err(error) => tracing::error!(%error, "cannot read campaigns for App Home"),
         }
     }
+    found.into_values().collect()
 }
 
 fn completed_at(campaign: &Campaign) -> Option<DateTime<Utc>> {

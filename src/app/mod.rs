@@ -27,6 +27,7 @@ pub mod policy_input;
 pub mod provisioning;
 pub mod quarantine_gauges;
 pub mod request_form;
+pub mod request_index;
 pub mod requests;
 pub mod services;
 pub mod status;
@@ -175,6 +176,22 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // The store first: a second c1bot on the same directory stops here, before it
     // touches Slack.
     let store = Store::open(&config.data_dir)?;
+    // Data written before the indexes existed (or under an older definition of them)
+    // is indexed once, before anything reads through them.
+    store
+        .reindex::<crate::workflow::request::AccessRequest>(
+            crate::store::Table::Requests,
+            request_index::INDEX_VERSION,
+        )
+        .await
+        .context("indexing requests")?;
+    store
+        .reindex::<crate::campaign::Campaign>(
+            crate::store::Table::Campaigns,
+            campaigns::INDEX_VERSION,
+        )
+        .await
+        .context("indexing campaigns")?;
     let policies = Policies::load(&config.policies_dir).context("loading policies")?;
     let templates = Templates::load(&config.blocks_dir).context("loading Block Kit templates")?;
     let metrics = Metrics::default();

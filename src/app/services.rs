@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::{GrantsConfig, RequestsConfig};
 use crate::policy::{Action, Decision, NamedId, Policies};
 use crate::slack::web::{methods, WebApi};
-use crate::store::{Record, Store, Table};
+use crate::store::{Store, Table};
 use crate::templates::Templates;
 use crate::workflow::request::{AccessRequest, Quorum, Step};
 
@@ -36,10 +36,6 @@ impl<T: Clone> Shared<T> {
     pub fn set(&self, value: T) {
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = value;
     }
-}
-
-impl Record for AccessRequest {
-    const VERSION: u32 = 1;
 }
 
 /// People who opened App Home since start-up: the only ones whose Home is worth

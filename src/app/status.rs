@@ -10,25 +10,11 @@ use super::notify::duration_text;
 use super::services::Services;
 use crate::campaign::Campaign;
 use crate::slack::web::methods;
-use crate::store::Table;
+
 use crate::templates::Vars;
 use crate::workflow::grant::{Ending, GrantState, TaskKind};
 use crate::workflow::request::{AccessRequest, State};
 use chrono::{DateTime, Utc};
-
-async fn all_requests(services: &Services) -> Vec<AccessRequest> {
-    match services
-        .store
-        .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
-        .await
-    {
-        Ok(rows) => rows.into_iter().map(|(_, v)| v.data).collect(),
-        Err(error) => {
-            tracing::error!(%error, "cannot read requests");
-            Vec::new()
-        }
-    }
-}
 
 fn stage(request: &AccessRequest, now: DateTime<Utc>) -> String {
     if let Some(grant) = &request.grant {
@@ -147,7 +133,7 @@ fn overdue_for(
 
 /// The `/c1 status` answer, as a slash-command ack payload.
 pub async fn status_message(services: &Services, user: &str) -> Value {
-    let requests = all_requests(services).await;
+    let requests = super::request_index::for_person(services, user).await;
     let open: Vec<Vars> = requests
         .iter()
         .filter(|r| {
@@ -182,7 +168,7 @@ pub async fn status_message(services: &Services, user: &str) -> Value {
 
 /// Renders and publishes `user`'s App Home.
 pub async fn publish_home(services: &Services, user: &str) {
-    let requests = all_requests(services).await;
+    let requests = super::request_index::for_person(services, user).await;
     let now = services.now();
     let pick = |keep: &dyn Fn(&AccessRequest) -> bool| -> Vec<Vars> {
         requests

@@ -13,7 +13,7 @@ use super::audit::AuditEvent;
 use super::journal::JournalId;
 use super::keys::{self, seq_key, timer_key, OUTBOX_COUNTER, RESERVED_META_PREFIX};
 use super::outbox::{OutboxEntry, OutboxMessage};
-use super::records::Record;
+use super::records::{IndexKey, Record};
 use super::timers::TimerEntry;
 use super::tx::{Tx, TxResult};
 use super::{CommitError, Table};
@@ -41,6 +41,8 @@ pub(crate) enum Op {
         table: Table,
         key: String,
         v: u32,
+        /// The record's index entries, as stored (see `IndexKey::stored`).
+        idx: Vec<String>,
         json: String,
     },
     Delete {
@@ -118,6 +120,7 @@ impl Change {
                 table,
                 key,
                 v: R::VERSION,
+                idx: record.index().iter().map(IndexKey::stored).collect(),
                 json,
             }),
             Err(e) => self.invalidate(format!(
@@ -285,12 +288,13 @@ pub(crate) fn write(
                 table,
                 key,
                 v,
+                idx,
                 json,
             } => {
-                tx.put_json::<CommitError>(*table, key.as_bytes(), *v, json)?;
+                tx.put_json::<CommitError>(*table, key.as_bytes(), *v, idx, json)?;
             }
             Op::Delete { table, key } => {
-                tx.tree(*table).remove(key.as_bytes())?;
+                tx.delete::<CommitError>(*table, key.as_bytes())?;
             }
             Op::Outbox(message) => {
                 let id = tx.next_counter::<CommitError>(OUTBOX_COUNTER, 1)?;

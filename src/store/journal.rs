@@ -103,6 +103,7 @@ impl SledStore {
                     Table::Journal,
                     &seq_key(seq),
                     JournalEntry::VERSION,
+                    &[],
                     &json,
                 )?;
                 for key in keys {

@@ -41,11 +41,14 @@ pub enum Table {
     JournalKeysByTime,
     /// Journal rows given up after their retries, kept for an operator.
     JournalFailed,
+    /// Secondary indexes of the keyed tables: `<table> 0x00 <entry name> 0x00 <record
+    /// key>` → nothing, maintained with each record (see `Record::index`).
+    Index,
 }
 
 impl Table {
     /// In tree-index order: `ALL[t.index()] == t`.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 14] = [
         Table::Requests,
         Table::SlackRefs,
         Table::Meta,
@@ -59,6 +62,7 @@ impl Table {
         Table::JournalKeys,
         Table::JournalKeysByTime,
         Table::JournalFailed,
+        Table::Index,
     ];
 
     /// The sled tree name.
@@ -77,6 +81,7 @@ impl Table {
             Table::JournalKeys => "journal_keys",
             Table::JournalKeysByTime => "journal_keys_by_time",
             Table::JournalFailed => "journal_failed",
+            Table::Index => "index",
         }
     }
 
@@ -108,6 +113,34 @@ pub(crate) const AUDIT_HEAD: &str = "store/audit/head";
 /// Rows quarantined from a table, as a counter per table: `store/quarantined/<table>`.
 pub(crate) const QUARANTINED_PREFIX: &str = "store/quarantined/";
 pub(crate) const JOURNAL_COUNTER: &str = "store/counter/journal";
+/// How many records of a table hold a counted index entry:
+/// `store/count/<table>/<entry name>`.
+pub(crate) fn count_key(table: Table, name: &str) -> String {
+    format!("store/count/{}/{name}", table.name())
+}
+
+/// The first bytes of every index row of `name` in `table`.
+pub(crate) fn index_prefix(table: Table, name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(table.name().len() + name.len() + 2);
+    key.extend_from_slice(table.name().as_bytes());
+    key.push(0);
+    key.extend_from_slice(name.as_bytes());
+    key.push(0);
+    key
+}
+
+/// The index row saying the record `key` of `table` holds entry `name`.
+pub(crate) fn index_row(table: Table, name: &str, key: &str) -> Vec<u8> {
+    let mut row = index_prefix(table, name);
+    row.extend_from_slice(key.as_bytes());
+    row
+}
+
+/// Which index version a table's rows were last built with: `store/index-version/<table>`.
+pub(crate) fn index_version_key(table: Table) -> String {
+    format!("store/index-version/{}", table.name())
+}
+
 /// Journal rows ever given up (a counter).
 pub(crate) const JOURNAL_FAILED_COUNTER: &str = "store/journal/failed";
 

@@ -15,6 +15,7 @@ mod audit_verify;
 mod backup;
 mod change;
 mod error;
+mod index;
 mod journal;
 mod keys;
 mod outbox;
@@ -40,7 +41,7 @@ pub use keys::{Table, FIRST_REQUEST_NUMBER, JOURNAL_KEEP_KEYS};
 pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, Posted, SlackRef};
 pub use outbox_pending::OutboxScan;
 pub use quarantine::Quarantined;
-pub use records::{Record, Versioned};
+pub use records::{IndexKey, Record, Versioned};
 pub use timers::{DueTimers, TimerEntry};
 
 pub use sled_store::SledStore;
@@ -105,7 +106,46 @@ impl Store {
         }
     }
 
-    /// Every record whose key starts with `prefix`, in key order.
+    /// The records of `table` indexed under `name` (see [`Record::index`]): what a
+    /// person-facing read costs is what is indexed there, not the table.
+    pub async fn index<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        name: &str,
+    ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.index_scan(table, name),
+        }
+    }
+
+    /// The keys of the records of `table` indexed under `name`.
+    pub async fn index_keys(&self, table: Table, name: &str) -> Result<Vec<String>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.index_keys(table, name),
+        }
+    }
+
+    /// How many records of `table` hold the counted index entry `name`.
+    pub async fn count(&self, table: Table, name: &str) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.count(table, name),
+        }
+    }
+
+    /// Rebuilds `table`'s index from `T::index` unless built with `version` already
+    /// (at start-up, before serving); returns how many records changed.
+    pub async fn reindex<T: Record>(
+        &self,
+        table: Table,
+        version: u64,
+    ) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.reindex::<T>(table, version).await,
+        }
+    }
+
+    /// Every record whose key starts with `prefix`, in key order (a range read: tools,
+    /// migrations and tests, never a person-facing path).
     pub async fn scan_prefix<T: DeserializeOwned>(
         &self,
         table: Table,

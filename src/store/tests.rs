@@ -709,3 +709,161 @@ async fn an_undecodable_timer_is_reported_apart_and_the_rest_still_come_due() {
     assert_eq!(subjects, ["REQ-1", "REQ-2"]);
     assert_eq!(due.undecodable, vec![bad]);
 }
+
+/// A record indexed by its owner and counted by its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Owned {
+    owner: String,
+    state: String,
+}
+
+impl Record for Owned {
+    const VERSION: u32 = 1;
+
+    fn index(&self) -> Vec<IndexKey> {
+        vec![
+            IndexKey::lookup(format!("owner:{}", self.owner)),
+            IndexKey::counted(format!("state:{}", self.state)),
+        ]
+    }
+}
+
+fn owned(owner: &str, state: &str) -> Owned {
+    Owned {
+        owner: owner.into(),
+        state: state.into(),
+    }
+}
+
+#[tokio::test]
+async fn index_entries_and_counts_follow_each_record_in_its_own_commit() {
+    let store = SledStore::temporary().expect("store");
+    store
+        .commit(
+            Change::new()
+                .put(Table::Requests, "REQ-1", &owned("alice", "pending"))
+                .put(Table::Requests, "REQ-2", &owned("alice", "pending"))
+                .put(Table::Requests, "REQ-3", &owned("bob", "pending")),
+        )
+        .await
+        .expect("commit");
+    let alices: Vec<String> = store
+        .index_scan::<Owned>(Table::Requests, "owner:alice")
+        .expect("index")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(alices, ["REQ-1", "REQ-2"]);
+    assert_eq!(
+        store
+            .count(Table::Requests, "state:pending")
+            .expect("count"),
+        3
+    );
+
+    // REQ-2 changes hands and state; REQ-3 goes away.
+    store
+        .commit(
+            Change::new()
+                .put(Table::Requests, "REQ-2", &owned("carol", "approved"))
+                .delete(Table::Requests, "REQ-3"),
+        )
+        .await
+        .expect("commit");
+    assert_eq!(
+        store
+            .index_keys(Table::Requests, "owner:alice")
+            .expect("index"),
+        ["REQ-1"]
+    );
+    assert_eq!(
+        store
+            .index_keys(Table::Requests, "owner:carol")
+            .expect("index"),
+        ["REQ-2"]
+    );
+    assert!(store
+        .index_keys(Table::Requests, "owner:bob")
+        .expect("index")
+        .is_empty());
+    assert_eq!(
+        store
+            .count(Table::Requests, "state:pending")
+            .expect("count"),
+        1
+    );
+    assert_eq!(
+        store
+            .count(Table::Requests, "state:approved")
+            .expect("count"),
+        1
+    );
+
+    // A failed commit moves nothing.
+    let failed = store
+        .commit(
+            Change::new()
+                .expect(Table::Requests, "REQ-1", Some(99))
+                .put(Table::Requests, "REQ-1", &owned("dave", "denied")),
+        )
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        store
+            .index_keys(Table::Requests, "owner:alice")
+            .expect("index"),
+        ["REQ-1"]
+    );
+    assert_eq!(
+        store.count(Table::Requests, "state:denied").expect("count"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn records_written_before_their_index_are_indexed_once_at_reindex() {
+    let store = SledStore::temporary().expect("store");
+    // Written as an older build did: the same data without index entries.
+    store
+        .commit(Change::new().put(Table::Requests, "REQ-1", &req("pending")))
+        .await
+        .expect("commit");
+    store
+        .tree(Table::Requests)
+        .insert(
+            "REQ-2",
+            &br#"{"v":1,"rev":4,"data":{"owner":"alice","state":"pending"}}"#[..],
+        )
+        .expect("planted");
+    store
+        .tree(Table::Requests)
+        .remove("REQ-1")
+        .expect("only Owned rows");
+    assert_eq!(
+        store
+            .reindex::<Owned>(Table::Requests, 1)
+            .await
+            .expect("reindex"),
+        1
+    );
+    assert_eq!(
+        store
+            .index_keys(Table::Requests, "owner:alice")
+            .expect("index"),
+        ["REQ-2"]
+    );
+    assert_eq!(
+        store
+            .count(Table::Requests, "state:pending")
+            .expect("count"),
+        1
+    );
+    // Once per version: a second start does nothing.
+    assert_eq!(
+        store
+            .reindex::<Owned>(Table::Requests, 1)
+            .await
+            .expect("again"),
+        0
+    );
+}

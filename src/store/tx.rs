@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::audit::{self, AuditEvent, AuditHead, GENESIS_HASH};
-use super::keys::{seq_key, AUDIT_HEAD, OUTBOX_COUNTER};
+use super::keys::{count_key, index_row, seq_key, AUDIT_HEAD, OUTBOX_COUNTER};
 use super::outbox::{OutboxEntry, OutboxMessage};
-use super::records::{self, Record, Versioned};
+use super::records::{self, IndexKey, Record, Versioned};
 use super::{StoreError, Table};
 
 pub(crate) type TxResult<T, E> = Result<T, ConflictableTransactionError<E>>;
@@ -61,18 +61,91 @@ impl Tx<'_> {
         }
     }
 
-    /// Writes `data_json` (already serialized) under the next revision; returns it.
+    /// The revision and index entries stored under `key` (`None` when absent).
+    fn header<E: From<StoreError>>(
+        &self,
+        table: Table,
+        key: &[u8],
+    ) -> TxResult<Option<records::Header>, E> {
+        let Some(bytes) = self.tree(table).get(key)? else {
+            return Ok(None);
+        };
+        match records::header(&bytes) {
+            Ok(header) => Ok(Some(header)),
+            Err(e) => abort_with(StoreError::decode(table, key, e)),
+        }
+    }
+
+    /// Writes `data_json` (already serialized) under the next revision with its index
+    /// entries `idx` (as stored), moving the index rows and counters from the entries
+    /// the record had to the ones it has; returns the new revision.
     pub(crate) fn put_json<E: From<StoreError>>(
         &self,
         table: Table,
         key: &[u8],
         v: u32,
+        idx: &[String],
         data_json: &str,
     ) -> TxResult<u64, E> {
-        let rev = self.revision(table, key)?.unwrap_or(0) + 1;
+        let old = self.header::<E>(table, key)?;
+        let rev = old.as_ref().map_or(0, |h| h.rev) + 1;
+        let before = old.map(|h| h.idx).unwrap_or_default();
+        self.move_index::<E>(table, key, &before, idx)?;
         self.tree(table)
-            .insert(key, records::envelope(v, rev, data_json))?;
+            .insert(key, records::envelope(v, rev, idx, data_json))?;
         Ok(rev)
+    }
+
+    /// Removes the record under `key` with its index rows and counts.
+    pub(crate) fn delete<E: From<StoreError>>(&self, table: Table, key: &[u8]) -> TxResult<(), E> {
+        if let Some(old) = self.header::<E>(table, key)? {
+            self.move_index::<E>(table, key, &old.idx, &[])?;
+        }
+        self.tree(table).remove(key)?;
+        Ok(())
+    }
+
+    /// Index rows and counters from entries `before` to entries `after` for `key`.
+    fn move_index<E: From<StoreError>>(
+        &self,
+        table: Table,
+        key: &[u8],
+        before: &[String],
+        after: &[String],
+    ) -> TxResult<(), E> {
+        if before == after {
+            return Ok(());
+        }
+        let key = String::from_utf8_lossy(key);
+        let index = self.tree(Table::Index);
+        for gone in before.iter().filter(|e| !after.contains(e)) {
+            let entry = IndexKey::from_stored(gone);
+            index.remove(index_row(table, &entry.name, &key))?;
+            if entry.counted {
+                self.add_to_counter::<E>(&count_key(table, &entry.name), -1)?;
+            }
+        }
+        for new in after.iter().filter(|e| !before.contains(e)) {
+            let entry = IndexKey::from_stored(new);
+            index.insert(index_row(table, &entry.name, &key), &[][..])?;
+            if entry.counted {
+                self.add_to_counter::<E>(&count_key(table, &entry.name), 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `by` to a counter in `meta` (never below zero).
+    fn add_to_counter<E: From<StoreError>>(&self, name: &str, by: i64) -> TxResult<(), E> {
+        let meta = self.tree(Table::Meta);
+        let current = meta
+            .get(name.as_bytes())?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let next = current.saturating_add_signed(by);
+        meta.insert(name.as_bytes(), &next.to_be_bytes())?;
+        Ok(())
     }
 
     pub(crate) fn put<R: Record, E: From<StoreError>>(
@@ -81,8 +154,9 @@ impl Tx<'_> {
         key: &[u8],
         record: &R,
     ) -> TxResult<u64, E> {
+        let idx: Vec<String> = record.index().iter().map(IndexKey::stored).collect();
         match serde_json::to_string(record) {
-            Ok(json) => self.put_json(table, key, R::VERSION, &json),
+            Ok(json) => self.put_json(table, key, R::VERSION, &idx, &json),
             Err(e) => abort_with(StoreError::decode(table, key, e)),
         }
     }

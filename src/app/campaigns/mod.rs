@@ -28,7 +28,6 @@ use crate::campaign::{Actor, Campaign, CampaignAction, ReviewerRule};
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, Record, Table, Versioned};
 use crate::workflow::grant::GrantState;
-use crate::workflow::request::AccessRequest;
 
 pub const CALLBACK_ID: &str = "c1_campaign";
 /// Action ids of the campaign buttons.
@@ -51,7 +50,28 @@ const ATTEMPTS: usize = 5;
 
 impl Record for Campaign {
     const VERSION: u32 = 1;
+
+    /// Found by its owners (`owner:`) and the reviewers with an item left
+    /// (`reviewer:`), so App Home reads only a person's own reviews.
+    fn index(&self) -> Vec<crate::store::IndexKey> {
+        let mut names: std::collections::BTreeSet<String> =
+            self.owners.iter().map(|o| format!("owner:{o}")).collect();
+        names.extend(
+            self.items
+                .iter()
+                .filter(|item| !item.is_decided())
+                .filter_map(|item| item.reviewer.as_ref())
+                .map(|r| format!("reviewer:{r}")),
+        );
+        names
+            .into_iter()
+            .map(crate::store::IndexKey::lookup)
+            .collect()
+    }
 }
+
+/// The version of [`Campaign::index`]'s entries; a change re-indexes at start-up.
+pub const INDEX_VERSION: u64 = 1;
 
 /// The next campaign number, stored beside the campaigns.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -405,25 +425,32 @@ async fn collect(
     services: &Services,
     campaign: &Campaign,
 ) -> Result<Vec<crate::campaign::Item>, String> {
-    let grants = services
-        .store
-        .scan_prefix::<AccessRequest>(Table::Requests, "REQ-")
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(_, v)| v.data)
-        .filter(|r| {
-            r.grant
+    // Only the resources the scope can reach are read, through the index of active
+    // access: a review costs what is in it, not what the store holds.
+    let scope = &campaign.scope;
+    let mut grants = Vec::new();
+    for resource in services.catalog.resources() {
+        let id = resource.id.as_str();
+        let reachable = scope.resources.iter().any(|r| r == id)
+            || scope.entitlements.iter().any(|(r, _)| r == id)
+            || scope.spaces.iter().any(|s| s == resource.space.as_str());
+        if !reachable {
+            continue;
+        }
+        for r in super::request_index::active_on(services, id).await {
+            if r.grant
                 .as_ref()
                 .is_some_and(|g| g.state == GrantState::Active)
-        })
-        .map(|r| ActiveGrant {
-            request_id: r.id,
-            beneficiary: r.beneficiary,
-            resource: r.resource,
-            entitlement: r.entitlement,
-        })
-        .collect();
+            {
+                grants.push(ActiveGrant {
+                    request_id: r.id,
+                    beneficiary: r.beneficiary,
+                    resource: r.resource,
+                    entitlement: r.entitlement,
+                });
+            }
+        }
+    }
     let mut sources = Sources {
         grants,
         ..Sources::default()
