@@ -175,7 +175,10 @@ fn socket_options(config: &Config) -> SocketOptions {
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // The store first: a second c1bot on the same directory stops here, before it
     // touches Slack.
-    let store = Store::open(&config.data_dir)?;
+    let store = match &config.store.url {
+        Some(url) => Store::connect(url).await?,
+        None => Store::open(&config.data_dir)?,
+    };
     // Data written before the indexes existed (or under an older definition of them)
     // is indexed once, before anything reads through them.
     store

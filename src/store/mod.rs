@@ -1,5 +1,6 @@
 //! The store: c1bot's only persistence, behind one interface ([`Store`]) with a
-//! backend chosen at start-up: [`SledStore`] (embedded, the default).
+//! backend chosen at start-up: [`SledStore`] (embedded, the default) or [`PgStore`]
+//! (PostgreSQL, which several instances may share under a lease, see `postgres`).
 //!
 //! Owns the versioned record envelope, atomic commits of a state change together with
 //! its outbox messages, audit entries, timers and journal completions ([`Change`]),
@@ -21,6 +22,7 @@ mod keys;
 mod outbox;
 mod outbox_index;
 mod outbox_pending;
+pub mod postgres;
 mod quarantine;
 mod records;
 mod sled_store;
@@ -29,6 +31,8 @@ mod tx;
 
 #[cfg(test)]
 mod outbox_tests;
+#[cfg(test)]
+mod suite;
 #[cfg(test)]
 mod tests;
 
@@ -44,6 +48,7 @@ pub use quarantine::Quarantined;
 pub use records::{IndexKey, Record, Versioned};
 pub use timers::{DueTimers, TimerEntry};
 
+pub use postgres::{Fence, PgStore};
 pub use sled_store::SledStore;
 
 use std::path::Path;
@@ -61,6 +66,7 @@ pub struct Store {
 #[derive(Clone, Debug)]
 enum Backend {
     Sled(SledStore),
+    Postgres(PgStore),
 }
 
 impl From<SledStore> for Store {
@@ -71,7 +77,28 @@ impl From<SledStore> for Store {
     }
 }
 
+impl From<PgStore> for Store {
+    fn from(pg: PgStore) -> Self {
+        Store {
+            backend: Backend::Postgres(pg),
+        }
+    }
+}
+
 impl Store {
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to date.
+    pub async fn connect(url: &crate::config::DatabaseUrl) -> Result<Store, StoreError> {
+        Ok(PgStore::connect(url).await?.into())
+    }
+
+    /// The PostgreSQL backend, when that is what holds the store.
+    pub fn postgres(&self) -> Option<&PgStore> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sled(_) => None,
+        }
+    }
+
     /// Opens (creating if needed) a sled database in `dir`. Refused with
     /// [`StoreError::Locked`] while another process has it open.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
@@ -87,6 +114,7 @@ impl Store {
     pub fn sled(&self) -> Option<&SledStore> {
         match &self.backend {
             Backend::Sled(sled) => Some(sled),
+            Backend::Postgres(_) => None,
         }
     }
 
@@ -103,6 +131,7 @@ impl Store {
     ) -> Result<Option<Versioned<T>>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.get(table, key),
+            Backend::Postgres(p) => p.get(table, key).await,
         }
     }
 
@@ -115,6 +144,7 @@ impl Store {
     ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.index_scan(table, name),
+            Backend::Postgres(p) => p.index_scan(table, name).await,
         }
     }
 
@@ -122,6 +152,7 @@ impl Store {
     pub async fn index_keys(&self, table: Table, name: &str) -> Result<Vec<String>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.index_keys(table, name),
+            Backend::Postgres(p) => p.index_keys(table, name).await,
         }
     }
 
@@ -129,6 +160,7 @@ impl Store {
     pub async fn count(&self, table: Table, name: &str) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.count(table, name),
+            Backend::Postgres(p) => p.count(table, name).await,
         }
     }
 
@@ -141,6 +173,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.reindex::<T>(table, version).await,
+            Backend::Postgres(p) => p.reindex::<T>(table, version).await,
         }
     }
 
@@ -153,6 +186,7 @@ impl Store {
     ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.scan_prefix(table, prefix),
+            Backend::Postgres(p) => p.scan_prefix(table, prefix).await,
         }
     }
 
@@ -160,6 +194,7 @@ impl Store {
     pub async fn commit(&self, change: Change) -> Result<Committed, CommitError> {
         match &self.backend {
             Backend::Sled(s) => s.commit(change).await,
+            Backend::Postgres(p) => p.commit(change).await,
         }
     }
 
@@ -167,6 +202,7 @@ impl Store {
     pub async fn commit_unhurried(&self, change: Change) -> Result<Committed, CommitError> {
         match &self.backend {
             Backend::Sled(s) => s.commit_unhurried(change).await,
+            Backend::Postgres(p) => p.commit_unhurried(change).await,
         }
     }
 
@@ -174,6 +210,7 @@ impl Store {
     pub async fn commit_all(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
         match &self.backend {
             Backend::Sled(s) => s.commit_all(changes).await,
+            Backend::Postgres(p) => p.commit_all(changes).await,
         }
     }
 
@@ -184,6 +221,7 @@ impl Store {
     ) -> Result<Committed, CommitError> {
         match &self.backend {
             Backend::Sled(s) => s.commit_numbered(build).await,
+            Backend::Postgres(p) => p.commit_numbered(build).await,
         }
     }
 
@@ -191,6 +229,7 @@ impl Store {
     pub async fn flush(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.flush().await,
+            Backend::Postgres(_) => Ok(()),
         }
     }
 
@@ -201,6 +240,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.export_audit(w),
+            Backend::Postgres(p) => p.export_audit(w).await,
         }
     }
 
@@ -208,6 +248,7 @@ impl Store {
     pub async fn audit_head(&self) -> Result<Option<AuditAnchor>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.audit_head(),
+            Backend::Postgres(p) => p.audit_head().await,
         }
     }
 
@@ -219,6 +260,7 @@ impl Store {
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.audit_after(seq).take(limit).collect(),
+            Backend::Postgres(p) => p.audit_after(seq, limit).await,
         }
     }
 
@@ -226,6 +268,7 @@ impl Store {
     pub async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.verify_audit(),
+            Backend::Postgres(p) => p.verify_audit().await,
         }
     }
 
@@ -236,6 +279,7 @@ impl Store {
     ) -> Result<AuditVerification, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.verify_audit_against(anchor),
+            Backend::Postgres(p) => p.verify_audit_against(anchor).await,
         }
     }
 
@@ -248,6 +292,7 @@ impl Store {
     ) -> Result<Journaled, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal(keys, envelope, now).await,
+            Backend::Postgres(p) => p.journal(keys, envelope, now).await,
         }
     }
 
@@ -255,6 +300,7 @@ impl Store {
     pub async fn journal_pending(&self) -> Result<PendingJournal, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_pending(),
+            Backend::Postgres(p) => p.journal_pending().await,
         }
     }
 
@@ -262,6 +308,7 @@ impl Store {
     pub async fn journal_entry(&self, id: JournalId) -> Result<Option<JournalEntry>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_entry(id),
+            Backend::Postgres(p) => p.journal_entry(id).await,
         }
     }
 
@@ -274,6 +321,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_retry(id, error, next_at).await,
+            Backend::Postgres(p) => p.journal_retry(id, error, next_at).await,
         }
     }
 
@@ -288,6 +336,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_give_up(id, reason, audit, then, now).await,
+            Backend::Postgres(p) => p.journal_give_up(id, reason, audit, then, now).await,
         }
     }
 
@@ -295,6 +344,7 @@ impl Store {
     pub async fn journal_failed_count(&self) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_failed_count(),
+            Backend::Postgres(p) => p.journal_failed_count().await,
         }
     }
 
@@ -306,6 +356,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.prune_journal_keys(now, limit).await,
+            Backend::Postgres(p) => p.prune_journal_keys(now, limit).await,
         }
     }
 
@@ -318,6 +369,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outbox_delivered(id, posted, now).await,
+            Backend::Postgres(p) => p.outbox_delivered(id, posted, now).await,
         }
     }
 
@@ -336,6 +388,10 @@ impl Store {
                 s.outbox_failed(id, error, give_up, maybe_posted, now, then)
                     .await
             }
+            Backend::Postgres(p) => {
+                p.outbox_failed(id, error, give_up, maybe_posted, now, then)
+                    .await
+            }
         }
     }
 
@@ -343,6 +399,7 @@ impl Store {
     pub async fn slack_ref(&self, key: &str) -> Result<Option<SlackRef>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.slack_ref(key),
+            Backend::Postgres(p) => p.slack_ref(key).await,
         }
     }
 
@@ -350,6 +407,7 @@ impl Store {
     pub async fn slack_refs(&self, prefix: &str) -> Result<Vec<(String, SlackRef)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.slack_refs(prefix),
+            Backend::Postgres(p) => p.slack_refs(prefix).await,
         }
     }
 
@@ -357,6 +415,7 @@ impl Store {
     pub async fn outbox_changed(&self) {
         match &self.backend {
             Backend::Sled(s) => s.outbox_changed().await,
+            Backend::Postgres(p) => p.outbox_changed().await,
         }
     }
 
@@ -364,6 +423,7 @@ impl Store {
     pub async fn pending_outbox(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.pending_outbox(),
+            Backend::Postgres(p) => p.pending_outbox().await,
         }
     }
 
@@ -371,6 +431,7 @@ impl Store {
     pub async fn outbox_resume(&self) -> Result<OutboxScan, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outbox_resume(),
+            Backend::Postgres(p) => p.outbox_resume().await,
         }
     }
 
@@ -378,6 +439,7 @@ impl Store {
     pub fn take_committed_outbox(&self) -> Vec<u64> {
         match &self.backend {
             Backend::Sled(s) => s.take_committed_outbox(),
+            Backend::Postgres(p) => p.take_committed_outbox(),
         }
     }
 
@@ -385,6 +447,7 @@ impl Store {
     pub async fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outbox_entry(id),
+            Backend::Postgres(p) => p.outbox_entry(id).await,
         }
     }
 
@@ -396,6 +459,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outbox_attempt_started(id, now).await,
+            Backend::Postgres(p) => p.outbox_attempt_started(id, now).await,
         }
     }
 
@@ -403,6 +467,7 @@ impl Store {
     pub fn outbox_queued_to(&self, channel_or_user: &str) -> usize {
         match &self.backend {
             Backend::Sled(s) => s.outbox_queued_to(channel_or_user),
+            Backend::Postgres(p) => p.outbox_queued_to(channel_or_user),
         }
     }
 
@@ -410,6 +475,7 @@ impl Store {
     pub fn outbox_depth(&self) -> usize {
         match &self.backend {
             Backend::Sled(s) => s.outbox_depth(),
+            Backend::Postgres(p) => p.outbox_depth(),
         }
     }
 
@@ -423,6 +489,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.quarantine(table, key, reason, now).await,
+            Backend::Postgres(p) => p.quarantine(table, key, reason, now).await,
         }
     }
 
@@ -430,6 +497,7 @@ impl Store {
     pub async fn quarantined_count(&self, table: Table) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.quarantined_count(table),
+            Backend::Postgres(p) => p.quarantined_count(table).await,
         }
     }
 
@@ -440,6 +508,7 @@ impl Store {
     ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.due_timers(now),
+            Backend::Postgres(p) => p.due_timers(now).await,
         }
     }
 
@@ -451,6 +520,7 @@ impl Store {
     ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.timers_of_kind_before(kind, until),
+            Backend::Postgres(p) => p.timers_of_kind_before(kind, until).await,
         }
     }
 
@@ -462,6 +532,7 @@ impl Store {
     ) -> Result<DueTimers, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.due_timers_limit(now, limit),
+            Backend::Postgres(p) => p.due_timers_limit(now, limit).await,
         }
     }
 
@@ -469,6 +540,7 @@ impl Store {
     pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.next_timer_due(),
+            Backend::Postgres(p) => p.next_timer_due().await,
         }
     }
 
@@ -476,6 +548,7 @@ impl Store {
     pub async fn timers_changed(&self) {
         match &self.backend {
             Backend::Sled(s) => s.timers_changed().await,
+            Backend::Postgres(p) => p.timers_changed().await,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! and the audit head. Then the writes run in the order the change lists them. A
 //! failed check rolls the transaction (or, in a batch, the change's savepoint) back.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
@@ -34,11 +34,17 @@ impl PgStore {
     /// durable within moments, lost in a server crash. Only for a change whose loss
     /// repeats idempotent work; one with outbox messages or timers waits as usual.
     pub async fn commit_unhurried(&self, change: Change) -> Result<Committed, CommitError> {
-        let queues = change
-            .ops()
-            .iter()
-            .any(|op| matches!(op, Op::Outbox(_) | Op::Timer { .. } | Op::CancelTimer { .. }));
-        let mode = if queues { Mode::Write } else { Mode::WriteUnhurried };
+        let queues = change.ops().iter().any(|op| {
+            matches!(
+                op,
+                Op::Outbox(_) | Op::Timer { .. } | Op::CancelTimer { .. }
+            )
+        });
+        let mode = if queues {
+            Mode::Write
+        } else {
+            Mode::WriteUnhurried
+        };
         self.commit_in(change, mode).await
     }
 
@@ -93,8 +99,11 @@ impl PgStore {
                 for reserved in kept {
                     reserved.committed();
                 }
-                let committed: Vec<Committed> =
-                    results.iter().filter_map(|r| r.as_ref().ok()).cloned().collect();
+                let committed: Vec<Committed> = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .cloned()
+                    .collect();
                 self.wake(&committed);
                 results
             }
@@ -198,28 +207,26 @@ async fn apply(
         });
     }
     let mut locked = Locked::default();
-    let keys: BTreeSet<(&'static str, Table, &str)> = change
+    let keys: BTreeMap<(&'static str, &str), Table> = change
         .ops()
         .iter()
         .filter_map(|op| match op {
             Op::Expect { table, key, .. }
             | Op::Put { table, key, .. }
-            | Op::Delete { table, key } => Some((table.name(), *table, key.as_str())),
+            | Op::Delete { table, key } => Some(((table.name(), key.as_str()), *table)),
             _ => None,
         })
         .collect();
-    for (_, table, key) in &keys {
+    for ((_, key), table) in &keys {
         locked.lock(tx, *table, key).await?;
     }
     for op in change.ops() {
         match op {
-            Op::Expect { table, key, rev } => {
-                if locked.lock(tx, *table, key).await? != *rev {
-                    return Err(CommitError::Conflict {
-                        table: *table,
-                        key: key.clone(),
-                    });
-                }
+            Op::Expect { table, key, rev } if locked.lock(tx, *table, key).await? != *rev => {
+                return Err(CommitError::Conflict {
+                    table: *table,
+                    key: key.clone(),
+                });
             }
             Op::JournalDone(id) => {
                 let removed = tx
@@ -259,9 +266,10 @@ async fn apply(
                 table,
                 key,
                 v,
+                idx,
                 json,
             } => {
-                if let Err(error) = locked.put(tx, *table, key, *v, json).await {
+                if let Err(error) = locked.put(tx, *table, key, *v, idx, json).await {
                     return Err(lost_race(change, *table, key, error));
                 }
             }
@@ -285,7 +293,9 @@ async fn apply(
             }
             Op::Audit(event) => {
                 if let Some(chain) = chain.as_mut() {
-                    committed.audit_seqs.push(chain.append(tx, event, at).await?);
+                    committed
+                        .audit_seqs
+                        .push(chain.append(tx, event, at).await?);
                 }
             }
             Op::Timer { key, entry } => {
@@ -315,6 +325,7 @@ async fn apply(
             }
         }
     }
+    locked.finish(tx).await?;
     if let Some(chain) = chain {
         chain.save(tx).await?;
     }
@@ -332,9 +343,10 @@ fn timer_parts(key: &[u8]) -> Result<(i64, String, String), CommitError> {
 /// A put that lost the race to create `key`: a conflict when the change expected the
 /// key's state (it changed), else the error, which retries the transaction.
 fn lost_race(change: &Change, table: Table, key: &str, error: StoreError) -> CommitError {
-    let expected = change.ops().iter().any(|op| {
-        matches!(op, Op::Expect { table: t, key: k, .. } if *t == table && k == key)
-    });
+    let expected = change
+        .ops()
+        .iter()
+        .any(|op| matches!(op, Op::Expect { table: t, key: k, .. } if *t == table && k == key));
     if expected && lost_insert_race(&error) {
         CommitError::Conflict {
             table,

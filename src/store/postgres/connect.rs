@@ -38,15 +38,17 @@ pub(super) fn pool(url: &DatabaseUrl) -> Result<Pool, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("c1bot");
     }
-    let mode = ssl_mode(url.sslmode_given(), config.get_ssl_mode(), config.get_hosts());
+    let mode = ssl_mode(
+        url.sslmode_given(),
+        config.get_ssl_mode(),
+        config.get_hosts(),
+    );
     config.ssl_mode(mode);
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
     let manager = match config.get_ssl_mode() {
-        SslMode::Disable => {
-            Manager::from_config(config, tokio_postgres::NoTls, manager_config)
-        }
+        SslMode::Disable => Manager::from_config(config, tokio_postgres::NoTls, manager_config),
         _ => {
             let tls = tls_connector(url.root_cert()).map_err(refuse)?;
             Manager::from_config(config, tls, manager_config)
@@ -101,7 +103,10 @@ fn tls_connector(
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
             .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
         if certs.is_empty() {
-            return Err(format!("sslrootcert {} holds no certificate", path.display()));
+            return Err(format!(
+                "sslrootcert {} holds no certificate",
+                path.display()
+            ));
         }
         for cert in certs {
             roots

@@ -20,7 +20,8 @@ use crate::store::{
 };
 
 fn decode(id: i64, json: &str) -> Result<JournalEntry, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::decode(Table::Journal, &seq_key(id as u64), e))
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::decode(Table::Journal, &seq_key(id as u64), e))
 }
 
 fn encode(entry: &JournalEntry) -> Result<String, StoreError> {
@@ -156,34 +157,35 @@ impl PgStore {
         then: &[OutboxMessage],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (moved, reserved) = transaction!(self, Mode::Write, StoreError, |tx| {
-            let mut reserved = Reserved::new(&self.inner.outbox_index);
-            let row = tx
-                .query_opt(
-                    "DELETE FROM c1bot_journal WHERE id = $1 RETURNING entry::text",
-                    &[&(id.0 as i64)],
-                )
-                .await
-                .ctx("giving a journal row up")?;
-            let Some(row) = row else {
-                return Ok((false, reserved));
-            };
-            let mut entry = decode(id.0 as i64, row.get(0))?;
-            entry.last_error = Some(reason.to_owned());
-            tx.execute(
+        let (moved, reserved) =
+            transaction!(self, Mode::Write, StoreError, |tx| {
+                let mut reserved = Reserved::new(&self.inner.outbox_index);
+                let row = tx
+                    .query_opt(
+                        "DELETE FROM c1bot_journal WHERE id = $1 RETURNING entry::text",
+                        &[&(id.0 as i64)],
+                    )
+                    .await
+                    .ctx("giving a journal row up")?;
+                let Some(row) = row else {
+                    return Ok((false, reserved));
+                };
+                let mut entry = decode(id.0 as i64, row.get(0))?;
+                entry.last_error = Some(reason.to_owned());
+                tx.execute(
                 "INSERT INTO c1bot_journal_failed (id, v, entry) VALUES ($1, $2, $3::text::jsonb) \
                  ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v, entry = EXCLUDED.entry",
                 &[&(id.0 as i64), &(JournalEntry::VERSION as i32), &encode(&entry)?],
             )
             .await
             .ctx("giving a journal row up")?;
-            next_counter(&tx, "journal_failed", 1).await?;
-            queue(&tx, then, now, &mut reserved).await?;
-            let mut chain = Chain::lock(&tx).await?;
-            chain.append(&tx, audit, now).await?;
-            chain.save(&tx).await?;
-            Ok((true, reserved))
-        })?;
+                next_counter(&tx, "journal_failed", 1).await?;
+                queue(&tx, then, now, &mut reserved).await?;
+                let mut chain = Chain::lock(&tx).await?;
+                chain.append(&tx, audit, now).await?;
+                chain.save(&tx).await?;
+                Ok((true, reserved))
+            })?;
         let queued = !then.is_empty() && moved;
         reserved.committed();
         if queued {

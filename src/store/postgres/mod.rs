@@ -23,6 +23,7 @@ mod audit;
 pub mod cluster;
 mod commit;
 mod connect;
+mod index;
 mod journal;
 mod outbox;
 mod quarantine;

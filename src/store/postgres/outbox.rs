@@ -140,9 +140,18 @@ impl PgStore {
             if let (Some(ref_key), Some(posted)) = (&message.record_ref, &posted) {
                 let json = serde_json::to_string(posted)
                     .map_err(|e| StoreError::decode(Table::SlackRefs, ref_key.as_bytes(), e))?;
-                Locked::default()
-                    .put(&tx, Table::SlackRefs, ref_key, SlackRef::VERSION, &json)
+                let mut locked = Locked::default();
+                locked
+                    .put(
+                        &tx,
+                        Table::SlackRefs,
+                        ref_key,
+                        SlackRef::VERSION,
+                        &[],
+                        &json,
+                    )
                     .await?;
+                locked.finish(&tx).await?;
             }
             let event = AuditEvent {
                 actor: "c1bot".into(),
@@ -269,7 +278,10 @@ impl PgStore {
     pub async fn outbox_resume(&self) -> Result<OutboxScan, StoreError> {
         let (next, scan) = transaction!(self, Mode::Snapshot, StoreError, |tx| {
             let next: i64 = tx
-                .query_one("SELECT value FROM c1bot_counters WHERE name = 'outbox'", &[])
+                .query_one(
+                    "SELECT value FROM c1bot_counters WHERE name = 'outbox'",
+                    &[],
+                )
                 .await
                 .ctx("reading the outbox counter")?
                 .get(0);
@@ -335,10 +347,7 @@ async fn scan(
     below: i64,
 ) -> Result<OutboxScan, StoreError> {
     let rows = client
-        .query(
-            "SELECT id, entry::text FROM c1bot_outbox ORDER BY id",
-            &[],
-        )
+        .query("SELECT id, entry::text FROM c1bot_outbox ORDER BY id", &[])
         .await
         .ctx("reading the outbox")?;
     let mut out = OutboxScan::default();

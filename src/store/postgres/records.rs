@@ -8,13 +8,14 @@
 //! so two transactions creating it at once cannot both succeed (the second fails with
 //! a unique violation, reported as a conflict or retried).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::Transaction;
 use serde::de::DeserializeOwned;
 
 use super::{Ctx, PgStore};
-use crate::store::{StoreError, Table, Versioned};
+use crate::store::keys::count_key;
+use crate::store::{IndexKey, StoreError, Table, Versioned};
 
 impl PgStore {
     /// The record under `key`, with its format version and revision.
@@ -45,20 +46,24 @@ impl PgStore {
         readable(table)?;
         let client = self.client().await?;
         let rows = match prefix_end(prefix) {
-            Some(end) => client
-                .query(
-                    "SELECT key, v, rev, data::text FROM c1bot_records \
+            Some(end) => {
+                client
+                    .query(
+                        "SELECT key, v, rev, data::text FROM c1bot_records \
                      WHERE tbl = $1 AND key >= $2 AND key < $3 ORDER BY key",
-                    &[&table.name(), &prefix, &end],
-                )
-                .await,
-            None => client
-                .query(
-                    "SELECT key, v, rev, data::text FROM c1bot_records \
+                        &[&table.name(), &prefix, &end],
+                    )
+                    .await
+            }
+            None => {
+                client
+                    .query(
+                        "SELECT key, v, rev, data::text FROM c1bot_records \
                      WHERE tbl = $1 AND key >= $2 ORDER BY key",
-                    &[&table.name(), &prefix],
-                )
-                .await,
+                        &[&table.name(), &prefix],
+                    )
+                    .await
+            }
         }
         .ctx("scanning records")?;
         rows.iter()
@@ -90,7 +95,8 @@ pub(super) fn decode<T: DeserializeOwned>(
     rev: i64,
     data: &str,
 ) -> Result<Versioned<T>, StoreError> {
-    let data = serde_json::from_str(data).map_err(|e| StoreError::decode(table, key.as_bytes(), e))?;
+    let data =
+        serde_json::from_str(data).map_err(|e| StoreError::decode(table, key.as_bytes(), e))?;
     Ok(Versioned {
         v: u32::try_from(v).unwrap_or_default(),
         rev: u64::try_from(rev).unwrap_or_default(),
@@ -112,11 +118,17 @@ pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
-/// The records a transaction locked, with their revision as this transaction sees
-/// them (`None`: absent), kept up to date by its own writes.
+/// The records a transaction locked, with their revision and index entries as this
+/// transaction sees them (`None`: absent), kept up to date by its own writes; and the
+/// counted index entries it moved, applied by [`Locked::finish`] in name order (so two
+/// transactions moving the same counters lock them in the same order).
+/// A locked record's revision and index entries (as stored).
+type Row = (u64, Vec<String>);
+
 #[derive(Default)]
 pub(super) struct Locked {
-    revs: HashMap<(Table, String), Option<u64>>,
+    rows: HashMap<(Table, String), Option<Row>>,
+    counts: BTreeMap<String, i64>,
 }
 
 impl Locked {
@@ -127,56 +139,75 @@ impl Locked {
         table: Table,
         key: &str,
     ) -> Result<Option<u64>, StoreError> {
-        if let Some(rev) = self.revs.get(&(table, key.to_owned())) {
-            return Ok(*rev);
+        Ok(self.lock_row(tx, table, key).await?.map(|(rev, _)| rev))
+    }
+
+    async fn lock_row(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<Row>, StoreError> {
+        if let Some(row) = self.rows.get(&(table, key.to_owned())) {
+            return Ok(row.clone());
         }
         let row = tx
             .query_opt(
-                "SELECT rev FROM c1bot_records WHERE tbl = $1 AND key = $2 FOR UPDATE",
+                "SELECT rev, idx FROM c1bot_records WHERE tbl = $1 AND key = $2 FOR UPDATE",
                 &[&table.name(), &key],
             )
             .await
             .ctx("locking a record")?;
-        let rev = row.map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or_default());
-        self.revs.insert((table, key.to_owned()), rev);
-        Ok(rev)
+        let row = row.map(|r| {
+            let rev = u64::try_from(r.get::<_, i64>(0)).unwrap_or_default();
+            (rev, r.get::<_, Vec<String>>(1))
+        });
+        self.rows.insert((table, key.to_owned()), row.clone());
+        Ok(row)
     }
 
-    /// Writes `data_json` under the next revision; returns it. A key that was absent
-    /// and that another transaction created meanwhile fails with a unique violation.
+    /// Writes `data_json` under the next revision with index entries `idx` (as stored),
+    /// moving the index rows from the entries the record had; returns the revision. A
+    /// key that was absent and that another transaction created meanwhile fails with a
+    /// unique violation.
     pub(super) async fn put(
         &mut self,
         tx: &Transaction<'_>,
         table: Table,
         key: &str,
         v: u32,
+        idx: &[String],
         data_json: &str,
     ) -> Result<u64, StoreError> {
         let v = i32::try_from(v).unwrap_or(i32::MAX);
-        let rev = match self.lock(tx, table, key).await? {
+        let old = self.lock_row(tx, table, key).await?;
+        let rev = match &old {
             None => {
                 tx.execute(
-                    "INSERT INTO c1bot_records (tbl, key, v, rev, data) \
-                     VALUES ($1, $2, $3, 1, $4::text::jsonb)",
-                    &[&table.name(), &key, &v, &data_json],
+                    "INSERT INTO c1bot_records (tbl, key, v, rev, idx, data) \
+                     VALUES ($1, $2, $3, 1, $4, $5::text::jsonb)",
+                    &[&table.name(), &key, &v, &idx, &data_json],
                 )
                 .await
                 .ctx("creating a record")?;
                 1
             }
-            Some(current) => {
+            Some((current, _)) => {
                 let rev = current + 1;
                 tx.execute(
-                    "UPDATE c1bot_records SET v = $3, rev = $4, data = $5::text::jsonb \
+                    "UPDATE c1bot_records SET v = $3, rev = $4, idx = $5, data = $6::text::jsonb \
                      WHERE tbl = $1 AND key = $2",
-                    &[&table.name(), &key, &v, &(rev as i64), &data_json],
+                    &[&table.name(), &key, &v, &(rev as i64), &idx, &data_json],
                 )
                 .await
                 .ctx("writing a record")?;
                 rev
             }
         };
-        self.revs.insert((table, key.to_owned()), Some(rev));
+        let before = old.map(|(_, idx)| idx).unwrap_or_default();
+        self.move_index(tx, table, key, &before, idx).await?;
+        self.rows
+            .insert((table, key.to_owned()), Some((rev, idx.to_vec())));
         Ok(rev)
     }
 
@@ -186,14 +217,79 @@ impl Locked {
         table: Table,
         key: &str,
     ) -> Result<(), StoreError> {
-        self.lock(tx, table, key).await?;
+        let Some((_, before)) = self.lock_row(tx, table, key).await? else {
+            return Ok(());
+        };
         tx.execute(
             "DELETE FROM c1bot_records WHERE tbl = $1 AND key = $2",
             &[&table.name(), &key],
         )
         .await
         .ctx("deleting a record")?;
-        self.revs.insert((table, key.to_owned()), None);
+        self.move_index(tx, table, key, &before, &[]).await?;
+        self.rows.insert((table, key.to_owned()), None);
+        Ok(())
+    }
+
+    /// Index rows from entries `before` to `after` for `key` (held locked); counted
+    /// entries are noted for [`Locked::finish`].
+    async fn move_index(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+        before: &[String],
+        after: &[String],
+    ) -> Result<(), StoreError> {
+        for gone in before.iter().filter(|e| !after.contains(e)) {
+            let entry = IndexKey::from_stored(gone);
+            tx.execute(
+                "DELETE FROM c1bot_index WHERE tbl = $1 AND name = $2 AND key = $3",
+                &[&table.name(), &entry.name, &key],
+            )
+            .await
+            .ctx("removing an index row")?;
+            if entry.counted {
+                *self
+                    .counts
+                    .entry(count_key(table, &entry.name))
+                    .or_default() -= 1;
+            }
+        }
+        for new in after.iter().filter(|e| !before.contains(e)) {
+            let entry = IndexKey::from_stored(new);
+            tx.execute(
+                "INSERT INTO c1bot_index (tbl, name, key) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&table.name(), &entry.name, &key],
+            )
+            .await
+            .ctx("writing an index row")?;
+            if entry.counted {
+                *self
+                    .counts
+                    .entry(count_key(table, &entry.name))
+                    .or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the counters of the counted entries written (never below zero), in name
+    /// order. Call once, after the last write of the transaction (or savepoint).
+    pub(super) async fn finish(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        for (name, by) in std::mem::take(&mut self.counts) {
+            if by == 0 {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO c1bot_counters (name, value) VALUES ($1, greatest($2::bigint, 0)) \
+                 ON CONFLICT (name) DO UPDATE SET value = greatest(c1bot_counters.value + $2::bigint, 0)",
+                &[&name, &by],
+            )
+            .await
+            .ctx("moving an index count")?;
+        }
         Ok(())
     }
 }

@@ -21,7 +21,9 @@ const MIGRATION_LOCK: i64 = 0x6331_626f_7473_6368;
 const MIGRATIONS: &[(&str, &str)] = &[("the initial schema", INITIAL)];
 
 /// Version 1. Record keys and timer parts are `COLLATE "C"`, so ranges and order are
-/// by bytes, as in sled. JSON that c1bot decodes is `jsonb` (readable with SQL); audit
+/// by bytes, as in sled. A record's index entries (as stored, `#` for counted) are in
+/// its `idx`; `c1bot_index` holds one row per entry, and a counted entry's count is the
+/// counter `store/count/<table>/<name>`. JSON that c1bot decodes is `jsonb` (readable with SQL); audit
 /// entries are `text`, the exact bytes that were hashed.
 const INITIAL: &str = r#"
 CREATE TABLE c1bot_records (
@@ -29,8 +31,15 @@ CREATE TABLE c1bot_records (
     key  text COLLATE "C" NOT NULL,
     v    integer NOT NULL,
     rev  bigint NOT NULL,
+    idx  text[] NOT NULL DEFAULT '{}',
     data jsonb NOT NULL,
     PRIMARY KEY (tbl, key)
+);
+CREATE TABLE c1bot_index (
+    tbl  text NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    key  text COLLATE "C" NOT NULL,
+    PRIMARY KEY (tbl, name, key)
 );
 CREATE TABLE c1bot_counters (
     name  text PRIMARY KEY,
@@ -128,7 +137,9 @@ pub(super) async fn migrate(store: &PgStore) -> Result<(), StoreError> {
         let (description, sql) = MIGRATIONS[next as usize - 1];
         tx.batch_execute(sql).await.ctx("migrating the schema")?;
         if next == 1 {
-            tx.batch_execute(&seed()).await.ctx("seeding the counters")?;
+            tx.batch_execute(&seed())
+                .await
+                .ctx("seeding the counters")?;
         }
         tx.execute(
             "INSERT INTO c1bot_schema_migrations (version, description) VALUES ($1, $2)",

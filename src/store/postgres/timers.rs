@@ -19,11 +19,7 @@ impl PgStore {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
-        self.due_rows(now, None)
-            .await?
-            .iter()
-            .map(decode)
-            .collect()
+        self.due_rows(now, None).await?.iter().map(decode).collect()
     }
 
     /// Timers of `kind` due before `until`, earliest first; unreadable rows skipped.
@@ -77,7 +73,11 @@ impl PgStore {
         self.inner.timers_changed.notified().await;
     }
 
-    async fn due_rows(&self, now: DateTime<Utc>, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
+    async fn due_rows(
+        &self,
+        now: DateTime<Utc>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Row>, StoreError> {
         let client = self.client().await?;
         let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
         client
