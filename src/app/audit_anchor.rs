@@ -43,6 +43,14 @@ struct Published {
 
 impl Record for Published {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 /// The channel the head is posted to, if any.

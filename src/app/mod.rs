@@ -31,6 +31,7 @@ pub mod request_index;
 pub mod requests;
 pub mod services;
 pub mod status;
+pub mod stored;
 pub mod timers;
 pub mod upkeep;
 

@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 
 use super::services::Services;
+use super::stored::request::{self, RequestV2};
 use crate::store::{IndexKey, Record, Table, Versioned};
 use crate::workflow::grant::{GrantState, TaskKind};
 use crate::workflow::request::AccessRequest;
@@ -22,8 +23,25 @@ pub const INDEX_VERSION: u64 = 1;
 /// Every request with a revoke task open (the overdue gauge reads these).
 pub const REVOKE_OPEN: &str = "revoke-open";
 
+/// Version 1 was the domain type's own serde form; version 2 is
+/// [`RequestV2`], compact and independent of the domain type.
 impl Record for AccessRequest {
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&RequestV2::from(self))
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<RequestV2>(data).map(AccessRequest::from)
+    }
+
+    fn upgrade(from: u32, data: serde_json::Value) -> Result<serde_json::Value, String> {
+        match from {
+            1 => request::upgrade_v1(data),
+            _ => Err(format!("no migration from request version {from}")),
+        }
+    }
 
     fn index(&self) -> Vec<IndexKey> {
         entries(self)

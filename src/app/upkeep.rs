@@ -29,6 +29,14 @@ struct Probe {
 
 impl Record for Probe {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 /// Reads, then writes and flushes a tiny record, every [`PROBE_EVERY`]; only a

@@ -48,6 +48,14 @@ pub(crate) struct AuditHead {
 
 impl records::Record for AuditHead {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 /// The stored bytes and new hash of entry `seq`, chained after `prev_hash`.

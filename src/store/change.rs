@@ -115,7 +115,7 @@ impl Change {
     pub fn put<R: Record>(mut self, table: Table, key: impl Into<String>, record: &R) -> Self {
         let key = key.into();
         self.check_record_key(table, &key);
-        match serde_json::to_string(record) {
+        match record.encode() {
             Ok(json) => self.ops.push(Op::Put {
                 table,
                 key,

@@ -6,8 +6,6 @@
 //! transaction as the record, from the entries `Record::index` gives; this module
 //! only reads them and rebuilds them.
 
-use serde::de::DeserializeOwned;
-
 use super::keys::{count_key, index_prefix, index_version_key};
 use super::records::{self, IndexKey, Record, Versioned};
 use super::{SledStore, StoreError, Table};
@@ -31,7 +29,7 @@ impl SledStore {
 
     /// The records of `table` indexed under `name`, in key order: the cost of what is
     /// indexed there, not of the table.
-    pub fn index_scan<T: DeserializeOwned>(
+    pub fn index_scan<T: Record>(
         &self,
         table: Table,
         name: &str,

@@ -52,6 +52,14 @@ pub struct JournalEntry {
 
 impl Record for JournalEntry {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 /// What [`SledStore::journal`] did with an envelope.

@@ -54,7 +54,6 @@ pub use sled_store::SledStore;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 
 /// A handle on the store, whichever backend holds it. Cheap to clone; clones share
 /// the database and its wake-ups.
@@ -124,7 +123,7 @@ impl Store {
     }
 
     /// The record under `key`, with its format version and revision.
-    pub async fn get<T: DeserializeOwned>(
+    pub async fn get<T: Record>(
         &self,
         table: Table,
         key: &str,
@@ -137,7 +136,7 @@ impl Store {
 
     /// The records of `table` indexed under `name` (see [`Record::index`]): what a
     /// person-facing read costs is what is indexed there, not the table.
-    pub async fn index<T: DeserializeOwned>(
+    pub async fn index<T: Record>(
         &self,
         table: Table,
         name: &str,
@@ -179,7 +178,7 @@ impl Store {
 
     /// Every record whose key starts with `prefix`, in key order (a range read: tools,
     /// migrations and tests, never a person-facing path).
-    pub async fn scan_prefix<T: DeserializeOwned>(
+    pub async fn scan_prefix<T: Record>(
         &self,
         table: Table,
         prefix: &str,

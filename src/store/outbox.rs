@@ -153,6 +153,14 @@ impl SlackRef {
 
 impl Record for SlackRef {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 /// A pending outbox entry with its delivery history.
@@ -181,6 +189,14 @@ pub struct OutboxEntry {
 
 impl Record for OutboxEntry {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 impl OutboxEntry {

@@ -27,6 +27,14 @@ pub struct Quarantined {
 
 impl Record for Quarantined {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

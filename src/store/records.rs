@@ -7,13 +7,30 @@
 //! is what [`crate::store::Change::expect`] compares, which makes "decide once"
 //! a revision check. Must not know any domain type.
 
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-/// A type stored in a keyed table. Bump `VERSION` whenever the serialized shape
-/// changes, and keep a reader for the old shape.
-pub trait Record: Serialize + DeserializeOwned {
+/// A type stored in a keyed table, in its own stored form at `VERSION`. Bump
+/// `VERSION` whenever the stored shape changes, and give [`Record::upgrade`] the step
+/// from the old shape: a store written by an older c1bot reads in this one, and one
+/// written by a newer c1bot is refused with a clear error instead of misread.
+pub trait Record: Sized {
     const VERSION: u32;
+
+    /// The stored form (JSON) of this record at `VERSION`.
+    fn encode(&self) -> Result<String, serde_json::Error>;
+
+    /// A record from its stored form at `VERSION`.
+    fn decode(data: &str) -> Result<Self, serde_json::Error>;
+
+    /// The stored form at `from + 1`, from one at `from` (`from < VERSION`): an
+    /// explicit migration, one version at a time. Records that never changed shape
+    /// have no older form to read.
+    fn upgrade(from: u32, _data: serde_json::Value) -> Result<serde_json::Value, String> {
+        Err(format!(
+            "this build has no reader for records of version {from}"
+        ))
+    }
 
     /// The secondary-index entries this record is found under, maintained by the store
     /// in the same commit as the record (an entry the record no longer has is removed).
@@ -115,21 +132,85 @@ pub(crate) fn header(bytes: &[u8]) -> Result<Header, serde_json::Error> {
 
 #[cfg(test)]
 fn encode<R: Record>(rev: u64, record: &R) -> Result<Vec<u8>, serde_json::Error> {
-    Ok(envelope(
-        R::VERSION,
-        rev,
-        &[],
-        &serde_json::to_string(record)?,
-    ))
+    Ok(envelope(R::VERSION, rev, &[], &record.encode()?))
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<Versioned<T>, serde_json::Error> {
-    serde_json::from_slice(bytes)
+/// Why a stored record could not be read.
+#[derive(Debug)]
+pub(crate) enum DecodeError {
+    /// Written at a version this build does not know: by a newer c1bot.
+    Newer {
+        found: u32,
+        supported: u32,
+    },
+    Malformed(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Newer { found, supported } => write!(
+                f,
+                "written by a newer c1bot (record version {found}; this build reads up to {supported}): run that version, or restore a backup taken before the upgrade"
+            ),
+            DecodeError::Malformed(detail) => f.write_str(detail),
+        }
+    }
+}
+
+/// A stored envelope: its version and revision, its data still raw.
+#[derive(Deserialize)]
+struct Raw<'a> {
+    v: u32,
+    #[serde(default)]
+    rev: u64,
+    #[serde(borrow)]
+    data: &'a serde_json::value::RawValue,
+}
+
+/// Reads an envelope as `T`, bringing older versions up to `T::VERSION` step by step.
+pub(crate) fn decode<T: Record>(bytes: &[u8]) -> Result<Versioned<T>, DecodeError> {
+    let raw: Raw<'_> =
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    decode_parts(raw.v, raw.rev, raw.data.get())
+}
+
+/// [`decode`] for an envelope whose parts are stored apart (PostgreSQL's columns).
+pub(crate) fn decode_parts<T: Record>(
+    v: u32,
+    rev: u64,
+    data: &str,
+) -> Result<Versioned<T>, DecodeError> {
+    let data = match v.cmp(&T::VERSION) {
+        std::cmp::Ordering::Equal => {
+            T::decode(data).map_err(|e| DecodeError::Malformed(e.to_string()))?
+        }
+        std::cmp::Ordering::Greater => {
+            return Err(DecodeError::Newer {
+                found: v,
+                supported: T::VERSION,
+            })
+        }
+        std::cmp::Ordering::Less => {
+            let mut value: serde_json::Value =
+                serde_json::from_str(data).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+            for from in v..T::VERSION {
+                value = T::upgrade(from, value).map_err(DecodeError::Malformed)?;
+            }
+            let text = value.to_string();
+            T::decode(&text).map_err(|e| DecodeError::Malformed(e.to_string()))?
+        }
+    };
+    Ok(Versioned {
+        v: T::VERSION,
+        rev,
+        data,
+    })
 }
 
 /// The revision of a stored envelope, without decoding its data.
 pub(crate) fn revision(bytes: &[u8]) -> Result<u64, serde_json::Error> {
-    Ok(decode::<IgnoredAny>(bytes)?.rev)
+    Ok(header(bytes)?.rev)
 }
 
 #[cfg(test)]
@@ -144,6 +225,14 @@ mod tests {
 
     impl Record for Sample {
         const VERSION: u32 = 3;
+
+        fn encode(&self) -> Result<String, serde_json::Error> {
+            serde_json::to_string(self)
+        }
+
+        fn decode(data: &str) -> Result<Self, serde_json::Error> {
+            serde_json::from_str(data)
+        }
     }
 
     #[test]
@@ -164,7 +253,63 @@ mod tests {
 
     #[test]
     fn an_envelope_without_a_revision_reads_as_revision_zero() {
-        let back: Versioned<Value> = decode(br#"{"v":1,"data":{}}"#).expect("decodes");
+        let back: Versioned<Sample> = decode(br#"{"v":3,"data":{"name":"a"}}"#).expect("decodes");
         assert_eq!(back.rev, 0);
+    }
+
+    /// Version 1 had `nick`, version 2 `name`; version 3 (today) adds nothing but is
+    /// a step all the same, so a version-1 record passes through both.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Renamed {
+        name: String,
+    }
+
+    impl Record for Renamed {
+        const VERSION: u32 = 3;
+
+        fn encode(&self) -> Result<String, serde_json::Error> {
+            serde_json::to_string(self)
+        }
+
+        fn decode(data: &str) -> Result<Self, serde_json::Error> {
+            serde_json::from_str(data)
+        }
+
+        fn upgrade(from: u32, data: Value) -> Result<Value, String> {
+            match from {
+                1 => Ok(json!({ "name": data["nick"] })),
+                2 => Ok(data),
+                _ => Err(format!("no step from {from}")),
+            }
+        }
+    }
+
+    #[test]
+    fn an_older_record_is_brought_up_one_version_at_a_time() {
+        let back: Versioned<Renamed> =
+            decode(br#"{"v":1,"rev":4,"data":{"nick":"old"}}"#).expect("upgrades");
+        assert_eq!(back.data.name, "old");
+        assert_eq!((back.v, back.rev), (3, 4));
+    }
+
+    #[test]
+    fn a_record_from_a_newer_build_is_refused_with_its_versions() {
+        let error = decode::<Renamed>(br#"{"v":4,"rev":1,"data":{"name":"x"}}"#)
+            .expect_err("a newer version is refused");
+        assert!(matches!(
+            error,
+            DecodeError::Newer {
+                found: 4,
+                supported: 3
+            }
+        ));
+        assert!(error.to_string().contains("newer c1bot"), "{error}");
+    }
+
+    #[test]
+    fn an_older_record_without_a_migration_is_malformed_not_a_panic() {
+        let error = decode::<Sample>(br#"{"v":1,"rev":1,"data":{"name":"x"}}"#)
+            .expect_err("no reader for version 1");
+        assert!(matches!(error, DecodeError::Malformed(_)), "{error}");
     }
 }

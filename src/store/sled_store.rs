@@ -13,7 +13,8 @@
 //! - one process per data directory (sled's file lock, reported as [`StoreError::Locked`]).
 
 use super::{
-    change, outbox_index, records, Change, CommitError, Committed, StoreError, Table, Versioned,
+    change, outbox_index, records, Change, CommitError, Committed, Record, StoreError, Table,
+    Versioned,
 };
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -22,7 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde::de::DeserializeOwned;
 use sled::transaction::{TransactionError, Transactional};
 use tokio::sync::Notify;
 
@@ -173,7 +173,7 @@ impl SledStore {
     }
 
     /// The record under `key`, with its format version and revision.
-    pub fn get<T: DeserializeOwned>(
+    pub fn get<T: Record>(
         &self,
         table: Table,
         key: &str,
@@ -182,7 +182,7 @@ impl SledStore {
     }
 
     /// Every record whose key starts with `prefix`, in key order.
-    pub fn scan_prefix<T: DeserializeOwned>(
+    pub fn scan_prefix<T: Record>(
         &self,
         table: Table,
         prefix: &str,
@@ -415,7 +415,7 @@ impl SledStore {
         &self.inner.trees[table.index()]
     }
 
-    pub(crate) fn read_versioned<T: DeserializeOwned>(
+    pub(crate) fn read_versioned<T: Record>(
         &self,
         table: Table,
         key: &[u8],

@@ -17,6 +17,14 @@ struct Req {
 
 impl Record for Req {
     const VERSION: u32 = 2;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 fn req(state: &str) -> Req {

@@ -7,7 +7,6 @@
 //! the audit head are single keys in `meta`.
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::audit::{self, AuditEvent, AuditHead, GENESIS_HASH};
@@ -32,7 +31,7 @@ impl Tx<'_> {
         &self.trees[table.index()]
     }
 
-    pub(crate) fn read<T: DeserializeOwned, E: From<StoreError>>(
+    pub(crate) fn read<T: Record, E: From<StoreError>>(
         &self,
         table: Table,
         key: &[u8],
@@ -155,7 +154,7 @@ impl Tx<'_> {
         record: &R,
     ) -> TxResult<u64, E> {
         let idx: Vec<String> = record.index().iter().map(IndexKey::stored).collect();
-        match serde_json::to_string(record) {
+        match record.encode() {
             Ok(json) => self.put_json(table, key, R::VERSION, &idx, &json),
             Err(e) => abort_with(StoreError::decode(table, key, e)),
         }

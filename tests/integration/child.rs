@@ -94,9 +94,23 @@ impl Setup {
         bot
     }
 
+    /// Like [`Setup::start_with`], running the binary at `bin` (an older release).
+    pub async fn start_binary(&self, bin: &Path, offset: Duration, env: &[(&str, &str)]) -> Bot {
+        let bot = self.spawn_binary(bin, offset, env);
+        eventually(Duration::from_secs(20), "c1bot is ready", || async {
+            bot.ready().await.0 == 200
+        })
+        .await;
+        bot
+    }
+
     fn spawn(&self, offset: Duration, env: &[(&str, &str)]) -> Bot {
+        self.spawn_binary(Path::new(env!("CARGO_BIN_EXE_c1bot")), offset, env)
+    }
+
+    fn spawn_binary(&self, bin: &Path, offset: Duration, env: &[(&str, &str)]) -> Bot {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_c1bot"))
+        let child = Command::new(bin)
             .arg("--config")
             .arg(&self.config)
             .arg("run")
@@ -129,6 +143,14 @@ impl Bot {
                 response.text().await.unwrap_or_default(),
             ),
             Err(error) => (0, error.to_string()),
+        }
+    }
+
+    /// The whole `/metrics` page ("" when it does not answer).
+    pub async fn scrape(&self) -> String {
+        match reqwest::get(&self.metrics).await {
+            Ok(response) => response.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
         }
     }
 

@@ -25,5 +25,6 @@ mod request_lifecycle;
 mod requests;
 mod shutdown;
 mod socket_mode;
+mod store_upgrade;
 mod supervision;
 mod web_api;

@@ -51,6 +51,14 @@ const ATTEMPTS: usize = 5;
 impl Record for Campaign {
     const VERSION: u32 = 1;
 
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
+
     /// Found by its owners (`owner:`) and the reviewers with an item left
     /// (`reviewer:`), so App Home reads only a person's own reviews.
     fn index(&self) -> Vec<crate::store::IndexKey> {
@@ -81,6 +89,14 @@ struct Counter {
 
 impl Record for Counter {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 /// The owners of campaign `id` (none when it cannot be read).

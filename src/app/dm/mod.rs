@@ -31,6 +31,14 @@ const ATTEMPTS: usize = 5;
 
 impl Record for Conversation {
     const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
 }
 
 /// A person's new message in their DM with c1bot, as far as c1bot reads one.

@@ -276,7 +276,7 @@ async fn apply(
             Op::Delete { table, key } => locked.delete(tx, *table, key).await?,
             Op::Outbox(message) => {
                 let entry = OutboxEntry::new(message.clone(), at);
-                let json = serde_json::to_string(&entry).map_err(|e| CommitError::Invalid {
+                let json = entry.encode().map_err(|e| CommitError::Invalid {
                     detail: format!("an outbox entry does not serialize: {e}"),
                 })?;
                 tx.execute(
@@ -300,7 +300,7 @@ async fn apply(
             }
             Op::Timer { key, entry } => {
                 let (due, subject, kind) = timer_parts(key)?;
-                let json = serde_json::to_string(entry).map_err(|e| CommitError::Invalid {
+                let json = entry.encode().map_err(|e| CommitError::Invalid {
                     detail: format!("a timer does not serialize: {e}"),
                 })?;
                 tx.execute(

@@ -5,8 +5,6 @@
 //! The rows are written with each record by `records::Locked` (same transaction); this
 //! module only reads and rebuilds them, like `crate::store::index` on sled.
 
-use serde::de::DeserializeOwned;
-
 use super::records::{decode, Locked};
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::keys::{count_key, index_version_key};
@@ -31,7 +29,7 @@ impl PgStore {
     }
 
     /// The records of `table` indexed under `name`, in key order (one query).
-    pub async fn index_scan<T: DeserializeOwned>(
+    pub async fn index_scan<T: Record>(
         &self,
         table: Table,
         name: &str,
@@ -93,7 +91,9 @@ impl PgStore {
                     let idx: Vec<String> =
                         record.data.index().iter().map(IndexKey::stored).collect();
                     if idx != stored {
-                        let json = serde_json::to_string(&record.data)
+                        let json = record
+                            .data
+                            .encode()
                             .map_err(|e| StoreError::decode(table, key.as_bytes(), e))?;
                         locked
                             .put(&tx, table, &key, T::VERSION, &idx, &json)

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::audit::Chain;
 use super::commit::next_counter;
 use super::outbox::{queue, Reserved};
+use super::records::decode_row;
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::keys::{due_ms, seq_key, JOURNAL_KEEP_KEYS};
 use crate::store::records::Record;
@@ -19,13 +20,14 @@ use crate::store::{
     Table,
 };
 
-fn decode(id: i64, json: &str) -> Result<JournalEntry, StoreError> {
-    serde_json::from_str(json)
-        .map_err(|e| StoreError::decode(Table::Journal, &seq_key(id as u64), e))
+fn decode(id: i64, v: i32, json: &str) -> Result<JournalEntry, StoreError> {
+    decode_row(Table::Journal, &seq_key(id as u64), v, json)
 }
 
 fn encode(entry: &JournalEntry) -> Result<String, StoreError> {
-    serde_json::to_string(entry).map_err(|e| StoreError::decode(Table::Journal, b"(new)", e))
+    entry
+        .encode()
+        .map_err(|e| StoreError::decode(Table::Journal, b"(new)", e))
 }
 
 fn ms(at: DateTime<Utc>) -> i64 {
@@ -88,13 +90,16 @@ impl PgStore {
     pub async fn journal_pending(&self) -> Result<PendingJournal, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT id, entry::text FROM c1bot_journal ORDER BY id", &[])
+            .query(
+                "SELECT id, v, entry::text FROM c1bot_journal ORDER BY id",
+                &[],
+            )
             .await
             .ctx("reading the journal")?;
         let mut pending = PendingJournal::default();
         for row in rows {
             let id: i64 = row.get(0);
-            match decode(id, row.get(1)) {
+            match decode(id, row.get(1), row.get(2)) {
                 Ok(entry) => pending.rows.push((JournalId(id as u64), entry)),
                 Err(_) => pending.undecodable.push(seq_key(id as u64).to_vec()),
             }
@@ -107,12 +112,13 @@ impl PgStore {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT entry::text FROM c1bot_journal WHERE id = $1",
+                "SELECT v, entry::text FROM c1bot_journal WHERE id = $1",
                 &[&(id.0 as i64)],
             )
             .await
             .ctx("reading the journal")?;
-        row.map(|row| decode(id.0 as i64, row.get(0))).transpose()
+        row.map(|row| decode(id.0 as i64, row.get(0), row.get(1)))
+            .transpose()
     }
 
     /// Records a failed attempt; the row is tried again at `next_at`.
@@ -125,7 +131,7 @@ impl PgStore {
         transaction!(self, Mode::Write, StoreError, |tx| {
             let row = tx
                 .query_opt(
-                    "SELECT entry::text FROM c1bot_journal WHERE id = $1 FOR UPDATE",
+                    "SELECT v, entry::text FROM c1bot_journal WHERE id = $1 FOR UPDATE",
                     &[&(id.0 as i64)],
                 )
                 .await
@@ -133,7 +139,7 @@ impl PgStore {
             let Some(row) = row else {
                 return Ok(());
             };
-            let mut entry = decode(id.0 as i64, row.get(0))?;
+            let mut entry = decode(id.0 as i64, row.get(0), row.get(1))?;
             entry.attempts += 1;
             entry.next_attempt_at = Some(next_at);
             entry.last_error = Some(error.to_owned());
@@ -162,7 +168,7 @@ impl PgStore {
                 let mut reserved = Reserved::new(&self.inner.outbox_index);
                 let row = tx
                     .query_opt(
-                        "DELETE FROM c1bot_journal WHERE id = $1 RETURNING entry::text",
+                        "DELETE FROM c1bot_journal WHERE id = $1 RETURNING v, entry::text",
                         &[&(id.0 as i64)],
                     )
                     .await
@@ -170,7 +176,7 @@ impl PgStore {
                 let Some(row) = row else {
                     return Ok((false, reserved));
                 };
-                let mut entry = decode(id.0 as i64, row.get(0))?;
+                let mut entry = decode(id.0 as i64, row.get(0), row.get(1))?;
                 entry.last_error = Some(reason.to_owned());
                 tx.execute(
                 "INSERT INTO c1bot_journal_failed (id, v, entry) VALUES ($1, $2, $3::text::jsonb) \

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::audit::Chain;
 use super::commit::next_counter;
-use super::records::Locked;
+use super::records::{decode_row, Locked};
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::keys::seq_key;
 use crate::store::outbox_index::OutboxIndex;
@@ -91,7 +91,8 @@ async fn write_entry(
     entry: &OutboxEntry,
     new: bool,
 ) -> Result<(), StoreError> {
-    let json = serde_json::to_string(entry)
+    let json = entry
+        .encode()
         .map_err(|e| StoreError::decode(Table::Outbox, &seq_key(id as u64), e))?;
     let sql = if new {
         "INSERT INTO c1bot_outbox (id, v, entry) VALUES ($1, $2, $3::text::jsonb)"
@@ -108,16 +109,17 @@ async fn write_entry(
 async fn lock_entry(tx: &Transaction<'_>, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
     let row = tx
         .query_opt(
-            "SELECT entry::text FROM c1bot_outbox WHERE id = $1 FOR UPDATE",
+            "SELECT v, entry::text FROM c1bot_outbox WHERE id = $1 FOR UPDATE",
             &[&(id as i64)],
         )
         .await
         .ctx("reading an outbox entry")?;
-    row.map(|row| decode(id, row.get(0))).transpose()
+    row.map(|row| decode(id, row.get(0), row.get(1)))
+        .transpose()
 }
 
-fn decode(id: u64, json: &str) -> Result<OutboxEntry, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::decode(Table::Outbox, &seq_key(id), e))
+fn decode(id: u64, v: i32, json: &str) -> Result<OutboxEntry, StoreError> {
+    decode_row(Table::Outbox, &seq_key(id), v, json)
 }
 
 impl PgStore {
@@ -138,7 +140,8 @@ impl PgStore {
                 .await
                 .ctx("settling an outbox entry")?;
             if let (Some(ref_key), Some(posted)) = (&message.record_ref, &posted) {
-                let json = serde_json::to_string(posted)
+                let json = posted
+                    .encode()
                     .map_err(|e| StoreError::decode(Table::SlackRefs, ref_key.as_bytes(), e))?;
                 let mut locked = Locked::default();
                 locked
@@ -258,12 +261,13 @@ impl PgStore {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT entry::text FROM c1bot_outbox WHERE id = $1",
+                "SELECT v, entry::text FROM c1bot_outbox WHERE id = $1",
                 &[&(id as i64)],
             )
             .await
             .ctx("reading an outbox entry")?;
-        row.map(|row| decode(id, row.get(0))).transpose()
+        row.map(|row| decode(id, row.get(0), row.get(1)))
+            .transpose()
     }
 
     /// Every readable entry, oldest first.
@@ -347,14 +351,17 @@ async fn scan(
     below: i64,
 ) -> Result<OutboxScan, StoreError> {
     let rows = client
-        .query("SELECT id, entry::text FROM c1bot_outbox ORDER BY id", &[])
+        .query(
+            "SELECT id, v, entry::text FROM c1bot_outbox ORDER BY id",
+            &[],
+        )
         .await
         .ctx("reading the outbox")?;
     let mut out = OutboxScan::default();
     for row in rows {
         let id: i64 = row.get(0);
         let key = seq_key(id as u64).to_vec();
-        match serde_json::from_str::<OutboxEntry>(row.get(1)) {
+        match decode(id as u64, row.get(1), row.get(2)) {
             Ok(entry) if id < below => out.entries.push((id as u64, entry)),
             Ok(_) => {}
             Err(error) => out.undecodable.push((key, error.to_string())),

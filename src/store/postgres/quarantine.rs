@@ -89,7 +89,8 @@ impl PgStore {
                 reason: reason.to_owned(),
                 at: now,
             };
-            let json = serde_json::to_string(&row)
+            let json = row
+                .encode()
                 .map_err(|e| StoreError::decode(Table::Quarantine, key, e))?;
             let mut locked = Locked::default();
             let quarantine_key = format!("{}/{}", table.name(), row.key_hex);

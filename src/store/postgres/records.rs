@@ -11,15 +11,15 @@
 use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::Transaction;
-use serde::de::DeserializeOwned;
 
 use super::{Ctx, PgStore};
 use crate::store::keys::count_key;
+use crate::store::records::{self, Record};
 use crate::store::{IndexKey, StoreError, Table, Versioned};
 
 impl PgStore {
     /// The record under `key`, with its format version and revision.
-    pub async fn get<T: DeserializeOwned>(
+    pub async fn get<T: Record>(
         &self,
         table: Table,
         key: &str,
@@ -38,7 +38,7 @@ impl PgStore {
     }
 
     /// Every record whose key starts with `prefix`, in key (byte) order.
-    pub async fn scan_prefix<T: DeserializeOwned>(
+    pub async fn scan_prefix<T: Record>(
         &self,
         table: Table,
         prefix: &str,
@@ -88,20 +88,30 @@ fn readable(table: Table) -> Result<(), StoreError> {
     }
 }
 
-pub(super) fn decode<T: DeserializeOwned>(
+pub(super) fn decode<T: Record>(
     table: Table,
     key: &str,
     v: i32,
     rev: i64,
     data: &str,
 ) -> Result<Versioned<T>, StoreError> {
-    let data =
-        serde_json::from_str(data).map_err(|e| StoreError::decode(table, key.as_bytes(), e))?;
-    Ok(Versioned {
-        v: u32::try_from(v).unwrap_or_default(),
-        rev: u64::try_from(rev).unwrap_or_default(),
-        data,
-    })
+    let v = u32::try_from(v).unwrap_or_default();
+    let rev = u64::try_from(rev).unwrap_or_default();
+    records::decode_parts(v, rev, data).map_err(|e| StoreError::decode(table, key.as_bytes(), e))
+}
+
+/// A row of one of the store's own tables (outbox, journal, timers): its data at
+/// version `v`, upgraded like a record's. `key` names it in errors (sled-style).
+pub(super) fn decode_row<T: Record>(
+    table: Table,
+    key: &[u8],
+    v: i32,
+    data: &str,
+) -> Result<T, StoreError> {
+    let v = u32::try_from(v).unwrap_or_default();
+    records::decode_parts::<T>(v, 0, data)
+        .map(|r| r.data)
+        .map_err(|e| StoreError::decode(table, key, e))
 }
 
 /// The smallest string above every string that starts with `prefix`, in byte order

@@ -6,11 +6,12 @@
 use chrono::{DateTime, TimeZone, Utc};
 use tokio_postgres::Row;
 
+use super::records::decode_row;
 use super::{Ctx, PgStore};
 use crate::store::keys::{due_ms, timer_key};
 use crate::store::{DueTimers, StoreError, Table, TimerEntry};
 
-const COLUMNS: &str = "SELECT due_ms, subject, kind, entry::text FROM c1bot_timers";
+const COLUMNS: &str = "SELECT due_ms, subject, kind, v, entry::text FROM c1bot_timers";
 const ORDER: &str = "ORDER BY due_ms, subject, kind";
 
 impl PgStore {
@@ -110,7 +111,6 @@ fn decode(row: &Row) -> Result<(DateTime<Utc>, TimerEntry), StoreError> {
         .timestamp_millis_opt(row.get(0))
         .single()
         .ok_or_else(|| StoreError::decode(Table::Timers, &key_of(row), "not a due time"))?;
-    let entry = serde_json::from_str(row.get(3))
-        .map_err(|e| StoreError::decode(Table::Timers, &key_of(row), e))?;
+    let entry = decode_row(Table::Timers, &key_of(row), row.get(3), row.get(4))?;
     Ok((due, entry))
 }

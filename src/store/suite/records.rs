@@ -210,6 +210,14 @@ struct Owned {
 impl Record for Owned {
     const VERSION: u32 = 1;
 
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
+
     fn index(&self) -> Vec<IndexKey> {
         vec![
             IndexKey::lookup(format!("owner:{}", self.owner)),

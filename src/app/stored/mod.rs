@@ -1,0 +1,5 @@
+//! The stored forms of the workflow's records: their own versioned types, separate
+//! from the domain types, with the conversions and migrations between them. What is
+//! on disk changes only when one of these types changes (and its version with it).
+
+pub mod request;
