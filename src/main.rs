@@ -283,6 +283,12 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.store.url.is_some() {
+        // A shared PostgreSQL store: serve only while holding the lease.
+        let shutdown = CancellationToken::new();
+        tokio::spawn(on_signal(shutdown.clone()));
+        return c1bot::app::leader::run(&config, shutdown).await;
+    }
     let running = c1bot::app::start(&config).await?;
     let shutdown = running.shutdown_token();
     tokio::spawn(on_signal(shutdown));

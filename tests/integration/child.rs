@@ -164,6 +164,17 @@ impl Bot {
             .unwrap_or(f64::NAN)
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, …) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("still running");
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     pub async fn kill_9(mut self) {
         self.child.start_kill().expect("SIGKILL sent");
         self.child.wait().await.expect("reaped");

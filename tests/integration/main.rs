@@ -15,6 +15,7 @@ mod crash_after_ack;
 mod dm;
 mod grants;
 mod helpers;
+mod high_availability;
 mod on_behalf;
 mod one_line;
 mod operations;

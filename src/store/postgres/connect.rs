@@ -20,6 +20,9 @@ use crate::store::StoreError;
 const POOL_SIZE: usize = 16;
 /// How long opening one connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server ends a session idle inside a transaction for this long (well under the
+/// lease, see `app::leader`).
+const IDLE_IN_TRANSACTION: &str = "-c idle_in_transaction_session_timeout=2000";
 /// How long a caller waits for a free connection.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -38,6 +41,15 @@ pub(super) fn pool(url: &DatabaseUrl) -> Result<Pool, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("c1bot");
     }
+    // A process paused or cut off inside a transaction holds its row locks, the lease
+    // row's FOR SHARE included, which a taker's UPDATE would wait for forever: the
+    // server ends such a session, rolling its transaction back, after this long.
+    // c1bot's transactions never wait for anything but the database between statements.
+    let options = match config.get_options() {
+        Some(given) => format!("{given} {IDLE_IN_TRANSACTION}"),
+        None => IDLE_IN_TRANSACTION.to_owned(),
+    };
+    config.options(&options);
     let mode = ssl_mode(
         url.sslmode_given(),
         config.get_ssl_mode(),

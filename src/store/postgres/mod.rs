@@ -4,8 +4,9 @@
 //! Owns the connection pool and the transaction discipline every write follows; the
 //! submodules own the SQL: `schema` (tables and versioned migrations), `connect` (URL,
 //! TLS, pool), `commit` (a [`super::Change`] in one transaction), `records` (keyed,
-//! revisioned records), `outbox`, `timers`, `journal`, `audit`, `quarantine`, and
-//! `cluster` (a throwaway server for tests and benchmarks).
+//! revisioned records), `index`, `outbox`, `timers`, `journal`, `audit`, `quarantine`,
+//! `lease` (who serves, and the fencing token), and `cluster` (a throwaway server for
+//! tests and benchmarks).
 //!
 //! Architecture invariants (see ARCHITECTURE.md, "Store backends"):
 //! - a write is one transaction at READ COMMITTED whose first statement checks the
@@ -25,6 +26,7 @@ mod commit;
 mod connect;
 mod index;
 mod journal;
+mod lease;
 mod outbox;
 mod quarantine;
 mod records;
