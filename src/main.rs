@@ -49,6 +49,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy a sled data directory (c1bot stopped) into an empty PostgreSQL database:
+    /// every request, grant, timer, outbox message, journal row and audit entry.
+    MigrateStore {
+        /// The sled data directory to read.
+        #[arg(long, value_name = "DATA_DIR")]
+        from: PathBuf,
+        /// The PostgreSQL database to fill (postgres://…); C1BOT_DATABASE_URL if not given.
+        #[arg(long, value_name = "URL", env = "C1BOT_DATABASE_URL")]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +101,9 @@ fn main() -> ExitCode {
         println!("{} problem(s) found", problems.len());
         return ExitCode::FAILURE;
     }
+    if let Some(Command::MigrateStore { from, to }) = &cli.command {
+        return migrate_store(from, to);
+    }
     let mode = match &cli.command {
         Some(Command::Demo) => Mode::Demo,
         Some(
@@ -99,7 +112,8 @@ fn main() -> ExitCode {
             | Command::Healthcheck
             | Command::Backup { .. }
             | Command::Policy { .. }
-            | Command::Audit { .. },
+            | Command::Audit { .. }
+            | Command::MigrateStore { .. },
         ) => Mode::Offline,
         Some(Command::Run) | None => Mode::Run,
     };
@@ -278,6 +292,56 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `c1bot migrate-store`: sled → PostgreSQL, then a check of the copy.
+fn migrate_store(from: &std::path::Path, to: &str) -> ExitCode {
+    let url = match c1bot::config::DatabaseUrl::parse(to) {
+        Ok(url) => url,
+        Err(problem) => {
+            eprintln!("c1bot: --to {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("c1bot: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let sled = c1bot::store::SledStore::open(from)?;
+        let pg = c1bot::store::PgStore::connect(&url).await?;
+        let copied = c1bot::store::migrate::sled_to_postgres(&sled, &pg).await?;
+        let verified = pg.verify_audit().await?;
+        Ok::<_, c1bot::store::StoreError>((copied, verified))
+    });
+    match outcome {
+        Ok((copied, verified)) if verified.is_ok() && verified.count == copied.audit => {
+            println!(
+                "migrated {} to {url}: {} records, {} outbox messages, {} timers, {} journal rows ({} keys, {} given up), {} counters, {} audit entries (chain verified)",
+                from.display(),
+                copied.records,
+                copied.outbox,
+                copied.timers,
+                copied.journal,
+                copied.journal_keys,
+                copied.journal_failed,
+                copied.counters,
+                copied.audit,
+            );
+            ExitCode::SUCCESS
+        }
+        Ok((_, verified)) => {
+            eprintln!("c1bot: the copied audit log does not verify: {verified:?}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("c1bot: {error}");
+            ExitCode::FAILURE
         }
     }
 }

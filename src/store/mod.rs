@@ -19,6 +19,7 @@ mod error;
 mod index;
 mod journal;
 mod keys;
+pub mod migrate;
 mod outbox;
 mod outbox_index;
 mod outbox_pending;

@@ -16,6 +16,7 @@ mod dm;
 mod grants;
 mod helpers;
 mod high_availability;
+mod migrate_store;
 mod on_behalf;
 mod one_line;
 mod operations;
