@@ -66,6 +66,12 @@ pub fn skip_note(why: &str) -> String {
 
 impl TestCluster {
     fn start() -> Result<TestCluster, String> {
+        Self::start_with(false)
+    }
+
+    /// A server of its own (not [`shared`]); `durable`: fsync on, as in production
+    /// (benchmarks), else off (tests). Stopped when this process exits.
+    pub fn start_with(durable: bool) -> Result<TestCluster, String> {
         let bin = find_bindir().ok_or("no initdb found (PATH, /usr/lib/postgresql/*/bin)")?;
         let run_as = is_root().then(|| "postgres".to_owned());
         let dir = std::env::temp_dir().join(format!(
@@ -90,11 +96,11 @@ impl TestCluster {
             run_as,
             next_db: AtomicU32::new(1),
         };
-        cluster.init_and_start()?;
+        cluster.init_and_start(durable)?;
         Ok(cluster)
     }
 
-    fn init_and_start(&self) -> Result<(), String> {
+    fn init_and_start(&self, durable: bool) -> Result<(), String> {
         let data = self.dir.join("data");
         self.run(
             "initdb",
@@ -110,9 +116,10 @@ impl TestCluster {
             ],
         )?;
         let options = format!(
-            "-k {} -c listen_addresses='' -c max_connections=300 -c fsync=off \
+            "-k {} -c listen_addresses='' -c max_connections=300 -c fsync={} \
              -c synchronous_commit=on -c shared_buffers=32MB",
-            self.dir.display()
+            self.dir.display(),
+            if durable { "on" } else { "off" },
         );
         let log = self.dir.join("server.log");
         self.run(
