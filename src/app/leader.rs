@@ -98,8 +98,12 @@ pub async fn run(config: &Config, shutdown: CancellationToken) -> anyhow::Result
         .url
         .as_ref()
         .context("high availability needs a PostgreSQL store ([store] url)")?;
-    let store = Store::connect(url).await?;
-    let pg = store.postgres().context("a PostgreSQL store")?.clone();
+    // This connection only takes and renews the lease; each term connects its own.
+    let lease_store = Store::connect(url).await?;
+    let pg = lease_store
+        .postgres()
+        .context("a PostgreSQL store")?
+        .clone();
     let holder = format!("pid {} ({})", std::process::id(), uuid::Uuid::new_v4());
     let role = Role::default();
     loop {
@@ -107,9 +111,21 @@ pub async fn run(config: &Config, shutdown: CancellationToken) -> anyhow::Result
             return Ok(());
         };
         tracing::info!(token = fence.token, %holder, "took the lease: serving");
-        pg.set_fence(Some(fence.clone()));
+        // Each term gets a store of its own, connected now: its in-memory outbox
+        // index is read from the database as the last leader left it, and when the
+        // term ends its fence stays set on whatever of it is still running.
+        let term = match Store::connect(url).await {
+            Ok(term) => term,
+            Err(error) => {
+                let _ = pg.release(&fence).await;
+                return Err(error.into());
+            }
+        };
+        if let Some(term_pg) = term.postgres() {
+            term_pg.set_fence(Some(fence.clone()));
+        }
         role.serve(fence.token);
-        let running = match super::start_on(config, store.clone(), Some(role.clone())).await {
+        let running = match super::start_on(config, term, Some(role.clone())).await {
             Ok(running) => running,
             Err(error) => {
                 role.stand_by();
@@ -129,7 +145,6 @@ pub async fn run(config: &Config, shutdown: CancellationToken) -> anyhow::Result
                 return outcome;
             }
             TermEnd::LostLease(why) => {
-                // The fence stays set: anything of this term still running is refused.
                 tracing::warn!(token = fence.token, reason = %why, "lost the lease: stepped down, standing by");
             }
         }

@@ -37,7 +37,6 @@ fn counter_name(sled: &str) -> Option<&str> {
     match sled {
         REQUEST_COUNTER => Some("request"),
         OUTBOX_COUNTER => Some("outbox"),
-        JOURNAL_COUNTER => Some("journal"),
         JOURNAL_FAILED_COUNTER => Some("journal_failed"),
         FORMAT_KEY | AUDIT_HEAD => None,
         other if other.starts_with(RESERVED_META_PREFIX) => Some(other),
@@ -168,11 +167,24 @@ pub async fn sled_to_postgres(from: &SledStore, to: &PgStore) -> Result<Migrated
             .ctx("copying the audit head")?;
             continue;
         }
-        let (Some(name), Ok(be)) = (counter_name(&text), <[u8; 8]>::try_from(bytes.as_slice()))
-        else {
+        let Ok(be) = <[u8; 8]>::try_from(bytes.as_slice()) else {
             continue;
         };
         let value = i64::try_from(u64::from_be_bytes(be)).unwrap_or(i64::MAX);
+        if text == JOURNAL_COUNTER {
+            // The next journal number sled would have handed out.
+            tx.execute(
+                "SELECT setval('c1bot_journal_ids', $1, false)",
+                &[&value.max(1)],
+            )
+            .await
+            .ctx("copying the journal numbering")?;
+            done.counters += 1;
+            continue;
+        }
+        let Some(name) = counter_name(&text) else {
+            continue;
+        };
         tx.execute(
             "INSERT INTO c1bot_counters (name, value) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
@@ -244,3 +256,7 @@ pub async fn sled_to_postgres(from: &SledStore, to: &PgStore) -> Result<Migrated
     tx.commit().await.ctx("committing the copy")?;
     Ok(done)
 }
+
+#[cfg(test)]
+#[path = "migrate_tests.rs"]
+mod tests;

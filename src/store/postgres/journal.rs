@@ -1,5 +1,5 @@
 //! The intake journal on PostgreSQL: rows (`c1bot_journal`) under numbers from the
-//! `journal` counter, their dedupe keys (`c1bot_journal_keys`, kept an hour after
+//! `c1bot_journal_ids` sequence (in arrival order; a rolled-back row leaves a gap), their dedupe keys (`c1bot_journal_keys`, kept an hour after
 //! receipt and pruned by time through an index on `received_ms`), and rows given up
 //! (`c1bot_journal_failed`, counted by `journal_failed`). Same behaviour as
 //! [`crate::store::SledStore`]'s journal; two copies of an envelope journaled at once
@@ -65,7 +65,14 @@ impl PgStore {
                     return Ok(Journaled::Duplicate(JournalId(id as u64)));
                 }
             }
-            let id = next_counter(&tx, "journal", 1).await?;
+            // A sequence, not a counter row: journal numbers need order, not freedom
+            // from gaps, and a counter row would serialize every ack on its lock
+            // until COMMIT (one WAL flush each).
+            let id: i64 = tx
+                .query_one("SELECT nextval('c1bot_journal_ids')", &[])
+                .await
+                .ctx("numbering a journal row")?
+                .get(0);
             tx.execute(
                 "INSERT INTO c1bot_journal (id, v, entry) VALUES ($1, $2, $3::text::jsonb)",
                 &[&id, &(JournalEntry::VERSION as i32), &json],

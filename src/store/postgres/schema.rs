@@ -67,6 +67,7 @@ CREATE TABLE c1bot_audit_head (
     seq  bigint NOT NULL,
     hash text NOT NULL
 );
+CREATE SEQUENCE c1bot_journal_ids;
 CREATE TABLE c1bot_journal (
     id    bigint PRIMARY KEY,
     v     integer NOT NULL,
@@ -95,7 +96,7 @@ CREATE TABLE c1bot_lease (
 fn seed() -> String {
     format!(
         "INSERT INTO c1bot_counters (name, value) VALUES \
-         ('request', {FIRST_REQUEST_NUMBER}), ('outbox', 1), ('journal', 1), ('journal_failed', 0); \
+         ('request', {FIRST_REQUEST_NUMBER}), ('outbox', 1), ('journal_failed', 0); \
          INSERT INTO c1bot_audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}');"
     )
 }
