@@ -9,6 +9,7 @@
 
 mod effects;
 mod journal;
+mod outbox;
 mod records;
 
 use chrono::{DateTime, TimeZone, Utc};
