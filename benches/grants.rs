@@ -3,7 +3,9 @@
 //! 10,000) expire in the same second.
 //!
 //! Reports: start-up (spawn → Socket Mode connected), RSS (idle, and peak during the
-//! burst), and expiry lateness p50/p99/max for the burst, for the manual-task path
+//! burst), person-facing reads with the whole store in place (a `/metrics` scrape,
+//! `/c1 status` and App Home for bob, who holds five of the grants; the background's
+//! grants belong to 100,000 other people, ten each), and expiry lateness p50/p99/max for the burst, for the manual-task path
 //! and for a webhook provisioner:
 //! - *decided*: from the due time to the moment c1bot started deprovisioning (the
 //!   `grant.expired` audit entry's `late_ms`);
@@ -33,6 +35,8 @@ use c1bot::workflow::request::{AccessDuration, AccessRequest, Decision, Quorum, 
 use chrono::{DateTime, Utc};
 
 const CAROL: &str = "U0CAROL001";
+/// The reader: holds five of the store's grants.
+const BOB: &str = "U0BOB00001";
 const SECRET: &str = "bench-secret";
 
 struct KillOnDrop(Child);
@@ -94,12 +98,13 @@ fn active_grant(
     n: u64,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
+    person: &str,
 ) -> anyhow::Result<AccessRequest> {
     let duration = (until - from).to_std()?;
     let request = AccessRequest {
         id: format!("REQ-{n}"),
-        requester: "U0ALICE001".into(),
-        beneficiary: "U0ALICE001".into(),
+        requester: person.into(),
+        beneficiary: person.into(),
         resource: "aws-prod".into(),
         entitlement: "readonly".into(),
         duration: AccessDuration::For(duration),
@@ -155,13 +160,15 @@ fn change_for(request: &AccessRequest, from: DateTime<Utc>, until: DateTime<Utc>
     }
 }
 
-/// Writes grants `first..first+count`, expiring as `until(n)` says, in group commits.
+/// Writes grants `first..first+count` for `person(n)`, expiring as `until(n)` says,
+/// in group commits.
 async fn seed(
     store: &Store,
     first: u64,
     count: u64,
     from: DateTime<Utc>,
     until: impl Fn(u64) -> DateTime<Utc>,
+    person: impl Fn(u64) -> String,
 ) -> anyhow::Result<()> {
     const BATCH: u64 = 5_000;
     let mut n = first;
@@ -170,7 +177,11 @@ async fn seed(
         let mut changes = Vec::with_capacity((end - n) as usize);
         for i in n..end {
             let at = until(i);
-            changes.push(change_for(&active_grant(i, from, at)?, from, at));
+            changes.push(change_for(
+                &active_grant(i, from, at, &person(i))?,
+                from,
+                at,
+            ));
         }
         for result in store.commit_all(changes).await {
             result?;
@@ -201,30 +212,66 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
 }
 
 /// The background: `n` active grants expiring over the next 30 days (none during
-/// the run), cached across runs.
+/// the run), ten per person (100,000 people at 1,000,000), and bob's five, cached
+/// across runs (the name carries the stored-record version it was written at).
 async fn background(root: &Path, n: u64) -> anyhow::Result<PathBuf> {
-    let dir = root.join(format!("bench-grants-{n}"));
-    if dir.join("seeded").exists() {
+    let dir = root.join(format!("bench-grants-v2-{n}"));
+    if !dir.join("seeded").exists() {
+        seed_background(&dir, n).await?;
+        std::fs::write(dir.join("seeded"), b"")?;
+    }
+    if dir.join("indexed").exists() {
         return Ok(dir);
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    // As a store c1bot has already started on: its index is at today's version, so
+    // the benchmark's start-up is a restart, not a first upgrade (which re-indexes
+    // every request once; measured separately below).
+    let store = Store::open(&dir.join("data"))?;
+    let started = Instant::now();
+    store
+        .reindex::<AccessRequest>(Table::Requests, c1bot::app::request_index::INDEX_VERSION)
+        .await?;
+    println!(
+        "index checked once after seeding (what a first start after an upgrade does): {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    drop(store);
+    std::fs::write(dir.join("indexed"), b"")?;
+    Ok(dir)
+}
+
+async fn seed_background(dir: &Path, n: u64) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
     let started = Instant::now();
     let store = Store::open(&dir.join("data"))?;
     let now = Utc::now();
     let spread = 30 * 24 * 3600;
-    seed(&store, 100_000_000, n, now, |i| {
-        now + chrono::Duration::days(1) + chrono::Duration::seconds((i as i64 * 7919) % spread)
-    })
+    seed(
+        &store,
+        100_000_000,
+        n,
+        now,
+        |i| now + chrono::Duration::days(1) + chrono::Duration::seconds((i as i64 * 7919) % spread),
+        |i| format!("U0BG{:06}", i % 100_000),
+    )
+    .await?;
+    seed(
+        &store,
+        900_000_000,
+        5,
+        now,
+        |_| now + chrono::Duration::days(2),
+        |_| BOB.to_owned(),
+    )
     .await?;
     store.flush().await?;
     drop(store);
-    std::fs::write(dir.join("seeded"), b"")?;
     println!(
         "seeded {n} active grants in {:.1} s ({:.0} MiB on disk)",
         started.elapsed().as_secs_f64(),
         dir_size(&dir.join("data")) as f64 / 1048576.0
     );
-    Ok(dir)
+    Ok(())
 }
 
 /// A revoke the webhook received: request id and when.
@@ -258,7 +305,78 @@ async fn hook_server() -> anyhow::Result<(String, Hook)> {
     Ok((format!("http://{addr}/iam"), hook))
 }
 
+/// Person-facing reads while the store holds every grant, in microseconds.
+#[derive(Default)]
+struct Reads {
+    metrics_us: Vec<i64>,
+    status_us: Vec<i64>,
+    home_us: Vec<i64>,
+}
+
+fn summary_us(mut us: Vec<i64>) -> String {
+    if us.is_empty() {
+        return "no samples".into();
+    }
+    us.sort_unstable();
+    let at = |p: f64| us[(((p / 100.0) * us.len() as f64).ceil() as usize).clamp(1, us.len()) - 1];
+    let ms = |v: i64| v as f64 / 1000.0;
+    format!(
+        "p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (n={})",
+        ms(at(50.0)),
+        ms(at(99.0)),
+        ms(us[us.len() - 1]),
+        us.len()
+    )
+}
+
+/// A `/metrics` scrape, bob's `/c1 status` (slash command → ack, which carries the
+/// answer) and bob's App Home (opened → `views.publish` received), one at a time.
+async fn reads(sim: &Simulator, health: &str) -> anyhow::Result<Reads> {
+    let mut out = Reads::default();
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        let body = client
+            .get(format!("{health}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        out.metrics_us.push(started.elapsed().as_micros() as i64);
+        anyhow::ensure!(
+            body.contains("c1bot_requests"),
+            "metrics answered: {body:.200}"
+        );
+    }
+    let bob = sim.person("bob");
+    for _ in 0..200 {
+        let started = Instant::now();
+        let status = bob.slash("/c1", "status", "general").await;
+        out.status_us.push(started.elapsed().as_micros() as i64);
+        anyhow::ensure!(status.acked, "status acked");
+    }
+    let published = || {
+        sim.calls_to("views.publish")
+            .iter()
+            .filter(|c| c.args["user_id"] == BOB)
+            .count()
+    };
+    for _ in 0..50 {
+        let before = published();
+        let started = Instant::now();
+        bob.open_app_home().await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while published() == before {
+            anyhow::ensure!(Instant::now() < deadline, "bob's Home was not published");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        out.home_us.push(started.elapsed().as_micros() as i64);
+    }
+    Ok(out)
+}
+
 struct Run {
+    reads: Option<Reads>,
     startup: Duration,
     idle_rss: f64,
     peak_rss: f64,
@@ -295,7 +413,15 @@ async fn run(
     };
     {
         let store = Store::open(&data)?;
-        seed(&store, 1_000, burst, Utc::now(), |_| due).await?;
+        seed(
+            &store,
+            1_000,
+            burst,
+            Utc::now(),
+            |_| due,
+            |_| "U0ALICE001".to_owned(),
+        )
+        .await?;
         store.flush().await?;
     }
     let mut catalog = std::fs::read_to_string(root.join("catalog.example.toml"))?;
@@ -328,6 +454,10 @@ async fn run(
         sim.faults()
             .latency(Some("usergroups.users.list"), Duration::from_secs(3));
     }
+    let health_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let health = format!("http://127.0.0.1:{health_port}");
     let spawned = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_c1bot"))
         .arg("--config")
@@ -339,6 +469,7 @@ async fn run(
         .env("SLACK_API_URL", sim.api_url())
         .env("C1BOT_DATA_DIR", &data)
         .env("BENCH_HOOK_SECRET", SECRET)
+        .env("C1BOT_HEALTH_LISTEN", format!("127.0.0.1:{health_port}"))
         .env(
             "RUST_LOG",
             std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
@@ -356,6 +487,11 @@ async fn run(
         "[{label}] connected {:.0} ms after spawn; idle RSS {idle_rss:.1} MiB",
         startup.as_secs_f64() * 1000.0
     );
+    let reads = if via == Via2::Manual {
+        Some(reads(&sim, &health).await?)
+    } else {
+        None
+    };
 
     // Done when every expiry is decided (manual: the task is committed; Slack then
     // paces DMs to one person at about one a second) or, with the webhook, when every
@@ -425,6 +561,7 @@ async fn run(
         .collect();
     sim.shutdown().await;
     Ok(Run {
+        reads,
         startup,
         idle_rss,
         peak_rss,
@@ -488,6 +625,17 @@ async fn main() -> anyhow::Result<()> {
             "RSS: idle {:.1} MiB, peak during the burst {:.1} MiB",
             r.idle_rss, r.peak_rss
         );
+        if let Some(reads) = &r.reads {
+            println!("/metrics scrape: {}", summary_us(reads.metrics_us.clone()));
+            println!(
+                "bob's /c1 status (command → ack with the answer): {}",
+                summary_us(reads.status_us.clone())
+            );
+            println!(
+                "bob's App Home (opened → views.publish): {}",
+                summary_us(reads.home_us.clone())
+            );
+        }
         println!(
             "lateness, deprovisioning started (task committed / run leased): {}",
             summary(r.decided_ms.clone())

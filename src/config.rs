@@ -8,11 +8,12 @@
 //! start anything: callers decide what to do with the values.
 //!
 //! Submodules: `token` (the two secrets), `values` (URL, command name, log format),
-//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`), `store`
-//! (`[store]`: sled or a PostgreSQL URL, itself a secret).
+//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`), `retention`
+//! (`[retention]`), `store` (`[store]`: sled or a PostgreSQL URL, itself a secret).
 
 mod audit;
 mod file;
+mod retention;
 mod store;
 mod token;
 mod values;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditConfig, DEFAULT_ANCHOR_EVERY};
+pub use retention::{RetentionConfig, DEFAULT_CLOSED_AFTER};
 pub use store::{DatabaseUrl, StoreConfig, C1BOT_DATABASE_URL};
 pub use token::{
     AppToken, BotToken, FoundToken, TokenError, TokenKind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN,
@@ -122,6 +124,8 @@ pub struct Config {
     pub activity: ActivityConfig,
     /// Publishing the audit chain's head (`[audit]`).
     pub audit: AuditConfig,
+    /// How long closed requests stay in the hot tables (`[retention]`).
+    pub retention: RetentionConfig,
 }
 
 /// The optional activity channel: one line per request, edited as it moves on.
@@ -357,6 +361,7 @@ impl Config {
         let grants = grants_config(&file)?;
         let activity = activity_config(&file)?;
         let audit = audit::audit_config(&file)?;
+        let retention = retention::retention_config(&file)?;
         let store = store::store_config(&file, &var)?;
         let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
             None => Duration::ZERO,
@@ -411,6 +416,7 @@ impl Config {
             provisioner_secrets,
             activity,
             audit,
+            retention,
             health,
         })
     }

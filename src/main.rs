@@ -84,6 +84,14 @@ enum AuditCommand {
         #[arg(long, value_name = "SEQ:HASH")]
         head: Option<c1bot::store::AuditAnchor>,
     },
+    /// Remove the entries through SEQ from the store, once FILE (a `c1bot audit
+    /// export` kept elsewhere) is checked to hold them unbroken with entry SEQ's HASH.
+    Prune {
+        #[arg(long, value_name = "SEQ:HASH")]
+        through: c1bot::store::AuditAnchor,
+        #[arg(long, value_name = "FILE")]
+        export: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -232,6 +240,46 @@ fn policy_command(config: &Config, command: &PolicyCommand) -> ExitCode {
     }
 }
 
+/// The audit log as JSON lines: from the PostgreSQL database the config names, or
+/// from the sled data directory (through a running instance's admin socket).
+async fn audit_export(config: &Config) -> Result<Vec<u8>, String> {
+    let Some(url) = &config.store.url else {
+        return c1bot::app::admin::audit_export(&config.data_dir).await;
+    };
+    let store = c1bot::store::Store::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    store
+        .export_audit(&mut out)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// The audit chain verified, wherever the config keeps it (see [`audit_export`]).
+async fn audit_verify(
+    config: &Config,
+    head: Option<&c1bot::store::AuditAnchor>,
+) -> Result<c1bot::app::admin::Verified, String> {
+    let Some(url) = &config.store.url else {
+        return c1bot::app::admin::audit_verify(&config.data_dir, head).await;
+    };
+    let store = c1bot::store::Store::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let verified = store
+        .verify_audit_against(head)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(c1bot::app::admin::Verified {
+        count: verified.count,
+        problem: verified
+            .problem
+            .map(|p| format!("entry {}: {}", p.seq, p.reason)),
+    })
+}
+
 fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -246,27 +294,24 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
     // Through the running instance's admin socket when there is one (sled allows one
     // process per data directory), else straight from the directory.
     match command {
-        AuditCommand::Export => {
-            match runtime.block_on(c1bot::app::admin::audit_export(&config.data_dir)) {
-                Ok(lines) => {
-                    use std::io::Write;
-                    if let Err(error) = std::io::stdout().lock().write_all(&lines) {
-                        eprintln!("c1bot: writing the export: {error}");
-                        return ExitCode::FAILURE;
-                    }
-                    let count = lines.iter().filter(|b| **b == b'\n').count();
-                    eprintln!("c1bot: exported {count} audit entries");
-                    ExitCode::SUCCESS
+        AuditCommand::Export => match runtime.block_on(audit_export(config)) {
+            Ok(lines) => {
+                use std::io::Write;
+                if let Err(error) = std::io::stdout().lock().write_all(&lines) {
+                    eprintln!("c1bot: writing the export: {error}");
+                    return ExitCode::FAILURE;
                 }
-                Err(error) => {
-                    eprintln!("c1bot: {error}");
-                    ExitCode::FAILURE
-                }
+                let count = lines.iter().filter(|b| **b == b'\n').count();
+                eprintln!("c1bot: exported {count} audit entries");
+                ExitCode::SUCCESS
             }
-        }
+            Err(error) => {
+                eprintln!("c1bot: {error}");
+                ExitCode::FAILURE
+            }
+        },
         AuditCommand::Verify { head } => {
-            let verify = c1bot::app::admin::audit_verify(&config.data_dir, head.as_ref());
-            match runtime.block_on(verify) {
+            match runtime.block_on(audit_verify(config, head.as_ref())) {
                 Ok(verified) => match verified.problem {
                     None => {
                         let against = match head {
@@ -287,6 +332,23 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
                         ExitCode::FAILURE
                     }
                 },
+                Err(error) => {
+                    eprintln!("c1bot: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        AuditCommand::Prune { .. } if config.store.url.is_some() => {
+            eprintln!("c1bot: audit prune works on a sled data directory; on PostgreSQL it is not available yet");
+            ExitCode::FAILURE
+        }
+        AuditCommand::Prune { through, export } => {
+            let prune = c1bot::app::admin::audit_prune(&config.data_dir, through, export);
+            match runtime.block_on(prune) {
+                Ok(removed) => {
+                    println!("audit log pruned through entry {through}: {removed} entries removed from the store; {} keeps them", export.display());
+                    ExitCode::SUCCESS
+                }
                 Err(error) => {
                     eprintln!("c1bot: {error}");
                     ExitCode::FAILURE

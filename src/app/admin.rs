@@ -6,7 +6,8 @@
 //! - `backup <absolute path>` → `ok <entries>` | `error <reason>`;
 //! - `audit-export` → the audit log as JSON lines, then the connection closes;
 //! - `audit-verify [<seq>:<hash>]` → `ok <entries>` | `tampered <entries> <seq> <reason>`
-//!   | `error <reason>`; with an anchor, the log must still hold that entry and hash.
+//!   | `error <reason>`; with an anchor, the log must still hold that entry and hash;
+//! - `audit-prune <seq>:<hash> <absolute export path>` → `ok <removed>` | `error <reason>`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -95,12 +96,74 @@ async fn answer(store: SledStore, stream: UnixStream) {
                 Err(error) => format!("error the verify task failed: {error}\n"),
             }
         }
+        Some(("audit-prune", args)) => prune_answer(store, args).await,
         _ => {
-            "error expected: backup <absolute path> | audit-export | audit-verify [<seq>:<hash>]\n"
+            "error expected: backup <absolute path> | audit-export | audit-verify [<seq>:<hash>] | audit-prune <seq>:<hash> <absolute path>\n"
                 .to_owned()
         }
     };
     let _ = write.write_all(reply.as_bytes()).await;
+}
+
+/// `audit-prune <seq>:<hash> <path>`, off the runtime.
+async fn prune_answer(store: SledStore, args: &str) -> String {
+    let Some((point, path)) = args.split_once(' ') else {
+        return "error expected: audit-prune <seq>:<hash> <absolute path>\n".to_owned();
+    };
+    let through = match point.parse::<AuditAnchor>() {
+        Ok(through) => through,
+        Err(error) => return format!("error {error}\n"),
+    };
+    let path = PathBuf::from(path);
+    let pruned = tokio::task::spawn_blocking(move || {
+        let export = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        store
+            .prune_audit(&through, &export)
+            .map_err(|e| e.to_string())
+    });
+    match pruned.await {
+        Ok(Ok(removed)) => format!("ok {removed}\n"),
+        Ok(Err(error)) => format!("error {error}\n"),
+        Err(error) => format!("error the prune task failed: {error}\n"),
+    }
+}
+
+/// `c1bot audit prune --through SEQ:HASH --export FILE`: through the running
+/// instance if there is one, else directly. Returns how many entries were removed.
+pub async fn audit_prune(
+    data_dir: &Path,
+    through: &AuditAnchor,
+    export: &Path,
+) -> Result<u64, String> {
+    let export = std::path::absolute(export).map_err(|e| format!("{}: {e}", export.display()))?;
+    match UnixStream::connect(socket_path(data_dir)).await {
+        Ok(mut stream) => {
+            let request = format!("audit-prune {through} {}\n", export.display());
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut reply = String::new();
+            BufReader::new(stream)
+                .read_line(&mut reply)
+                .await
+                .map_err(|e| e.to_string())?;
+            match reply.trim().split_once(' ') {
+                Some(("ok", removed)) => removed
+                    .parse()
+                    .map_err(|_| format!("unexpected reply {reply:?}")),
+                Some(("error", reason)) => Err(reason.to_owned()),
+                _ => Err(format!("unexpected reply {reply:?}")),
+            }
+        }
+        Err(_) => {
+            let store = SledStore::open(data_dir).map_err(|e| e.to_string())?;
+            let bytes = std::fs::read(&export).map_err(|e| format!("{}: {e}", export.display()))?;
+            store
+                .prune_audit(through, &bytes)
+                .map_err(|e| e.to_string())
+        }
+    }
 }
 
 /// `c1bot backup PATH`: through the running instance if there is one, else directly.

@@ -19,6 +19,7 @@ pub mod grant_timers;
 pub mod grants;
 pub mod handler;
 pub mod home_campaigns;
+pub mod home_refresh;
 pub mod journal;
 pub mod leader;
 pub mod mrkdwn;
@@ -30,6 +31,7 @@ pub mod quarantine_gauges;
 pub mod request_form;
 pub mod request_index;
 pub mod requests;
+pub mod retention;
 pub mod services;
 pub mod status;
 pub mod stored;
@@ -236,6 +238,7 @@ pub async fn start_on(
         grants: config.grants,
         clock: clock.clone(),
         home_viewers: services::HomeViewers::default(),
+        homes: home_refresh::HomeQueue::default(),
         provisioners: crate::provisioner::Runner::new(&config.catalog, |name| {
             config.provisioner_secrets.get(name)
         })
@@ -310,6 +313,34 @@ pub async fn start_on(
         sender_stop.clone(),
         move |beat| upkeep::refresh_groups(group_services.clone(), beat, group_stop.clone()),
     );
+    let homes = {
+        let (services, stop) = (services.clone(), sender_stop.clone());
+        supervisor.spawn(
+            "homes",
+            home_refresh::STALE_AFTER,
+            sender_stop.clone(),
+            move |beat| home_refresh::run(services.clone(), beat, stop.clone()),
+        )
+    };
+    let retention = {
+        let (store, clock, metrics) = (store.clone(), clock.clone(), metrics.clone());
+        let (config, stop) = (config.retention, sender_stop.clone());
+        supervisor.spawn(
+            "retention",
+            retention::STALE_AFTER,
+            sender_stop.clone(),
+            move |beat| {
+                retention::run(
+                    store.clone(),
+                    clock.clone(),
+                    config,
+                    metrics.clone(),
+                    beat,
+                    stop.clone(),
+                )
+            },
+        )
+    };
     let anchor = audit_anchor::spawn(&supervisor, store.clone(), config, sender_stop.clone());
     metrics.add_source(Arc::new(gauges::StoreGauges {
         store: store.clone(),
@@ -374,6 +405,8 @@ pub async fn start_on(
         let _ = intake.await;
         let _ = store_probe.await;
         let _ = groups.await;
+        let _ = retention.await;
+        let _ = homes.await;
         let _ = anchor.await;
         if let Err(error) = store.flush().await {
             tracing::error!(%error, "shutdown: flushing the store failed");

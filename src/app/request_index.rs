@@ -6,7 +6,8 @@
 //! on (`approver:`), the workers of its open task (`worker:`), its resource while a
 //! revoke is open (`revoking:`) or access is active (`active:`); counted by request
 //! state (`state:`), grant state (`grant:`) and open manual task (`task:`), which
-//! `/metrics` reads without a scan. Bump [`INDEX_VERSION`] when the entries change:
+//! `/metrics` reads without a scan; by the day they closed (`closed:`), which
+//! retention reads. Bump [`INDEX_VERSION`] when the entries change:
 //! every request is re-indexed once at start-up.
 
 use std::collections::BTreeSet;
@@ -16,9 +17,10 @@ use super::stored::request::{self, RequestV2};
 use crate::store::{IndexKey, Record, Table, Versioned};
 use crate::workflow::grant::{GrantState, TaskKind};
 use crate::workflow::request::AccessRequest;
+use crate::workflow::retention;
 
 /// The version of [`entries`]; a change re-indexes every request at start-up.
-pub const INDEX_VERSION: u64 = 1;
+pub const INDEX_VERSION: u64 = 2;
 
 /// Every request with a revoke task open (the overdue gauge reads these).
 pub const REVOKE_OPEN: &str = "revoke-open";
@@ -80,11 +82,19 @@ pub fn entries(request: &AccessRequest) -> Vec<IndexKey> {
             lookups.insert(format!("active:{}", request.resource));
         }
     }
+    if let Some(at) = retention::closed_at(request) {
+        lookups.insert(closed_entry(retention::closed_day(at)));
+    }
     lookups
         .into_iter()
         .map(IndexKey::lookup)
         .chain(counted.into_iter().map(IndexKey::counted))
         .collect()
+}
+
+/// The entry of requests that closed on `day` (retention reads these).
+pub fn closed_entry(day: chrono::NaiveDate) -> String {
+    format!("closed:{day}")
 }
 
 /// Every request that concerns `user` now: theirs, waiting on them, their tasks,

@@ -81,6 +81,8 @@ pub struct Services {
     /// Every time c1bot stamps or compares goes through this clock.
     pub clock: Clock,
     pub home_viewers: HomeViewers,
+    /// Homes owed a publish, coalesced per person.
+    pub homes: super::home_refresh::HomeQueue,
     /// Runs the entitlements' webhooks and commands.
     pub provisioners: crate::provisioner::Runner,
     /// Provisioner runs under way in this process.

@@ -212,7 +212,8 @@ pub async fn publish_home(services: &Services, user: &str) {
     }
 }
 
-/// Republishes App Home for everyone a request concerns, in the background.
+/// Republishes App Home for everyone a request concerns, in the background
+/// (coalesced per person: see `super::home_refresh`).
 pub fn refresh_homes(services: &Services, request: &AccessRequest) {
     let mut people: Vec<String> = vec![request.requester.clone(), request.beneficiary.clone()];
     people.extend(
@@ -242,13 +243,5 @@ fn republish(services: &Services, mut people: Vec<String>) {
     // Slack shows App Home only to someone who opens it, and it is published fresh
     // then; keeping it live matters only for those who have it open.
     people.retain(|person| services.home_viewers.contains(person));
-    if people.is_empty() {
-        return;
-    }
-    let services = services.clone();
-    tokio::spawn(async move {
-        for person in people {
-            publish_home(&services, &person).await;
-        }
-    });
+    services.homes.mark(people);
 }

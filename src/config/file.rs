@@ -29,6 +29,7 @@ pub(super) struct RawFile {
     pub grants: RawGrants,
     pub activity: RawActivity,
     pub audit: RawAudit,
+    pub retention: RawRetention,
     pub health: RawHealth,
     pub store: RawStore,
     /// A separate catalog file, relative to this file's directory.
@@ -82,6 +83,13 @@ pub(super) struct RawActivity {
 pub(super) struct RawAudit {
     pub anchor_channel: Option<String>,
     pub anchor_every: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawRetention {
+    pub closed_after: Option<String>,
+    pub archive: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -81,6 +81,7 @@ pub(crate) type StoredEntry = (Vec<u8>, Vec<u8>);
 /// Walks stored entries in key order and reports the first break; then checks that
 /// the log reaches `anchor` (a cut tail) and ends where the head kept in `meta` says.
 /// The anchor's hash is compared when the walk passes its entry.
+#[cfg(test)]
 pub(crate) fn verify_chain<I>(
     entries: I,
     head: Option<&AuditHead>,
@@ -89,10 +90,28 @@ pub(crate) fn verify_chain<I>(
 where
     I: IntoIterator<Item = StoredEntry>,
 {
-    let mut count = 0;
-    let mut prev_hash = GENESIS_HASH.to_owned();
+    verify_chain_from(entries, head, anchor, None)
+}
+
+/// [`verify_chain`] of a log pruned through `pruned` (see `super::audit_prune`): the
+/// first entry chains from the pruned point's hash, and entries at or before it (left
+/// by an interrupted prune) are skipped. `count` is then the last sequence number.
+pub(crate) fn verify_chain_from<I>(
+    entries: I,
+    head: Option<&AuditHead>,
+    anchor: Option<&AuditAnchor>,
+    pruned: Option<&AuditHead>,
+) -> AuditVerification
+where
+    I: IntoIterator<Item = StoredEntry>,
+{
+    let (mut count, mut prev_hash) =
+        pruned.map_or((0, GENESIS_HASH.to_owned()), |p| (p.seq, p.hash.clone()));
     let broken = |seq, reason: String| AuditProblem { seq, reason };
     for (key, bytes) in entries {
+        if pruned.is_some_and(|p| seq_from_key(&key).is_some_and(|seq| seq <= p.seq)) {
+            continue;
+        }
         let expected = count + 1;
         let checked = check_entry(expected, &key, &bytes, &prev_hash)
             .and_then(|hash| check_anchor(expected, hash, anchor));
@@ -222,6 +241,7 @@ impl SledStore {
         anchor: Option<&AuditAnchor>,
     ) -> Result<AuditVerification, StoreError> {
         let head = self.read_versioned::<AuditHead>(Table::Meta, AUDIT_HEAD.as_bytes())?;
+        let pruned = self.audit_pruned()?;
         // Streamed, so a long log is checked in constant memory; a read error stops
         // the walk and is returned instead of a verdict.
         let mut read_error = None;
@@ -232,7 +252,12 @@ impl SledStore {
                 None
             }
         });
-        let verification = verify_chain(entries, head.map(|h| h.data).as_ref(), anchor);
+        let verification = verify_chain_from(
+            entries,
+            head.map(|h| h.data).as_ref(),
+            anchor,
+            pruned.as_ref(),
+        );
         match read_error {
             Some(e) => Err(StoreError::storage("reading the audit log", e)),
             None => Ok(verification),

@@ -44,11 +44,14 @@ pub enum Table {
     /// Secondary indexes of the keyed tables: `<table> 0x00 <entry name> 0x00 <record
     /// key>` → nothing, maintained with each record (see `Record::index`).
     Index,
+    /// Closed requests past their retention time, out of the hot tables and indexes
+    /// (see `crate::app::retention`), under their id.
+    Archive,
 }
 
 impl Table {
     /// In tree-index order: `ALL[t.index()] == t`.
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 15] = [
         Table::Requests,
         Table::SlackRefs,
         Table::Meta,
@@ -63,6 +66,7 @@ impl Table {
         Table::JournalKeysByTime,
         Table::JournalFailed,
         Table::Index,
+        Table::Archive,
     ];
 
     /// The sled tree name.
@@ -82,6 +86,7 @@ impl Table {
             Table::JournalKeysByTime => "journal_keys_by_time",
             Table::JournalFailed => "journal_failed",
             Table::Index => "index",
+            Table::Archive => "archive",
         }
     }
 
@@ -93,7 +98,12 @@ impl Table {
     pub(crate) fn holds_records(self) -> bool {
         matches!(
             self,
-            Table::Requests | Table::SlackRefs | Table::Meta | Table::Sessions | Table::Campaigns
+            Table::Requests
+                | Table::SlackRefs
+                | Table::Meta
+                | Table::Sessions
+                | Table::Campaigns
+                | Table::Archive
         )
     }
 }
@@ -110,6 +120,8 @@ pub(crate) const FORMAT_KEY: &str = "store/format";
 pub(crate) const REQUEST_COUNTER: &str = "store/counter/request";
 pub(crate) const OUTBOX_COUNTER: &str = "store/counter/outbox";
 pub(crate) const AUDIT_HEAD: &str = "store/audit/head";
+/// The last pruned audit entry (seq and hash), once the log has been pruned.
+pub(crate) const AUDIT_PRUNED: &str = "store/audit/pruned";
 /// Rows quarantined from a table, as a counter per table: `store/quarantined/<table>`.
 pub(crate) const QUARANTINED_PREFIX: &str = "store/quarantined/";
 pub(crate) const JOURNAL_COUNTER: &str = "store/counter/journal";

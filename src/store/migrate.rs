@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 
 use super::keys::{
-    parse_timer_key, seq_from_key, AUDIT_HEAD, FORMAT_KEY, JOURNAL_COUNTER, JOURNAL_FAILED_COUNTER,
-    OUTBOX_COUNTER, REQUEST_COUNTER, RESERVED_META_PREFIX,
+    parse_timer_key, seq_from_key, AUDIT_HEAD, AUDIT_PRUNED, FORMAT_KEY, JOURNAL_COUNTER,
+    JOURNAL_FAILED_COUNTER, OUTBOX_COUNTER, REQUEST_COUNTER, RESERVED_META_PREFIX,
 };
 use super::postgres::{Ctx, Mode, PgStore};
 use super::records::header;
@@ -38,7 +38,7 @@ fn counter_name(sled: &str) -> Option<&str> {
         REQUEST_COUNTER => Some("request"),
         OUTBOX_COUNTER => Some("outbox"),
         JOURNAL_FAILED_COUNTER => Some("journal_failed"),
-        FORMAT_KEY | AUDIT_HEAD => None,
+        FORMAT_KEY | AUDIT_HEAD | AUDIT_PRUNED => None,
         other if other.starts_with(RESERVED_META_PREFIX) => Some(other),
         _ => None,
     }
@@ -152,6 +152,18 @@ pub async fn sled_to_postgres(from: &SledStore, to: &PgStore) -> Result<Migrated
     }
     for (key, bytes) in rows(from, Table::Meta)? {
         let text = String::from_utf8_lossy(&key).into_owned();
+        if text == AUDIT_PRUNED {
+            // Where a pruned log now starts: read by verification on PostgreSQL too.
+            let (v, rev, _, data) = parts(Table::Meta, &key, &bytes)?;
+            let none: Vec<String> = Vec::new();
+            tx.execute(
+                &put_record,
+                &[&Table::Meta.name(), &text, &v, &rev, &none, &data],
+            )
+            .await
+            .ctx("copying the audit prune point")?;
+            continue;
+        }
         if text == AUDIT_HEAD {
             let head: serde_json::Value =
                 serde_json::from_str(&parts(Table::Meta, &key, &bytes)?.3)

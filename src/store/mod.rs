@@ -12,6 +12,7 @@
 //! a server slots in without changing callers.
 
 mod audit;
+mod audit_prune;
 mod audit_verify;
 mod backup;
 mod change;
@@ -38,6 +39,7 @@ mod suite;
 mod tests;
 
 pub use audit::{AuditEvent, GENESIS_HASH};
+pub use audit_prune::PruneError;
 pub use audit_verify::{AuditAnchor, AuditProblem, AuditVerification};
 pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};

@@ -141,6 +141,7 @@ async fn a_cut_tail_passes_plain_verify_but_fails_against_the_published_head() {
 struct Logs {
     lines: Arc<Mutex<Vec<u8>>>,
     _guard: tracing::subscriber::DefaultGuard,
+    _second: tracing::Dispatch,
 }
 
 impl Logs {
@@ -152,9 +153,15 @@ impl Logs {
             .with_max_level(tracing::Level::INFO)
             .with_writer(move || Sink(sink.clone()))
             .finish();
+        // With a single dispatcher registered, tracing-core decides a callsite's
+        // interest from whichever thread hits it first: another test's bot (no
+        // subscriber on its thread) would make this one's log lines "never" for good.
+        // A second live dispatcher makes every callsite ask each thread's own.
+        let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
         Logs {
             lines,
             _guard: tracing::subscriber::set_default(subscriber),
+            _second: second,
         }
     }
 
@@ -250,4 +257,86 @@ fn check_validates_the_audit_table_with_file_and_line() {
         "{}",
         stdout(&bad)
     );
+}
+
+/// The hash of entry `seq` in an export.
+fn hash_in(export: &str, seq: u64) -> String {
+    export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["seq"] == seq)
+        .and_then(|e| e["hash"].as_str().map(str::to_owned))
+        .expect("the entry is in the export")
+}
+
+#[tokio::test]
+async fn a_running_c1bot_prunes_its_audit_log_only_through_a_checked_export() {
+    let app = crate::helpers::spawn_app().await;
+    let dir = app.config.data_dir.clone();
+    requested(&app, "first").await;
+    requested(&app, "second").await;
+    let exported = c1bot(&dir, &["audit", "export"]).await;
+    assert!(exported.status.success());
+    let export = stdout(&exported);
+    let files = tempfile::tempdir().expect("temp dir");
+    let file = files.path().join("audit-export.jsonl");
+    std::fs::write(&file, &export).expect("export kept");
+    let point = format!("3:{}", hash_in(&export, 3));
+    let file_arg = file.to_str().expect("utf-8 path");
+
+    // A file that does not hold the entries: refused, nothing removed.
+    let partial = files.path().join("partial.jsonl");
+    std::fs::write(
+        &partial,
+        export.lines().take(2).collect::<Vec<_>>().join("\n"),
+    )
+    .expect("written");
+    let refused = c1bot(
+        &dir,
+        &[
+            "audit",
+            "prune",
+            "--through",
+            &point,
+            "--export",
+            partial.to_str().expect("utf-8"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(said.contains("does not hold"), "{said}");
+
+    let pruned = c1bot(
+        &dir,
+        &["audit", "prune", "--through", &point, "--export", file_arg],
+    )
+    .await;
+    assert!(
+        pruned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pruned.stderr)
+    );
+    assert!(
+        stdout(&pruned).contains("3 entries removed"),
+        "{}",
+        stdout(&pruned)
+    );
+
+    // The log goes on and verifies from the pruned point, against the published head.
+    requested(&app, "third").await;
+    let head = head_of(&app).await.to_string();
+    let verified = c1bot(&dir, &["audit", "verify", "--head", &head]).await;
+    assert!(verified.status.success(), "{}", stdout(&verified));
+    assert!(
+        stdout(&verified).contains("intact"),
+        "{}",
+        stdout(&verified)
+    );
+    let after = stdout(&c1bot(&dir, &["audit", "export"]).await);
+    assert!(
+        after.lines().all(|l| !l.contains("\"seq\":1,")),
+        "entry 1 left the store"
+    );
+    app.stop().await;
 }

@@ -78,6 +78,21 @@ async fn a_sled_install_moves_to_postgres_with_everything_intact() {
         .output()
         .expect("runs");
     assert!(!again.status.success(), "a database with data is refused");
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_c1bot"))
+        .arg("--config")
+        .arg(&setup.config)
+        .args(["audit", "verify"])
+        .env_clear()
+        .env("C1BOT_DATABASE_URL", &url)
+        .output()
+        .expect("audit verify runs");
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(said.contains("audit log intact"), "on PostgreSQL: {said}");
 
     // c1bot on PostgreSQL, five hours later: the grant expires, numbering carries on.
     let bot = setup

@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use super::{Ctx, PgStore};
 use crate::store::audit::{build_entry, AuditHead};
-use crate::store::audit_verify::verify_chain;
+use crate::store::audit_verify::verify_chain_from;
 use crate::store::keys::seq_key;
+use crate::store::keys::AUDIT_PRUNED;
 use crate::store::{AuditAnchor, AuditEvent, AuditVerification, StoreError, Table};
 
 /// Audit rows read per query when exporting or verifying.
@@ -167,7 +168,17 @@ impl PgStore {
             );
         }
         let head = head.filter(|h| h.seq > 0 || !entries.is_empty());
-        Ok(verify_chain(entries, head.as_ref(), anchor))
+        // A log pruned on sled and then migrated chains from the pruned point.
+        let pruned = self
+            .get::<AuditHead>(Table::Meta, AUDIT_PRUNED)
+            .await?
+            .map(|p| p.data);
+        Ok(verify_chain_from(
+            entries,
+            head.as_ref(),
+            anchor,
+            pruned.as_ref(),
+        ))
     }
 
     async fn stored_head(&self) -> Result<Option<AuditHead>, StoreError> {
