@@ -82,6 +82,11 @@ allow if {
 	user.is_admin
 }
 
+# Any full member may review access they are assigned in an access review; guests,
+# deactivated accounts and people from other workspaces are refused by the deny
+# rules above (c1bot asks when a campaign starts and when an item is reassigned).
+allow if input.action == "review"
+
 # In an access review nobody certifies or revokes their own access, except on a
 # resource labelled "self-review" (c1bot asks only when the item is the reviewer's own).
 allow if {

@@ -146,6 +146,15 @@ test_own_access_is_reviewed_by_oneself_only_where_labelled if {
 	access.allow with input as with_changes({"action": "review_own_access", "resource": {"labels": ["self-review"]}})
 }
 
+test_members_may_review_and_guests_may_not if {
+	access.allow with input as with_changes({"action": "review"})
+	count(access.deny) == 0 with input as with_changes({"action": "review"})
+	some message in access.deny with input as object.union(as_user({"is_restricted": true}), {"action": "review"})
+	startswith(message, "guest accounts")
+	some single in access.deny with input as object.union(as_user({"is_ultra_restricted": true}), {"action": "review"})
+	startswith(single, "guest accounts")
+}
+
 test_only_admins_manage_campaigns if {
 	not access.allow with input as with_changes({"action": "manage_campaign"})
 	access.allow with input as with_changes({"action": "manage_campaign", "slack": {"user": {"is_admin": true}}})

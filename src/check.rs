@@ -24,7 +24,7 @@ pub fn run(config_path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> 
         problems.push(error.to_string());
     }
     if let Err(error) = Templates::load(&blocks_dir) {
-        problems.push(error.to_string());
+        problems.extend(error.problems());
     }
     problems
 }

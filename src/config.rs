@@ -12,6 +12,7 @@
 //! (`[retention]`), `store` (`[store]`: sled or a PostgreSQL URL, itself a secret).
 
 mod audit;
+mod features;
 mod file;
 mod retention;
 mod store;
@@ -124,6 +125,8 @@ pub struct Config {
     pub activity: ActivityConfig,
     /// Publishing the audit chain's head (`[audit]`).
     pub audit: AuditConfig,
+    /// The features turned on (`[features]`, and the activity channel when set).
+    pub features: crate::features::Enabled,
     /// How long closed requests stay in the hot tables (`[retention]`).
     pub retention: RetentionConfig,
 }
@@ -385,6 +388,7 @@ impl Config {
         let health = health_config(&file, &var)?;
         let catalog = catalog(&file, source.as_deref())?;
         let provisioner_secrets = provisioner_secrets(&catalog, &var, mode)?;
+        let features = features::features_config(&file, &catalog, activity.channel.is_some())?;
         let (app_token, bot_token) = tokens(&var, env, mode)?;
 
         Ok(Config {
@@ -416,6 +420,7 @@ impl Config {
             provisioner_secrets,
             activity,
             audit,
+            features,
             retention,
             health,
         })

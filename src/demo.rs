@@ -65,7 +65,7 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<()> {
             out,
             "  (acked in {latency}) only visible to alice, c1bot says:"
         )?;
-        for line in outcome.response_text.lines() {
+        for line in as_seen(&outcome.response_text).lines() {
             writeln!(out, "    {line}")?;
         }
         writeln!(out)?;
@@ -230,7 +230,7 @@ async fn show(
         .await
         .with_context(|| format!("{who}: no message containing {containing:?}"))?;
     writeln!(out, "{who}:")?;
-    for line in message.visible_text().lines() {
+    for line in as_seen(&message.visible_text()).lines() {
         writeln!(out, "    {line}")?;
     }
     let buttons = message.buttons();
@@ -239,4 +239,25 @@ async fn show(
     }
     writeln!(out)?;
     Ok(())
+}
+
+/// `text` (mrkdwn) as a person reads it in Slack: `@bob` for a mention of the demo
+/// workspace's bob, dates as their UTC fallback, `<` for `&lt;`.
+fn as_seen(text: &str) -> String {
+    let users = Workspace::demo().users;
+    let name = |id: &str| users.iter().find(|u| u.id == id).map(|u| u.name.clone());
+    crate::app::mrkdwn::to_plain(text, &name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_seen;
+
+    #[test]
+    fn the_demo_prints_mentions_and_dates_as_slack_shows_them() {
+        assert_eq!(
+            as_seen("*Approved* by <@U0BOB00001> on <!date^1763630100^{date_short_pretty}|2025-11-20 09:15 UTC> &lt;ok&gt;"),
+            "*Approved* by @bob on 2025-11-20 09:15 UTC <ok>"
+        );
+    }
 }

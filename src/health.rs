@@ -21,6 +21,10 @@ use crate::slack::socket::SocketStatus;
 /// Something that must be true for c1bot to be ready, with a name for `/readyz`.
 pub type ReadyCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
+/// Sentences `/readyz` shows without failing (a feature switched off, waiting for
+/// an admin), one per line after the verdict.
+pub type ReadyNote = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
 #[derive(Clone)]
 pub struct Health {
     pub socket: SocketStatus,
@@ -29,6 +33,8 @@ pub struct Health {
     pub checks: Vec<ReadyCheck>,
     /// With a shared (PostgreSQL) store: whether this instance serves or stands by.
     pub role: Option<crate::app::leader::Role>,
+    /// Shown, never failing.
+    pub notes: Vec<ReadyNote>,
 }
 
 /// Serves until `shutdown`; returns the bound address at once.
@@ -79,16 +85,22 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
         problems.push("no Socket Mode connection to Slack".to_owned());
     }
     problems.extend(health.checks.iter().filter_map(|check| check().err()));
+    let notes: String = health
+        .notes
+        .iter()
+        .flat_map(|note| note())
+        .map(|line| format!("degraded: {line}\n"))
+        .collect();
     if problems.is_empty() {
         let serving = match &health.role {
-            Some(role) => format!("ready: serving ({})\n", role.describe()),
-            None => "ready\n".to_owned(),
+            Some(role) => format!("ready: serving ({})\n{notes}", role.describe()),
+            None => format!("ready\n{notes}"),
         };
         (StatusCode::OK, serving)
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {}\n", problems.join("; ")),
+            format!("not ready: {}\n{notes}", problems.join("; ")),
         )
     }
 }

@@ -14,6 +14,7 @@
 //! - [`campaign`]: access-review campaigns, pure: items in scope, reviews, the campaign
 //!   channel's rules, channel names and paging within Block Kit's limits.
 //! - [`health`], [`metrics`]: the optional `/healthz`, `/readyz`, `/metrics` listener.
+//! - [`features`]: what each feature needs from Slack (methods, scopes, events) and which work now.
 //! - [`manifest`]: the Slack app manifest, built from the code's registries of methods and events.
 //! - [`store`]: the only module that imports sled: versioned records, atomic commits with
 //!   their outbox messages, audit entries and timers; [`outbox_sender`] delivers the outbox.
@@ -28,6 +29,7 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod features;
 pub mod health;
 pub mod intake;
 pub mod manifest;

@@ -134,7 +134,8 @@ fn main() -> ExitCode {
     };
     match &cli.command {
         Some(Command::Manifest) => {
-            let manifest = c1bot::manifest::manifest(config.slack.command.as_str());
+            let manifest =
+                c1bot::manifest::manifest(config.slack.command.as_str(), &config.features);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&manifest).unwrap_or_default()

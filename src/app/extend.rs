@@ -125,6 +125,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
             assignees: Default::default(),
             after_failure: None,
         },
+        screened: Default::default(),
         previous: Some(previous),
     };
     let also = crate::store::Change::new();

@@ -4,11 +4,9 @@
 //! Each assignee's copy of a task is recorded under `REQ-1042/task-grant/<who>` (or
 //! `task-revoke`), so when one assignee acts every copy is edited in place.
 
-use serde_json::json;
-
 use super::notify::{duration_text, Names};
 use crate::store::OutboxMessage;
-use crate::templates::{slack_date, RenderError, Templates, Vars};
+use crate::templates::{slack_date, Mrkdwn, RenderError, Templates, Vars};
 use crate::workflow::grant::{Ending, Grant, GrantEffect, Task, TaskKind, Via};
 use crate::workflow::request::AccessRequest;
 
@@ -92,6 +90,7 @@ impl GrantNotifier<'_> {
                         format!("{}/access/expiring", request.id),
                     ));
                 }
+                GrantEffect::RetireOffers => out.extend(self.retire_offers(request, grant)?),
                 GrantEffect::Schedule { .. } => {}
             }
         }
@@ -170,14 +169,13 @@ impl GrantNotifier<'_> {
                     "The clock for {} starts when you mark it complete.",
                     duration_text(request.duration)
                 ));
-                let vars = self.base(request).text("note", NOTE_MARKER);
+                let vars = self.base(request).mrkdwn("note", note(&notes));
                 let vars = if approvers.is_empty() {
                     vars.text("approved_by", "policy (automatic)")
                 } else {
                     vars.mentions("approved_by", &approvers)
                 };
-                let card = self.templates.render("provisioning_task", &vars)?;
-                Ok(with_note(card, &notes))
+                self.templates.render("provisioning_task", &vars)
             }
             TaskKind::Revoke => {
                 notes.push("Mark it complete once the access is removed.".into());
@@ -198,9 +196,8 @@ impl GrantNotifier<'_> {
                         "active_from",
                         grant.active_from.unwrap_or(task.started_at).timestamp(),
                     )
-                    .text("note", NOTE_MARKER);
-                let card = self.templates.render("deprovisioning_task", &vars)?;
-                Ok(with_note(card, &notes))
+                    .mrkdwn("note", note(&notes));
+                self.templates.render("deprovisioning_task", &vars)
             }
         }
     }
@@ -223,27 +220,13 @@ impl GrantNotifier<'_> {
             _ => String::new(),
         };
         let vars = Vars::new()
-            .text("summary", "")
+            .mrkdwn("summary", Mrkdwn::built(self.summary(request, task)))
             .text("request_id", &request.id)
             .text("outcome", outcome)
             .mention("by", &done.by)
             .date("at", done.at.timestamp())
             .text("detail", detail);
-        let mut card = self.templates.render("task_closed", &vars)?;
-        // The summary holds mentions and bold names built here from checked ids;
-        // placing it after rendering keeps `Vars::text` escaping for user text.
-        let summary = format!("{}  ·  {}", self.summary(request, task), request.id);
-        card["blocks"][0]["text"]["text"] = json!(summary);
-        card["text"] = json!(format!(
-            "{}: {}",
-            request.id,
-            if done.completed {
-                "done"
-            } else {
-                "could not be done"
-            }
-        ));
-        Ok(card)
+        self.templates.render("task_closed", &vars)
     }
 
     fn notice(
@@ -252,15 +235,12 @@ impl GrantNotifier<'_> {
         title: &str,
         detail: String,
     ) -> Result<serde_json::Value, RenderError> {
-        let vars = self.base(request).text("title", title).text("detail", "…");
-        let mut card = self.templates.render("access_notice", &vars)?;
-        // The detail holds mentions and dates built here from checked ids, with user
-        // text escaped; placed after rendering because template values are always
-        // escaped text.
-        if let Some(text) = card.pointer_mut("/blocks/1/text/text") {
-            *text = json!(detail);
-        }
-        Ok(card)
+        // The detail holds mentions and dates built here, with user text escaped.
+        let vars = self
+            .base(request)
+            .text("title", title)
+            .mrkdwn("detail", Mrkdwn::built(detail));
+        self.templates.render("access_notice", &vars)
     }
 
     fn tell_active(
@@ -367,6 +347,39 @@ impl GrantNotifier<'_> {
             .collect())
     }
 
+    /// The "active" and "ends soon" messages redrawn without their buttons, saying
+    /// the access is ending: their *I'm done* / *Extend* no longer apply.
+    fn retire_offers(
+        &self,
+        request: &AccessRequest,
+        grant: &Grant,
+    ) -> Result<Vec<OutboxMessage>, RenderError> {
+        let card = self.notice(
+            request,
+            ":lock: No longer active",
+            format!(
+                "{}; the access is being removed, so there is nothing left to extend or end here.",
+                capitalise(&ending_text(grant))
+            ),
+        )?;
+        let update = |key: String| OutboxMessage {
+            method: "chat.update".into(),
+            args: card.clone(),
+            record_ref: None,
+            update_ref: Some(key),
+            if_refused: None,
+        };
+        let mut out: Vec<OutboxMessage> = self
+            .people(request)
+            .iter()
+            .map(|to| update(format!("{}/access/active/{to}", request.id)))
+            .collect();
+        if grant.expiry_reminded {
+            out.push(update(format!("{}/access/expiring", request.id)));
+        }
+        Ok(out)
+    }
+
     fn people(&self, request: &AccessRequest) -> Vec<String> {
         let mut people = vec![request.beneficiary.clone()];
         if request.requester != request.beneficiary {
@@ -376,23 +389,9 @@ impl GrantNotifier<'_> {
     }
 }
 
-/// Stands in for a task card's note while rendering; the note itself is mrkdwn with
-/// mentions, which template values (always escaped text) cannot carry.
-const NOTE_MARKER: &str = "c1bot-note-marker";
-
-/// `card` with the note marker replaced by `notes` (cut to fit a context block).
-fn with_note(mut card: serde_json::Value, notes: &[String]) -> serde_json::Value {
-    fn replace(value: &mut serde_json::Value, note: &str) {
-        match value {
-            serde_json::Value::String(text) if text == NOTE_MARKER => *text = note.to_owned(),
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| replace(v, note)),
-            serde_json::Value::Object(map) => map.values_mut().for_each(|v| replace(v, note)),
-            _ => {}
-        }
-    }
-    let note: String = notes.join(" ").chars().take(1900).collect();
-    replace(&mut card, &note);
-    card
+/// A task card's notes as one line (cut to fit a context block).
+fn note(notes: &[String]) -> Mrkdwn {
+    Mrkdwn::built(notes.join(" ").chars().take(1900).collect::<String>())
 }
 
 fn task_of(grant: &Grant, kind: TaskKind) -> Option<&Task> {

@@ -13,9 +13,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use super::deactivated::Screened;
 use super::grant_notify::GrantNotifier;
 use super::services::Services;
-use crate::catalog::Entitlement;
+use crate::catalog::{Entitlement, Resource};
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, OutboxMessage, Table, TimerEntry, Versioned};
 use crate::templates::RenderError;
@@ -116,18 +117,27 @@ pub fn render(
     })
 }
 
-/// Who works a task for `entitlement`: its automatic provisioner if it has one,
-/// else its assignees (user groups expanded now).
-pub async fn via_for(services: &Services, entitlement: &Entitlement) -> anyhow::Result<Via> {
+/// Who works a task for `entitlement` of `resource`: its automatic provisioner if
+/// it has one, else its assignees (user groups expanded now) without the
+/// deactivated, or the resource's owners if none is left; the screening is returned
+/// for the audit.
+pub async fn via_for(
+    services: &Services,
+    resource: &Resource,
+    entitlement: &Entitlement,
+) -> anyhow::Result<(Via, Screened)> {
     if let Some(automatic) = &entitlement.provisioner.automatic {
-        return Ok(Via::Automatic {
+        let via = Via::Automatic {
             provisioner: automatic.kind().to_owned(),
-        });
+        };
+        return Ok((via, Screened::default()));
     }
-    Ok(Via::Manual {
-        assignees: services.assignees(entitlement).await?.into_iter().collect(),
+    let screened = services.active_assignees(resource, entitlement).await?;
+    let via = Via::Manual {
+        assignees: screened.people.clone(),
         after_failure: None,
-    })
+    };
+    Ok((via, screened))
 }
 
 /// Who removes `request`'s access, without asking Slack: the entitlement's
@@ -183,12 +193,11 @@ pub fn removal_via(services: &Services, request: &AccessRequest) -> Via {
 /// The fallback assignees of an entitlement (for an automatic provisioner that failed).
 pub async fn fallback_for(services: &Services, request: &AccessRequest) -> BTreeSet<String> {
     match services.target(request) {
-        Some((_, entitlement)) => services
-            .assignees(entitlement)
+        Some((resource, entitlement)) => services
+            .active_assignees(resource, entitlement)
             .await
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
+            .map(|screened| screened.people)
+            .unwrap_or_default(),
         None => BTreeSet::new(),
     }
 }
@@ -211,6 +220,8 @@ pub fn owners_of(services: &Services, request: &AccessRequest) -> BTreeSet<Strin
 /// (the commit itself must not wait on Slack).
 pub struct StartPlan {
     pub via: Via,
+    /// Deactivated assignees left out of `via`, audited with the start.
+    pub screened: Screened,
     /// The active request an approved extension takes over, with its revision.
     pub previous: Option<Versioned<AccessRequest>>,
 }
@@ -220,14 +231,21 @@ pub async fn plan_start(services: &Services, request: &AccessRequest) -> anyhow:
         Some(id) => services.load_request(id).await?,
         None => None,
     };
-    let via = match services.target(request) {
-        Some((_, entitlement)) => via_for(services, entitlement).await?,
-        None => Via::Manual {
-            assignees: BTreeSet::new(),
-            after_failure: None,
-        },
+    let (via, screened) = match services.target(request) {
+        Some((resource, entitlement)) => via_for(services, resource, entitlement).await?,
+        None => {
+            let via = Via::Manual {
+                assignees: BTreeSet::new(),
+                after_failure: None,
+            };
+            (via, Screened::default())
+        }
     };
-    Ok(StartPlan { via, previous })
+    Ok(StartPlan {
+        via,
+        screened,
+        previous,
+    })
 }
 
 /// The approved `request` (written by this change) with its provisioning started,
@@ -277,14 +295,18 @@ pub fn start(
     ) {
         Ok(transition) => {
             let via = plan.via.clone();
-            Ok(render(services, transition.request, &transition.effects)?
+            let mut change = render(services, transition.request, &transition.effects)?
                 .into_change(change)
                 .audit(AuditEvent {
                     actor: "c1bot".into(),
                     action: "grant.provisioning".into(),
                     subject: request.id.clone(),
                     detail: json!({ "via": via }),
-                }))
+                });
+            for event in plan.screened.audit(&request.id, "assignee", "provisioning") {
+                change = change.audit(event);
+            }
+            Ok(change)
         }
         // Not approved, or already started: the request as it is.
         Err(_) => Ok(change.put(Table::Requests, request.id.clone(), request)),
@@ -570,16 +592,13 @@ pub fn open_reason_modal(
             .text("request_id", metadata)
             .text("title", title)
             .text("submit", submit)
-            .text("question", "…")
+            // A mention built here, with the catalog names escaped.
+            .mrkdwn("question", crate::templates::Mrkdwn::built(question))
             .text("hint", hint);
-        let mut view = match services.templates().render("reason_modal", &vars) {
+        let view = match services.templates().render("reason_modal", &vars) {
             Ok(view) => view,
             Err(error) => return tracing::error!(%error, "cannot render the reason modal"),
         };
-        // The question holds a mention built here, with the catalog names escaped.
-        if let Some(text) = view.pointer_mut("/blocks/0/text/text") {
-            *text = json!(question);
-        }
         services.open_view(&trigger_id, view, "reason").await;
     });
 }

@@ -205,6 +205,18 @@ impl C1Handler {
                     });
                 }
             }
+            super::request_form::actions::ENTITLEMENT => {
+                if let Some(view) = view.cloned() {
+                    let services = services.clone();
+                    services.tasks.clone().spawn(async move {
+                        let chosen =
+                            requests::entitlement_chosen(&services, &user, &view, &action.value);
+                        if let Err(error) = chosen.await {
+                            tracing::warn!(%error, "could not update the request modal");
+                        }
+                    });
+                }
+            }
             "deny" => decisions::open_deny_modal(services, trigger_id, action.value),
             "task_fail" => grants::open_reason_modal(
                 services,

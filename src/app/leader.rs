@@ -168,6 +168,7 @@ async fn stand_by(
                 socket: Default::default(),
                 metrics,
                 checks: Vec::new(),
+                notes: Vec::new(),
                 role: Some(role.clone()),
             };
             Some(

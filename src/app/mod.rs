@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit_anchor;
 pub mod campaigns;
 pub mod commands;
+pub mod deactivated;
 pub mod decisions;
 pub mod directory;
 pub mod dm;
@@ -32,6 +33,7 @@ pub mod request_form;
 pub mod request_index;
 pub mod requests;
 pub mod retention;
+pub mod scopes;
 pub mod services;
 pub mod status;
 pub mod stored;
@@ -104,6 +106,7 @@ pub struct Reloader {
     templates: services::Shared<Templates>,
     policies_dir: std::path::PathBuf,
     blocks_dir: std::path::PathBuf,
+    metrics: Metrics,
 }
 
 impl Reloader {
@@ -125,6 +128,12 @@ impl Reloader {
             }
             Err(error) => problems.push(format!("templates kept as they were: {error}")),
         }
+        let result = if problems.is_empty() { "ok" } else { "failed" };
+        self.metrics.inc(
+            "c1bot_reloads_total",
+            "SIGHUP reloads of policies and templates, by result (failed: a set was kept as it was).",
+            &[("result", result)],
+        );
         if problems.is_empty() {
             Ok(())
         } else {
@@ -138,10 +147,14 @@ impl Reloader {
 
 /// Builds the Web API client the config describes.
 pub fn web_api(config: &Config) -> anyhow::Result<WebApi> {
-    web_api_with(config, None)
+    web_api_with(config, None, None)
 }
 
-fn web_api_with(config: &Config, metrics: Option<Metrics>) -> anyhow::Result<WebApi> {
+fn web_api_with(
+    config: &Config,
+    metrics: Option<Metrics>,
+    features: Option<&crate::features::Availability>,
+) -> anyhow::Result<WebApi> {
     let mut options = WebApiOptions::new(
         config.slack.api_url.as_str(),
         config
@@ -156,6 +169,7 @@ fn web_api_with(config: &Config, metrics: Option<Metrics>) -> anyhow::Result<Web
             .map(|t| t.expose().to_owned()),
     );
     options.metrics = metrics;
+    options.on_missing_scope = features.map(scopes::hook);
     WebApi::new(options)
 }
 
@@ -216,8 +230,10 @@ pub async fn start_on(
     if let Some(role) = &role {
         role.report(&metrics);
     }
-    let web = web_api_with(config, Some(metrics.clone()))?;
-    let team = check_bot_token(&web).await?;
+    let features = crate::features::Availability::new(config.features.clone(), metrics.clone());
+    let web = web_api_with(config, Some(metrics.clone()), Some(&features))?;
+    let (team, granted) = check_bot_token(&web).await?;
+    scopes::check_at_start(&features, granted.as_deref())?;
     let clock = crate::clock::Clock::new(config.clock_offset);
     if config.clock_offset > Duration::ZERO {
         tracing::warn!(
@@ -250,6 +266,7 @@ pub async fn start_on(
         tasks: tokio_util::task::TaskTracker::new(),
         failing_timers: timers::FailingTimers::default(),
         faults: services::InjectedFaults::new(config.faults),
+        features: features.clone(),
     };
     if config.faults != crate::config::Faults::default() {
         tracing::warn!(faults = ?config.faults, "faults are injected on purpose (C1BOT_FAULTS)");
@@ -260,6 +277,7 @@ pub async fn start_on(
         templates: services.templates.clone(),
         policies_dir: config.policies_dir.clone(),
         blocks_dir: config.blocks_dir.clone(),
+        metrics: metrics.clone(),
     };
     let handler = C1Handler {
         services: services.clone(),
@@ -342,6 +360,21 @@ pub async fn start_on(
         )
     };
     let anchor = audit_anchor::spawn(&supervisor, store.clone(), config, sender_stop.clone());
+    let (scope_web, scope_features, scope_stop) =
+        (services.web.clone(), features.clone(), sender_stop.clone());
+    let scope_check = supervisor.spawn(
+        "scopes",
+        scopes::RECHECK_STALE_AFTER,
+        sender_stop.clone(),
+        move |beat| {
+            scopes::recheck(
+                scope_web.clone(),
+                scope_features.clone(),
+                beat,
+                scope_stop.clone(),
+            )
+        },
+    );
     metrics.add_source(Arc::new(gauges::StoreGauges {
         store: store.clone(),
         clock: clock.clone(),
@@ -367,7 +400,8 @@ pub async fn start_on(
             let health = crate::health::Health {
                 socket: status.clone(),
                 metrics: metrics.clone(),
-                checks: vec![loops_check],
+                checks: vec![loops_check, features_check(&features)],
+                notes: vec![features_notes(&features)],
                 role: role.clone(),
             };
             Some(crate::health::serve(addr, health, sender_stop.clone()).await?)
@@ -408,6 +442,7 @@ pub async fn start_on(
         let _ = retention.await;
         let _ = homes.await;
         let _ = anchor.await;
+        let _ = scope_check.await;
         if let Err(error) = store.flush().await {
             tracing::error!(%error, "shutdown: flushing the store failed");
         }
@@ -425,9 +460,9 @@ pub async fn start_on(
     })
 }
 
-/// `auth.test`: a bad bot token, or one missing a scope c1bot needs, stops start-up
-/// with a sentence that says what to fix.
-async fn check_bot_token(web: &WebApi) -> anyhow::Result<NamedId> {
+/// `auth.test`: a bad bot token stops start-up with a sentence that says what to fix.
+/// Returns the team and the scopes the token holds (`None` when Slack did not say).
+async fn check_bot_token(web: &WebApi) -> anyhow::Result<(NamedId, Option<Vec<String>>)> {
     let response = match web.call(methods::AUTH_TEST, serde_json::json!({})).await {
         Ok(response) => response,
         Err(WebApiError::Slack { code, .. }) => anyhow::bail!(
@@ -444,29 +479,26 @@ async fn check_bot_token(web: &WebApi) -> anyhow::Result<NamedId> {
             .to_owned()
     };
     tracing::info!(team = %text("team"), bot_user = %text("user_id"), "bot token accepted by Slack");
-    match &response.scopes {
-        Some(granted) => {
-            let missing = missing_scopes(granted);
-            if !missing.is_empty() {
-                anyhow::bail!(
-                    "the bot token lacks scopes c1bot needs: {}. Add them under OAuth & Permissions → Bot Token Scopes (or recreate the app from `c1bot manifest`), reinstall the app to the workspace (an admin may need to approve it), then restart c1bot",
-                    missing.join(", ")
-                );
-            }
-        }
-        None => tracing::warn!("Slack did not say which scopes the bot token has (no x-oauth-scopes header); skipping the scope check"),
-    }
-    Ok(NamedId {
+    let team = NamedId {
         id: text("team_id"),
         name: text("team"),
-    })
+    };
+    Ok((team, response.scopes))
 }
 
-/// Scopes in the manifest that `granted` does not hold.
-pub fn missing_scopes(granted: &[String]) -> Vec<String> {
-    crate::manifest::bot_scopes()
-        .into_iter()
-        .map(|(scope, _)| scope)
-        .filter(|scope| !granted.iter().any(|g| g == scope))
-        .collect()
+/// `/readyz` fails while a core scope is missing (nothing works without it).
+fn features_check(features: &crate::features::Availability) -> crate::health::ReadyCheck {
+    let features = features.clone();
+    Arc::new(
+        move || match features.refusal(crate::features::FeatureId::Core) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        },
+    )
+}
+
+/// `/readyz` names every feature waiting for a scope, while c1bot stays ready.
+fn features_notes(features: &crate::features::Availability) -> crate::health::ReadyNote {
+    let features = features.clone();
+    Arc::new(move || features.problems())
 }

@@ -8,9 +8,10 @@
 use serde_json::{json, Value};
 
 use crate::store::OutboxMessage;
-use crate::templates::{RenderError, Templates, Vars};
+use crate::templates::{Mrkdwn, RenderError, Templates, Vars};
 use crate::workflow::approval::{Effect, Outcome};
-use crate::workflow::request::{AccessDuration, AccessRequest, Quorum, State, Step};
+use crate::workflow::grant::Via;
+use crate::workflow::request::{AccessDuration, AccessRequest, Decision, Quorum, State, Step};
 use crate::workflow::submit::human;
 
 /// Catalog names for the request's ids, looked up by the caller.
@@ -24,6 +25,8 @@ pub struct Names {
 pub struct Notifier<'a> {
     pub templates: Templates,
     pub names: &'a Names,
+    /// Who sets the access up, when it starts with these messages (auto-approval).
+    pub provisioning: Option<&'a Via>,
 }
 
 /// The key a card for `who` (a user or channel id) is recorded under.
@@ -224,56 +227,54 @@ impl Notifier<'_> {
         }))
     }
 
-    /// A card with no buttons saying how the request (or this step of it) stands.
+    /// A card with no buttons saying how the request (or this step of it) stands:
+    /// everyone whose approval counted, or who denied, cancelled, and when.
     fn closed_card(
         &self,
         request: &AccessRequest,
         step_index: usize,
     ) -> Result<Value, RenderError> {
-        let (outcome, by, at, reason) = match &request.state {
+        let (outcome, deciders, at, reason) = match &request.state {
             State::Approved { auto: true } => (
                 "Approved automatically by policy".to_owned(),
-                None,
+                Vec::new(),
                 None,
                 None,
             ),
-            State::Approved { auto: false } | State::Denied { .. } => {
+            State::Approved { auto: false } => {
+                let approvals = approvals(request, None);
+                let at = approvals.last().map(|d| d.at);
+                ("Approved".to_owned(), approvers_of(&approvals), at, None)
+            }
+            State::Denied { .. } => {
                 let decision = request.decisions.last();
-                let outcome = if matches!(request.state, State::Denied { .. }) {
-                    "Denied"
-                } else {
-                    "Approved"
-                };
                 (
-                    outcome.to_owned(),
-                    decision.map(|d| d.by.clone()),
+                    "Denied".to_owned(),
+                    decision.map(|d| vec![d.by.clone()]).unwrap_or_default(),
                     decision.map(|d| d.at),
                     decision.and_then(|d| d.reason.clone()),
                 )
             }
-            State::Cancelled { by } => ("Cancelled".to_owned(), Some(by.clone()), None, None),
+            State::Cancelled { by, at } => ("Cancelled".to_owned(), vec![by.clone()], *at, None),
             State::Expired => (
                 "Expired without a decision".to_owned(),
-                None,
+                Vec::new(),
                 Some(request.decide_by),
                 None,
             ),
             State::Pending { step } => {
                 // This step is done (or this approver acted); the request moves on.
-                let mine = request
-                    .decisions
-                    .iter()
-                    .rev()
-                    .find(|d| d.step == step_index);
+                let approvals = approvals(request, Some(step_index));
                 let waiting = request
                     .steps
                     .get(*step)
                     .map(|s| s.name.as_str())
                     .unwrap_or("the next step");
+                let at = approvals.last().map(|d| d.at);
                 (
                     format!("Approved · now waiting for {waiting}"),
-                    mine.map(|d| d.by.clone()),
-                    mine.map(|d| d.at),
+                    approvers_of(&approvals),
+                    at,
                     None,
                 )
             }
@@ -282,9 +283,10 @@ impl Notifier<'_> {
             "reason",
             reason.map(|r| format!("Reason: {r}")).unwrap_or_default(),
         );
-        let vars = match by {
-            Some(by) => vars.mention("decided_by", &by),
-            None => vars.text("decided_by", "c1bot"),
+        let vars = if deciders.is_empty() {
+            vars.text("decided_by", "c1bot")
+        } else {
+            vars.mentions("decided_by", &deciders)
         };
         let vars = vars.date("decided_at", at.unwrap_or(request.created_at).timestamp());
         self.templates.render("request_decided", &vars)
@@ -298,25 +300,33 @@ impl Notifier<'_> {
         let decision = request.decisions.last();
         let (title, detail) = match outcome {
             Outcome::Approved => ("Approved", "Your access is being set up; you will be told when it is active. The clock starts then.".to_owned()),
-            Outcome::AutoApproved => ("Approved automatically", "Policy approves this access without a review. It is being set up; the clock starts when it is active.".to_owned()),
+            Outcome::AutoApproved => ("Approved automatically", self.auto_detail()),
             Outcome::Denied => ("Denied", match &request.state {
-                State::Denied { reason: Some(reason), .. } => format!("Reason: {reason}"),
+                State::Denied { reason: Some(reason), .. } => format!("Reason: {}", crate::app::mrkdwn::escape(reason)),
                 _ => "No reason was given.".to_owned(),
             }),
             Outcome::Cancelled => ("Cancelled", "The request was withdrawn; nobody needs to act on it.".to_owned()),
             Outcome::Expired => ("Expired", "Nobody decided in time. Ask again if you still need this access.".to_owned()),
         };
+        // The detail is c1bot's own sentence: mentions from stored ids, the deny
+        // reason escaped.
         let mut vars = self
             .base(request)
             .text("outcome", title)
-            .text("detail", detail);
+            .mrkdwn("detail", Mrkdwn::built(detail));
         vars = match (outcome, decision, &request.state) {
-            (Outcome::Approved | Outcome::Denied, Some(d), _) => vars
+            (Outcome::Approved, Some(d), _) => vars
+                .mentions("decided_by", &approvers_of(&approvals(request, None)))
+                .date("decided_at", d.at.timestamp()),
+            (Outcome::Denied, Some(d), _) => vars
                 .mention("decided_by", &d.by)
                 .date("decided_at", d.at.timestamp()),
-            (Outcome::Cancelled, _, State::Cancelled { by }) => vars
+            (Outcome::Cancelled, _, State::Cancelled { by, at }) => vars
                 .mention("decided_by", by)
-                .date("decided_at", request.created_at.timestamp()),
+                .date("decided_at", at.unwrap_or(request.created_at).timestamp()),
+            (Outcome::Expired, _, _) => vars
+                .text("decided_by", "c1bot")
+                .date("decided_at", request.decide_by.timestamp()),
             _ => vars
                 .text("decided_by", "c1bot")
                 .date("decided_at", request.created_at.timestamp()),
@@ -330,6 +340,23 @@ impl Notifier<'_> {
             .iter()
             .map(|to| OutboxMessage::post(to, &card, format!("{}/outcome/{to}", request.id)))
             .collect())
+    }
+
+    /// What an auto-approved requester is told: who sets the access up.
+    fn auto_detail(&self) -> String {
+        let who = match self.provisioning {
+            Some(Via::Automatic { .. }) => "c1bot sets it up automatically".to_owned(),
+            Some(Via::Manual { assignees, .. }) if assignees.len() == 1 => {
+                let one: Vec<&String> = assignees.iter().collect();
+                format!("<@{}> sets it up by hand", one[0])
+            }
+            Some(Via::Manual { assignees, .. }) if !assignees.is_empty() => {
+                let names: Vec<String> = assignees.iter().map(|a| format!("<@{a}>")).collect();
+                format!("One of {} sets it up by hand", names.join(", "))
+            }
+            _ => "It is being set up".to_owned(),
+        };
+        format!("Policy approves this access without a review. {who}; you will be told when it is active, and the clock starts then.")
     }
 
     fn remind(&self, request: &AccessRequest, step_index: usize) -> Vec<OutboxMessage> {
@@ -363,6 +390,26 @@ impl Notifier<'_> {
             })
             .collect()
     }
+}
+
+/// The approvals that counted, in the order given: of step `step`, or of every step.
+fn approvals(request: &AccessRequest, step: Option<usize>) -> Vec<&Decision> {
+    request
+        .decisions
+        .iter()
+        .filter(|d| d.approved && step.is_none_or(|s| d.step == s))
+        .collect()
+}
+
+/// Who gave `approvals`, each named once, first approval first.
+fn approvers_of(approvals: &[&Decision]) -> Vec<String> {
+    let mut people: Vec<String> = Vec::new();
+    for decision in approvals {
+        if !people.contains(&decision.by) {
+            people.push(decision.by.clone());
+        }
+    }
+    people
 }
 
 fn is_new(request: &AccessRequest) -> bool {

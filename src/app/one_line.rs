@@ -24,13 +24,11 @@ pub fn is_complete(services: &Services, text: &str) -> bool {
 
 /// Submits a complete one-line request; "Submitted" commits with it, a refusal is
 /// told by the journal.
-pub async fn submit(
-    services: &Services,
-    user: &str,
-    channel: &str,
-    text: &str,
-    also: Change,
-) -> Outcome {
+pub async fn submit(services: &Services, sender: &Sender, text: &str, also: Change) -> Outcome {
+    let (user, channel) = (
+        sender.user.as_str(),
+        sender.channel.as_deref().unwrap_or_default(),
+    );
     let Some(complete) = intake::parse_one_line(text, &services.catalog).complete() else {
         return Outcome::Nothing;
     };
@@ -40,10 +38,6 @@ pub async fn submit(
         duration: Some(complete.duration.to_value()),
         justification: Some(complete.reason),
         on_behalf_of: complete.on_behalf_of,
-    };
-    let sender = Sender {
-        user: user.to_owned(),
-        channel: Some(channel.to_owned()).filter(|c| !c.is_empty()),
     };
     let told = "Submitted. Your request and where it stands are in your DM with c1bot.";
     let also = also.outbox(sender.tell(told));

@@ -11,12 +11,14 @@ use serde_json::{json, Value};
 use super::directory::Person;
 use super::request_form::{self, form_from_state};
 use super::services::Services;
-use crate::catalog::{Catalog, Entitlement, Resource};
+use crate::catalog::{Catalog, Entitlement, RequestedDuration, Resource};
 use crate::policy::Action;
 use crate::slack::web::methods;
 use crate::store::{AuditEvent, Change, TimerEntry};
 use crate::templates::{Choice, Vars};
-use crate::workflow::submit::{self, fields, Context, FieldErrors, PolicyVerdict, Requestable};
+use crate::workflow::submit::{
+    self, fields, human, Context, FieldErrors, PolicyVerdict, Requestable,
+};
 
 pub const CALLBACK_ID: &str = "c1_request";
 /// Timer kinds this module schedules.
@@ -168,6 +170,43 @@ pub async fn resource_chosen(
     Ok(())
 }
 
+/// The entitlement select changed: offer that entitlement's durations, its default
+/// preselected (the resource comes from what the person chose above).
+pub async fn entitlement_chosen(
+    services: &Services,
+    user: &str,
+    view: &Value,
+    entitlement_id: &str,
+) -> anyhow::Result<()> {
+    let meta = metadata(view);
+    let state = view.get("state").cloned().unwrap_or(Value::Null);
+    let Some(resource_id) = form_from_state(&state).resource else {
+        return Ok(());
+    };
+    let Some(resource) = services.catalog.resource(&resource_id) else {
+        return Ok(());
+    };
+    let person = services.directory.person(user).await?;
+    let choices = choices_for(
+        services,
+        &person,
+        &meta.channel,
+        resource,
+        Some(entitlement_id),
+        None,
+    );
+    let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
+    let updated = modal(services, &meta, Some(choices))?;
+    services
+        .web
+        .call(
+            methods::VIEWS_UPDATE,
+            json!({ "view_id": view_id, "hash": view.get("hash"), "view": updated }),
+        )
+        .await?;
+    Ok(())
+}
+
 /// `view_submission` of the request modal: the ack payload (errors) or `None` (close).
 pub async fn submit(services: &Services, user: &str, view: &Value) -> Option<Value> {
     let meta = metadata(view);
@@ -261,6 +300,7 @@ pub async fn create(
         Some(other) => beneficiary_checked(services, &person, channel, other, target).await?,
     };
     let beneficiary = beneficiary.unwrap_or_else(|| user.to_owned());
+    let mut screenings = Vec::new();
     let (requestable, plan) = match target {
         Some((resource, entitlement)) => {
             // Decisions about the access itself are taken for the person who gets it.
@@ -273,18 +313,21 @@ pub async fn create(
             );
             let mut steps = Vec::new();
             for step in &entitlement.steps {
-                steps.push(services.resolve_step(step, resource).await.map_err(|error| {
+                let (resolved, screened) = services.resolve_step(step, resource).await.map_err(|error| {
                     tracing::warn!(%error, "cannot resolve approvers");
-                    trouble("c1bot could not look up the approvers just now; nothing was submitted. Try again in a moment.")
-                })?);
+                    trouble(&services.lookup_trouble("c1bot could not look up the approvers just now; nothing was submitted. Try again in a moment."))
+                })?;
+                screenings.push((step.name.clone(), screened));
+                steps.push(resolved);
             }
             let plan = if decision.auto_approve {
-                let via = super::grants::via_for(services, entitlement).await.map_err(|error| {
+                let (via, screened) = super::grants::via_for(services, resource, entitlement).await.map_err(|error| {
                     tracing::warn!(%error, "cannot resolve who provisions");
-                    trouble("c1bot could not look up who grants this access just now; nothing was submitted. Try again in a moment.")
+                    trouble(&services.lookup_trouble("c1bot could not look up who grants this access just now; nothing was submitted. Try again in a moment."))
                 })?;
                 Some(super::grants::StartPlan {
                     via,
+                    screened,
                     previous: extends.take().and_then(|plan| plan.previous),
                 })
             } else {
@@ -330,8 +373,9 @@ pub async fn create(
             let mut request = created.request;
             request.extends = extends_id.clone();
             let names = services.names(&request);
-            let messages = services
-                .notifier(&names)
+            let mut notifier = services.notifier(&names);
+            notifier.provisioning = plan.as_ref().map(|plan| &plan.via);
+            let messages = notifier
                 .messages(&request, &created.effects)
                 .map_err(|error| format!("cannot render the request's messages: {error}"))?;
             let mut change = Change::new()
@@ -353,6 +397,11 @@ pub async fn create(
                         "extends": extends_id,
                     }),
                 });
+            for (step, screened) in &screenings {
+                for event in screened.audit(&request.id, "approver", step) {
+                    change = change.audit(event);
+                }
+            }
             for message in messages {
                 change = change.outbox(message);
             }
@@ -444,8 +493,10 @@ async fn beneficiary_checked(
 }
 
 /// The entitlement and duration choices of `resource` for `person`: the entitlements
-/// policy lets them request (one alone is preselected), and durations up to the
-/// longest any of them allows. `entitlement` / `duration` preselect a choice.
+/// policy lets them request (one alone is preselected). Once one is chosen, its
+/// durations up to its own maximum with its default preselected; before that,
+/// durations up to the longest any of them allows. `entitlement` / `duration`
+/// preselect a choice.
 fn choices_for(
     services: &Services,
     person: &Person,
@@ -455,30 +506,60 @@ fn choices_for(
     duration: Option<&str>,
 ) -> (Vec<Choice>, Vec<Choice>) {
     let allowed = requestable(services, person, channel, resource);
+    let chosen = match entitlement {
+        Some(id) => allowed.iter().find(|e| e.id.as_str() == id).copied(),
+        None if allowed.len() == 1 => allowed.first().copied(),
+        None => None,
+    };
     let entitlements: Vec<Choice> = allowed
         .iter()
         .map(|e| Choice {
             text: e.name.clone(),
             value: e.id.as_str().to_owned(),
-            selected: entitlement.map_or(allowed.len() == 1, |chosen| chosen == e.id.as_str()),
+            selected: chosen.is_some_and(|c| c.id == e.id),
         })
         .collect();
-    // Durations up to the longest any of them allows; the submission checks the chosen one.
-    let longest = allowed
-        .iter()
-        .map(|e| e.max_duration.as_secs())
-        .max()
-        .flatten()
-        .map(Duration::from_secs);
-    let any_permanent = allowed.iter().any(|e| e.permanent_allowed);
-    let mut durations = duration_options(&request_form::duration_choices(
-        None,
-        longest,
-        any_permanent,
-    ));
-    for choice in &mut durations {
-        choice.selected = duration == Some(choice.value.as_str());
-    }
+    let durations = match chosen {
+        Some(entitlement) => {
+            let preselect = duration
+                .map(str::to_owned)
+                .unwrap_or_else(|| entitlement.initial_duration(None).to_value());
+            entitlement
+                .duration_choices(None)
+                .into_iter()
+                .map(|choice| {
+                    let value = choice.to_value();
+                    Choice {
+                        text: match choice {
+                            RequestedDuration::For(d) => human(d.as_duration()),
+                            RequestedDuration::Permanent => "Permanent".to_owned(),
+                        },
+                        selected: value == preselect,
+                        value,
+                    }
+                })
+                .collect()
+        }
+        None => {
+            // The submission checks the chosen entitlement's own maximum.
+            let longest = allowed
+                .iter()
+                .map(|e| e.max_duration.as_secs())
+                .max()
+                .flatten()
+                .map(Duration::from_secs);
+            let any_permanent = allowed.iter().any(|e| e.permanent_allowed);
+            let mut durations = duration_options(&request_form::duration_choices(
+                None,
+                longest,
+                any_permanent,
+            ));
+            for choice in &mut durations {
+                choice.selected = duration == Some(choice.value.as_str());
+            }
+            durations
+        }
+    };
     let entitlements = if entitlements.is_empty() {
         vec![Choice {
             text: "Nothing here you may request".into(),
@@ -549,21 +630,32 @@ fn prefill_view(view: &mut Value, resource: Option<&Resource>, prefill: &Prefill
         return;
     };
     for block in blocks.iter_mut() {
-        match (block.get("block_id").and_then(Value::as_str), resource) {
+        let id = block
+            .get("block_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        // An admin may have reshaped the block: set a value only where an element is.
+        let Some(element) = block.get_mut("element").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        match (id.as_deref(), resource) {
             (Some(fields::RESOURCE), Some(resource)) => {
-                block["element"]["initial_option"] = json!({
-                    "text": {"type": "plain_text", "text": truncate(&resource.name, 75)},
-                    "value": resource.id.as_str(),
-                });
+                element.insert(
+                    "initial_option".into(),
+                    json!({
+                        "text": {"type": "plain_text", "text": truncate(&resource.name, 75)},
+                        "value": resource.id.as_str(),
+                    }),
+                );
             }
             (Some(fields::ON_BEHALF), _) => {
                 if let Some(user) = &prefill.on_behalf_of {
-                    block["element"]["initial_user"] = json!(user);
+                    element.insert("initial_user".into(), json!(user));
                 }
             }
             (Some(fields::JUSTIFICATION), _) => {
                 if let Some(reason) = prefill.reason.as_deref().filter(|r| !r.is_empty()) {
-                    block["element"]["initial_value"] = json!(truncate(reason, 3000));
+                    element.insert("initial_value".into(), json!(truncate(reason, 3000)));
                 }
             }
             _ => {}

@@ -98,6 +98,8 @@ pub struct Services {
     pub failing_timers: super::timers::FailingTimers,
     /// Faults injected for drills (`C1BOT_FAULTS`).
     pub faults: InjectedFaults,
+    /// Which features are on, and which wait for a scope.
+    pub features: crate::features::Availability,
 }
 
 /// The faults `C1BOT_FAULTS` asked for, counted down as they happen.
@@ -194,16 +196,20 @@ impl Services {
         Notifier {
             templates: self.templates(),
             names,
+            provisioning: None,
         }
     }
 
     /// A catalog step with its approvers resolved now: named users, user-group
-    /// members (asked from Slack) and, where configured, the resource's owners.
+    /// members (asked from Slack) and, where configured, the resource's owners;
+    /// deactivated people left out, and the owners added when too few are left to
+    /// meet the step's rule (see [`super::deactivated`]). The screening is returned
+    /// for the audit.
     pub async fn resolve_step(
         &self,
         step: &ApprovalStep,
         resource: &Resource,
-    ) -> anyhow::Result<Step> {
+    ) -> anyhow::Result<(Step, super::deactivated::Screened)> {
         let mut approvers: BTreeSet<String> = step
             .approvers
             .users
@@ -221,7 +227,14 @@ impl Services {
             Requirement::All => Quorum::All,
             Requirement::AtLeast(n) => Quorum::AtLeast(n as usize),
         };
-        let mut resolved = Step::new(step.name.clone(), approvers, quorum);
+        let needed = match quorum {
+            Quorum::AtLeast(n) => n,
+            Quorum::Any | Quorum::All => 1,
+        };
+        let owners = self.owners(resource);
+        let screened =
+            super::deactivated::screen(&self.directory, approvers, needed, &owners).await;
+        let mut resolved = Step::new(step.name.clone(), screened.people.clone(), quorum);
         resolved.notify_channel = step.notify_channel.as_ref().map(|c| c.as_str().to_owned());
         if let Some(escalation) = &step.escalation {
             let mut tier: BTreeSet<String> = escalation
@@ -236,10 +249,31 @@ impl Services {
             if escalation.to.resource_owners {
                 tier.extend(resource.owners.iter().map(|o| o.as_str().to_owned()));
             }
-            resolved.escalate_to = tier;
+            let tier = super::deactivated::screen(&self.directory, tier, 0, &[]).await;
+            resolved.escalate_to = tier.people;
             resolved.escalate_after = Some(escalation.after.as_duration());
         }
-        Ok(resolved)
+        Ok((resolved, screened))
+    }
+
+    fn owners(&self, resource: &Resource) -> Vec<String> {
+        resource
+            .owners
+            .iter()
+            .map(|o| o.as_str().to_owned())
+            .collect()
+    }
+
+    /// Who carries out provisioning for `entitlement` of `resource`: its assignees
+    /// without the deactivated, or the resource's active owners if none is left.
+    pub async fn active_assignees(
+        &self,
+        resource: &Resource,
+        entitlement: &Entitlement,
+    ) -> anyhow::Result<super::deactivated::Screened> {
+        let assignees = self.assignees(entitlement).await?.into_iter().collect();
+        let owners = self.owners(resource);
+        Ok(super::deactivated::screen(&self.directory, assignees, 1, &owners).await)
     }
 
     /// Who carries out provisioning for an entitlement (groups expanded).
@@ -307,6 +341,18 @@ impl Services {
     ) -> Option<crate::store::OutboxMessage> {
         let names = self.names(request);
         super::activity::line(&self.activity, &self.templates(), &names, request, first)
+    }
+
+    /// What to tell a person when looking up people failed: that user groups wait
+    /// for an admin's approval, when they do, else `otherwise`.
+    pub fn lookup_trouble(&self, otherwise: &str) -> String {
+        match self
+            .features
+            .refusal(crate::features::FeatureId::UserGroups)
+        {
+            Some(waiting) => format!("Nothing was submitted: {waiting}"),
+            None => otherwise.to_owned(),
+        }
     }
 
     pub fn templates(&self) -> Templates {

@@ -196,6 +196,7 @@ pub async fn publish_home(services: &Services, user: &str) {
             pick(&|r| r.beneficiary == user && is_active(r)),
         );
     let vars = super::home_campaigns::add_lists(services, user, vars).await;
+    let vars = vars.list("notices", admin_notices(services, user).await);
     let view = match services.templates().render("home", &vars) {
         Ok(view) => view,
         Err(error) => return tracing::error!(%error, "cannot render App Home"),
@@ -210,6 +211,30 @@ pub async fn publish_home(services: &Services, user: &str) {
     {
         tracing::warn!(%error, user, "could not publish App Home");
     }
+}
+
+/// For workspace admins and owners (who approve scopes): each feature waiting for a
+/// scope. Nobody else is asked about (no profile lookup while nothing waits).
+async fn admin_notices(services: &Services, user: &str) -> Vec<Vars> {
+    if !services.features.any_waiting() {
+        return Vec::new();
+    }
+    let admin = match services.directory.person(user).await {
+        Ok(person) => person.profile.is_admin || person.profile.is_owner,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a profile for App Home's notices");
+            false
+        }
+    };
+    if !admin {
+        return Vec::new();
+    }
+    services
+        .features
+        .problems()
+        .into_iter()
+        .map(|text| Vars::new().text("text", text))
+        .collect()
 }
 
 /// Republishes App Home for everyone a request concerns, in the background

@@ -42,7 +42,9 @@ pub(super) fn deactivate(next: &mut Campaign) -> Result<Vec<Effect>, Refusal> {
         return Err(Refusal::ChannelAlreadyInactive);
     }
     channel.active = false;
-    Ok(Vec::new())
+    // One last edit, so the status message does not read "Running" forever.
+    let id = channel.id.clone();
+    Ok(last_word(next, id))
 }
 
 pub(super) fn activate(next: &mut Campaign) -> Result<Vec<Effect>, Refusal> {
@@ -61,8 +63,17 @@ pub(super) fn activate(next: &mut Campaign) -> Result<Vec<Effect>, Refusal> {
 /// c1bot stays in the channel (leaving is the channel's members' call); it only
 /// stops reporting there.
 pub(super) fn remove(next: &mut Campaign) -> Result<Vec<Effect>, Refusal> {
-    next.channel.take().ok_or(Refusal::NoChannel)?;
-    Ok(Vec::new())
+    let channel = next.channel.take().ok_or(Refusal::NoChannel)?;
+    Ok(last_word(next, channel.id))
+}
+
+/// The status message's last edit in `channel` when c1bot stops posting there (it
+/// then says so), unless the campaign has completed and said its final word.
+fn last_word(campaign: &Campaign, channel: String) -> Vec<Effect> {
+    if is_completed(campaign) {
+        return Vec::new();
+    }
+    vec![Effect::UpdateStatusMessage { channel }]
 }
 
 /// Invites owners and reviewers not yet invited, when the channel is posting.

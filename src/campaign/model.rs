@@ -191,6 +191,9 @@ pub struct Review {
 pub enum Verdict {
     Certify,
     Revoke,
+    /// Closed by c1bot: the access ended (expired, revoked, given up) during the
+    /// review, so there was nothing left to certify or revoke.
+    Ended,
 }
 
 impl Verdict {
@@ -199,6 +202,7 @@ impl Verdict {
         match self {
             Verdict::Certify => "certified",
             Verdict::Revoke => "revoked",
+            Verdict::Ended => "closed: the access ended during the review",
         }
     }
 }

@@ -70,6 +70,12 @@ impl Refusal {
                 format!("The due date of {campaign_id} has passed; set a later one to start it.")
             }
             Refusal::NoSuchItem { item } => format!("{campaign_id} has no item {item}."),
+            Refusal::AlreadyDecided {
+                verdict: Verdict::Ended,
+                ..
+            } => format!(
+                "The access in this item of {campaign_id} ended during the review (it expired, was revoked or given up); there is nothing left to decide."
+            ),
             Refusal::AlreadyDecided { verdict, by } => format!(
                 "This item of {campaign_id} was already {} by <@{by}>.",
                 verdict.past_tense()

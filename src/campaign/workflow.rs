@@ -71,6 +71,11 @@ pub enum CampaignAction {
     RemoveChannel,
     /// The reminder timer fired (or an owner asked for one).
     Remind,
+    /// These undecided items' access ended during the review: close them
+    /// ([`Verdict::Ended`]), counted as reviewed.
+    CloseEnded {
+        items: Vec<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +143,7 @@ pub fn apply(
             channel::remove(&mut next)?
         }
         CampaignAction::Remind => remind(&mut next, now)?,
+        CampaignAction::CloseEnded { items } => close_ended(&mut next, &items, now)?,
     };
     Ok((next, effects))
 }
@@ -277,6 +283,36 @@ fn certify_all(
     let mut effects = vec![Effect::UpdateReviewerDm {
         reviewer: actor.user.clone(),
     }];
+    effects.extend(after_decisions(next));
+    Ok(effects)
+}
+
+fn close_ended(
+    next: &mut Campaign,
+    items: &[u32],
+    now: DateTime<Utc>,
+) -> Result<Vec<Effect>, Refusal> {
+    running(next)?;
+    let mut reviewers = std::collections::BTreeSet::new();
+    for item in next
+        .items
+        .iter_mut()
+        .filter(|i| items.contains(&i.id) && !i.is_decided())
+    {
+        item.decision = Some(Review {
+            verdict: Verdict::Ended,
+            by: "c1bot".into(),
+            at: now,
+        });
+        reviewers.extend(item.reviewer.clone());
+    }
+    if reviewers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut effects: Vec<Effect> = reviewers
+        .into_iter()
+        .map(|reviewer| Effect::UpdateReviewerDm { reviewer })
+        .collect();
     effects.extend(after_decisions(next));
     Ok(effects)
 }

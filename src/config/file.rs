@@ -29,6 +29,7 @@ pub(super) struct RawFile {
     pub grants: RawGrants,
     pub activity: RawActivity,
     pub audit: RawAudit,
+    pub features: RawFeatures,
     pub retention: RawRetention,
     pub health: RawHealth,
     pub store: RawStore,
@@ -83,6 +84,15 @@ pub(super) struct RawActivity {
 pub(super) struct RawAudit {
     pub anchor_channel: Option<String>,
     pub anchor_every: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawFeatures {
+    pub dm_requests: Option<bool>,
+    pub access_reviews: Option<bool>,
+    pub campaign_channels: Option<bool>,
+    pub user_groups: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -488,3 +488,34 @@ fn injected_faults_are_read_by_name_and_unknown_ones_refused() {
     assert!(Faults::parse("disk-full").is_err());
     assert!(Faults::parse("hold-after-ack=soon").is_err());
 }
+
+#[test]
+fn features_are_all_on_by_default_and_each_can_be_turned_off() {
+    use crate::features::FeatureId;
+    let config = load_with(None, &[], Mode::Offline).expect("defaults");
+    assert!(config.features.contains(FeatureId::CampaignChannels));
+    assert!(!config.features.contains(FeatureId::ActivityChannel));
+    let file = toml_file("[features]\ncampaign_channels = false\ndm_requests = false\n");
+    let config = load_with(Some(file.path()), &[], Mode::Offline).expect("valid");
+    assert!(!config.features.contains(FeatureId::CampaignChannels));
+    assert!(!config.features.contains(FeatureId::DmRequests));
+    assert!(config.features.contains(FeatureId::AccessReviews));
+}
+
+#[test]
+fn user_groups_cannot_be_turned_off_while_the_catalog_names_a_group() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog.example.toml");
+    std::fs::copy(&example, dir.path().join("catalog.toml")).expect("copy example");
+    let config_path = dir.path().join("c1bot.toml");
+    std::fs::write(
+        &config_path,
+        "catalog_file = \"catalog.toml\"\n\n[features]\nuser_groups = false\n",
+    )
+    .expect("write config");
+    let err = error_of(Some(&config_path), &[], Mode::Offline);
+    assert!(
+        err.ends_with(":4: features.user_groups cannot be false while the catalog names user group S0SECOPS01: keep user groups on, or name people instead"),
+        "{err}"
+    );
+}

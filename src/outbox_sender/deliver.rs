@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::history::{self, Lookup};
 use super::outcome::{classify, retry_at, settle, Sent};
 use super::Shared;
-use crate::slack::web::{methods, ApiMethod};
+use crate::slack::web::{methods, ApiMethod, ApiResponse, WebApiError};
 use crate::store::{OutboxEntry, OutboxMessage, StoreError, Table};
 
 /// After a storage error, the pause before trying again.
@@ -106,6 +106,10 @@ async fn attempt(
     let message = &entry.message;
     #[cfg(test)]
     super::tests::maybe_panic(&message.method);
+    if message.method == crate::store::RESPONSE_URL {
+        let sent = classify(respond(shared, &message.args).await);
+        return settle(shared, id, entry, sent).await;
+    }
     let Some(method) = methods::by_name(&message.method) else {
         let error = format!("{} is not a Web API method c1bot knows", message.method);
         return settle(shared, id, entry, Sent::Permanent(error, None)).await;
@@ -152,13 +156,42 @@ async fn attempt(
             {
                 return Ok(Some(Done::Settled));
             }
-            classify(shared.call_now(method, args).await)
+            already_done(method, classify(shared.call_now(method, args).await))
         }
     };
     match sent {
         Sent::Stopped => Ok(Some(Done::Stopped)),
         sent => settle(shared, id, entry, sent).await,
     }
+}
+
+/// An error that says the call's purpose is already met is a success: inviting
+/// someone already in the channel is not worth telling anyone about.
+fn already_done(method: &ApiMethod, sent: Sent) -> Sent {
+    match sent {
+        Sent::Permanent(_, Some(code))
+            if method.name == methods::CONVERSATIONS_INVITE.name
+                && code == "already_in_channel" =>
+        {
+            Sent::Delivered(None)
+        }
+        sent => sent,
+    }
+}
+
+/// An answer through a click's `response_url`, in a delivery slot.
+async fn respond(shared: &Shared, args: &Value) -> Result<ApiResponse, WebApiError> {
+    let url = args
+        .get("response_url")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut body = args.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.remove("response_url");
+    }
+    // The semaphore is never closed.
+    let _slot = shared.slots.acquire().await.ok();
+    shared.web.respond(url, &body).await
 }
 
 /// An edit of the message recorded under `key`: every copy c1bot knows of is edited,

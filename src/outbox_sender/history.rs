@@ -3,9 +3,9 @@
 //! reached Slack (cut by a crash, or timed out), the sender looks for it in the
 //! conversation's history and records the copy it finds instead of posting again.
 //!
-//! DMs are read with `im:history` (which c1bot holds for `message.im`); channels
-//! only where the token holds `channels:history` / `groups:history`, which c1bot
-//! does not ask for. Where history cannot be read, the caller posts again and the
+//! DMs are read with `im:history` (and found with `im:write`), which c1bot asks for
+//! with requests by DM turned on; channels only where the token holds
+//! `channels:history` / `groups:history`, which c1bot does not ask for. Where history cannot be read, the caller posts again and the
 //! duplicate is made harmless by editing every copy c1bot knows of.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -89,13 +89,18 @@ pub(super) async fn find(shared: &Shared, id: u64, entry: &OutboxEntry) -> Looku
         return Lookup::CannotLook("the message names no channel".into());
     };
     let conversation = match place(channel) {
+        Place::DmWith(_) | Place::Dm(_) if !holds(shared, DM_SCOPES, true).await => {
+            return Lookup::CannotLook(
+                "the token lacks im:history or im:write (requests by DM are off)".into(),
+            );
+        }
         Place::DmWith(user) => match open_dm(shared, user).await {
             Ok(id) => id,
             Err(lookup) => return lookup,
         },
         Place::Dm(id) => id.to_owned(),
         Place::Channel(id) => {
-            if !may_read_channels(shared).await {
+            if !holds(shared, CHANNEL_SCOPES, false).await {
                 return Lookup::CannotLook(
                     "the token holds neither channels:history nor groups:history".into(),
                 );
@@ -190,10 +195,15 @@ async fn open_dm(shared: &Shared, user: &str) -> Result<String, Lookup> {
         .ok_or_else(|| Lookup::CannotLook("conversations.open named no channel".into()))
 }
 
-/// Whether channel history may be read: the token holds a channel history scope, or
+/// A DM is found (`conversations.open`) and read with both of these.
+const DM_SCOPES: &[&str] = &["im:history", "im:write"];
+/// A channel is read with either of these.
+const CHANNEL_SCOPES: &[&str] = &["channels:history", "groups:history"];
+
+/// Whether the token holds the scopes to look: `all` of them, or any one. True when
 /// Slack does not say which scopes it holds (then a `missing_scope` answers).
-async fn may_read_channels(shared: &Shared) -> bool {
-    let scopes = shared
+async fn holds(shared: &Shared, scopes: &[&str], all: bool) -> bool {
+    let granted = shared
         .scopes
         .get_or_init(|| async {
             match shared.web.call(methods::AUTH_TEST, json!({})).await {
@@ -205,10 +215,13 @@ async fn may_read_channels(shared: &Shared) -> bool {
             }
         })
         .await;
-    scopes.as_ref().is_none_or(|granted| {
-        granted
-            .iter()
-            .any(|s| s == "channels:history" || s == "groups:history")
+    granted.as_ref().is_none_or(|granted| {
+        let held = |scope: &&str| granted.iter().any(|g| g == scope);
+        if all {
+            scopes.iter().all(held)
+        } else {
+            scopes.iter().any(held)
+        }
     })
 }
 

@@ -49,6 +49,9 @@ pub enum Action {
     Revoke,
     /// Certify or revoke one's own access in an access review (resource = the item's).
     ReviewOwnAccess,
+    /// Be assigned items to review in an access review (asked when a campaign starts
+    /// and on reassignment, with no resource).
+    Review,
 }
 
 /// When the decision is asked, as Spacelift's `input.request`.

@@ -181,7 +181,7 @@ impl Simulator {
             bot_token: format!("xoxb-1000000000001-1000000000002-{}", &suffix[..24]),
             api_port: api_listener.local_addr()?.port(),
             ws_port: ws_listener.local_addr()?.port(),
-            world: Mutex::new(state::World::new(workspace)),
+            world: Mutex::new(state::World::new(workspace, options.granted_scopes.clone())),
             sockets: Mutex::new(socket::Sockets::default()),
             faults: Faults::default(),
             changed: watch::channel(0).0,
@@ -191,6 +191,20 @@ impl Simulator {
         web::serve(inner.clone(), api_listener);
         socket::serve(inner.clone(), ws_listener);
         Ok(Simulator { inner })
+    }
+
+    /// Takes `scope` from the bot token, as an admin removing it would: calls that
+    /// need it answer `missing_scope` from now on.
+    pub fn remove_scope(&self, scope: &str) {
+        self.inner.world().scopes.retain(|s| s != scope);
+    }
+
+    /// Gives the bot token `scope` (an admin approved it).
+    pub fn grant_scope(&self, scope: &str) {
+        let mut w = self.inner.world();
+        if !w.scopes.iter().any(|s| s == scope) {
+            w.scopes.push(scope.to_owned());
+        }
     }
 
     /// `http://127.0.0.1:PORT/api/` (with the trailing slash).

@@ -85,12 +85,14 @@ pub struct World {
     pub calls: Vec<ApiCall>,
     pub acks: Vec<AckRecord>,
     pub person_errors: Vec<PersonError>,
+    /// The bot token's scopes now (`SimOptions::granted_scopes` at start).
+    pub scopes: Vec<String>,
     last_ts_micros: i64,
     next_id: u64,
 }
 
 impl World {
-    pub fn new(ws: Workspace) -> World {
+    pub fn new(ws: Workspace, scopes: Vec<String>) -> World {
         World {
             ws,
             messages: BTreeMap::new(),
@@ -103,6 +105,7 @@ impl World {
             calls: Vec::new(),
             acks: Vec::new(),
             person_errors: Vec::new(),
+            scopes,
             last_ts_micros: 0,
             next_id: 1,
         }

@@ -141,8 +141,8 @@ pub async fn sled_to_postgres(from: &SledStore, to: &PgStore) -> Result<Migrated
             tx.execute(&put_record, &[&table.name(), &text, &v, &rev, &idx, &data])
                 .await
                 .ctx("copying a record")?;
-            for entry in &idx {
-                let name = entry.strip_prefix('#').unwrap_or(entry);
+            // Counted entries (`#name`) are counters only, copied with the counters.
+            for name in idx.iter().filter(|e| !e.starts_with('#')) {
                 tx.execute(&put_index, &[&table.name(), &name, &text])
                     .await
                     .ctx("copying an index row")?;

@@ -45,7 +45,7 @@ pub use change::{Change, Committed};
 pub use error::{CommitError, StoreError};
 pub use journal::{JournalEntry, JournalId, Journaled, PendingJournal};
 pub use keys::{Table, FIRST_REQUEST_NUMBER, JOURNAL_KEEP_KEYS};
-pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, Posted, SlackRef};
+pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, Posted, SlackRef, RESPONSE_URL};
 pub use outbox_pending::OutboxScan;
 pub use quarantine::Quarantined;
 pub use records::{IndexKey, Record, Versioned};

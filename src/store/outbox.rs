@@ -35,6 +35,9 @@ pub struct OutboxMessage {
     pub if_refused: Option<IfRefused>,
 }
 
+/// The `method` of an answer through a `response_url` ([`OutboxMessage::respond`]).
+pub const RESPONSE_URL: &str = "response_url";
+
 /// A word to people when an outbox call is given up: `text`, then Slack's reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IfRefused {
@@ -74,6 +77,23 @@ impl OutboxMessage {
         OutboxMessage {
             method: "chat.postMessage".into(),
             args: serde_json::json!({ "channel": to, "text": text }),
+            record_ref: None,
+            update_ref: None,
+            if_refused: None,
+        }
+    }
+
+    /// `text` shown only to the person who clicked or typed, through the
+    /// interaction's `response_url` (which reaches them wherever they acted).
+    pub fn respond(response_url: &str, text: &str) -> OutboxMessage {
+        OutboxMessage {
+            method: RESPONSE_URL.into(),
+            args: serde_json::json!({
+                "response_url": response_url,
+                "text": text,
+                "response_type": "ephemeral",
+                "replace_original": false,
+            }),
             record_ref: None,
             update_ref: None,
             if_refused: None,

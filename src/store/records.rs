@@ -41,8 +41,9 @@ pub trait Record: Sized {
 }
 
 /// One entry of a record in a table's secondary index: the record is found under
-/// `name` (e.g. `requester:U0ALICE001`). A `counted` entry also moves a counter of how
-/// many records hold it (e.g. `state:pending`), read without a scan.
+/// `name` (e.g. `requester:U0ALICE001`). A `counted` entry instead moves a counter of
+/// how many records hold it (e.g. `state:pending`), read without a scan; records are
+/// not looked up by a counted entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IndexKey {
     pub name: String,
@@ -58,7 +59,7 @@ impl IndexKey {
         }
     }
 
-    /// An entry the record is looked up by and counted under.
+    /// An entry the record is counted under (and not looked up by).
     pub fn counted(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),

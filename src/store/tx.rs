@@ -119,6 +119,8 @@ impl Tx<'_> {
         let index = self.tree(Table::Index);
         for gone in before.iter().filter(|e| !after.contains(e)) {
             let entry = IndexKey::from_stored(gone);
+            // Also for a counted entry: stores written before counted entries lost
+            // their rows still have one.
             index.remove(index_row(table, &entry.name, &key))?;
             if entry.counted {
                 self.add_to_counter::<E>(&count_key(table, &entry.name), -1)?;
@@ -126,9 +128,12 @@ impl Tx<'_> {
         }
         for new in after.iter().filter(|e| !before.contains(e)) {
             let entry = IndexKey::from_stored(new);
-            index.insert(index_row(table, &entry.name, &key), &[][..])?;
+            // A counted entry is a counter only: nothing looks records up by it, and a
+            // row per record would double the index (and sled's memory) for nothing.
             if entry.counted {
                 self.add_to_counter::<E>(&count_key(table, &entry.name), 1)?;
+            } else {
+                index.insert(index_row(table, &entry.name, &key), &[][..])?;
             }
         }
         Ok(())

@@ -4,15 +4,20 @@
 //! Owns the template files' format (see `placeholder`), escaping (user text can
 //! never ping `@channel`, mention someone or forge a link: `Vars`), and Block Kit's
 //! size limits (`limits`: over-long text is truncated with "…", long lists end in
-//! "… and N more"). It does not decide what to say or to whom; the workflow picks a
-//! template and the values. I/O only in [`Templates::load`].
+//! "… and N more"), and what each template may use: [`specs`] declares the values,
+//! slots and controls the code gives each one, checked at load (`check`) with the
+//! file and line of every problem. It does not decide what to say or to whom; the
+//! workflow picks a template and the values. I/O only in [`Templates::load`].
 //!
 //! Architecture invariant: values are substituted into the parsed JSON tree, never
 //! into JSON text, so no value can change the structure of a message.
 
+mod check;
 mod limits;
+mod lines;
 mod placeholder;
 mod render;
+pub mod specs;
 mod vars;
 
 use std::collections::BTreeMap;
@@ -23,45 +28,7 @@ use serde_json::Value;
 
 pub use limits::{enforce, max_blocks, violations, ELLIPSIS, MESSAGE_BLOCKS, VIEW_BLOCKS};
 pub use placeholder::{Kind, ListSlot, Placeholders};
-pub use vars::{slack_date, Choice, Vars};
-
-/// The templates c1bot cannot run without; [`Templates::load`] refuses a folder
-/// missing any of them.
-pub const REQUIRED: [&str; 33] = [
-    "usage",
-    "request_modal",
-    "request_submitted",
-    "request_for_you",
-    "approval_request",
-    "request_decided",
-    "deny_reason_modal",
-    "requester_decision",
-    "provisioning_task",
-    "deprovisioning_task",
-    "task_closed",
-    "access_notice",
-    "access_active",
-    "access_expiring",
-    "reason_modal",
-    "extend_modal",
-    "activity_line",
-    "dm_step",
-    "dm_confirm",
-    "dm_closed",
-    "campaign_modal",
-    "campaign_card",
-    "campaign_review",
-    "campaign_channel_modal",
-    "campaign_reassign_modal",
-    "campaign_status",
-    "campaign_reminder",
-    "campaign_channel_reminder",
-    "campaign_groups_item",
-    "status",
-    "home",
-    "home_campaign_item",
-    "home_review_item",
-];
+pub use vars::{slack_date, Choice, Mrkdwn, Vars};
 
 /// All loaded templates; a cheap `Clone`.
 #[derive(Debug, Clone)]
@@ -77,7 +44,7 @@ pub struct Template {
     json: Value,
 }
 
-/// Why the templates could not be loaded. Names the file, and the JSON path or line.
+/// Why the templates could not be loaded. Names the file, and the line.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("cannot read the templates folder {}: {source}", .dir.display())]
@@ -90,23 +57,19 @@ pub enum TemplateError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{file}:{line}:{column}: invalid JSON: {message}")]
-    Json {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{file}: {message}")]
-    Invalid { file: String, message: String },
-    #[error("{file}: list slot '{slot}' names item template '{item}', which is not a loaded array of blocks")]
-    UnknownItemTemplate {
-        file: String,
-        slot: String,
-        item: String,
-    },
-    #[error("{}: missing template(s): {}", .dir.display(), .names.join(", "))]
-    Missing { dir: PathBuf, names: Vec<String> },
+    /// Every problem found, one `file:line: …` each.
+    #[error("{}", .0.join("\n"))]
+    Problems(Vec<String>),
+}
+
+impl TemplateError {
+    /// One line per problem.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            TemplateError::Problems(problems) => problems.clone(),
+            other => vec![other.to_string()],
+        }
+    }
 }
 
 /// Why one render failed; a bug in the caller, not in user input.
@@ -129,8 +92,8 @@ pub enum RenderError {
 }
 
 impl Templates {
-    /// Loads every `*.json` in `dir` (name = file stem) and checks that the
-    /// [`REQUIRED`] ones are there.
+    /// Loads every `*.json` in `dir` (name = file stem) and checks each against what
+    /// the code gives it ([`specs::SPECS`], every one of which must be there).
     pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
         let read_dir = |source| TemplateError::ReadDir {
             dir: dir.to_path_buf(),
@@ -153,62 +116,60 @@ impl Templates {
             sources.push((name, path.display().to_string(), text));
         }
         sources.sort();
-        let templates = Templates::build(sources)?;
-        let missing: Vec<String> = REQUIRED
+        let mut problems: Vec<String> = specs::SPECS
             .iter()
-            .filter(|name| templates.get(name).is_none())
-            .map(|name| format!("{name}.json"))
+            .filter(|spec| !sources.iter().any(|(name, _, _)| name == spec.name))
+            .map(|spec| {
+                let file = dir.join(format!("{}.json", spec.name));
+                format!("{}: missing: c1bot sends this template", file.display())
+            })
             .collect();
-        if !missing.is_empty() {
-            return Err(TemplateError::Missing {
-                dir: dir.to_path_buf(),
-                names: missing,
-            });
+        match Templates::build(sources, true) {
+            Ok(templates) if problems.is_empty() => Ok(templates),
+            Ok(_) => Err(TemplateError::Problems(problems)),
+            Err(more) => {
+                problems.extend(more);
+                Err(TemplateError::Problems(problems))
+            }
         }
-        Ok(templates)
     }
 
-    /// Templates from (name, JSON text) pairs, for tests; [`REQUIRED`] is not checked.
+    /// Templates from (name, JSON text) pairs, for tests: not checked against
+    /// [`specs::SPECS`].
     pub fn from_sources<N: Into<String>, T: Into<String>>(
         sources: impl IntoIterator<Item = (N, T)>,
     ) -> Result<Templates, TemplateError> {
-        Templates::build(
-            sources
-                .into_iter()
-                .map(|(name, text)| {
-                    let name = name.into();
-                    let file = format!("{name}.json");
-                    (name, file, text.into())
-                })
-                .collect(),
-        )
+        let sources = sources
+            .into_iter()
+            .map(|(name, text)| {
+                let name = name.into();
+                let file = format!("{name}.json");
+                (name, file, text.into())
+            })
+            .collect();
+        Templates::build(sources, false).map_err(TemplateError::Problems)
     }
 
-    fn build(sources: Vec<(String, String, String)>) -> Result<Templates, TemplateError> {
+    /// Parses and checks every source; with `against_specs`, each one c1bot knows is
+    /// checked against its spec too. Every problem is returned, not only the first.
+    fn build(
+        sources: Vec<(String, String, String)>,
+        against_specs: bool,
+    ) -> Result<Templates, Vec<String>> {
         let mut templates = BTreeMap::new();
-        let mut files = BTreeMap::new();
+        let mut problems = Vec::new();
+        let mut texts = BTreeMap::new();
         for (name, file, text) in sources {
-            let json: Value = serde_json::from_str(&text).map_err(|e| TemplateError::Json {
-                file: file.clone(),
-                line: e.line(),
-                column: e.column(),
-                message: json_message(&e),
-            })?;
-            let invalid = |message: String| TemplateError::Invalid {
-                file: file.clone(),
-                message,
-            };
-            let kind = placeholder::kind_of(&json).map_err(invalid)?;
-            let placeholders = placeholder::analyse(&json, kind).map_err(invalid)?;
-            files.insert(name.clone(), file);
-            templates.insert(
-                name,
-                Template {
-                    kind,
-                    placeholders,
-                    json,
-                },
-            );
+            match parse(&file, &text) {
+                Ok(template) => {
+                    if let Some(spec) = specs::of(&name).filter(|_| against_specs) {
+                        problems.extend(check::against_spec(spec, &template, &file, &text));
+                    }
+                    texts.insert(name.clone(), (file, text));
+                    templates.insert(name, template);
+                }
+                Err(problem) => problems.push(problem),
+            }
         }
         for (name, template) in &templates {
             for list in &template.placeholders.lists {
@@ -216,17 +177,25 @@ impl Templates {
                     .get(&list.item_template)
                     .is_some_and(|item| item.kind == Kind::Blocks);
                 if !is_blocks {
-                    return Err(TemplateError::UnknownItemTemplate {
-                        file: files.get(name).cloned().unwrap_or_else(|| name.clone()),
-                        slot: list.slot.clone(),
-                        item: list.item_template.clone(),
-                    });
+                    let (file, text) = texts
+                        .get(name)
+                        .map_or((name.as_str(), ""), |(f, t)| (f.as_str(), t.as_str()));
+                    let slot = format!("{{{{blocks:{}:", list.slot);
+                    let line = lines::line_of_text(text, &slot).unwrap_or(1);
+                    problems.push(format!(
+                        "{file}:{line}: list slot '{}' names item template '{}', which is not a loaded array of blocks",
+                        list.slot, list.item_template
+                    ));
                 }
             }
         }
-        Ok(Templates {
-            inner: Arc::new(templates),
-        })
+        if problems.is_empty() {
+            Ok(Templates {
+                inner: Arc::new(templates),
+            })
+        } else {
+            Err(problems)
+        }
     }
 
     /// Renders `name` with `vars`: valid Block Kit JSON within Slack's limits.
@@ -241,6 +210,34 @@ impl Templates {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.inner.keys().map(String::as_str)
     }
+}
+
+/// One file: its JSON, kind and placeholders, or the problem as `file:line: …`.
+fn parse(file: &str, text: &str) -> Result<Template, String> {
+    let json: Value = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "{file}:{}:{}: invalid JSON: {}",
+            e.line(),
+            e.column(),
+            json_message(&e)
+        )
+    })?;
+    let invalid = |message: String| {
+        // The message starts with the JSON path it is about, where there is one.
+        let path = message.split_once(": ").map_or("", |(path, _)| path);
+        let path = if path == "(root)" { "" } else { path };
+        match lines::line_of_path(text, path).filter(|_| !path.contains(' ')) {
+            Some(line) => format!("{file}:{line}: {message}"),
+            None => format!("{file}: {message}"),
+        }
+    };
+    let kind = placeholder::kind_of(&json).map_err(|e| format!("{file}:1: {e}"))?;
+    let placeholders = placeholder::analyse(&json, kind).map_err(invalid)?;
+    Ok(Template {
+        kind,
+        placeholders,
+        json,
+    })
 }
 
 /// serde_json's message without its " at line L column C", which the error already shows.

@@ -72,8 +72,8 @@ fn top_level_blocks(rendered: &Value) -> usize {
 #[test]
 fn the_shipped_folder_holds_every_required_template() {
     let templates = shipped();
-    for name in REQUIRED {
-        assert!(templates.get(name).is_some(), "{name}");
+    for spec in specs::SPECS {
+        assert!(templates.get(spec.name).is_some(), "{}", spec.name);
     }
     assert_eq!(
         templates.get("request_modal").map(|t| t.kind),
@@ -289,9 +289,9 @@ fn long_lists_are_cut_to_the_block_budget_with_a_count_of_the_rest() {
         .filter_map(|b| b["elements"][0]["text"].as_str())
         .filter(|t| t.starts_with("… and "))
         .collect();
-    // Eight lists in Home: my requests, to decide, reviews waiting, grant tasks,
-    // revoke tasks, overdue revocations, my access, access reviews I own.
-    assert_eq!(more.len(), 8, "{more:?}");
+    // Nine lists in Home: admins' notices, my requests, to decide, reviews waiting,
+    // grant tasks, revoke tasks, overdue revocations, my access, access reviews I own.
+    assert_eq!(more.len(), 9, "{more:?}");
     assert!(blocks.last().is_some_and(|b| b["elements"][0]["text"]
         .as_str()
         .is_some_and(|t| t.starts_with("… and "))));
@@ -369,15 +369,15 @@ fn load_errors_name_the_file_and_where_in_it() {
     );
     assert_eq!(
         err("bad", r#"{"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi {{Name}}"}}]}"#),
-        "bad.json: blocks[0].text.text: '{{Name}}' is not a placeholder: use {{name}} with lowercase letters, digits and '_'"
+        "bad.json:1: blocks[0].text.text: '{{Name}}' is not a placeholder: use {{name}} with lowercase letters, digits and '_'"
     );
     assert_eq!(
         err("what", r#"{"text": "no blocks"}"#),
-        "what.json: not a template: expected a message {\"text\", \"blocks\"}, a view {\"type\": \"modal\" | \"home\"}, or an array of blocks"
+        "what.json:1: not a template: expected a message {\"text\", \"blocks\"}, a view {\"type\": \"modal\" | \"home\"}, or an array of blocks"
     );
     assert_eq!(
         err("list", r#"{"text": "x", "blocks": [{"type": "section", "block_id": "{{blocks:rows:row_item}}", "text": {"type": "mrkdwn", "text": "none"}}]}"#),
-        "list.json: list slot 'rows' names item template 'row_item', which is not a loaded array of blocks"
+        "list.json:1: list slot 'rows' names item template 'row_item', which is not a loaded array of blocks"
     );
     assert_eq!(
         err("quiet", r#"{"blocks": []}"#),
@@ -394,7 +394,8 @@ fn load_errors_name_the_file_and_where_in_it() {
         .expect_err("incomplete")
         .to_string();
     assert!(
-        missing.contains("missing template(s): request_modal.json, request_submitted.json"),
+        missing.contains("request_modal.json: missing: c1bot sends this template")
+            && missing.contains("usage.json:1: \"blocks\" is empty"),
         "{missing}"
     );
 }

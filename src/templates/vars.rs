@@ -3,8 +3,9 @@
 //! The API makes the safe thing the easy thing: [`Vars::text`] takes any string
 //! and is escaped wherever Slack would read mrkdwn; the only way to put a mention
 //! or a date token into a message is [`Vars::mention`] / [`Vars::date`], which
-//! build the token themselves from a checked id or a number. There is no "raw
-//! mrkdwn" constructor, so user text can never become a ping or a link.
+//! build the token themselves from a checked id or a number. The one way to pass
+//! mrkdwn c1bot composed itself (a sentence mixing mentions, dates and escaped user
+//! text) is a [`Mrkdwn`], whose constructor says so at every call site.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,23 @@ pub struct Choice {
     pub value: String,
     /// Becomes the select's `initial_option`.
     pub selected: bool,
+}
+
+/// mrkdwn c1bot composed: mentions from stored ids, dates from numbers, and every
+/// piece of outside text passed through [`escape`]. Shown as mrkdwn where Slack reads
+/// mrkdwn, and as Slack would show it ([`crate::app::mrkdwn::to_plain`]) elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mrkdwn(String);
+
+impl Mrkdwn {
+    /// `text` must already be safe: outside text in it escaped, tokens built by c1bot.
+    pub fn built(text: impl Into<String>) -> Mrkdwn {
+        Mrkdwn(text.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -45,7 +63,8 @@ impl Vars {
 
     /// Any text, including user input; escaped in mrkdwn so it cannot ping or link.
     pub fn text(mut self, name: &str, value: impl Into<String>) -> Vars {
-        self.values.insert(name.to_owned(), Var::Text(value.into()));
+        let value = crate::app::mrkdwn::neutralise(&value.into());
+        self.values.insert(name.to_owned(), Var::Text(value));
         self
     }
 
@@ -117,6 +136,19 @@ impl Vars {
             plain: utc_fallback(unix_secs),
         };
         self.values.insert(name.to_owned(), token);
+        self
+    }
+
+    /// mrkdwn c1bot composed (see [`Mrkdwn`]).
+    pub fn mrkdwn(mut self, name: &str, text: Mrkdwn) -> Vars {
+        let plain = crate::app::mrkdwn::to_plain(&text.0, &|_| None);
+        self.values.insert(
+            name.to_owned(),
+            Var::Token {
+                mrkdwn: text.0,
+                plain,
+            },
+        );
         self
     }
 

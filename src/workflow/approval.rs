@@ -104,7 +104,9 @@ impl Refusal {
                 (State::Denied { by, .. }, _) => {
                     format!("{request_id} was already denied by <@{by}>.")
                 }
-                (State::Cancelled { by }, _) => format!("{request_id} was cancelled by <@{by}>."),
+                (State::Cancelled { by, .. }, _) => {
+                    format!("{request_id} was cancelled by <@{by}>.")
+                }
                 (State::Approved { auto: true }, _) => {
                     format!("{request_id} was approved automatically by policy.")
                 }
@@ -198,6 +200,7 @@ pub fn apply(
             }
             next.state = State::Cancelled {
                 by: actor.user.clone(),
+                at: Some(now),
             };
             vec![
                 Effect::RefreshCopies,

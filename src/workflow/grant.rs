@@ -271,6 +271,9 @@ pub enum GrantEffect {
     TellRevoked,
     /// Offer *Extend* and *I'm done* before expiry.
     OfferExtension,
+    /// Access stopped being active: retire the buttons of the messages that offered
+    /// *I'm done* / *Extend* for it.
+    RetireOffers,
     /// Remind these workers of the overdue task.
     RemindTask {
         kind: TaskKind,
@@ -506,7 +509,10 @@ pub fn apply(
         }
         GrantAction::RemindExpiry => {
             let grant = grant_mut(&mut next)?;
-            if grant.state != GrantState::Active || grant.expiry_reminded {
+            // After downtime a reminder can come due after the end it announces:
+            // skipped, since the expiry follows at once.
+            let passed = grant.expires_at.is_some_and(|end| end <= now);
+            if grant.state != GrantState::Active || grant.expiry_reminded || passed {
                 return Err(GrantRefusal::Stale);
             }
             grant.expiry_reminded = true;
@@ -721,6 +727,7 @@ fn begin_revoke(
     timing: Timing,
     effects: &mut Vec<GrantEffect>,
 ) {
+    effects.push(GrantEffect::RetireOffers);
     effects.push(start_effect(TaskKind::Revoke, &via, now));
     if matches!(via, Via::Manual { .. }) {
         effects.push(overdue_timer(now, timing));

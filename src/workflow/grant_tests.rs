@@ -336,6 +336,7 @@ fn expiry_before_its_time_is_not_due_and_after_it_starts_deprovisioning() {
     assert_eq!(
         t.effects,
         [
+            GrantEffect::RetireOffers,
             GrantEffect::PostTask(TaskKind::Revoke),
             GrantEffect::Schedule {
                 timer: TimerKind::RevokeOverdue,
@@ -526,6 +527,20 @@ fn only_active_access_can_be_revoked() {
         GrantRefusal::NotActive {
             state: "provisioning"
         }
+    );
+}
+
+#[test]
+fn an_expiry_reminder_due_after_the_end_it_announces_is_skipped() {
+    let access = active();
+    let end = access
+        .grant
+        .as_ref()
+        .and_then(|g| g.expires_at)
+        .expect("an end");
+    assert_eq!(
+        refused(&access, GrantAction::RemindExpiry, end),
+        GrantRefusal::Stale
     );
 }
 

@@ -100,6 +100,9 @@ pub enum State {
     },
     Cancelled {
         by: UserId,
+        /// When; absent in records written before it was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
     },
     /// The pending deadline passed without a decision.
     Expired,

@@ -10,8 +10,8 @@ use super::grant::{Grant, GrantState, Task};
 use super::request::{AccessRequest, State};
 
 /// When `request` closed, or `None` while anything about it may still happen.
-/// Cancellation has no time of its own on record, so a cancelled request counts from
-/// its last decision or, without one, from when it was asked.
+/// A cancelled request counts from when it was cancelled; one cancelled before that
+/// time was kept, from its last decision or, without one, from when it was asked.
 pub fn closed_at(request: &AccessRequest) -> Option<DateTime<Utc>> {
     let last_decision = request.decisions.iter().map(|d| d.at).max();
     let since_asked = |at: Option<DateTime<Utc>>| {
@@ -19,6 +19,7 @@ pub fn closed_at(request: &AccessRequest) -> Option<DateTime<Utc>> {
     };
     match &request.state {
         State::Pending { .. } => None,
+        State::Cancelled { at: Some(at), .. } => Some(*at),
         State::Denied { .. } | State::Cancelled { .. } => since_asked(last_decision),
         State::Expired => Some(request.decide_by),
         State::Approved { .. } => {

@@ -97,11 +97,21 @@ fn a_decided_request_closed_at_its_last_decision() {
     assert_eq!(closed_at(&denied), Some(at(1, 15)));
     let cancelled = request(State::Cancelled {
         by: "UALICE".into(),
+        at: None,
     });
     assert_eq!(
         closed_at(&cancelled),
         Some(at(1, 9)),
-        "from when it was asked"
+        "from when it was asked, when the cancellation time is unknown"
+    );
+    let cancelled = request(State::Cancelled {
+        by: "UALICE".into(),
+        at: Some(at(1, 10)),
+    });
+    assert_eq!(
+        closed_at(&cancelled),
+        Some(at(1, 10)),
+        "when it was cancelled"
     );
     assert_eq!(closed_at(&request(State::Expired)), Some(at(2, 9)));
 }

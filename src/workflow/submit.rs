@@ -260,7 +260,8 @@ fn approvable_steps(
 
 /// "4 h", "30 min", "1 h 30 min", "2 d".
 pub fn human(duration: Duration) -> String {
-    let total = duration.as_secs() / 60;
+    let secs = duration.as_secs();
+    let total = secs / 60;
     let (days, hours, minutes) = (total / 1440, (total % 1440) / 60, total % 60);
     let mut parts = Vec::new();
     if days > 0 {
@@ -269,8 +270,12 @@ pub fn human(duration: Duration) -> String {
     if hours > 0 {
         parts.push(format!("{hours} h"));
     }
-    if minutes > 0 || parts.is_empty() {
+    if minutes > 0 {
         parts.push(format!("{minutes} min"));
+    }
+    // The catalog allows seconds: "45 s", "1 min 30 s"; nothing is "0 min".
+    if secs % 60 > 0 || parts.is_empty() {
+        parts.push(format!("{} s", secs % 60));
     }
     parts.join(" ")
 }

@@ -186,6 +186,9 @@ fn durations_read_as_people_say_them() {
     assert_eq!(human(Duration::from_secs(90 * 60)), "1 h 30 min");
     assert_eq!(human(Duration::from_secs(30 * 60)), "30 min");
     assert_eq!(human(Duration::from_secs(2 * 86400)), "2 d");
+    assert_eq!(human(Duration::from_secs(45)), "45 s");
+    assert_eq!(human(Duration::from_secs(90)), "1 min 30 s");
+    assert_eq!(human(Duration::ZERO), "0 s");
 }
 
 #[test]

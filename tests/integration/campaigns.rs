@@ -148,6 +148,13 @@ async fn certify_all_then_end_and_only_allowed_people_manage() {
         .await
         .expect("start");
     let page = dm_containing(&frank, "Does each person still need this access?").await;
+    // Slack asks before a click on Certify all goes through, saying how many.
+    let asks = page.blocks.to_string();
+    assert!(
+        asks.contains("Certify everything left?")
+            && asks.contains("This certifies 1 item, on every page"),
+        "{asks}"
+    );
     frank
         .click_in(&page.channel, &page.ts, "Certify all")
         .await
@@ -296,5 +303,51 @@ async fn nobody_is_given_their_own_access_to_review_unless_policy_allows_it() {
     assert!(!app.sim.person("alice").dms().iter().any(|m| m
         .visible_text()
         .contains("Does each person still need this access?")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_guest_chosen_as_reviewer_is_not_given_items_and_cannot_be_reassigned_any() {
+    let app = spawn_app().await;
+    alice_has_access(&app).await;
+    let bob = app.sim.person("bob");
+    bob.slash("/c1", "campaign", "general").await;
+    bob.wait_for_modal(WAIT).await.expect("opens");
+    bob.fill("Name", "Guests").await.expect("name");
+    bob.fill("Resources to review", "AWS production")
+        .await
+        .expect("resources");
+    // dave is a multi-channel guest: he may not even request access.
+    bob.fill("Reviewers", "dave").await.expect("reviewers");
+    bob.fill("Due", "In 7 days").await.expect("due");
+    assert!(matches!(
+        bob.submit().await.expect("submitted"),
+        SubmitOutcome::Closed
+    ));
+    let card = dm_containing(&bob, "Access review CMP-1").await;
+    bob.click_in(&card.channel, &card.ts, "Start")
+        .await
+        .expect("start");
+    dm_containing(&bob, "nobody could be found to review item(s) 1").await;
+    let card = dm_containing(&bob, "Reassign").await;
+    bob.click_in(&card.channel, &card.ts, "Reassign")
+        .await
+        .expect("reassign");
+    let modal = bob.wait_for_modal(WAIT).await.expect("opens");
+    let option = option_containing(&modal, "(now nobody)");
+    bob.fill("Access to review", &option).await.expect("item");
+    bob.fill("New reviewer", "dave").await.expect("reviewer");
+    let SubmitOutcome::Errors(errors) = bob.submit().await.expect("answered") else {
+        panic!("a guest reviewer is refused");
+    };
+    assert!(
+        errors["reviewer"].contains("Policy does not let that person review access")
+            && errors["reviewer"].contains("guest accounts"),
+        "{errors:?}"
+    );
+    assert!(
+        app.sim.person("dave").dms().is_empty(),
+        "dave is sent nothing"
+    );
     app.stop().await;
 }

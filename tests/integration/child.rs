@@ -164,15 +164,15 @@ impl Bot {
             .unwrap_or(f64::NAN)
     }
 
-    /// Sends `signal` (`STOP`, `CONT`, …) with kill(1).
+    /// Sends `signal` (e.g. `-HUP`) to the process.
     pub fn signal(&self, signal: &str) {
-        let pid = self.child.id().expect("still running");
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill")
+            .arg(signal)
             .arg(pid.to_string())
             .status()
             .expect("kill runs");
-        assert!(status.success(), "kill -{signal} {pid}");
+        assert!(sent.success(), "kill {signal} {pid}");
     }
 
     pub async fn kill_9(mut self) {

@@ -108,3 +108,50 @@ fn manifest_and_policy_test_run_offline() {
     let (ok, report) = c1bot(&config, &["policy", "test"]);
     assert!(ok && report.contains("PASS"), "{report}");
 }
+
+#[test]
+fn manifest_asks_only_for_the_scopes_and_events_of_the_features_turned_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("c1bot.toml");
+    let scopes = |manifest: &str| -> Vec<String> {
+        let json: serde_json::Value = serde_json::from_str(manifest).expect("JSON manifest");
+        json["oauth_config"]["scopes"]["bot"]
+            .as_array()
+            .expect("scopes")
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    std::fs::write(&config, "").expect("config");
+    let (ok, everything) = c1bot(&config, &["manifest"]);
+    assert!(ok, "{everything}");
+    assert!(scopes(&everything).contains(&"channels:manage".to_owned()));
+
+    std::fs::write(&config, "[features]\ncampaign_channels = false\n").expect("config");
+    let (ok, manifest) = c1bot(&config, &["manifest"]);
+    assert!(ok, "{manifest}");
+    let asked = scopes(&manifest);
+    for channel_scope in [
+        "channels:manage",
+        "channels:join",
+        "channels:read",
+        "groups:read",
+        "groups:write",
+    ] {
+        assert!(
+            !asked.contains(&channel_scope.to_owned()),
+            "{channel_scope} in {asked:?}"
+        );
+    }
+    assert!(asked.contains(&"usergroups:read".to_owned()), "{asked:?}");
+
+    std::fs::write(
+        &config,
+        "[features]\ndm_requests = false\naccess_reviews = false\nuser_groups = false\n",
+    )
+    .expect("config");
+    let (ok, manifest) = c1bot(&config, &["manifest"]);
+    assert!(ok, "{manifest}");
+    assert_eq!(scopes(&manifest), ["chat:write", "commands", "users:read"]);
+    assert!(!manifest.contains("message.im"), "{manifest}");
+}

@@ -162,17 +162,20 @@ async fn step_by_step_with_a_wrong_duration_and_a_restart_in_the_middle() {
         "her text is shown, never as markup: {}",
         summary.visible_text()
     );
-    // Every step was one message, edited in place.
-    assert_eq!(
-        from_bot(&alice).len(),
-        1,
-        "{:#?}",
-        from_bot(&alice)
-            .iter()
-            .map(|m| m.visible_text())
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(summary.ts, first.ts);
+    // Clicks edited the step in place; each typed answer got the next step as a new
+    // message below it, and the one above lost its buttons.
+    let steps = from_bot(&alice);
+    let texts: Vec<String> = steps.iter().map(|m| m.visible_text()).collect();
+    assert_eq!(steps.len(), 4, "{texts:#?}");
+    assert_eq!(steps.last().map(|m| m.ts.clone()), Some(summary.ts.clone()));
+    assert!(summary.ts > first.ts);
+    for earlier in &steps[..steps.len() - 1] {
+        assert!(earlier.buttons().is_empty(), "{texts:#?}");
+        assert!(
+            earlier.visible_text().contains("the next step is below"),
+            "{texts:#?}"
+        );
+    }
     alice.click("Submit").await.expect("submits");
     let card = dm_containing(&bob, "incident 4711").await;
     assert!(card.visible_text().contains("2 h"));
@@ -301,5 +304,22 @@ async fn a_person_writing_faster_than_slack_delivers_queues_at_most_the_cap() {
     )
     .await;
     crate::requests::dm_containing(&app.sim.person("bob"), "unrelated").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn gibberish_to_start_is_answered_with_i_did_not_understand_and_the_choices() {
+    let app = spawn_app().await;
+    let alice = app.sim.person("alice");
+    alice.send_dm("asdf qwer").await;
+    let asked = bot_says(&alice, "Which resource do you need access to?").await;
+    let text = asked.visible_text();
+    assert!(text.contains("I didn't understand \"asdf qwer\""), "{text}");
+    assert!(asked.buttons().contains(&"AWS production".to_owned()));
+    // A greeting is no misunderstanding.
+    let bob = app.sim.person("bob");
+    bob.send_dm("hi").await;
+    let greeted = bot_says(&bob, "Which resource do you need access to?").await;
+    assert!(!greeted.visible_text().contains("didn't understand"));
     app.stop().await;
 }

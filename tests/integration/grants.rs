@@ -246,7 +246,7 @@ async fn someone_else_clicking_mark_complete_is_refused_and_nothing_changes() {
     app.stop().await;
 }
 
-async fn active_grant(app: &TestApp) {
+pub async fn active_grant(app: &TestApp) {
     approved_request(app).await;
     let carol = app.sim.person("carol");
     grant_task(&carol).await;

@@ -128,7 +128,7 @@ async fn a_leader_paused_past_its_lease_is_fenced_and_steps_down_and_its_approva
     ask(&setup.sim).await;
     let bob = setup.sim.person("bob");
     bob.click("Approve").await.expect("the first leader acks");
-    first.signal("STOP");
+    first.signal("-STOP");
     eventually(
         Duration::from_secs(15),
         "the standby takes over",
@@ -141,7 +141,7 @@ async fn a_leader_paused_past_its_lease_is_fenced_and_steps_down_and_its_approva
 
     // The paused leader wakes with the click still to decide: its commit is refused
     // (fenced), and it stands by.
-    first.signal("CONT");
+    first.signal("-CONT");
     eventually(WAIT, "the paused leader steps down", || async {
         let (status, body) = first.ready().await;
         status == 503 && body.starts_with("standby")

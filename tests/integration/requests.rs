@@ -42,6 +42,12 @@ pub async fn fill_request(
         .fill("Entitlement", entitlement)
         .await
         .expect("entitlement offered");
+    eventually(
+        WAIT,
+        "the durations follow the chosen entitlement",
+        || async { preselected(person, "duration").is_some() },
+    )
+    .await;
     person
         .fill("Duration", duration)
         .await
@@ -50,6 +56,38 @@ pub async fn fill_request(
         .fill("Justification", why)
         .await
         .expect("justification typed");
+}
+
+/// The text of the option preselected in the open modal's input `block_id`.
+pub fn preselected(person: &Person, block_id: &str) -> Option<String> {
+    let modal = person.modal()?;
+    let block = modal["blocks"]
+        .as_array()?
+        .iter()
+        .find(|b| b["block_id"] == block_id)?;
+    block["element"]["initial_option"]["text"]["text"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The texts of the options offered in the open modal's input `block_id`.
+pub fn offered(person: &Person, block_id: &str) -> Vec<String> {
+    let Some(modal) = person.modal() else {
+        return Vec::new();
+    };
+    modal["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["block_id"] == block_id)
+        .flat_map(|b| {
+            b["element"]["options"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|o| o["text"]["text"].as_str().map(str::to_owned))
+        .collect()
 }
 
 pub async fn request(
@@ -176,7 +214,17 @@ async fn a_denial_with_a_reason_reaches_the_requester() {
 async fn invalid_submissions_are_answered_in_the_modal_and_store_nothing() {
     let app = spawn_app().await;
     let alice = app.sim.person("alice");
-    fill_request(&alice, "AWS production", "Admin", "8 h", "   ").await;
+    // 8 h is offered for ReadOnly; the person then switches to Admin (at most 4 h),
+    // and what they chose stays in the form, as in Slack.
+    fill_request(&alice, "AWS production", "ReadOnly", "8 h", "   ").await;
+    alice
+        .fill("Entitlement", "Admin")
+        .await
+        .expect("Admin offered");
+    eventually(WAIT, "the durations follow Admin", || async {
+        !offered(&alice, "duration").contains(&"8 h".to_owned())
+    })
+    .await;
 
     let SubmitOutcome::Errors(errors) = alice.submit().await.expect("answered") else {
         panic!("expected errors in the modal");

@@ -8,6 +8,7 @@
 //! [`crate::campaign::apply`]; its invitations and status message go out through
 //! the outbox with that commit.
 
+use crate::features::FeatureId;
 use serde_json::{json, Value};
 
 use super::commit::{commit, Acting};
@@ -39,6 +40,9 @@ pub(super) async fn open_modal(
     trigger_id: &str,
     id: &str,
 ) -> Result<(), String> {
+    if let Some(refusal) = services.features.refusal(FeatureId::CampaignChannels) {
+        return Err(refusal);
+    }
     may_attach(services, user, id).await?;
     let view = render::channel_modal(services, id).map_err(|error| {
         tracing::error!(%error, "cannot render the channel modal");
@@ -180,7 +184,7 @@ async fn create(services: &Services, name: &ChannelName) -> Result<String, Strin
             Some(code) if code.starts_with("invalid_name") => {
                 format!("Slack does not accept #{name} as a channel name ({code}).")
             }
-            _ => trouble("create the channel", &error),
+            _ => trouble(services, "create the channel", &error),
         }),
     }
 }
@@ -207,8 +211,9 @@ async fn join(services: &Services, name: &ChannelName) -> Result<String, String>
     {
         Ok(_) => Ok(id),
         Err(error) => Err(match error.slack_code() {
+            Some("missing_scope") => trouble(services, "join the channel", &error),
             Some(code) => format!("c1bot could not join #{name}: {}.", in_words(code)),
-            None => trouble("join the channel", &error),
+            None => trouble(services, "join the channel", &error),
         }),
     }
 }
@@ -230,7 +235,7 @@ async fn find(services: &Services, name: &ChannelName) -> Result<Option<Value>, 
             .web
             .call(methods::CONVERSATIONS_LIST, args)
             .await
-            .map_err(|error| trouble("look the channel up", &error))?;
+            .map_err(|error| trouble(services, "look the channel up", &error))?;
         let channels = page
             .body
             .get("channels")
@@ -264,7 +269,18 @@ fn channel_id(body: &Value) -> Result<String, String> {
         .ok_or_else(|| "Slack's answer named no channel; nothing was attached. Try again.".into())
 }
 
-fn trouble(what: &str, error: &WebApiError) -> String {
+fn trouble(services: &Services, what: &str, error: &WebApiError) -> String {
     tracing::warn!(%error, what, "campaign channel call failed");
+    if let Some(waiting) = scope_refusal(services, error) {
+        return waiting;
+    }
     format!("c1bot could not {what} just now; nothing was attached. Try again in a moment.")
+}
+
+/// A `missing_scope` answer (a scope removed since start-up) in the words people get
+/// for a feature waiting for an admin; the Web API client has switched it off.
+fn scope_refusal(services: &Services, error: &WebApiError) -> Option<String> {
+    (error.slack_code() == Some("missing_scope"))
+        .then(|| services.features.refusal(FeatureId::CampaignChannels))
+        .flatten()
 }

@@ -236,9 +236,23 @@ async fn revoke_item(
         return Ok(change);
     };
     let Source::Grant { request_id } = &item.source else {
+        // The catalog's names, as people know them (the ids if it no longer lists them).
+        let resource = services.catalog.resource(&item.resource);
+        let entitlement = resource
+            .and_then(|r| {
+                r.entitlements
+                    .iter()
+                    .find(|e| e.id.as_str() == item.entitlement)
+            })
+            .map_or(item.entitlement.as_str(), |e| e.name.as_str());
+        let resource = resource.map_or(item.resource.as_str(), |r| r.name.as_str());
         let text = format!(
-            "Access review {}: <@{}> decided that <@{}> should no longer have {} on {} (listed as a member in the catalog). Remove it where it is granted, then from the catalog.",
-            campaign.id, user, item.beneficiary, item.entitlement, item.resource
+            "Access review {}: <@{}> decided that <@{}> should no longer have *{}* on *{}* (listed as a member in the catalog). Remove it where it is granted, then from the catalog.",
+            campaign.id,
+            user,
+            item.beneficiary,
+            crate::app::mrkdwn::escape(entitlement),
+            crate::app::mrkdwn::escape(resource)
         );
         return Ok(campaign.owners.iter().fold(change, |change, owner| {
             change.outbox(OutboxMessage::text(owner, &text))
@@ -296,12 +310,11 @@ async fn revoke_vias(
             r.entitlements
                 .iter()
                 .find(|e| e.id.as_str() == found.entitlement)
+                .map(|e| (r, e))
         });
-        if let (Source::Grant { .. }, Some(entitlement)) = (&found.source, target) {
-            vias.insert(
-                *item,
-                crate::app::grants::via_for(services, entitlement).await?,
-            );
+        if let (Source::Grant { .. }, Some((resource, entitlement))) = (&found.source, target) {
+            let (via, _) = crate::app::grants::via_for(services, resource, entitlement).await?;
+            vias.insert(*item, via);
         }
     }
     Ok(vias)

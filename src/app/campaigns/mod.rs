@@ -15,6 +15,7 @@ mod form;
 pub mod reassign;
 pub mod reminders;
 mod render;
+mod review_checks;
 
 use std::collections::BTreeMap;
 
@@ -22,9 +23,11 @@ use serde_json::{json, Value};
 
 use self::commit::{commit, Acting};
 use self::form::Draft;
+use self::review_checks::{actor_for, close_ended, reviewers_policy_allows};
+use self::review_checks::{may_review, may_review_own};
 use super::services::Services;
 use crate::campaign::items::{self, ActiveGrant, Reviewers, Sources, StandingMember};
-use crate::campaign::{Actor, Campaign, CampaignAction, ReviewerRule};
+use crate::campaign::{Campaign, CampaignAction, ReviewerRule};
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, CommitError, Record, Table, Versioned};
 use crate::workflow::grant::GrantState;
@@ -115,6 +118,10 @@ async fn load(services: &Services, id: &str) -> anyhow::Result<Option<Versioned<
 pub fn command(services: &Services, trigger_id: String, channel: String, user: String) {
     let services = services.clone();
     tokio::spawn(async move {
+        let reviews = crate::features::FeatureId::AccessReviews;
+        if let Some(refusal) = services.features.refusal(reviews) {
+            return services.tell(&channel, &user, refusal);
+        }
         if let Err(refusal) = may_manage(&services, &user, &channel).await {
             services.tell(&channel, &user, refusal);
             return;
@@ -130,6 +137,12 @@ pub fn command(services: &Services, trigger_id: String, channel: String, user: S
 /// The workspace's user groups as (option text, id), for the reviewer-groups select;
 /// none when Slack cannot say (the modal then offers people only).
 async fn user_groups(services: &Services) -> Vec<(String, String)> {
+    if !services
+        .features
+        .is_on(crate::features::FeatureId::UserGroups)
+    {
+        return Vec::new();
+    }
     let answer = services
         .web
         .call(
@@ -306,7 +319,10 @@ pub async fn act(
                 Err(message) => return Outcome::Refused(message),
             };
             match collect(services, &stored.data).await {
-                Ok(items) => CampaignAction::Start { items },
+                Ok(items) => match reviewers_policy_allows(services, items).await {
+                    Ok(items) => CampaignAction::Start { items },
+                    Err(message) => return Outcome::Retry(message),
+                },
                 Err(message) => return Outcome::Retry(message),
             }
         }
@@ -330,6 +346,9 @@ pub async fn act(
         }
         _ => return Outcome::Refused("That button is not c1bot's.".into()),
     };
+    if let Err(message) = close_ended(services, user, id, &action).await {
+        return Outcome::Retry(message);
+    }
     let actor = match actor_for(services, user, id, &action).await {
         Ok(actor) => actor,
         Err(message) => return Outcome::Refused(message),
@@ -370,70 +389,6 @@ async fn stored(services: &Services, id: &str) -> Result<Versioned<Campaign>, St
             Err("c1bot could not read that review just now; try again.".into())
         }
     }
-}
-
-/// The person acting, with policy's word on reviewing their own access where the
-/// action would do that (asked per resource; *Certify all* needs it for every one).
-async fn actor_for(
-    services: &Services,
-    user: &str,
-    id: &str,
-    action: &CampaignAction,
-) -> Result<Actor, String> {
-    let stored = stored(services, id).await?;
-    let own: Vec<&crate::campaign::Item> = match action {
-        CampaignAction::Certify { item } | CampaignAction::Revoke { item } => {
-            stored.data.item(*item).into_iter().collect()
-        }
-        CampaignAction::CertifyAll => stored
-            .data
-            .items
-            .iter()
-            .filter(|i| i.reviewer.as_deref() == Some(user) && !i.is_decided())
-            .collect(),
-        _ => Vec::new(),
-    };
-    let own: Vec<_> = own.into_iter().filter(|i| i.beneficiary == user).collect();
-    if own.is_empty() {
-        return Ok(Actor::new(user));
-    }
-    let allowed = may_review_own(services, user, &own).await?;
-    Ok(if allowed {
-        Actor::new(user).allowed_self_review()
-    } else {
-        Actor::new(user)
-    })
-}
-
-/// Policy's `review_own_access` for `user` on each of these items' resources.
-pub(super) async fn may_review_own(
-    services: &Services,
-    user: &str,
-    items: &[&crate::campaign::Item],
-) -> Result<bool, String> {
-    let person = services.directory.person(user).await.map_err(|error| {
-        tracing::warn!(%error, "cannot read a profile");
-        "c1bot could not check your Slack account just now; try again in a moment.".to_owned()
-    })?;
-    Ok(items.iter().all(|item| {
-        let target = services.catalog.resource(&item.resource).and_then(|r| {
-            r.entitlements
-                .iter()
-                .find(|e| e.id.as_str() == item.entitlement)
-                .map(|e| (r, e))
-        });
-        target.is_some_and(|target| {
-            services
-                .decide(
-                    PolicyAction::ReviewOwnAccess,
-                    &person,
-                    "",
-                    Some(target),
-                    None,
-                )
-                .allowed
-        })
-    }))
 }
 
 /// The access in the campaign's scope now: active grants and the catalog's members.

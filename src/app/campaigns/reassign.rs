@@ -128,6 +128,16 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
             "That account is deactivated; choose someone else.".into(),
         );
     }
+    match super::may_review(services, &to).await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => {
+            return field_error(
+                REVIEWER,
+                format!("Policy does not let that person review access: {why}."),
+            )
+        }
+        Err(text) => return field_error(REVIEWER, text),
+    }
     let campaign = match super::stored(services, &id).await {
         Ok(stored) => stored.data,
         Err(text) => return field_error(ITEM, text),

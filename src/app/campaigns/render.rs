@@ -1,6 +1,7 @@
 //! Campaign messages as Block Kit: the modal, the owners' card and the reviewers'
 //! pages, from `blocks/campaign_*.json`. Pure rendering into outbox messages.
 
+use crate::features::{FeatureId, Status};
 use serde_json::Value;
 
 use super::actions;
@@ -105,7 +106,13 @@ pub(super) fn owner_cards(
     let completed = matches!(campaign.state, CampaignState::Completed { .. });
     match (&campaign.channel, completed) {
         (_, true) => {}
-        (None, false) => buttons.push(button(actions::ADD_CHANNEL, "Add channel")),
+        // Turned off in the config: no button. Waiting for a scope: the button stays,
+        // and says so when clicked.
+        (None, false) => {
+            if services.features.status(FeatureId::CampaignChannels) != Status::Off {
+                buttons.push(button(actions::ADD_CHANNEL, "Add channel"));
+            }
+        }
         (Some(channel), false) => {
             buttons.push(if channel.active {
                 button(actions::CHANNEL_DEACTIVATE, "Deactivate channel")
@@ -218,11 +225,15 @@ pub(super) fn review_pages(
             .filter(|i| i.is_decided() || !running)
             .map(|i| item_vars(services, campaign, i))
             .collect();
-        let all = if running && mine.iter().any(|i| !i.is_decided()) {
+        let undecided = mine.iter().filter(|i| !i.is_decided()).count();
+        let all = if running && undecided > 0 {
+            let count = match undecided {
+                1 => "1 item".to_owned(),
+                n => format!("{n} items"),
+            };
             vec![Vars::new()
-                .text("action", actions::CERTIFY_ALL)
-                .text("label", "Certify all")
-                .text("campaign_id", &campaign.id)]
+                .text("campaign_id", &campaign.id)
+                .text("count", count)]
         } else {
             Vec::new()
         };
@@ -262,11 +273,14 @@ fn item_vars(services: &Services, campaign: &Campaign, item: &Item) -> Vars {
             .find(|e| e.id.as_str() == item.entitlement)
     });
     let verdict = match &item.decision {
+        Some(review) if review.verdict == Verdict::Ended => {
+            "Closed: the access ended during the review".to_owned()
+        }
         Some(review) => format!(
             "{} by {}",
             match review.verdict {
                 Verdict::Certify => "Certified",
-                Verdict::Revoke => "Revoked",
+                Verdict::Revoke | Verdict::Ended => "Revoked",
             },
             if review.by == item.reviewer.clone().unwrap_or_default() {
                 "you"
@@ -315,6 +329,14 @@ pub(super) fn status_message(
         CampaignState::Draft => "Not started yet",
         CampaignState::Running { .. } => "Running",
         CampaignState::Completed { .. } => "Completed",
+    };
+    // After Deactivate or Remove this is the message's last edit: say so.
+    let state = match &campaign.channel {
+        Some(posting) if posting.id == channel && posting.active => state.to_owned(),
+        Some(paused) if paused.id == channel => {
+            format!("{state} · updates paused: an owner deactivated this channel")
+        }
+        _ => format!("{state} · updates stopped: this channel was removed from the review"),
     };
     let vars = Vars::new()
         .text("campaign_id", &campaign.id)

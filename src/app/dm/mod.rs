@@ -224,17 +224,22 @@ async fn converse(
         let stored = load(services, &message.user).await?;
         // An expired one not yet swept is replaced; its rev must still match.
         let rev = stored.as_ref().map(|s| s.rev);
-        let (conversation, fresh) = match stored.filter(|s| s.data.expires_at > now) {
+        let (conversation, retired) = match stored.filter(|s| s.data.expires_at > now) {
             Some(stored) => {
                 let mut conversation = stored.data.clone();
                 if !conversation.answer(&message.text, &message.ts, &menu, expires(services)) {
                     return Ok(Outcome::Nothing);
                 }
-                (conversation, false)
+                // The person's message is now the newest in the DM: the next step is
+                // a new message below it, and the previous one loses its buttons.
+                conversation.message_key = format!("dm/{}/{}", conversation.user, message.ts);
+                let card = render::closed(services, &stored.data, Closing::Answered)?;
+                let retired = step_message(&stored.data, card, false);
+                (conversation, Some(retired))
             }
             None => {
                 let parsed = crate::intake::parse_message(&message.text, &services.catalog);
-                let conversation = Conversation::start(
+                let mut conversation = Conversation::start(
                     &message.user,
                     &message.channel,
                     &message.ts,
@@ -242,15 +247,65 @@ async fn converse(
                     &menu,
                     expires(services),
                 );
-                (conversation, true)
+                if parsed.is_none() && !is_greeting(&message.text) {
+                    conversation.problem = Some(not_understood(&message.text));
+                }
+                (conversation, None)
             }
         };
-        match save(services, &conversation, rev, fresh, &also).await {
+        let also = match retired {
+            Some(retired) => also.clone().outbox(retired),
+            None => also.clone(),
+        };
+        match save(services, &conversation, rev, true, &also).await {
             Err(CommitError::Conflict { .. }) => continue,
             other => return other.map_err(Into::into),
         }
     }
     anyhow::bail!("the conversation kept changing under this message")
+}
+
+/// A first message that only opens the conversation ("hi", "help", "request").
+fn is_greeting(text: &str) -> bool {
+    if text.trim().is_empty() {
+        return true;
+    }
+    const OPENERS: [&str; 11] = [
+        "hi",
+        "hello",
+        "hey",
+        "hallo",
+        "yo",
+        "help",
+        "request",
+        "access",
+        "good morning",
+        "morning",
+        "hi there",
+    ];
+    let words: String = text
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect();
+    OPENERS.contains(
+        &words
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_str(),
+    )
+}
+
+/// The answer to a first message c1bot could not read: what it saw, then the choices.
+fn not_understood(text: &str) -> String {
+    let shown: String = text.trim().chars().take(80).collect();
+    let cut = if text.trim().chars().count() > 80 {
+        "…"
+    } else {
+        ""
+    };
+    format!("I didn't understand \"{shown}{cut}\". Pick a resource below or type its name (write help for examples).")
 }
 
 async fn load(services: &Services, user: &str) -> anyhow::Result<Option<Versioned<Conversation>>> {
@@ -303,6 +358,8 @@ fn step_message(conversation: &Conversation, card: Value, fresh: bool) -> Outbox
 /// How a conversation ended, for its step message.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Closing {
+    /// The person answered by typing: the next step follows as a new message.
+    Answered,
     Cancelled,
     Expired,
     Submitted,
@@ -593,6 +650,17 @@ mod tests {
             }
         }
         event
+    }
+
+    #[test]
+    fn greetings_open_a_conversation_and_anything_else_unread_is_not_understood() {
+        for greeting in ["hi", "Hello!", "hey", "help", "Good morning.", ""] {
+            assert!(super::is_greeting(greeting), "{greeting}");
+        }
+        for gibberish in ["asdf qwer", "???", "lorem ipsum dolor"] {
+            assert!(!super::is_greeting(gibberish), "{gibberish}");
+        }
+        assert!(super::not_understood("asdf").starts_with("I didn't understand \"asdf\"."));
     }
 
     #[test]

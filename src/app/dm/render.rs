@@ -133,6 +133,7 @@ pub(super) fn closed(
     how: Closing,
 ) -> anyhow::Result<Value> {
     let outcome = match how {
+        Closing::Answered => "Answered; the next step is below.".to_owned(),
         Closing::Cancelled => "Cancelled. Nothing was submitted.".to_owned(),
         Closing::Expired => format!(
             "This request expired after {} without an answer. Nothing was submitted; write to me to start again.",

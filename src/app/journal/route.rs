@@ -14,6 +14,7 @@ use super::super::commands::Command;
 use super::super::services::Services;
 use super::super::{campaigns, decisions, dm, grants, one_line};
 use super::Outcome;
+use crate::features::FeatureId;
 use crate::slack::frame::{Envelope, EnvelopeKind};
 use crate::slack::interaction::Interaction;
 use crate::store::{Change, JournalId, OutboxMessage};
@@ -73,17 +74,28 @@ pub struct Sender {
     pub user: String,
     /// The conversation the person acted in (`None`: unknown, e.g. inside a modal).
     pub channel: Option<String>,
+    /// The command's or click's `response_url`, where there is one.
+    pub response_url: Option<String>,
 }
 
 impl Sender {
-    /// A line only this person sees, where they acted (else in their DM with c1bot).
+    /// A line only this person sees, where they acted: through the `response_url`
+    /// (it reaches them in a channel they never joined or a DM that is not theirs,
+    /// where `chat.postEphemeral` is refused), else an ephemeral where they acted,
+    /// else in their DM with c1bot.
     pub fn tell(&self, text: &str) -> OutboxMessage {
-        match &self.channel {
-            Some(channel) => OutboxMessage::call(
+        match (&self.response_url, &self.channel) {
+            // A response_url lasts 30 minutes: an answer that comes later (after a
+            // restart) goes to the person's DM instead.
+            (Some(url), _) => OutboxMessage::respond(url, text).if_refused(
+                vec![self.user.clone()],
+                text.trim_end_matches('.').to_owned(),
+            ),
+            (None, Some(channel)) => OutboxMessage::call(
                 "chat.postEphemeral",
                 json!({ "channel": channel, "user": self.user, "text": text }),
             ),
-            None => OutboxMessage::text(&self.user, text),
+            (None, None) => OutboxMessage::text(&self.user, text),
         }
     }
 }
@@ -105,7 +117,12 @@ pub fn person(envelope: &Envelope) -> Option<Sender> {
         ),
         EnvelopeKind::EventsApi => (text("/event/user")?, text("/event/channel")),
     };
-    Some(Sender { user, channel })
+    let response_url = text("/response_url");
+    Some(Sender {
+        user,
+        channel,
+        response_url,
+    })
 }
 
 /// What the person did, in words, for the message that says it did not go through.
@@ -148,9 +165,7 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             match Command::parse(text) {
-                Command::Request(text) => {
-                    one_line::submit(services, &sender.user, &channel, &text, also).await
-                }
+                Command::Request(text) => one_line::submit(services, &sender, &text, also).await,
                 Command::Revoke { request_id, reason } => {
                     grants::revoke_now(
                         services,
@@ -230,7 +245,13 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
             _ => Outcome::Nothing,
         },
         EnvelopeKind::EventsApi => match envelope.payload.get("event").and_then(dm::incoming) {
-            Some(message) => dm::received(services, message, also).await,
+            Some(message) => match services.features.refusal(FeatureId::DmRequests) {
+                Some(refusal) => Outcome::Refused(format!(
+                    "{refusal} Ask with `{} request` instead.",
+                    services.command
+                )),
+                None => dm::received(services, message, also).await,
+            },
             None => Outcome::Nothing,
         },
     }
@@ -285,7 +306,8 @@ mod tests {
             person(&click),
             Some(Sender {
                 user: "U1".into(),
-                channel: Some("D1".into())
+                channel: Some("D1".into()),
+                response_url: None,
             })
         );
         let command = envelope(
@@ -302,10 +324,21 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_is_told_where_the_person_acted_or_in_their_dm() {
+    fn a_refusal_is_told_through_the_response_url_else_where_the_person_acted_or_in_their_dm() {
+        let url = "https://hooks.slack.com/actions/T1/1/x";
+        let clicked = Sender {
+            user: "U1".into(),
+            channel: Some("D2".into()),
+            response_url: Some(url.into()),
+        }
+        .tell("no");
+        assert_eq!(clicked.method, crate::store::RESPONSE_URL);
+        assert_eq!(clicked.args["response_url"], url);
+        assert_eq!(clicked.args["response_type"], "ephemeral");
         let here = Sender {
             user: "U1".into(),
             channel: Some("C1".into()),
+            response_url: None,
         }
         .tell("no");
         assert_eq!(here.method, "chat.postEphemeral");
@@ -313,6 +346,7 @@ mod tests {
         let dm = Sender {
             user: "U1".into(),
             channel: None,
+            response_url: None,
         }
         .tell("no");
         assert_eq!(dm.method, "chat.postMessage");

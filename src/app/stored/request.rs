@@ -108,7 +108,13 @@ enum StateV2 {
         why: Option<String>,
     },
     #[serde(rename = "c")]
-    Cancelled { by: UserId },
+    Cancelled {
+        by: UserId,
+        /// When; absent in requests cancelled before it was kept (an optional
+        /// field, so a reader without it still reads the record).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Nanos>,
+    },
     #[serde(rename = "x")]
     Expired,
 }
@@ -322,7 +328,10 @@ impl From<&State> for StateV2 {
                 by: by.clone(),
                 why: reason.clone(),
             },
-            State::Cancelled { by } => StateV2::Cancelled { by: by.clone() },
+            State::Cancelled { by, at } => StateV2::Cancelled {
+                by: by.clone(),
+                at: at.map(nanos),
+            },
             State::Expired => StateV2::Expired,
         }
     }
@@ -334,7 +343,10 @@ impl From<StateV2> for State {
             StateV2::Pending { s } => State::Pending { step: s },
             StateV2::Approved { auto } => State::Approved { auto },
             StateV2::Denied { by, why } => State::Denied { by, reason: why },
-            StateV2::Cancelled { by } => State::Cancelled { by },
+            StateV2::Cancelled { by, at } => State::Cancelled {
+                by,
+                at: at.map(instant),
+            },
             StateV2::Expired => State::Expired,
         }
     }

@@ -125,6 +125,11 @@ fn every_state_survives_the_stored_form() {
         State::Approved { auto: false },
         State::Cancelled {
             by: "UALICE".into(),
+            at: None,
+        },
+        State::Cancelled {
+            by: "UALICE".into(),
+            at: Some(DateTime::from_timestamp_nanos(1_763_630_043_123_456_789)),
         },
         State::Expired,
     ];

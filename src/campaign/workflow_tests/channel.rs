@@ -130,7 +130,11 @@ fn a_second_channel_is_refused_until_the_first_is_removed() {
         "CMP-1 already reports to #access-review; remove it before adding another."
     );
     let (removed, effects) = step(&live, CampaignAction::RemoveChannel, "owen");
-    assert_eq!(effects, []);
+    assert_eq!(
+        effects,
+        [status()],
+        "the status message's last edit says so"
+    );
     assert_eq!(removed.channel, None);
     let (again, effects) = step(
         &removed,
@@ -178,7 +182,11 @@ fn a_deactivated_channel_gets_no_posts_or_invitations_until_activated() {
         CampaignAction::DeactivateChannel,
         "owen",
     );
-    assert_eq!(effects, []);
+    assert_eq!(
+        effects,
+        [status()],
+        "the status message's last edit says so"
+    );
     let channel = quiet.channel.clone().expect("still attached");
     assert!(!channel.active);
     assert_eq!(

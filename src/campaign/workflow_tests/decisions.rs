@@ -291,3 +291,32 @@ fn the_last_decision_tells_the_owners_all_is_reviewed() {
     );
     assert_eq!(status_line(&c), "5 of 5 reviewed");
 }
+
+#[test]
+fn items_whose_access_ended_are_closed_counted_and_no_longer_decidable() {
+    let (next, effects) = step(
+        &running(),
+        CampaignAction::CloseEnded { items: vec![1, 99] },
+        "c1bot",
+    );
+    let closed = next
+        .item(1)
+        .and_then(|i| i.decision.as_ref())
+        .expect("closed");
+    assert_eq!(closed.verdict, Verdict::Ended);
+    assert_eq!(crate::campaign::progress::progress(&next).0, 1);
+    assert!(effects.contains(&dm("frank")), "{effects:?}");
+    let refusal = refused(&next, CampaignAction::Certify { item: 1 }, "frank");
+    assert!(
+        refusal.message("CMP-1").contains("ended during the review"),
+        "{}",
+        refusal.message("CMP-1")
+    );
+    let (again, effects) = step(
+        &next,
+        CampaignAction::CloseEnded { items: vec![1] },
+        "c1bot",
+    );
+    assert_eq!(again, next, "closing twice changes nothing");
+    assert!(effects.is_empty());
+}

@@ -114,7 +114,9 @@ async fn a_definitive_error_is_given_up_audited_and_does_not_block_the_next_mess
 async fn a_refused_call_that_owes_words_tells_them_with_slacks_reason() {
     let sim = simulator().await;
     let store = Store::temporary().expect("store");
-    // Everyone is in #general already: Slack refuses the invitation.
+    // grace is a single-channel guest: Slack refuses the invitation.
+    sim.faults()
+        .slack_error("conversations.invite", "ura_max_channels", 1);
     let invite = OutboxMessage::call(
         "conversations.invite",
         json!({ "channel": "C0GENERAL1", "users": "U0GRACE001" }),
@@ -130,7 +132,32 @@ async fn a_refused_call_that_owes_words_tells_them_with_slacks_reason() {
     sender.stop().await;
     assert_eq!(
         texts(&sim, "alice"),
-        ["c1bot could not invite <@U0GRACE001>: they are already in the channel."]
+        ["c1bot could not invite <@U0GRACE001>: they are a single-channel guest, already in their one channel."]
+    );
+}
+
+#[tokio::test]
+async fn inviting_someone_already_in_the_channel_is_a_success_nobody_is_told_of() {
+    let sim = simulator().await;
+    let store = Store::temporary().expect("store");
+    // Everyone is in #general already.
+    let invite = OutboxMessage::call(
+        "conversations.invite",
+        json!({ "channel": "C0GENERAL1", "users": "U0GRACE001" }),
+    )
+    .if_refused(
+        vec![ALICE.to_owned()],
+        "c1bot could not invite <@U0GRACE001>".to_owned(),
+    );
+    queue(&store, invite).await;
+    let sender = Running::start(&store, client(&sim, Duration::from_secs(10)));
+    settled(&store).await;
+    sender.stop().await;
+    assert_eq!(sim.calls_to("conversations.invite").len(), 1);
+    assert!(
+        texts(&sim, "alice").is_empty(),
+        "{:?}",
+        texts(&sim, "alice")
     );
 }
 
@@ -158,4 +185,28 @@ async fn an_update_of_a_message_whose_post_was_given_up_is_given_up_too() {
     assert_eq!(reasons.len(), 3, "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("never succeeded")));
     assert!(reasons.iter().any(|r| r.contains("chat.nonexistent")));
+}
+
+#[tokio::test]
+async fn an_answer_whose_response_url_expired_goes_to_the_persons_dm() {
+    let sim = simulator().await;
+    let store = Store::temporary().expect("store");
+    // A response_url Slack no longer knows (older than 30 minutes, after a restart).
+    let base = sim.api_url();
+    let expired = format!("{}hooks/T0C1TEAM01/gone", base.trim_end_matches("api/"));
+    let answer = OutboxMessage::respond(&expired, "You are not an approver of REQ-1.").if_refused(
+        vec![ALICE.to_owned()],
+        "You are not an approver of REQ-1".to_owned(),
+    );
+    queue(&store, answer).await;
+    let sender = Running::start(&store, client(&sim, Duration::from_secs(10)));
+    wait_for_dm(&sim, "alice", "the answer, in her DM").await;
+    settled(&store).await;
+    sender.stop().await;
+    let told = texts(&sim, "alice");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].starts_with("You are not an approver of REQ-1: (sent here because"),
+        "{told:?}"
+    );
 }

@@ -12,12 +12,16 @@ use crate::simulator::Inner;
 pub(super) const METHODS: &[MethodSpec] = &[
     spec("conversations.open", "im:write", open),
     spec("conversations.create", "channels:manage", create),
-    spec("conversations.invite", "channels:manage", invite),
+    spec(
+        "conversations.invite",
+        "channels:manage,groups:write",
+        invite,
+    ),
     spec("conversations.join", "channels:join", join),
     spec("conversations.setPurpose", "channels:manage", set_purpose),
     spec("conversations.setTopic", "channels:manage", set_topic),
-    spec("conversations.info", "channels:read", info),
-    spec("conversations.list", "channels:read", list),
+    spec("conversations.info", "channels:read,groups:read", info),
+    spec("conversations.list", "channels:read,groups:read", list),
     spec("conversations.archive", "channels:manage", archive),
 ];
 

@@ -36,7 +36,7 @@ fn scope_for(c: &Channel) -> &'static str {
     }
 }
 
-fn missing_scope(needed: &str, granted: &[String]) -> ApiError {
+pub(super) fn missing_scope(needed: &str, granted: &[String]) -> ApiError {
     let mut e = err("missing_scope");
     e.extra.insert("needed".into(), json!(needed));
     e.extra.insert("provided".into(), json!(granted.join(",")));
@@ -80,7 +80,7 @@ fn history(inner: &Inner, args: &Args) -> Reply {
     if c.is_private && !member {
         return Err(err("channel_not_found"));
     }
-    let granted = &inner.options.granted_scopes;
+    let granted = &w.scopes;
     let needed = scope_for(c);
     if !granted.iter().any(|g| g == needed) {
         return Err(missing_scope(needed, granted));

@@ -42,7 +42,8 @@ pub(crate) type Handler = fn(&Inner, &Args) -> Reply;
 pub(crate) struct MethodSpec {
     pub name: &'static str,
     pub token: Needs,
-    /// For `x-accepted-oauth-scopes`; empty when unknown.
+    /// For `x-accepted-oauth-scopes` and the `missing_scope` check: any one of these
+    /// (comma-separated) will do; empty when none is needed.
     pub scope: &'static str,
     pub handler: Handler,
 }
@@ -190,7 +191,8 @@ async fn api(
         }
     }
     if token_kind == TokenKind::Bot {
-        if let Ok(v) = HeaderValue::from_str(&inner.options.granted_scopes.join(",")) {
+        let scopes = inner.world().scopes.join(",");
+        if let Ok(v) = HeaderValue::from_str(&scopes) {
             h.insert("x-oauth-scopes", v);
         }
     }
@@ -250,6 +252,13 @@ fn run(inner: &Inner, method: &str, kind: TokenKind, args: Map<String, Value>) -
             return Outcome::Slack(err("not_allowed_token_type"))
         }
         _ => {}
+    }
+    if spec.token == Needs::Bot && !spec.scope.is_empty() {
+        let w = inner.world();
+        let granted = |scope: &str| w.scopes.iter().any(|s| s == scope);
+        if !spec.scope.split(',').any(granted) {
+            return Outcome::Slack(history::missing_scope(spec.scope, &w.scopes));
+        }
     }
     let channel = args.get("channel").and_then(Value::as_str);
     match inner.faults.take_failure(method, channel) {

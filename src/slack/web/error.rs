@@ -82,6 +82,7 @@ impl WebApiError {
 pub fn in_words(code: &str) -> String {
     match code {
         "already_in_channel" => "they are already in the channel",
+        "expired_url" => "(sent here because the answer came too late to show where you clicked)",
         "cant_invite" => "Slack does not let c1bot invite them (a deactivated account, or a guest)",
         "ura_max_channels" => "they are a single-channel guest, already in their one channel",
         "user_not_found" | "user_disabled" => "Slack does not know them any more (deactivated?)",

@@ -10,6 +10,7 @@ pub mod deadline;
 pub mod error;
 pub mod methods;
 pub mod pacing;
+pub mod respond;
 
 use std::fmt;
 use std::sync::Arc;
@@ -47,6 +48,19 @@ pub struct WebApiOptions {
     pub retry: RetryPolicy,
     /// Where call results and 429s are counted.
     pub metrics: Option<crate::metrics::Metrics>,
+    /// Told each time Slack answers `missing_scope`, with the scope(s) it needs.
+    pub on_missing_scope: Option<MissingScopeHook>,
+}
+
+/// Called with the scope Slack said a call needs (its `needed`, else the method's
+/// scopes joined with commas), so the features that need it can be switched off.
+#[derive(Clone)]
+pub struct MissingScopeHook(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl fmt::Debug for MissingScopeHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MissingScopeHook")
+    }
 }
 
 /// How hard the client tries before giving up on a call.
@@ -86,6 +100,7 @@ impl WebApiOptions {
             timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             metrics: None,
+            on_missing_scope: None,
         }
     }
 }
@@ -115,6 +130,7 @@ struct Inner {
     retry: RetryPolicy,
     pacer: PacerHandle,
     metrics: Option<crate::metrics::Metrics>,
+    on_missing_scope: Option<MissingScopeHook>,
 }
 
 #[derive(Clone, Default)]
@@ -153,6 +169,7 @@ impl WebApi {
                 retry: options.retry,
                 pacer: PacerHandle::default(),
                 metrics: options.metrics,
+                on_missing_scope: options.on_missing_scope,
             }),
         })
     }
@@ -275,6 +292,14 @@ impl WebApi {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Web API call"
         );
+        if let (Some(hook), Attempt::Done(Err(WebApiError::Slack { code, needed, .. }))) =
+            (&self.inner.on_missing_scope, &outcome)
+        {
+            if code == "missing_scope" {
+                let needed = needed.clone().unwrap_or_else(|| method.scopes.join(","));
+                (hook.0)(&needed);
+            }
+        }
         if let Some(metrics) = &self.inner.metrics {
             match &outcome {
                 Attempt::Done(Ok(_)) => metrics.web_call(method.name, "ok"),

@@ -268,6 +268,14 @@ impl Locked {
         }
         for new in after.iter().filter(|e| !before.contains(e)) {
             let entry = IndexKey::from_stored(new);
+            // A counted entry is a counter only: nothing looks records up by it.
+            if entry.counted {
+                *self
+                    .counts
+                    .entry(count_key(table, &entry.name))
+                    .or_default() += 1;
+                continue;
+            }
             tx.execute(
                 "INSERT INTO c1bot_index (tbl, name, key) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
@@ -275,12 +283,6 @@ impl Locked {
             )
             .await
             .ctx("writing an index row")?;
-            if entry.counted {
-                *self
-                    .counts
-                    .entry(count_key(table, &entry.name))
-                    .or_default() += 1;
-            }
         }
         Ok(())
     }
