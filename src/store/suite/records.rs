@@ -263,6 +263,10 @@ async fn index_entries_and_counts_follow_each_record_in_its_own_commit(store: St
         .collect();
     assert_eq!(alices, ["REQ-1", "REQ-2"]);
     assert_eq!(count(&store, "state:pending").await, 3);
+    assert!(
+        keys(&store, "state:pending").await.is_empty(),
+        "a counted entry is a counter only, not an index row"
+    );
 
     // REQ-2 changes hands and state; REQ-3 goes away.
     store
