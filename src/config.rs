@@ -8,12 +8,14 @@
 //! start anything: callers decide what to do with the values.
 //!
 //! Submodules: `token` (the two secrets), `values` (URL, command name, log format),
-//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`), `retention` (`[retention]`).
+//! `file` (TOML shape, unknown keys, line numbers), `audit` (`[audit]`), `retention`
+//! (`[retention]`), `store` (`[store]`: sled or a PostgreSQL URL, itself a secret).
 
 mod audit;
 mod features;
 mod file;
 mod retention;
+mod store;
 mod token;
 mod values;
 
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 pub use audit::{AuditConfig, DEFAULT_ANCHOR_EVERY};
 pub use retention::{RetentionConfig, DEFAULT_CLOSED_AFTER};
+pub use store::{DatabaseUrl, StoreConfig, C1BOT_DATABASE_URL};
 pub use token::{
     AppToken, BotToken, FoundToken, TokenError, TokenKind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN,
 };
@@ -93,8 +96,11 @@ const DEFAULT_CONNECTIONS: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// sled directory; relative paths are relative to the working directory.
+    /// sled directory; relative paths are relative to the working directory. Unused
+    /// when `store.url` names a PostgreSQL database.
     pub data_dir: PathBuf,
+    /// The backend: sled in `data_dir`, or PostgreSQL (`[store] url`, `C1BOT_DATABASE_URL`).
+    pub store: StoreConfig,
     pub slack: SlackConfig,
     pub socket: SocketConfig,
     pub log: LogConfig,
@@ -359,6 +365,7 @@ impl Config {
         let activity = activity_config(&file)?;
         let audit = audit::audit_config(&file)?;
         let retention = retention::retention_config(&file)?;
+        let store = store::store_config(&file, &var)?;
         let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
             None => Duration::ZERO,
             Some(text) => text
@@ -386,6 +393,7 @@ impl Config {
 
         Ok(Config {
             data_dir,
+            store,
             slack: SlackConfig {
                 app_token,
                 bot_token,

@@ -1,5 +1,6 @@
 //! The optional health and metrics listener: `/healthz` (the process is alive),
-//! `/readyz` (connected to Slack, store open) and `/metrics` (Prometheus text).
+//! `/readyz` (connected to Slack, store open; with a shared PostgreSQL store, serving or
+//! standing by) and `/metrics` (Prometheus text).
 //!
 //! Off by default; bound to 127.0.0.1 unless configured otherwise, because metrics
 //! name internal methods and counts that need not leave the host.
@@ -30,6 +31,8 @@ pub struct Health {
     pub metrics: Metrics,
     /// Further checks (the store is open, …).
     pub checks: Vec<ReadyCheck>,
+    /// With a shared (PostgreSQL) store: whether this instance serves or stands by.
+    pub role: Option<crate::app::leader::Role>,
     /// Shown, never failing.
     pub notes: Vec<ReadyNote>,
 }
@@ -40,6 +43,15 @@ pub async fn serve(
     health: Health,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
+    Ok(serve_task(addr, health, shutdown).await?.0)
+}
+
+/// [`serve`], also returning the task, which ends once the listener is closed.
+pub async fn serve_task(
+    addr: SocketAddr,
+    health: Health,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("binding the health listener on {addr}: {e}"))?;
@@ -49,7 +61,7 @@ pub async fn serve(
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(health);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;
@@ -58,10 +70,16 @@ pub async fn serve(
         }
     });
     tracing::info!(%bound, "health and metrics listener up");
-    Ok(bound)
+    Ok((bound, task))
 }
 
 async fn ready(State(health): State<Health>) -> impl IntoResponse {
+    if let Some(role) = health.role.as_ref().filter(|r| !r.is_serving()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("standby: {}\n", role.describe()),
+        );
+    }
     let mut problems = Vec::new();
     if health.socket.open_connections() == 0 {
         problems.push("no Socket Mode connection to Slack".to_owned());
@@ -74,7 +92,11 @@ async fn ready(State(health): State<Health>) -> impl IntoResponse {
         .map(|line| format!("degraded: {line}\n"))
         .collect();
     if problems.is_empty() {
-        (StatusCode::OK, format!("ready\n{notes}"))
+        let serving = match &health.role {
+            Some(role) => format!("ready: serving ({})\n{notes}", role.describe()),
+            None => format!("ready\n{notes}"),
+        };
+        (StatusCode::OK, serving)
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -49,6 +49,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy a sled data directory (c1bot stopped) into an empty PostgreSQL database:
+    /// every request, grant, timer, outbox message, journal row and audit entry.
+    MigrateStore {
+        /// The sled data directory to read.
+        #[arg(long, value_name = "DATA_DIR")]
+        from: PathBuf,
+        /// The PostgreSQL database to fill (postgres://…); C1BOT_DATABASE_URL if not given.
+        #[arg(long, value_name = "URL", env = "C1BOT_DATABASE_URL")]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +109,9 @@ fn main() -> ExitCode {
         println!("{} problem(s) found", problems.len());
         return ExitCode::FAILURE;
     }
+    if let Some(Command::MigrateStore { from, to }) = &cli.command {
+        return migrate_store(from, to);
+    }
     let mode = match &cli.command {
         Some(Command::Demo) => Mode::Demo,
         Some(
@@ -107,7 +120,8 @@ fn main() -> ExitCode {
             | Command::Healthcheck
             | Command::Backup { .. }
             | Command::Policy { .. }
-            | Command::Audit { .. },
+            | Command::Audit { .. }
+            | Command::MigrateStore { .. },
         ) => Mode::Offline,
         Some(Command::Run) | None => Mode::Run,
     };
@@ -227,6 +241,46 @@ fn policy_command(config: &Config, command: &PolicyCommand) -> ExitCode {
     }
 }
 
+/// The audit log as JSON lines: from the PostgreSQL database the config names, or
+/// from the sled data directory (through a running instance's admin socket).
+async fn audit_export(config: &Config) -> Result<Vec<u8>, String> {
+    let Some(url) = &config.store.url else {
+        return c1bot::app::admin::audit_export(&config.data_dir).await;
+    };
+    let store = c1bot::store::Store::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    store
+        .export_audit(&mut out)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// The audit chain verified, wherever the config keeps it (see [`audit_export`]).
+async fn audit_verify(
+    config: &Config,
+    head: Option<&c1bot::store::AuditAnchor>,
+) -> Result<c1bot::app::admin::Verified, String> {
+    let Some(url) = &config.store.url else {
+        return c1bot::app::admin::audit_verify(&config.data_dir, head).await;
+    };
+    let store = c1bot::store::Store::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let verified = store
+        .verify_audit_against(head)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(c1bot::app::admin::Verified {
+        count: verified.count,
+        problem: verified
+            .problem
+            .map(|p| format!("entry {}: {}", p.seq, p.reason)),
+    })
+}
+
 fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -241,27 +295,24 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
     // Through the running instance's admin socket when there is one (sled allows one
     // process per data directory), else straight from the directory.
     match command {
-        AuditCommand::Export => {
-            match runtime.block_on(c1bot::app::admin::audit_export(&config.data_dir)) {
-                Ok(lines) => {
-                    use std::io::Write;
-                    if let Err(error) = std::io::stdout().lock().write_all(&lines) {
-                        eprintln!("c1bot: writing the export: {error}");
-                        return ExitCode::FAILURE;
-                    }
-                    let count = lines.iter().filter(|b| **b == b'\n').count();
-                    eprintln!("c1bot: exported {count} audit entries");
-                    ExitCode::SUCCESS
+        AuditCommand::Export => match runtime.block_on(audit_export(config)) {
+            Ok(lines) => {
+                use std::io::Write;
+                if let Err(error) = std::io::stdout().lock().write_all(&lines) {
+                    eprintln!("c1bot: writing the export: {error}");
+                    return ExitCode::FAILURE;
                 }
-                Err(error) => {
-                    eprintln!("c1bot: {error}");
-                    ExitCode::FAILURE
-                }
+                let count = lines.iter().filter(|b| **b == b'\n').count();
+                eprintln!("c1bot: exported {count} audit entries");
+                ExitCode::SUCCESS
             }
-        }
+            Err(error) => {
+                eprintln!("c1bot: {error}");
+                ExitCode::FAILURE
+            }
+        },
         AuditCommand::Verify { head } => {
-            let verify = c1bot::app::admin::audit_verify(&config.data_dir, head.as_ref());
-            match runtime.block_on(verify) {
+            match runtime.block_on(audit_verify(config, head.as_ref())) {
                 Ok(verified) => match verified.problem {
                     None => {
                         let against = match head {
@@ -288,6 +339,10 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
                 }
             }
         }
+        AuditCommand::Prune { .. } if config.store.url.is_some() => {
+            eprintln!("c1bot: audit prune works on a sled data directory; on PostgreSQL it is not available yet");
+            ExitCode::FAILURE
+        }
         AuditCommand::Prune { through, export } => {
             let prune = c1bot::app::admin::audit_prune(&config.data_dir, through, export);
             match runtime.block_on(prune) {
@@ -304,7 +359,63 @@ fn audit_command(config: &Config, command: &AuditCommand) -> ExitCode {
     }
 }
 
+/// `c1bot migrate-store`: sled → PostgreSQL, then a check of the copy.
+fn migrate_store(from: &std::path::Path, to: &str) -> ExitCode {
+    let url = match c1bot::config::DatabaseUrl::parse(to) {
+        Ok(url) => url,
+        Err(problem) => {
+            eprintln!("c1bot: --to {problem}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("c1bot: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let sled = c1bot::store::SledStore::open(from)?;
+        let pg = c1bot::store::PgStore::connect(&url).await?;
+        let copied = c1bot::store::migrate::sled_to_postgres(&sled, &pg).await?;
+        let verified = pg.verify_audit().await?;
+        Ok::<_, c1bot::store::StoreError>((copied, verified))
+    });
+    match outcome {
+        Ok((copied, verified)) if verified.is_ok() && verified.count == copied.audit => {
+            println!(
+                "migrated {} to {url}: {} records, {} outbox messages, {} timers, {} journal rows ({} keys, {} given up), {} counters, {} audit entries (chain verified)",
+                from.display(),
+                copied.records,
+                copied.outbox,
+                copied.timers,
+                copied.journal,
+                copied.journal_keys,
+                copied.journal_failed,
+                copied.counters,
+                copied.audit,
+            );
+            ExitCode::SUCCESS
+        }
+        Ok((_, verified)) => {
+            eprintln!("c1bot: the copied audit log does not verify: {verified:?}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("c1bot: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.store.url.is_some() {
+        // A shared PostgreSQL store: serve only while holding the lease.
+        let shutdown = CancellationToken::new();
+        tokio::spawn(on_signal(shutdown.clone()));
+        return c1bot::app::leader::run(&config, shutdown).await;
+    }
     let running = c1bot::app::start(&config).await?;
     let shutdown = running.shutdown_token();
     tokio::spawn(on_signal(shutdown));

@@ -22,6 +22,7 @@ pub mod handler;
 pub mod home_campaigns;
 pub mod home_refresh;
 pub mod journal;
+pub mod leader;
 pub mod mrkdwn;
 pub mod notify;
 pub mod one_line;
@@ -188,11 +189,25 @@ fn socket_options(config: &Config) -> SocketOptions {
 }
 
 /// Opens the store, checks the bot token, then starts Socket Mode and the outbox
-/// sender in the background.
+/// sender in the background. With a PostgreSQL store shared by several instances,
+/// use [`leader::run`], which starts this only while holding the lease.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     // The store first: a second c1bot on the same directory stops here, before it
     // touches Slack.
-    let store = Store::open(&config.data_dir)?;
+    let store = match &config.store.url {
+        Some(url) => Store::connect(url).await?,
+        None => Store::open(&config.data_dir)?,
+    };
+    start_on(config, store, None).await
+}
+
+/// [`start`] on a store already open; `role` is this instance's lease (shared
+/// PostgreSQL store), reported by `/readyz` and the `c1bot_leader` gauge.
+pub async fn start_on(
+    config: &Config,
+    store: Store,
+    role: Option<leader::Role>,
+) -> anyhow::Result<Running> {
     // Data written before the indexes existed (or under an older definition of them)
     // is indexed once, before anything reads through them.
     store
@@ -212,6 +227,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let policies = Policies::load(&config.policies_dir).context("loading policies")?;
     let templates = Templates::load(&config.blocks_dir).context("loading Block Kit templates")?;
     let metrics = Metrics::default();
+    if let Some(role) = &role {
+        role.report(&metrics);
+    }
     let features = crate::features::Availability::new(config.features.clone(), metrics.clone());
     let web = web_api_with(config, Some(metrics.clone()), Some(&features))?;
     let (team, granted) = check_bot_token(&web).await?;
@@ -384,6 +402,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 metrics: metrics.clone(),
                 checks: vec![loops_check, features_check(&features)],
                 notes: vec![features_notes(&features)],
+                role: role.clone(),
             };
             Some(crate::health::serve(addr, health, sender_stop.clone()).await?)
         }

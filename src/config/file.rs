@@ -32,6 +32,7 @@ pub(super) struct RawFile {
     pub features: RawFeatures,
     pub retention: RawRetention,
     pub health: RawHealth,
+    pub store: RawStore,
     /// A separate catalog file, relative to this file's directory.
     pub catalog_file: Option<PathBuf>,
     /// The catalog written inline; validated in [`ParsedFile::parse`].
@@ -105,6 +106,12 @@ pub(super) struct RawRetention {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawHealth {
     pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawStore {
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -28,8 +28,10 @@ pub struct Change {
     invalid: Option<String>,
 }
 
+/// One operation of a [`Change`], in the order it was added (read by each backend's
+/// commit path).
 #[derive(Debug, Clone)]
-enum Op {
+pub(crate) enum Op {
     Expect {
         table: Table,
         key: String,
@@ -88,6 +90,16 @@ impl Change {
 
     pub(crate) fn stamp(&self) -> Option<DateTime<Utc>> {
         self.at
+    }
+
+    /// The operations, in the order they were added.
+    pub(crate) fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// Why this change cannot be committed, if it cannot.
+    pub(crate) fn invalid(&self) -> Option<&str> {
+        self.invalid.as_deref()
     }
 
     /// Aborts the commit with [`CommitError::Conflict`] unless `key`'s revision is

@@ -1,7 +1,8 @@
 //! The store's errors: opening a data directory, reading, and committing.
 //!
-//! Text shown to an operator names the directory and says what to do; sled's own
-//! error is kept as the source for the log.
+//! Text shown to an operator names the directory (sled) or the database (PostgreSQL,
+//! its URL without the password) and says what to do; the driver's own error is kept
+//! as the source for the log.
 
 use std::path::PathBuf;
 
@@ -50,11 +51,60 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot use the PostgreSQL database {database}: {detail}")]
+    Connect { database: String, detail: String },
+    #[error("the PostgreSQL database {database} holds c1bot schema version {found}, newer than this build knows (up to {supported}): run the newer c1bot, or restore a dump taken before the upgrade")]
+    NewerSchema {
+        database: String,
+        found: i32,
+        supported: i32,
+    },
+    #[error("database error while {context}: {detail}")]
+    Postgres {
+        context: &'static str,
+        detail: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The write was refused because this process no longer holds the lease that
+    /// fences writes (another instance took over): nothing was written.
+    #[error("fenced: the lease {lease:?} is now held under token {found:?}, not ours ({ours}); nothing was written")]
+    Fenced {
+        lease: String,
+        ours: i64,
+        found: Option<i64>,
+    },
+    #[error("{what} is not available on the {backend} backend")]
+    Unsupported {
+        what: &'static str,
+        backend: &'static str,
+    },
 }
 
 impl StoreError {
     pub(crate) fn storage(context: &'static str, source: sled::Error) -> Self {
         StoreError::Storage { context, source }
+    }
+
+    /// A PostgreSQL error with what c1bot was doing and the server's own message.
+    pub(crate) fn postgres(context: &'static str, source: tokio_postgres::Error) -> Self {
+        let detail = match source.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => match std::error::Error::source(&source) {
+                Some(cause) => format!("{source}: {cause}"),
+                None => source.to_string(),
+            },
+        };
+        StoreError::Postgres {
+            context,
+            detail,
+            source,
+        }
+    }
+
+    /// Whether this write was refused by the fence (see [`StoreError::Fenced`]).
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, StoreError::Fenced { .. })
     }
 
     pub(crate) fn decode(table: Table, key: &[u8], detail: impl ToString) -> Self {
@@ -82,6 +132,11 @@ pub enum CommitError {
 }
 
 impl CommitError {
+    /// The commit was refused because another instance holds the lease now.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, CommitError::Storage(e) if e.is_fenced())
+    }
+
     /// The conflict was on a journal row: its envelope was processed already (by
     /// another task or before a restart), so this attempt must stop, not retry.
     pub fn already_processed(&self) -> bool {

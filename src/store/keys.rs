@@ -182,7 +182,7 @@ pub(crate) fn seq_from_key(key: &[u8]) -> Option<u64> {
 
 /// Milliseconds since the epoch; instants before 1970 sort as 1970 (no timer is
 /// ever due that early, and an unsigned key keeps the byte order simple).
-fn due_ms(due: DateTime<Utc>) -> u64 {
+pub(crate) fn due_ms(due: DateTime<Utc>) -> u64 {
     u64::try_from(due.timestamp_millis()).unwrap_or(0)
 }
 
@@ -205,6 +205,16 @@ pub(crate) fn timers_due_bound(now: DateTime<Utc>) -> [u8; 8] {
 pub(crate) fn timer_due_from_key(key: &[u8]) -> Option<DateTime<Utc>> {
     let ms = i64::try_from(seq_from_key(key)?).ok()?;
     Utc.timestamp_millis_opt(ms).single()
+}
+
+/// The parts of a [`timer_key`]: due (ms since the epoch), subject and kind.
+pub(crate) fn parse_timer_key(key: &[u8]) -> Option<(u64, String, String)> {
+    let due = seq_from_key(key)?;
+    let rest = key.get(8..)?;
+    let nul = rest.iter().position(|b| *b == 0)?;
+    let subject = std::str::from_utf8(&rest[..nul]).ok()?;
+    let kind = std::str::from_utf8(&rest[nul + 1..]).ok()?;
+    Some((due, subject.to_owned(), kind.to_owned()))
 }
 
 /// Why a subject or kind cannot go into a timer key.
@@ -249,6 +259,18 @@ mod tests {
         assert_eq!(timer_due_from_key(&late_a), Some(t(2_000)));
         assert!(late_a.as_slice() < timers_due_bound(t(2_000)).as_slice());
         assert!(late_a.as_slice() >= timers_due_bound(t(1_999)).as_slice());
+    }
+
+    #[test]
+    fn a_timer_key_parses_back_into_its_parts() {
+        let due = Utc.timestamp_millis_opt(1_234).single().expect("valid");
+        let key = timer_key(due, "REQ-1042", "expiry");
+        assert_eq!(
+            parse_timer_key(&key),
+            Some((1_234, "REQ-1042".to_owned(), "expiry".to_owned()))
+        );
+        assert_eq!(parse_timer_key(b"short"), None);
+        assert_eq!(parse_timer_key(&key[..12]), None, "no NUL: not a timer key");
     }
 
     #[test]

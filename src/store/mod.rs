@@ -1,5 +1,6 @@
 //! The store: c1bot's only persistence, behind one interface ([`Store`]) with a
-//! backend chosen at start-up: [`SledStore`] (embedded, the default).
+//! backend chosen at start-up: [`SledStore`] (embedded, the default) or [`PgStore`]
+//! (PostgreSQL, which several instances may share under a lease, see `postgres`).
 //!
 //! Owns the versioned record envelope, atomic commits of a state change together with
 //! its outbox messages, audit entries, timers and journal completions ([`Change`]),
@@ -19,9 +20,11 @@ mod error;
 mod index;
 mod journal;
 mod keys;
+pub mod migrate;
 mod outbox;
 mod outbox_index;
 mod outbox_pending;
+pub mod postgres;
 mod quarantine;
 mod records;
 mod sled_store;
@@ -30,6 +33,8 @@ mod tx;
 
 #[cfg(test)]
 mod outbox_tests;
+#[cfg(test)]
+mod suite;
 #[cfg(test)]
 mod tests;
 
@@ -46,6 +51,7 @@ pub use quarantine::Quarantined;
 pub use records::{IndexKey, Record, Versioned};
 pub use timers::{DueTimers, TimerEntry};
 
+pub use postgres::{Fence, PgStore};
 pub use sled_store::SledStore;
 
 use std::path::Path;
@@ -62,6 +68,7 @@ pub struct Store {
 #[derive(Clone, Debug)]
 enum Backend {
     Sled(SledStore),
+    Postgres(PgStore),
 }
 
 impl From<SledStore> for Store {
@@ -72,7 +79,28 @@ impl From<SledStore> for Store {
     }
 }
 
+impl From<PgStore> for Store {
+    fn from(pg: PgStore) -> Self {
+        Store {
+            backend: Backend::Postgres(pg),
+        }
+    }
+}
+
 impl Store {
+    /// Connects to the PostgreSQL database at `url` and brings its schema up to date.
+    pub async fn connect(url: &crate::config::DatabaseUrl) -> Result<Store, StoreError> {
+        Ok(PgStore::connect(url).await?.into())
+    }
+
+    /// The PostgreSQL backend, when that is what holds the store.
+    pub fn postgres(&self) -> Option<&PgStore> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sled(_) => None,
+        }
+    }
+
     /// Opens (creating if needed) a sled database in `dir`. Refused with
     /// [`StoreError::Locked`] while another process has it open.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
@@ -88,6 +116,7 @@ impl Store {
     pub fn sled(&self) -> Option<&SledStore> {
         match &self.backend {
             Backend::Sled(sled) => Some(sled),
+            Backend::Postgres(_) => None,
         }
     }
 
@@ -104,6 +133,7 @@ impl Store {
     ) -> Result<Option<Versioned<T>>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.get(table, key),
+            Backend::Postgres(p) => p.get(table, key).await,
         }
     }
 
@@ -116,6 +146,7 @@ impl Store {
     ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.index_scan(table, name),
+            Backend::Postgres(p) => p.index_scan(table, name).await,
         }
     }
 
@@ -123,6 +154,7 @@ impl Store {
     pub async fn index_keys(&self, table: Table, name: &str) -> Result<Vec<String>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.index_keys(table, name),
+            Backend::Postgres(p) => p.index_keys(table, name).await,
         }
     }
 
@@ -130,6 +162,7 @@ impl Store {
     pub async fn count(&self, table: Table, name: &str) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.count(table, name),
+            Backend::Postgres(p) => p.count(table, name).await,
         }
     }
 
@@ -142,6 +175,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.reindex::<T>(table, version).await,
+            Backend::Postgres(p) => p.reindex::<T>(table, version).await,
         }
     }
 
@@ -154,6 +188,7 @@ impl Store {
     ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.scan_prefix(table, prefix),
+            Backend::Postgres(p) => p.scan_prefix(table, prefix).await,
         }
     }
 
@@ -161,6 +196,7 @@ impl Store {
     pub async fn commit(&self, change: Change) -> Result<Committed, CommitError> {
         match &self.backend {
             Backend::Sled(s) => s.commit(change).await,
+            Backend::Postgres(p) => p.commit(change).await,
         }
     }
 
@@ -168,6 +204,7 @@ impl Store {
     pub async fn commit_unhurried(&self, change: Change) -> Result<Committed, CommitError> {
         match &self.backend {
             Backend::Sled(s) => s.commit_unhurried(change).await,
+            Backend::Postgres(p) => p.commit_unhurried(change).await,
         }
     }
 
@@ -175,6 +212,7 @@ impl Store {
     pub async fn commit_all(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
         match &self.backend {
             Backend::Sled(s) => s.commit_all(changes).await,
+            Backend::Postgres(p) => p.commit_all(changes).await,
         }
     }
 
@@ -185,6 +223,7 @@ impl Store {
     ) -> Result<Committed, CommitError> {
         match &self.backend {
             Backend::Sled(s) => s.commit_numbered(build).await,
+            Backend::Postgres(p) => p.commit_numbered(build).await,
         }
     }
 
@@ -192,6 +231,7 @@ impl Store {
     pub async fn flush(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.flush().await,
+            Backend::Postgres(_) => Ok(()),
         }
     }
 
@@ -202,6 +242,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.export_audit(w),
+            Backend::Postgres(p) => p.export_audit(w).await,
         }
     }
 
@@ -209,6 +250,7 @@ impl Store {
     pub async fn audit_head(&self) -> Result<Option<AuditAnchor>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.audit_head(),
+            Backend::Postgres(p) => p.audit_head().await,
         }
     }
 
@@ -220,6 +262,7 @@ impl Store {
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.audit_after(seq).take(limit).collect(),
+            Backend::Postgres(p) => p.audit_after(seq, limit).await,
         }
     }
 
@@ -227,6 +270,7 @@ impl Store {
     pub async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.verify_audit(),
+            Backend::Postgres(p) => p.verify_audit().await,
         }
     }
 
@@ -237,6 +281,7 @@ impl Store {
     ) -> Result<AuditVerification, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.verify_audit_against(anchor),
+            Backend::Postgres(p) => p.verify_audit_against(anchor).await,
         }
     }
 
@@ -249,6 +294,7 @@ impl Store {
     ) -> Result<Journaled, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal(keys, envelope, now).await,
+            Backend::Postgres(p) => p.journal(keys, envelope, now).await,
         }
     }
 
@@ -256,6 +302,7 @@ impl Store {
     pub async fn journal_pending(&self) -> Result<PendingJournal, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_pending(),
+            Backend::Postgres(p) => p.journal_pending().await,
         }
     }
 
@@ -263,6 +310,7 @@ impl Store {
     pub async fn journal_entry(&self, id: JournalId) -> Result<Option<JournalEntry>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_entry(id),
+            Backend::Postgres(p) => p.journal_entry(id).await,
         }
     }
 
@@ -275,6 +323,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_retry(id, error, next_at).await,
+            Backend::Postgres(p) => p.journal_retry(id, error, next_at).await,
         }
     }
 
@@ -289,6 +338,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_give_up(id, reason, audit, then, now).await,
+            Backend::Postgres(p) => p.journal_give_up(id, reason, audit, then, now).await,
         }
     }
 
@@ -296,6 +346,7 @@ impl Store {
     pub async fn journal_failed_count(&self) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.journal_failed_count(),
+            Backend::Postgres(p) => p.journal_failed_count().await,
         }
     }
 
@@ -307,6 +358,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.prune_journal_keys(now, limit).await,
+            Backend::Postgres(p) => p.prune_journal_keys(now, limit).await,
         }
     }
 
@@ -319,6 +371,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outbox_delivered(id, posted, now).await,
+            Backend::Postgres(p) => p.outbox_delivered(id, posted, now).await,
         }
     }
 
@@ -337,6 +390,10 @@ impl Store {
                 s.outbox_failed(id, error, give_up, maybe_posted, now, then)
                     .await
             }
+            Backend::Postgres(p) => {
+                p.outbox_failed(id, error, give_up, maybe_posted, now, then)
+                    .await
+            }
         }
     }
 
@@ -344,6 +401,7 @@ impl Store {
     pub async fn slack_ref(&self, key: &str) -> Result<Option<SlackRef>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.slack_ref(key),
+            Backend::Postgres(p) => p.slack_ref(key).await,
         }
     }
 
@@ -351,6 +409,7 @@ impl Store {
     pub async fn slack_refs(&self, prefix: &str) -> Result<Vec<(String, SlackRef)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.slack_refs(prefix),
+            Backend::Postgres(p) => p.slack_refs(prefix).await,
         }
     }
 
@@ -358,6 +417,7 @@ impl Store {
     pub async fn outbox_changed(&self) {
         match &self.backend {
             Backend::Sled(s) => s.outbox_changed().await,
+            Backend::Postgres(p) => p.outbox_changed().await,
         }
     }
 
@@ -365,6 +425,7 @@ impl Store {
     pub async fn pending_outbox(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.pending_outbox(),
+            Backend::Postgres(p) => p.pending_outbox().await,
         }
     }
 
@@ -372,6 +433,7 @@ impl Store {
     pub async fn outbox_resume(&self) -> Result<OutboxScan, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outbox_resume(),
+            Backend::Postgres(p) => p.outbox_resume().await,
         }
     }
 
@@ -379,6 +441,7 @@ impl Store {
     pub fn take_committed_outbox(&self) -> Vec<u64> {
         match &self.backend {
             Backend::Sled(s) => s.take_committed_outbox(),
+            Backend::Postgres(p) => p.take_committed_outbox(),
         }
     }
 
@@ -386,6 +449,7 @@ impl Store {
     pub async fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outbox_entry(id),
+            Backend::Postgres(p) => p.outbox_entry(id).await,
         }
     }
 
@@ -397,6 +461,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outbox_attempt_started(id, now).await,
+            Backend::Postgres(p) => p.outbox_attempt_started(id, now).await,
         }
     }
 
@@ -404,6 +469,7 @@ impl Store {
     pub fn outbox_queued_to(&self, channel_or_user: &str) -> usize {
         match &self.backend {
             Backend::Sled(s) => s.outbox_queued_to(channel_or_user),
+            Backend::Postgres(p) => p.outbox_queued_to(channel_or_user),
         }
     }
 
@@ -411,6 +477,7 @@ impl Store {
     pub fn outbox_depth(&self) -> usize {
         match &self.backend {
             Backend::Sled(s) => s.outbox_depth(),
+            Backend::Postgres(p) => p.outbox_depth(),
         }
     }
 
@@ -424,6 +491,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.quarantine(table, key, reason, now).await,
+            Backend::Postgres(p) => p.quarantine(table, key, reason, now).await,
         }
     }
 
@@ -431,6 +499,7 @@ impl Store {
     pub async fn quarantined_count(&self, table: Table) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.quarantined_count(table),
+            Backend::Postgres(p) => p.quarantined_count(table).await,
         }
     }
 
@@ -441,6 +510,7 @@ impl Store {
     ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.due_timers(now),
+            Backend::Postgres(p) => p.due_timers(now).await,
         }
     }
 
@@ -452,6 +522,7 @@ impl Store {
     ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.timers_of_kind_before(kind, until),
+            Backend::Postgres(p) => p.timers_of_kind_before(kind, until).await,
         }
     }
 
@@ -463,6 +534,7 @@ impl Store {
     ) -> Result<DueTimers, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.due_timers_limit(now, limit),
+            Backend::Postgres(p) => p.due_timers_limit(now, limit).await,
         }
     }
 
@@ -470,6 +542,7 @@ impl Store {
     pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.next_timer_due(),
+            Backend::Postgres(p) => p.next_timer_due().await,
         }
     }
 
@@ -477,6 +550,7 @@ impl Store {
     pub async fn timers_changed(&self) {
         match &self.backend {
             Backend::Sled(s) => s.timers_changed().await,
+            Backend::Postgres(p) => p.timers_changed().await,
         }
     }
 }

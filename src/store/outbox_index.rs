@@ -5,12 +5,16 @@
 //! - how many entries are queued to each conversation (the `channel` argument as
 //!   queued, e.g. a user id for a DM), and in all.
 //!
-//! Exact within the process: every path that adds outbox rows notes them here under
-//! one lock taken around its transaction (so notes are in id order), and every path
-//! that removes a row settles it here. Rebuilt from the table when the store opens.
-//! Owns no persistence; the table is the truth and this is a view of it.
+//! Exact within the process: every path that adds outbox rows notes them here, and
+//! every path that removes a row settles it here. Rebuilt from the table when the store
+//! opens. Owns no persistence; the table is the truth and this is a view of it.
+//!
+//! Ids are handed out in id order. sled notes them under one lock taken around its
+//! transaction, so they arrive in order; PostgreSQL commits concurrently, so a
+//! transaction *reserves* the ids it allocated (while it holds the counter's row lock)
+//! and no later id is handed out until that reservation is noted or abandoned.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Default)]
@@ -23,8 +27,12 @@ pub(crate) struct OutboxIndex {
 
 #[derive(Default)]
 struct State {
-    /// (outbox id, the store's write count when it was committed), in id order.
-    fresh: VecDeque<(u64, u64)>,
+    /// outbox id -> the store's write count when it was committed.
+    fresh: BTreeMap<u64, u64>,
+    /// Ids allocated by transactions not yet committed or rolled back (PostgreSQL).
+    reserved: BTreeSet<u64>,
+    /// Ids below this were covered by a start-up scan: never handed out as fresh.
+    floor: u64,
     queued: HashMap<String, usize>,
     total: usize,
 }
@@ -43,8 +51,37 @@ impl OutboxIndex {
     pub(crate) fn note(&self, entries: &[(u64, Option<String>)], written: u64) {
         let mut state = self.state();
         for (id, channel) in entries {
-            state.fresh.push_back((*id, written));
+            if *id >= state.floor {
+                state.fresh.insert(*id, written);
+            }
             state.count(channel.as_deref());
+        }
+    }
+
+    /// Holds back every id from `ids` on until [`OutboxIndex::note_reserved`] or
+    /// [`OutboxIndex::abandon`]: a transaction allocated them and has not ended yet.
+    pub(crate) fn reserve(&self, ids: &[u64]) {
+        self.state().reserved.extend(ids.iter().copied());
+    }
+
+    /// The reserved ids committed: noted (as [`OutboxIndex::note`]) and released at once,
+    /// so no later id can be handed out in between.
+    pub(crate) fn note_reserved(&self, entries: &[(u64, Option<String>)], written: u64) {
+        let mut state = self.state();
+        for (id, channel) in entries {
+            state.reserved.remove(id);
+            if *id >= state.floor {
+                state.fresh.insert(*id, written);
+            }
+            state.count(channel.as_deref());
+        }
+    }
+
+    /// The reserved ids were rolled back: they hold nothing back any more.
+    pub(crate) fn abandon(&self, ids: &[u64]) {
+        let mut state = self.state();
+        for id in ids {
+            state.reserved.remove(id);
         }
     }
 
@@ -67,23 +104,28 @@ impl OutboxIndex {
         }
     }
 
-    /// Fresh ids whose commit a flush covers (`flushed`), oldest first; later ones stay.
+    /// Fresh ids whose commit a flush covers (`flushed`), oldest first, up to the
+    /// first one that is not covered or that a reservation holds back; later ones stay.
     pub(crate) fn take_fresh(&self, flushed: u64) -> Vec<u64> {
         let mut state = self.state();
+        let held_from = state.reserved.first().copied().unwrap_or(u64::MAX);
         let mut out = Vec::new();
-        while let Some(&(id, written)) = state.fresh.front() {
-            if written > flushed {
+        while let Some((&id, &written)) = state.fresh.first_key_value() {
+            if written > flushed || id > held_from {
                 break;
             }
-            state.fresh.pop_front();
+            state.fresh.pop_first();
             out.push(id);
         }
         out
     }
 
-    /// Forgets fresh ids below `from` (a start-up scan covers them).
+    /// Forgets fresh ids below `from`, now and when noted later (a start-up scan
+    /// covers them).
     pub(crate) fn forget_fresh_below(&self, from: u64) {
-        self.state().fresh.retain(|(id, _)| *id >= from);
+        let mut state = self.state();
+        state.floor = state.floor.max(from);
+        state.fresh.retain(|id, _| *id >= from);
     }
 
     #[cfg(test)]
@@ -140,5 +182,30 @@ mod tests {
         assert_eq!(index.total(), 2);
         index.forget_fresh_below(3);
         assert_eq!(index.take_fresh(1), vec![3]);
+    }
+
+    #[test]
+    fn a_reservation_holds_back_later_ids_until_it_is_noted_or_abandoned() {
+        let index = OutboxIndex::default();
+        index.reserve(&[5, 6]);
+        // A later transaction committed first: its id waits for 5 and 6.
+        index.note_reserved(&[(7, None)], 0);
+        assert_eq!(index.take_fresh(u64::MAX), Vec::<u64>::new());
+        index.note_reserved(&[(5, None), (6, None)], 0);
+        assert_eq!(index.take_fresh(u64::MAX), vec![5, 6, 7]);
+        index.reserve(&[8]);
+        index.note_reserved(&[(9, None)], 0);
+        index.abandon(&[8]);
+        assert_eq!(index.take_fresh(u64::MAX), vec![9]);
+        assert_eq!(index.total(), 4);
+    }
+
+    #[test]
+    fn ids_below_a_resume_floor_are_counted_but_never_handed_out() {
+        let index = OutboxIndex::default();
+        index.forget_fresh_below(10);
+        index.note(&[(9, Some("U1".into())), (10, None)], 0);
+        assert_eq!(index.take_fresh(u64::MAX), vec![10]);
+        assert_eq!(index.queued_to("U1"), 1);
     }
 }

@@ -173,20 +173,29 @@ struct Raw<'a> {
 pub(crate) fn decode<T: Record>(bytes: &[u8]) -> Result<Versioned<T>, DecodeError> {
     let raw: Raw<'_> =
         serde_json::from_slice(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    let data = match raw.v.cmp(&T::VERSION) {
+    decode_parts(raw.v, raw.rev, raw.data.get())
+}
+
+/// [`decode`] for an envelope whose parts are stored apart (PostgreSQL's columns).
+pub(crate) fn decode_parts<T: Record>(
+    v: u32,
+    rev: u64,
+    data: &str,
+) -> Result<Versioned<T>, DecodeError> {
+    let data = match v.cmp(&T::VERSION) {
         std::cmp::Ordering::Equal => {
-            T::decode(raw.data.get()).map_err(|e| DecodeError::Malformed(e.to_string()))?
+            T::decode(data).map_err(|e| DecodeError::Malformed(e.to_string()))?
         }
         std::cmp::Ordering::Greater => {
             return Err(DecodeError::Newer {
-                found: raw.v,
+                found: v,
                 supported: T::VERSION,
             })
         }
         std::cmp::Ordering::Less => {
-            let mut value: serde_json::Value = serde_json::from_str(raw.data.get())
-                .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-            for from in raw.v..T::VERSION {
+            let mut value: serde_json::Value =
+                serde_json::from_str(data).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+            for from in v..T::VERSION {
                 value = T::upgrade(from, value).map_err(DecodeError::Malformed)?;
             }
             let text = value.to_string();
@@ -195,7 +204,7 @@ pub(crate) fn decode<T: Record>(bytes: &[u8]) -> Result<Versioned<T>, DecodeErro
     };
     Ok(Versioned {
         v: T::VERSION,
-        rev: raw.rev,
+        rev,
         data,
     })
 }

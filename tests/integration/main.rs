@@ -16,6 +16,8 @@ mod crash_after_ack;
 mod dm;
 mod grants;
 mod helpers;
+mod high_availability;
+mod migrate_store;
 mod on_behalf;
 mod one_line;
 mod operations;

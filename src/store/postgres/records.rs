@@ -1,0 +1,333 @@
+//! Keyed, revisioned records (`c1bot_records`): reads, and the row locks and writes a
+//! transaction makes to them.
+//!
+//! A row holds the envelope's parts: `v` (the data's format version), `rev` (1 on
+//! creation, +1 per write) and `data`. A transaction reads a record's revision with
+//! `SELECT … FOR UPDATE` before it compares or writes it, so a compare-and-set holds
+//! until the transaction ends; a key found absent is inserted with a plain `INSERT`,
+//! so two transactions creating it at once cannot both succeed (the second fails with
+//! a unique violation, reported as a conflict or retried).
+
+use std::collections::{BTreeMap, HashMap};
+
+use deadpool_postgres::Transaction;
+
+use super::{Ctx, PgStore};
+use crate::store::keys::count_key;
+use crate::store::records::{self, Record};
+use crate::store::{IndexKey, StoreError, Table, Versioned};
+
+impl PgStore {
+    /// The record under `key`, with its format version and revision.
+    pub async fn get<T: Record>(
+        &self,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<Versioned<T>>, StoreError> {
+        readable(table)?;
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT v, rev, data::text FROM c1bot_records WHERE tbl = $1 AND key = $2",
+                &[&table.name(), &key],
+            )
+            .await
+            .ctx("reading a record")?;
+        row.map(|row| decode(table, key, row.get(0), row.get(1), row.get(2)))
+            .transpose()
+    }
+
+    /// Every record whose key starts with `prefix`, in key (byte) order.
+    pub async fn scan_prefix<T: Record>(
+        &self,
+        table: Table,
+        prefix: &str,
+    ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
+        readable(table)?;
+        let client = self.client().await?;
+        let rows = match prefix_end(prefix) {
+            Some(end) => {
+                client
+                    .query(
+                        "SELECT key, v, rev, data::text FROM c1bot_records \
+                     WHERE tbl = $1 AND key >= $2 AND key < $3 ORDER BY key",
+                        &[&table.name(), &prefix, &end],
+                    )
+                    .await
+            }
+            None => {
+                client
+                    .query(
+                        "SELECT key, v, rev, data::text FROM c1bot_records \
+                     WHERE tbl = $1 AND key >= $2 ORDER BY key",
+                        &[&table.name(), &prefix],
+                    )
+                    .await
+            }
+        }
+        .ctx("scanning records")?;
+        rows.iter()
+            .map(|row| {
+                let key: String = row.get(0);
+                let record = decode(table, &key, row.get(1), row.get(2), row.get(3))?;
+                Ok((key, record))
+            })
+            .collect()
+    }
+}
+
+/// Keyed tables live in `c1bot_records`; the store's own tables have tables of theirs.
+fn readable(table: Table) -> Result<(), StoreError> {
+    if table.holds_records() || table == Table::Quarantine {
+        Ok(())
+    } else {
+        Err(StoreError::Unsupported {
+            what: "reading an index table as records",
+            backend: "PostgreSQL",
+        })
+    }
+}
+
+pub(super) fn decode<T: Record>(
+    table: Table,
+    key: &str,
+    v: i32,
+    rev: i64,
+    data: &str,
+) -> Result<Versioned<T>, StoreError> {
+    let v = u32::try_from(v).unwrap_or_default();
+    let rev = u64::try_from(rev).unwrap_or_default();
+    records::decode_parts(v, rev, data).map_err(|e| StoreError::decode(table, key.as_bytes(), e))
+}
+
+/// A row of one of the store's own tables (outbox, journal, timers): its data at
+/// version `v`, upgraded like a record's. `key` names it in errors (sled-style).
+pub(super) fn decode_row<T: Record>(
+    table: Table,
+    key: &[u8],
+    v: i32,
+    data: &str,
+) -> Result<T, StoreError> {
+    let v = u32::try_from(v).unwrap_or_default();
+    records::decode_parts::<T>(v, 0, data)
+        .map(|r| r.data)
+        .map_err(|e| StoreError::decode(table, key, e))
+}
+
+/// The smallest string above every string that starts with `prefix`, in byte order
+/// (UTF-8 byte order is code point order); `None` when there is none (empty prefix).
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// The records a transaction locked, with their revision and index entries as this
+/// transaction sees them (`None`: absent), kept up to date by its own writes; and the
+/// counted index entries it moved, applied by [`Locked::finish`] in name order (so two
+/// transactions moving the same counters lock them in the same order).
+/// A locked record's revision and index entries (as stored).
+type Row = (u64, Vec<String>);
+
+#[derive(Default)]
+pub(super) struct Locked {
+    rows: HashMap<(Table, String), Option<Row>>,
+    counts: BTreeMap<String, i64>,
+}
+
+impl Locked {
+    /// Locks `key` (when present) and returns its revision as of now.
+    pub(super) async fn lock(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock_row(tx, table, key).await?.map(|(rev, _)| rev))
+    }
+
+    async fn lock_row(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+    ) -> Result<Option<Row>, StoreError> {
+        if let Some(row) = self.rows.get(&(table, key.to_owned())) {
+            return Ok(row.clone());
+        }
+        let row = tx
+            .query_opt(
+                "SELECT rev, idx FROM c1bot_records WHERE tbl = $1 AND key = $2 FOR UPDATE",
+                &[&table.name(), &key],
+            )
+            .await
+            .ctx("locking a record")?;
+        let row = row.map(|r| {
+            let rev = u64::try_from(r.get::<_, i64>(0)).unwrap_or_default();
+            (rev, r.get::<_, Vec<String>>(1))
+        });
+        self.rows.insert((table, key.to_owned()), row.clone());
+        Ok(row)
+    }
+
+    /// Writes `data_json` under the next revision with index entries `idx` (as stored),
+    /// moving the index rows from the entries the record had; returns the revision. A
+    /// key that was absent and that another transaction created meanwhile fails with a
+    /// unique violation.
+    pub(super) async fn put(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+        v: u32,
+        idx: &[String],
+        data_json: &str,
+    ) -> Result<u64, StoreError> {
+        let v = i32::try_from(v).unwrap_or(i32::MAX);
+        let old = self.lock_row(tx, table, key).await?;
+        let rev = match &old {
+            None => {
+                tx.execute(
+                    "INSERT INTO c1bot_records (tbl, key, v, rev, idx, data) \
+                     VALUES ($1, $2, $3, 1, $4, $5::text::jsonb)",
+                    &[&table.name(), &key, &v, &idx, &data_json],
+                )
+                .await
+                .ctx("creating a record")?;
+                1
+            }
+            Some((current, _)) => {
+                let rev = current + 1;
+                tx.execute(
+                    "UPDATE c1bot_records SET v = $3, rev = $4, idx = $5, data = $6::text::jsonb \
+                     WHERE tbl = $1 AND key = $2",
+                    &[&table.name(), &key, &v, &(rev as i64), &idx, &data_json],
+                )
+                .await
+                .ctx("writing a record")?;
+                rev
+            }
+        };
+        let before = old.map(|(_, idx)| idx).unwrap_or_default();
+        self.move_index(tx, table, key, &before, idx).await?;
+        self.rows
+            .insert((table, key.to_owned()), Some((rev, idx.to_vec())));
+        Ok(rev)
+    }
+
+    pub(super) async fn delete(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        let Some((_, before)) = self.lock_row(tx, table, key).await? else {
+            return Ok(());
+        };
+        tx.execute(
+            "DELETE FROM c1bot_records WHERE tbl = $1 AND key = $2",
+            &[&table.name(), &key],
+        )
+        .await
+        .ctx("deleting a record")?;
+        self.move_index(tx, table, key, &before, &[]).await?;
+        self.rows.insert((table, key.to_owned()), None);
+        Ok(())
+    }
+
+    /// Index rows from entries `before` to `after` for `key` (held locked); counted
+    /// entries are noted for [`Locked::finish`].
+    async fn move_index(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+        before: &[String],
+        after: &[String],
+    ) -> Result<(), StoreError> {
+        for gone in before.iter().filter(|e| !after.contains(e)) {
+            let entry = IndexKey::from_stored(gone);
+            tx.execute(
+                "DELETE FROM c1bot_index WHERE tbl = $1 AND name = $2 AND key = $3",
+                &[&table.name(), &entry.name, &key],
+            )
+            .await
+            .ctx("removing an index row")?;
+            if entry.counted {
+                *self
+                    .counts
+                    .entry(count_key(table, &entry.name))
+                    .or_default() -= 1;
+            }
+        }
+        for new in after.iter().filter(|e| !before.contains(e)) {
+            let entry = IndexKey::from_stored(new);
+            // A counted entry is a counter only: nothing looks records up by it.
+            if entry.counted {
+                *self
+                    .counts
+                    .entry(count_key(table, &entry.name))
+                    .or_default() += 1;
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO c1bot_index (tbl, name, key) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&table.name(), &entry.name, &key],
+            )
+            .await
+            .ctx("writing an index row")?;
+        }
+        Ok(())
+    }
+
+    /// Moves the counters of the counted entries written (never below zero), in name
+    /// order. Call once, after the last write of the transaction (or savepoint).
+    pub(super) async fn finish(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        for (name, by) in std::mem::take(&mut self.counts) {
+            if by == 0 {
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO c1bot_counters (name, value) VALUES ($1, greatest($2::bigint, 0)) \
+                 ON CONFLICT (name) DO UPDATE SET value = greatest(c1bot_counters.value + $2::bigint, 0)",
+                &[&name, &by],
+            )
+            .await
+            .ctx("moving an index count")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `error` is the unique violation of a lost race to create a key.
+pub(super) fn lost_insert_race(error: &StoreError) -> bool {
+    matches!(error, StoreError::Postgres { source, .. }
+        if source.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_end_bounds_exactly_the_keys_with_that_prefix() {
+        assert_eq!(prefix_end("REQ-"), Some("REQ.".to_owned()));
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("a\u{10FFFF}"), Some("b".to_owned()));
+        assert_eq!(prefix_end("\u{10FFFF}"), None);
+        // Surrogates are not chars: the next one after U+D7FF is U+E000.
+        assert_eq!(prefix_end("\u{D7FF}"), Some("\u{E000}".to_owned()));
+        let end = prefix_end("modal/").expect("bounded");
+        for inside in ["modal/", "modal/U1", "modal/\u{10FFFF}"] {
+            assert!(inside.as_bytes() < end.as_bytes(), "{inside}");
+        }
+        assert!("modal0".as_bytes() >= end.as_bytes());
+    }
+}

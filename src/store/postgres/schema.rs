@@ -1,0 +1,190 @@
+//! The PostgreSQL schema and its versioned migrations, run at start-up.
+//!
+//! `c1bot_schema_migrations` lists the versions applied. Each migration runs in its own
+//! transaction, after `pg_advisory_xact_lock` on a constant: two instances starting
+//! together take turns, and the second finds the work done. A database whose newest
+//! version is past [`SCHEMA_VERSION`] was migrated by a newer c1bot and is refused
+//! (nothing is changed). A migration is never edited once released: a change to the
+//! schema is a new entry at the end of [`MIGRATIONS`].
+
+use super::{Ctx, PgStore};
+use crate::store::keys::FIRST_REQUEST_NUMBER;
+use crate::store::{StoreError, GENESIS_HASH};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// `pg_advisory_xact_lock` key serializing migrators ("c1bot" + "schema" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6331_626f_7473_6368;
+
+/// (description, SQL), version = position + 1.
+const MIGRATIONS: &[(&str, &str)] = &[("the initial schema", INITIAL)];
+
+/// Version 1. Record keys and timer parts are `COLLATE "C"`, so ranges and order are
+/// by bytes, as in sled. A record's index entries (as stored, `#` for counted) are in
+/// its `idx`; `c1bot_index` holds one row per entry, and a counted entry's count is the
+/// counter `store/count/<table>/<name>`. JSON that c1bot decodes is `jsonb` (readable with SQL); audit
+/// entries are `text`, the exact bytes that were hashed.
+const INITIAL: &str = r#"
+CREATE TABLE c1bot_records (
+    tbl  text NOT NULL,
+    key  text COLLATE "C" NOT NULL,
+    v    integer NOT NULL,
+    rev  bigint NOT NULL,
+    idx  text[] NOT NULL DEFAULT '{}',
+    data jsonb NOT NULL,
+    PRIMARY KEY (tbl, key)
+);
+CREATE TABLE c1bot_index (
+    tbl  text NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    key  text COLLATE "C" NOT NULL,
+    PRIMARY KEY (tbl, name, key)
+);
+CREATE TABLE c1bot_counters (
+    name  text PRIMARY KEY,
+    value bigint NOT NULL
+);
+CREATE TABLE c1bot_outbox (
+    id    bigint PRIMARY KEY,
+    v     integer NOT NULL,
+    entry jsonb NOT NULL
+);
+CREATE TABLE c1bot_timers (
+    due_ms  bigint NOT NULL,
+    subject text COLLATE "C" NOT NULL,
+    kind    text COLLATE "C" NOT NULL,
+    v       integer NOT NULL,
+    entry   jsonb NOT NULL,
+    PRIMARY KEY (due_ms, subject, kind)
+);
+CREATE TABLE c1bot_audit (
+    seq   bigint PRIMARY KEY,
+    entry text NOT NULL
+);
+CREATE TABLE c1bot_audit_head (
+    id   integer PRIMARY KEY CHECK (id = 1),
+    seq  bigint NOT NULL,
+    hash text NOT NULL
+);
+CREATE SEQUENCE c1bot_journal_ids;
+CREATE TABLE c1bot_journal (
+    id    bigint PRIMARY KEY,
+    v     integer NOT NULL,
+    entry jsonb NOT NULL
+);
+CREATE TABLE c1bot_journal_keys (
+    key         text COLLATE "C" PRIMARY KEY,
+    journal_id  bigint NOT NULL,
+    received_ms bigint NOT NULL
+);
+CREATE INDEX c1bot_journal_keys_by_time ON c1bot_journal_keys (received_ms);
+CREATE TABLE c1bot_journal_failed (
+    id    bigint PRIMARY KEY,
+    v     integer NOT NULL,
+    entry jsonb NOT NULL
+);
+CREATE TABLE c1bot_lease (
+    name        text PRIMARY KEY,
+    holder      text NOT NULL,
+    token       bigint NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+"#;
+
+/// Counters and the audit head every database starts with.
+fn seed() -> String {
+    format!(
+        "INSERT INTO c1bot_counters (name, value) VALUES \
+         ('request', {FIRST_REQUEST_NUMBER}), ('outbox', 1), ('journal_failed', 0); \
+         INSERT INTO c1bot_audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}');"
+    )
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], one migration per transaction.
+pub(super) async fn migrate(store: &PgStore) -> Result<(), StoreError> {
+    let mut client = store.client().await?;
+    loop {
+        let tx = client.transaction().await.ctx("starting a migration")?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .ctx("waiting for other instances' migrations")?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS c1bot_schema_migrations (
+                 version integer PRIMARY KEY,
+                 description text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await
+        .ctx("creating the migrations table")?;
+        let found: i32 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM c1bot_schema_migrations",
+                &[],
+            )
+            .await
+            .ctx("reading the schema version")?
+            .get(0);
+        let next = next_step(found, SCHEMA_VERSION).map_err(|found| StoreError::NewerSchema {
+            database: store.inner.database.clone(),
+            found,
+            supported: SCHEMA_VERSION,
+        })?;
+        let Some(next) = next else {
+            tx.commit().await.ctx("reading the schema version")?;
+            return Ok(());
+        };
+        let (description, sql) = MIGRATIONS[next as usize - 1];
+        tx.batch_execute(sql).await.ctx("migrating the schema")?;
+        if next == 1 {
+            tx.batch_execute(&seed())
+                .await
+                .ctx("seeding the counters")?;
+        }
+        tx.execute(
+            "INSERT INTO c1bot_schema_migrations (version, description) VALUES ($1, $2)",
+            &[&next, &description],
+        )
+        .await
+        .ctx("recording a migration")?;
+        tx.commit().await.ctx("committing a migration")?;
+        tracing::info!(
+            database = %store.inner.database,
+            version = next,
+            description,
+            "schema migrated"
+        );
+    }
+}
+
+/// The migration to apply after version `found` (`None`: up to date; `Err`: the
+/// database is newer than `latest`).
+fn next_step(found: i32, latest: i32) -> Result<Option<i32>, i32> {
+    if found > latest {
+        Err(found)
+    } else if found == latest {
+        Ok(None)
+    } else {
+        Ok(Some(found + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_in_order_up_to_the_latest_and_a_newer_database_is_refused() {
+        assert_eq!(next_step(0, 3), Ok(Some(1)));
+        assert_eq!(next_step(2, 3), Ok(Some(3)));
+        assert_eq!(next_step(3, 3), Ok(None));
+        assert_eq!(next_step(4, 3), Err(4));
+    }
+
+    #[test]
+    fn the_schema_version_counts_the_migrations() {
+        assert_eq!(SCHEMA_VERSION, 1);
+        assert!(INITIAL.contains("CREATE TABLE c1bot_lease"));
+    }
+}
