@@ -128,6 +128,29 @@ async fn prune_answer(store: SledStore, args: &str) -> String {
     }
 }
 
+/// Sends one request line to the running instance and reads its one-line reply.
+async fn ask(mut stream: UnixStream, request: &str) -> Result<String, String> {
+    stream
+        .write_all(format!("{request}\n").as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut reply = String::new();
+    BufReader::new(stream)
+        .read_line(&mut reply)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(reply)
+}
+
+/// `ok <n>` → n; `error <reason>` → the reason.
+fn ok_number(reply: &str) -> Result<u64, String> {
+    match reply.trim().split_once(' ') {
+        Some(("ok", n)) => n.parse().map_err(|_| format!("unexpected reply {reply:?}")),
+        Some(("error", reason)) => Err(reason.to_owned()),
+        _ => Err(format!("unexpected reply {reply:?}")),
+    }
+}
+
 /// `c1bot audit prune --through SEQ:HASH --export FILE`: through the running
 /// instance if there is one, else directly. Returns how many entries were removed.
 pub async fn audit_prune(
@@ -137,24 +160,9 @@ pub async fn audit_prune(
 ) -> Result<u64, String> {
     let export = std::path::absolute(export).map_err(|e| format!("{}: {e}", export.display()))?;
     match UnixStream::connect(socket_path(data_dir)).await {
-        Ok(mut stream) => {
-            let request = format!("audit-prune {through} {}\n", export.display());
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut reply = String::new();
-            BufReader::new(stream)
-                .read_line(&mut reply)
-                .await
-                .map_err(|e| e.to_string())?;
-            match reply.trim().split_once(' ') {
-                Some(("ok", removed)) => removed
-                    .parse()
-                    .map_err(|_| format!("unexpected reply {reply:?}")),
-                Some(("error", reason)) => Err(reason.to_owned()),
-                _ => Err(format!("unexpected reply {reply:?}")),
-            }
+        Ok(stream) => {
+            let request = format!("audit-prune {through} {}", export.display());
+            ok_number(&ask(stream, &request).await?)
         }
         Err(_) => {
             let store = SledStore::open(data_dir).map_err(|e| e.to_string())?;
@@ -170,25 +178,7 @@ pub async fn audit_prune(
 pub async fn backup(data_dir: &Path, dest: &Path) -> Result<u64, String> {
     let dest = std::path::absolute(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
     match UnixStream::connect(socket_path(data_dir)).await {
-        Ok(mut stream) => {
-            let request = format!("backup {}\n", dest.display());
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut reply = String::new();
-            BufReader::new(stream)
-                .read_line(&mut reply)
-                .await
-                .map_err(|e| e.to_string())?;
-            match reply.trim().split_once(' ') {
-                Some(("ok", entries)) => entries
-                    .parse()
-                    .map_err(|_| format!("unexpected reply {reply:?}")),
-                Some(("error", reason)) => Err(reason.to_owned()),
-                _ => Err(format!("unexpected reply {reply:?}")),
-            }
-        }
+        Ok(stream) => ok_number(&ask(stream, &format!("backup {}", dest.display())).await?),
         // Nobody listening: c1bot is not running, so the directory can be opened here.
         Err(_) => {
             let store = SledStore::open(data_dir).map_err(|e| e.to_string())?;
@@ -238,20 +228,12 @@ pub async fn audit_verify(
     anchor: Option<&AuditAnchor>,
 ) -> Result<Verified, String> {
     match UnixStream::connect(socket_path(data_dir)).await {
-        Ok(mut stream) => {
+        Ok(stream) => {
             let request = match anchor {
-                Some(anchor) => format!("audit-verify {anchor}\n"),
-                None => "audit-verify\n".to_owned(),
+                Some(anchor) => format!("audit-verify {anchor}"),
+                None => "audit-verify".to_owned(),
             };
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut reply = String::new();
-            BufReader::new(stream)
-                .read_line(&mut reply)
-                .await
-                .map_err(|e| e.to_string())?;
+            let reply = ask(stream, &request).await?;
             let mut words = reply.trim().splitn(4, ' ');
             match (words.next(), words.next(), words.next(), words.next()) {
                 (Some("ok"), Some(count), None, None) => Ok(Verified {

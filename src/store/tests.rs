@@ -2,11 +2,9 @@
 //! exit, the directory lock, a corrupt directory, flushes shared by many commits, and
 //! quarantine. What every backend must do is `store::suite`.
 
-use std::time::Duration;
-
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::*;
 
@@ -60,16 +58,6 @@ fn event(action: &str, subject: &str) -> AuditEvent {
 
 fn reminder(subject: &str) -> TimerEntry {
     TimerEntry::new("reminder", subject)
-}
-
-fn audit_lines(store: &SledStore) -> Vec<Value> {
-    let mut out = Vec::new();
-    store.export_audit(&mut out).expect("export");
-    String::from_utf8(out)
-        .expect("utf8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
 }
 
 /// A request created with a DM, an audit entry and a reminder.
@@ -197,36 +185,6 @@ fn a_corrupt_directory_is_a_clear_error_naming_it() {
         err.to_string().contains(&dir.path().display().to_string()),
         "{err}"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_concurrent_commits_share_flushes_and_all_finish() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = SledStore::open(dir.path()).expect("store");
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..300 {
-        let store = store.clone();
-        tasks.spawn(async move {
-            store
-                .commit(
-                    Change::new()
-                        .put(Table::Requests, format!("REQ-{i}"), &req("active"))
-                        .audit(event("grant.revoke", &format!("REQ-{i}"))),
-                )
-                .await
-        });
-    }
-    let all = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut ok = 0;
-        while let Some(done) = tasks.join_next().await {
-            ok += usize::from(done.expect("task").is_ok());
-        }
-        ok
-    })
-    .await
-    .expect("every commit returns (sled's flush pool must not deadlock)");
-    assert_eq!(all, 300);
-    assert_eq!(audit_lines(&store).len(), 300);
 }
 
 #[tokio::test]
