@@ -1,0 +1,147 @@
+//! Firing one timer: what each kind of timer comes to (a [`Fired`] change for the
+//! loop's group commit), for approval requests (reminders to approvers, the pending
+//! deadline, escalations), campaigns and DM conversations; grant timers are
+//! `app::grant_timers`. No I/O beyond reading the store and the commits a campaign or
+//! conversation makes itself.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::Fired;
+use crate::app::requests::{TIMER_EXPIRE, TIMER_REMIND};
+use crate::app::services::Services;
+use crate::store::{AuditEvent, Change, Table, TimerEntry};
+use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
+use crate::workflow::request::AccessRequest;
+
+/// Timer kinds `escalate-<step>`: the step index is part of the kind so a timer for
+/// an earlier step never escalates a later one.
+const TIMER_ESCALATE_PREFIX: &str = "escalate-";
+
+/// Escalation timers for the steps `effects` start asking.
+pub fn escalation_timers(
+    request: &AccessRequest,
+    effects: &[Effect],
+    now: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, TimerEntry)> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::AskApprovers { step } => request.steps.get(*step).and_then(|s| {
+                let after = chrono::Duration::from_std(s.escalate_after?).ok()?;
+                (!s.escalate_to.is_empty()).then(|| {
+                    (
+                        now + after,
+                        TimerEntry::new(
+                            format!("{TIMER_ESCALATE_PREFIX}{step}"),
+                            request.id.clone(),
+                        ),
+                    )
+                })
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What firing `entry` (due `at`) comes to `now`.
+pub(super) async fn prepare(
+    services: &Services,
+    at: DateTime<Utc>,
+    entry: &TimerEntry,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Fired> {
+    if crate::app::grant_timers::handles(&entry.kind) {
+        return crate::app::grant_timers::prepare(services, at, entry, now).await;
+    }
+    if entry.kind == crate::app::campaigns::reminders::TIMER {
+        let cancel = Change::new()
+            .at(now)
+            .cancel_timer(at, &entry.subject, &entry.kind);
+        return Ok(
+            if crate::app::campaigns::reminders::fire(services, &entry.subject, at).await? {
+                Fired::Nothing
+            } else {
+                Fired::Commit(cancel, None, None)
+            },
+        );
+    }
+    if entry.kind == crate::app::campaigns::ended::TIMER {
+        crate::app::campaigns::ended::fire(services, &entry.subject).await?;
+        return Ok(Fired::Commit(
+            Change::new()
+                .at(now)
+                .cancel_timer(at, &entry.subject, &entry.kind),
+            None,
+            None,
+        ));
+    }
+    if entry.kind == crate::app::dm::TIMER {
+        // The conversation ends in its own commits; this one only drops the timer.
+        crate::app::dm::expire(services, &entry.subject, now).await?;
+        return Ok(Fired::Commit(
+            Change::new()
+                .at(now)
+                .cancel_timer(at, &entry.subject, &entry.kind),
+            None,
+            None,
+        ));
+    }
+    let done = Change::new()
+        .at(now)
+        .cancel_timer(at, &entry.subject, &entry.kind);
+    let escalation = entry
+        .kind
+        .strip_prefix(TIMER_ESCALATE_PREFIX)
+        .and_then(|step| step.parse::<usize>().ok());
+    let action = match (entry.kind.as_str(), escalation) {
+        (_, Some(step)) => Action::Escalate { step },
+        (TIMER_REMIND, _) => Action::Remind,
+        (TIMER_EXPIRE, _) => Action::Expire,
+        (other, None) => {
+            tracing::warn!(kind = other, "unknown timer kind dropped");
+            return Ok(Fired::Commit(done, None, None));
+        }
+    };
+    let Some(stored) = services.load_request(&entry.subject).await? else {
+        return Ok(Fired::Commit(done, None, None));
+    };
+    let transition = match approval::apply(&stored.data, action.clone(), &Actor::system(), now) {
+        Ok(transition) => transition,
+        // Not yet due by the request's own deadline: fire again then.
+        Err(Refusal::NotDue) => {
+            let change = done.timer(stored.data.decide_by, entry.clone());
+            return Ok(Fired::Commit(change, None, None));
+        }
+        Err(_) => return Ok(Fired::Commit(done, None, None)),
+    };
+    let names = services.names(&transition.request);
+    let messages = services
+        .notifier(&names)
+        .messages(&transition.request, &transition.effects)?;
+    let mut change = done
+        .expect(Table::Requests, &entry.subject, Some(stored.rev))
+        .put(Table::Requests, &entry.subject, &transition.request)
+        .audit(AuditEvent {
+            actor: "c1bot".into(),
+            action: format!("request.{}", entry.kind),
+            subject: entry.subject.clone(),
+            detail: json!({ "due": at, "fired": now, "late_ms": (now - at).num_milliseconds() }),
+        });
+    if action == Action::Remind {
+        let next = now
+            + chrono::Duration::from_std(services.requests.remind_every)
+                .unwrap_or(chrono::Duration::hours(4));
+        if next < transition.request.decide_by {
+            change = change.timer(next, TimerEntry::new(TIMER_REMIND, entry.subject.clone()));
+        }
+    }
+    for message in messages {
+        change = change.outbox(message);
+    }
+    Ok(Fired::Commit(
+        change,
+        Some(Box::new(transition.request)),
+        None,
+    ))
+}
