@@ -1,9 +1,13 @@
 //! State gauges for `/metrics`, read from the store at scrape time without a scan:
 //! requests and grants by state and open tasks from the store's counters, overdue
-//! revocations from the index of revokes in flight, and the outbox depth (messages
-//! committed but not yet delivered to Slack) from memory.
+//! revocations from the keys of the revokes in flight (each request read once, when
+//! its revoke is first seen), and the outbox depth (messages committed but not yet
+//! delivered to Slack) from memory.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
 
 use crate::metrics::{Gauge, GaugeSource};
 use crate::store::{Store, Table};
@@ -15,6 +19,11 @@ pub struct StoreGauges {
     pub clock: crate::clock::Clock,
     /// A revoke task open longer than this is overdue.
     pub revoke_overdue_after: std::time::Duration,
+    /// When each open revoke started, by request: a revoke's start never changes
+    /// while it is open, so a scrape lists the open revokes' keys and reads only the
+    /// requests it has not seen before (a burst of 10,000 expiries is read once,
+    /// not on every scrape).
+    pub revoke_started: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 impl GaugeSource for StoreGauges {
@@ -24,94 +33,55 @@ impl GaugeSource for StoreGauges {
 }
 
 impl StoreGauges {
-    /// A counted index entry of the requests (NaN when the store cannot say).
-    async fn counted(&self, name: &str) -> f64 {
-        match self.store.count(Table::Requests, name).await {
-            Ok(n) => n as f64,
-            Err(error) => {
-                tracing::error!(%error, name, "cannot read a request count");
-                f64::NAN
-            }
-        }
-    }
-
     async fn read(&self) -> Vec<Gauge> {
-        let mut by_state: BTreeMap<&'static str, f64> =
-            ["pending", "approved", "denied", "cancelled", "expired"]
-                .into_iter()
-                .map(|s| (s, 0.0))
-                .collect();
-        let mut grants: BTreeMap<&'static str, f64> = [
+        let by_state = ["pending", "approved", "denied", "cancelled", "expired"];
+        let grants = [
             "provisioning",
             "active",
             "deprovisioning",
             "revoked",
             "failed",
             "extended",
-        ]
-        .into_iter()
-        .map(|s| (s, 0.0))
-        .collect();
-        let mut tasks: BTreeMap<&'static str, f64> =
-            [("grant", 0.0), ("revoke", 0.0)].into_iter().collect();
-        for (state, n) in by_state.iter_mut() {
-            *n = self.counted(&format!("state:{state}")).await;
-        }
-        for (state, n) in grants.iter_mut() {
-            *n = self.counted(&format!("grant:{state}")).await;
-        }
-        for (kind, n) in tasks.iter_mut() {
-            *n = self.counted(&format!("task:{kind}")).await;
-        }
-        let now = self.clock.now();
-        let overdue_after = chrono::Duration::from_std(self.revoke_overdue_after)
-            .unwrap_or(chrono::Duration::hours(1));
-        // Only the revokes in flight are read, however many requests the store holds.
-        let overdue = match self
-            .store
-            .index::<AccessRequest>(Table::Requests, super::request_index::REVOKE_OPEN)
-            .await
-        {
-            Ok(rows) => rows
-                .iter()
-                .filter_map(|(_, row)| row.data.grant.as_ref())
-                .filter(|grant| {
-                    grant.state == GrantState::Deprovisioning
-                        && grant
-                            .ending_started_at
-                            .is_some_and(|started| started + overdue_after <= now)
-                })
-                .count() as f64,
+        ];
+        let tasks = ["grant", "revoke"];
+        let names: Vec<String> = (by_state.iter().map(|s| format!("state:{s}")))
+            .chain(grants.iter().map(|s| format!("grant:{s}")))
+            .chain(tasks.iter().map(|k| format!("task:{k}")))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        // One read for every counter (one round trip on PostgreSQL).
+        let counts: Vec<f64> = match self.store.counts(Table::Requests, &names).await {
+            Ok(counts) => counts.into_iter().map(|n| n as f64).collect(),
             Err(error) => {
-                tracing::error!(%error, "cannot read the open revokes");
-                f64::NAN
+                tracing::error!(%error, "cannot read the request counters");
+                vec![f64::NAN; names.len()]
             }
         };
+        // Each label with its count, `from` the counter where its gauge's run starts.
+        let labelled = |label: &'static str, values: &[&str], from: usize| {
+            values
+                .iter()
+                .zip(&counts[from..])
+                .map(|(value, n)| (vec![(label, (*value).to_owned())], *n))
+                .collect::<Vec<_>>()
+        };
+        let overdue = self.overdue_revokes().await;
         let outbox = self.store.outbox_depth() as f64;
         vec![
             Gauge {
                 name: "c1bot_requests",
                 help: "Access requests by state.",
-                values: by_state
-                    .into_iter()
-                    .map(|(state, n)| (vec![("state", state.to_owned())], n))
-                    .collect(),
+                values: labelled("state", &by_state, 0),
             },
             Gauge {
                 name: "c1bot_grants",
                 help: "Access after approval, by state (active = access held now).",
-                values: grants
-                    .into_iter()
-                    .map(|(state, n)| (vec![("state", state.to_owned())], n))
-                    .collect(),
+                values: labelled("state", &grants, by_state.len()),
             },
             Gauge {
                 name: "c1bot_open_tasks",
                 help: "Manual provisioning (grant) and deprovisioning (revoke) tasks waiting for a person.",
-                values: tasks
-                    .into_iter()
-                    .map(|(kind, n)| (vec![("kind", kind.to_owned())], n))
-                    .collect(),
+                values: labelled("kind", &tasks, by_state.len() + grants.len()),
             },
             Gauge {
                 name: "c1bot_overdue_revocations",
@@ -124,5 +94,63 @@ impl StoreGauges {
                 values: vec![(Vec::new(), outbox)],
             },
         ]
+    }
+
+    /// Revokes open longer than `revoke_overdue_after` (NaN when the store cannot say).
+    async fn overdue_revokes(&self) -> f64 {
+        let open = match self
+            .store
+            .index_keys(Table::Requests, super::request_index::REVOKE_OPEN)
+            .await
+        {
+            Ok(keys) => keys,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the open revokes");
+                return f64::NAN;
+            }
+        };
+        let known: Vec<String> = {
+            let mut started = self
+                .revoke_started
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let open: std::collections::HashSet<&String> = open.iter().collect();
+            started.retain(|key, _| open.contains(key));
+            open.into_iter()
+                .filter(|key| !started.contains_key(*key))
+                .cloned()
+                .collect()
+        };
+        for key in known {
+            match self.store.get::<AccessRequest>(Table::Requests, &key).await {
+                Ok(Some(stored)) => {
+                    let started = stored.data.grant.as_ref().and_then(|grant| {
+                        (grant.state == GrantState::Deprovisioning)
+                            .then_some(grant.ending_started_at)
+                            .flatten()
+                    });
+                    if let Some(started) = started {
+                        self.revoke_started
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(key, started);
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(%error, request_id = %key, "cannot read an open revoke");
+                    return f64::NAN;
+                }
+            }
+        }
+        let cutoff = self.clock.now()
+            - chrono::Duration::from_std(self.revoke_overdue_after)
+                .unwrap_or(chrono::Duration::hours(1));
+        self.revoke_started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|started| **started <= cutoff)
+            .count() as f64
     }
 }

@@ -379,6 +379,7 @@ pub async fn start_on(
         store: store.clone(),
         clock: clock.clone(),
         revoke_overdue_after: config.grants.revoke_overdue_after,
+        revoke_started: Default::default(),
     }));
     metrics.add_source(Arc::new(quarantine_gauges::QuarantineGauges {
         store: store.clone(),

@@ -313,8 +313,10 @@ async fn an_overdue_revoke_reminds_then_escalates_to_the_owner() {
     advance(&app, Duration::from_secs(4 * 3600 + 1));
     let carol = app.sim.person("carol");
     dm_containing(&carol, "from <@U0ALICE001>: expired").await;
+    assert_eq!(overdue_gauge(&app).await, "0", "open, not yet overdue");
     advance(&app, Duration::from_secs(3600 + 1));
     dm_containing(&carol, "Reminder:").await;
+    assert_eq!(overdue_gauge(&app).await, "1", "open for more than an hour");
     advance(&app, Duration::from_secs(3600 + 1));
     // frank owns AWS production.
     let frank = app.sim.person("frank");
@@ -333,7 +335,17 @@ async fn an_overdue_revoke_reminds_then_escalates_to_the_owner() {
     .await;
     frank.click("Mark complete").await.expect("frank revokes");
     dm_containing(&app.sim.person("alice"), "Access removed").await;
+    assert_eq!(overdue_gauge(&app).await, "0", "removed");
     app.stop().await;
+}
+
+/// The value of `c1bot_overdue_revocations` in a scrape.
+async fn overdue_gauge(app: &TestApp) -> String {
+    let text = app.bot.as_ref().expect("running").metrics.render().await;
+    text.lines()
+        .find_map(|line| line.strip_prefix("c1bot_overdue_revocations "))
+        .unwrap_or("missing")
+        .to_owned()
 }
 
 #[tokio::test]
