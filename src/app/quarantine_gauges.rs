@@ -1,6 +1,6 @@
 //! `c1bot_quarantined_rows{table}`: rows moved aside because they could not be read
 //! (see `Store::quarantine`), per table, read from the store's counters at scrape
-//! time (one read each; nothing is counted here).
+//! time (one read for all; nothing is counted here).
 
 use crate::metrics::{Gauge, GaugeSource};
 use crate::store::{Store, Table};
@@ -17,15 +17,23 @@ impl GaugeSource for QuarantineGauges {
 
 impl QuarantineGauges {
     async fn read(&self) -> Vec<Gauge> {
-        let mut values = Vec::new();
-        for table in Table::ALL.iter().filter(|t| **t != Table::Quarantine) {
-            let count = self
-                .store
-                .quarantined_count(*table)
-                .await
-                .map_or(f64::NAN, |n| n as f64);
-            values.push((vec![("table", table.name().to_owned())], count));
-        }
+        let tables: Vec<Table> = Table::ALL
+            .iter()
+            .copied()
+            .filter(|t| *t != Table::Quarantine)
+            .collect();
+        let counts = match self.store.quarantined_counts(&tables).await {
+            Ok(counts) => counts.into_iter().map(|n| n as f64).collect(),
+            Err(error) => {
+                tracing::error!(%error, "cannot read the quarantine counters");
+                vec![f64::NAN; tables.len()]
+            }
+        };
+        let values = tables
+            .iter()
+            .zip(counts)
+            .map(|(table, count)| (vec![("table", table.name().to_owned())], count))
+            .collect();
         vec![Gauge {
             name: "c1bot_quarantined_rows",
             help: "Rows moved to the quarantine table because they could not be read, by the table they came from.",

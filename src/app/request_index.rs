@@ -123,22 +123,21 @@ pub async fn active_on(services: &Services, resource: &str) -> Vec<AccessRequest
 
 /// The requests indexed under any of `names`, each once, in key order.
 async fn read(services: &Services, names: &[String]) -> Vec<AccessRequest> {
-    let mut keys = BTreeSet::new();
-    for name in names {
-        match services.store.index_keys(Table::Requests, name).await {
-            Ok(found) => keys.extend(found),
-            Err(error) => tracing::error!(%error, name, "cannot read a request index"),
+    let found = match services
+        .store
+        .index_read_any::<AccessRequest>(Table::Requests, names)
+        .await
+    {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::error!(%error, ?names, "cannot read a request index");
+            return Vec::new();
         }
-    }
-    let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
-        match services
-            .store
-            .get::<AccessRequest>(Table::Requests, &key)
-            .await
-        {
-            Ok(Some(Versioned { data, .. })) => out.push(data),
-            Ok(None) => {}
+    };
+    let mut out = Vec::with_capacity(found.len());
+    for (key, record) in found {
+        match record {
+            Ok(Versioned { data, .. }) => out.push(data),
             Err(error) => tracing::error!(%error, request_id = key, "cannot read a request"),
         }
     }

@@ -7,7 +7,7 @@
 //! only reads them and rebuilds them.
 
 use super::keys::{count_key, index_prefix, index_version_key};
-use super::records::{self, IndexKey, Record, Versioned};
+use super::records::{self, IndexKey, KeyedReads, Record, Versioned};
 use super::{SledStore, StoreError, Table};
 
 /// Records rewritten per transaction when rebuilding an index.
@@ -41,6 +41,29 @@ impl SledStore {
             }
         }
         Ok(out)
+    }
+
+    /// The records of `table` indexed under any of `names`, each once, in key order;
+    /// a record that cannot be read is returned as its error, beside the others.
+    pub fn index_read_any<T: Record>(
+        &self,
+        table: Table,
+        names: &[String],
+    ) -> Result<KeyedReads<T>, StoreError> {
+        let mut keys = std::collections::BTreeSet::new();
+        for name in names {
+            keys.extend(self.index_keys(table, name)?);
+        }
+        Ok(keys
+            .into_iter()
+            .filter_map(
+                |key| match self.read_versioned::<T>(table, key.as_bytes()) {
+                    Ok(Some(record)) => Some((key, Ok(record))),
+                    Ok(None) => None,
+                    Err(error) => Some((key, Err(error))),
+                },
+            )
+            .collect())
     }
 
     /// How many records of `table` hold the counted entry `name` (one read).

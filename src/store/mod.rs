@@ -48,7 +48,7 @@ pub use keys::{Table, FIRST_REQUEST_NUMBER, JOURNAL_KEEP_KEYS};
 pub use outbox::{IfRefused, OutboxEntry, OutboxMessage, Posted, SlackRef, RESPONSE_URL};
 pub use outbox_pending::OutboxScan;
 pub use quarantine::Quarantined;
-pub use records::{IndexKey, Record, Versioned};
+pub use records::{IndexKey, KeyedReads, Record, Versioned};
 pub use timers::{DueTimers, TimerEntry};
 
 pub use postgres::{Fence, PgStore};
@@ -158,11 +158,33 @@ impl Store {
         }
     }
 
+    /// The records of `table` indexed under any of `names`, each once, in key order
+    /// (one round trip on PostgreSQL); a record that cannot be read comes back as its
+    /// error beside the others.
+    pub async fn index_read_any<T: Record>(
+        &self,
+        table: Table,
+        names: &[String],
+    ) -> Result<KeyedReads<T>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.index_read_any(table, names),
+            Backend::Postgres(p) => p.index_read_any(table, names).await,
+        }
+    }
+
     /// How many records of `table` hold the counted index entry `name`.
     pub async fn count(&self, table: Table, name: &str) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.count(table, name),
             Backend::Postgres(p) => p.count(table, name).await,
+        }
+    }
+
+    /// [`Store::count`] for each of `names`, in order: one round trip on PostgreSQL.
+    pub async fn counts(&self, table: Table, names: &[&str]) -> Result<Vec<u64>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => names.iter().map(|name| s.count(table, name)).collect(),
+            Backend::Postgres(p) => p.counts(table, names).await,
         }
     }
 
@@ -500,6 +522,14 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.quarantined_count(table),
             Backend::Postgres(p) => p.quarantined_count(table).await,
+        }
+    }
+
+    /// [`Store::quarantined_count`] for each of `tables`, in order.
+    pub async fn quarantined_counts(&self, tables: &[Table]) -> Result<Vec<u64>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => tables.iter().map(|t| s.quarantined_count(*t)).collect(),
+            Backend::Postgres(p) => p.quarantined_counts(tables).await,
         }
     }
 

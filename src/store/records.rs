@@ -10,6 +10,8 @@
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
+use super::StoreError;
+
 /// A type stored in a keyed table, in its own stored form at `VERSION`. Bump
 /// `VERSION` whenever the stored shape changes, and give [`Record::upgrade`] the step
 /// from the old shape: a store written by an older c1bot reads in this one, and one
@@ -83,6 +85,10 @@ impl IndexKey {
         }
     }
 }
+
+/// Records read together, each with its key; one that cannot be read is its error,
+/// beside the others.
+pub type KeyedReads<T> = Vec<(String, Result<Versioned<T>, StoreError>)>;
 
 /// A record as read back: its format version, its revision and its data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use super::records::{decode, Locked};
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::keys::{count_key, index_version_key};
 use crate::store::records::Record;
-use crate::store::{IndexKey, StoreError, Table, Versioned};
+use crate::store::{IndexKey, KeyedReads, StoreError, Table, Versioned};
 
 /// Records read and rewritten per transaction when rebuilding an index.
 const REINDEX_BATCH: i64 = 1_000;
@@ -53,9 +53,42 @@ impl PgStore {
             .collect()
     }
 
+    /// The records of `table` indexed under any of `names`, each once, in key order,
+    /// in one query; a record that cannot be decoded is returned as its error.
+    pub async fn index_read_any<T: Record>(
+        &self,
+        table: Table,
+        names: &[String],
+    ) -> Result<KeyedReads<T>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT DISTINCT ON (r.key) r.key, r.v, r.rev, r.data::text FROM c1bot_index i \
+                 JOIN c1bot_records r ON r.tbl = i.tbl AND r.key = i.key \
+                 WHERE i.tbl = $1 AND i.name = ANY($2) ORDER BY r.key",
+                &[&table.name(), &names],
+            )
+            .await
+            .ctx("reading an index")?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let key: String = row.get(0);
+                let record = decode(table, &key, row.get(1), row.get(2), row.get(3));
+                (key, record)
+            })
+            .collect())
+    }
+
     /// How many records of `table` hold the counted entry `name` (one read).
     pub async fn count(&self, table: Table, name: &str) -> Result<u64, StoreError> {
         self.counter(&count_key(table, name)).await
+    }
+
+    /// [`Self::count`] for each of `names`, in one query.
+    pub async fn counts(&self, table: Table, names: &[&str]) -> Result<Vec<u64>, StoreError> {
+        let keys: Vec<String> = names.iter().map(|n| count_key(table, n)).collect();
+        self.counters(&keys).await
     }
 
     /// Rebuilds `table`'s index rows from `T::index` unless built with `version`

@@ -244,4 +244,22 @@ impl PgStore {
             .ctx("reading a counter")?;
         Ok(row.map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)))
     }
+
+    /// The counters `names`, in order, in one query (a scrape reads dozens).
+    pub(super) async fn counters(&self, names: &[String]) -> Result<Vec<u64>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT name, value FROM c1bot_counters WHERE name = ANY($1)",
+                &[&names],
+            )
+            .await
+            .ctx("reading counters")?;
+        let found: std::collections::HashMap<String, i64> =
+            rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(names
+            .iter()
+            .map(|n| found.get(n).map_or(0, |v| u64::try_from(*v).unwrap_or(0)))
+            .collect())
+    }
 }

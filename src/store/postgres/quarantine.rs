@@ -124,4 +124,13 @@ impl PgStore {
         self.counter(&format!("{QUARANTINED_PREFIX}{}", table.name()))
             .await
     }
+
+    /// [`Self::quarantined_count`] for each of `tables`, in one query.
+    pub async fn quarantined_counts(&self, tables: &[Table]) -> Result<Vec<u64>, StoreError> {
+        let keys: Vec<String> = tables
+            .iter()
+            .map(|t| format!("{QUARANTINED_PREFIX}{}", t.name()))
+            .collect();
+        self.counters(&keys).await
+    }
 }

@@ -282,6 +282,34 @@ async fn index_entries_and_counts_follow_each_record_in_its_own_commit(store: St
     assert!(keys(&store, "owner:bob").await.is_empty());
     assert_eq!(count(&store, "state:pending").await, 1);
     assert_eq!(count(&store, "state:approved").await, 1);
+    assert_eq!(
+        store
+            .counts(
+                Table::Requests,
+                &["state:approved", "state:gone", "state:pending"]
+            )
+            .await
+            .expect("counts"),
+        [1, 0, 1],
+        "read together, in the order asked, an unknown name counting 0"
+    );
+
+    // Several entries read together: each record once, in key order, with its data.
+    let names = ["owner:carol", "owner:alice", "owner:carol", "owner:bob"].map(String::from);
+    let together: Vec<(String, Owned)> = store
+        .index_read_any::<Owned>(Table::Requests, &names)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|(key, record)| (key, record.expect("readable").data))
+        .collect();
+    assert_eq!(
+        together,
+        [
+            ("REQ-1".to_owned(), owned("alice", "pending")),
+            ("REQ-2".to_owned(), owned("carol", "approved")),
+        ]
+    );
 
     // A failed commit moves nothing.
     let failed = store
