@@ -4,7 +4,7 @@
 //!
 //! Reports: start-up (spawn → Socket Mode connected), RSS (idle, and peak during the
 //! burst), person-facing reads with the whole store in place (a `/metrics` scrape,
-//! `/c1 status` and App Home for bob, who holds five of the grants; the background's
+//! `/c1 status` and App Home for bob, who holds ten of the grants; the background's
 //! grants belong to 100,000 other people, ten each), and expiry lateness p50/p99/max for the burst, for the manual-task path
 //! and for a webhook provisioner:
 //! - *decided*: from the due time to the moment c1bot started deprovisioning (the
@@ -13,30 +13,28 @@
 //!   simulator's message ts);
 //! - *at the webhook*: due time → the revoke POST reached the receiver.
 //!
-//! The fixture is written through the public store API with records built by the
-//! workflow itself (approve, start, complete), exactly what c1bot writes, and cached
-//! under `target/bench-grants-<N>` (seeding 1,000,000 takes minutes).
+//! The store is written as `fixture` says: a sled data directory cached under
+//! `target/`, or with `BENCH_STORE=postgres` a throwaway PostgreSQL server (fsync on)
+//! that c1bot reaches through `C1BOT_DATABASE_URL`.
 //!
-//! `cargo bench --bench grants` (env BENCH_GRANTS, BENCH_BURST; BENCH_ONLY `manual`,
-//! `webhook` or `group`: the manual task sent to a Slack user group whose
+//! `cargo bench --bench grants` (env BENCH_GRANTS, BENCH_BURST, BENCH_STORE; BENCH_ONLY
+//! `manual`, `webhook` or `group`: the manual task sent to a Slack user group whose
 //! `usergroups.users.list` answers only after 3 s, to show expiry never waits on it).
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+mod fixture;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
+use c1bot::config::DatabaseUrl;
 use c1bot::simulator::{SimOptions, Simulator, Workspace};
-use c1bot::store::{Change, Store, Table, TimerEntry};
-use c1bot::workflow::grant::{self, GrantAction, TaskKind, Timing, Via};
-use c1bot::workflow::request::{AccessDuration, AccessRequest, Decision, Quorum, State, Step};
+use c1bot::store::Store;
 use chrono::{DateTime, Utc};
+use fixture::{PgBackground, BOB};
 
-const CAROL: &str = "U0CAROL001";
-/// The reader: holds five of the store's grants.
-const BOB: &str = "U0BOB00001";
 const SECRET: &str = "bench-secret";
 
 struct KillOnDrop(Child);
@@ -83,195 +81,6 @@ fn summary(mut ms: Vec<i64>) -> String {
         ms[ms.len() - 1],
         ms.len()
     )
-}
-
-fn timing() -> Timing {
-    Timing {
-        remind_before_expiry: Duration::from_secs(15 * 60),
-        revoke_overdue_after: Duration::from_secs(3600),
-    }
-}
-
-/// An active grant of ReadOnly on AWS production for a person, until `until`, as
-/// the workflow writes it (approved by bob, granted by carol at `from`).
-fn active_grant(
-    n: u64,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-    person: &str,
-) -> anyhow::Result<AccessRequest> {
-    let duration = (until - from).to_std()?;
-    let request = AccessRequest {
-        id: format!("REQ-{n}"),
-        requester: person.into(),
-        beneficiary: person.into(),
-        resource: "aws-prod".into(),
-        entitlement: "readonly".into(),
-        duration: AccessDuration::For(duration),
-        justification: format!("benchmark grant {n}"),
-        created_at: from,
-        decide_by: from + chrono::Duration::hours(24),
-        steps: vec![Step::new(
-            "Team lead",
-            ["U0BOB00001".to_owned()],
-            Quorum::Any,
-        )],
-        state: State::Approved { auto: false },
-        decisions: vec![Decision {
-            step: 0,
-            by: "U0BOB00001".into(),
-            approved: true,
-            reason: None,
-            at: from,
-        }],
-        grant: None,
-        extends: None,
-    };
-    let via = Via::Manual {
-        assignees: BTreeSet::from([CAROL.to_owned()]),
-        after_failure: None,
-    };
-    let started = grant::apply(&request, GrantAction::Start { via }, from, timing())
-        .map_err(|r| anyhow::anyhow!("{r:?}"))?;
-    let active = grant::apply(
-        &started.request,
-        GrantAction::Complete {
-            kind: TaskKind::Grant,
-            by: CAROL.into(),
-        },
-        from,
-        timing(),
-    )
-    .map_err(|r| anyhow::anyhow!("{r:?}"))?;
-    Ok(active.request)
-}
-
-/// The record and its timers, as c1bot schedules them when access becomes active
-/// (no reminder for access shorter than the reminder's lead).
-fn change_for(request: &AccessRequest, from: DateTime<Utc>, until: DateTime<Utc>) -> Change {
-    let change = Change::new()
-        .put(Table::Requests, request.id.clone(), request)
-        .timer(until, TimerEntry::new("grant-expire", request.id.clone()));
-    let remind = until - chrono::Duration::minutes(15);
-    if remind > from {
-        change.timer(remind, TimerEntry::new("grant-remind", request.id.clone()))
-    } else {
-        change
-    }
-}
-
-/// Writes grants `first..first+count` for `person(n)`, expiring as `until(n)` says,
-/// in group commits.
-async fn seed(
-    store: &Store,
-    first: u64,
-    count: u64,
-    from: DateTime<Utc>,
-    until: impl Fn(u64) -> DateTime<Utc>,
-    person: impl Fn(u64) -> String,
-) -> anyhow::Result<()> {
-    const BATCH: u64 = 5_000;
-    let mut n = first;
-    while n < first + count {
-        let end = (n + BATCH).min(first + count);
-        let mut changes = Vec::with_capacity((end - n) as usize);
-        for i in n..end {
-            let at = until(i);
-            changes.push(change_for(
-                &active_grant(i, from, at, &person(i))?,
-                from,
-                at,
-            ));
-        }
-        for result in store.commit_all(changes).await {
-            result?;
-        }
-        n = end;
-    }
-    Ok(())
-}
-
-fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    let status = Command::new("cp").arg("-a").arg(from).arg(to).status()?;
-    anyhow::ensure!(status.success(), "cp -a failed");
-    Ok(())
-}
-
-/// The background: `n` active grants expiring over the next 30 days (none during
-/// the run), ten per person (100,000 people at 1,000,000), and bob's five, cached
-/// across runs (the name carries the stored-record version it was written at).
-async fn background(root: &Path, n: u64) -> anyhow::Result<PathBuf> {
-    let dir = root.join(format!("bench-grants-v2-{n}"));
-    if !dir.join("seeded").exists() {
-        seed_background(&dir, n).await?;
-        std::fs::write(dir.join("seeded"), b"")?;
-    }
-    if dir.join("indexed").exists() {
-        return Ok(dir);
-    }
-    // As a store c1bot has already started on: its index is at today's version, so
-    // the benchmark's start-up is a restart, not a first upgrade (which re-indexes
-    // every request once; measured separately below).
-    let store = Store::open(&dir.join("data"))?;
-    let started = Instant::now();
-    store
-        .reindex::<AccessRequest>(Table::Requests, c1bot::app::request_index::INDEX_VERSION)
-        .await?;
-    println!(
-        "index checked once after seeding (what a first start after an upgrade does): {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    drop(store);
-    std::fs::write(dir.join("indexed"), b"")?;
-    Ok(dir)
-}
-
-async fn seed_background(dir: &Path, n: u64) -> anyhow::Result<()> {
-    let _ = std::fs::remove_dir_all(dir);
-    let started = Instant::now();
-    let store = Store::open(&dir.join("data"))?;
-    let now = Utc::now();
-    let spread = 30 * 24 * 3600;
-    seed(
-        &store,
-        100_000_000,
-        n,
-        now,
-        |i| now + chrono::Duration::days(1) + chrono::Duration::seconds((i as i64 * 7919) % spread),
-        |i| format!("U0BG{:06}", i % 100_000),
-    )
-    .await?;
-    seed(
-        &store,
-        900_000_000,
-        5,
-        now,
-        |_| now + chrono::Duration::days(2),
-        |_| BOB.to_owned(),
-    )
-    .await?;
-    store.flush().await?;
-    drop(store);
-    println!(
-        "seeded {n} active grants in {:.1} s ({:.0} MiB on disk)",
-        started.elapsed().as_secs_f64(),
-        dir_size(&dir.join("data")) as f64 / 1048576.0
-    );
-    Ok(())
 }
 
 /// A revoke the webhook received: request id and when.
@@ -327,6 +136,22 @@ fn summary_us(mut us: Vec<i64>) -> String {
         ms(us[us.len() - 1]),
         us.len()
     )
+}
+
+/// How many grants `/metrics` counts in `state` (none listed: 0).
+async fn grants_in(client: &reqwest::Client, health: &str, state: &str) -> anyhow::Result<u64> {
+    let body = client
+        .get(format!("{health}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let series = format!("c1bot_grants{{state=\"{state}\"}} ");
+    Ok(body
+        .lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .map_or(0, |n| n as u64))
 }
 
 /// A `/metrics` scrape, bob's `/c1 status` (slash command → ack, which carries the
@@ -393,9 +218,27 @@ enum Via2 {
     Webhook,
 }
 
+/// Where a run's store is: a sled data directory copied from the cached background,
+/// or a fresh copy of the seeded PostgreSQL database.
+enum Target<'a> {
+    Sled(&'a Path),
+    Postgres(String),
+}
+
+impl Target<'_> {
+    async fn open(&self, data: &Path) -> anyhow::Result<Store> {
+        Ok(match self {
+            Target::Sled(_) => Store::open(data)?,
+            Target::Postgres(url) => {
+                Store::connect(&DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?).await?
+            }
+        })
+    }
+}
+
 async fn run(
     label: &str,
-    base: &Path,
+    target: Target<'_>,
     work: &Path,
     burst: u64,
     via: Via2,
@@ -405,15 +248,17 @@ async fn run(
     let _ = std::fs::remove_dir_all(work);
     std::fs::create_dir_all(work)?;
     let data = work.join("data");
-    copy_dir(&base.join("data"), &data)?;
+    if let Target::Sled(base) = &target {
+        fixture::copy_dir(&base.join("data"), &data)?;
+    }
     // The burst: `burst` grants expiring in the same second, 20 s from now.
     let due = {
         let at = Utc::now() + chrono::Duration::seconds(20);
         at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64)
     };
     {
-        let store = Store::open(&data)?;
-        seed(
+        let store = target.open(&data).await?;
+        fixture::seed(
             &store,
             1_000,
             burst,
@@ -468,6 +313,10 @@ async fn run(
         .env("SLACK_BOT_TOKEN", sim.bot_token())
         .env("SLACK_API_URL", sim.api_url())
         .env("C1BOT_DATA_DIR", &data)
+        .envs(match &target {
+            Target::Postgres(url) => vec![("C1BOT_DATABASE_URL", url.clone())],
+            Target::Sled(_) => Vec::new(),
+        })
         .env("BENCH_HOOK_SECRET", SECRET)
         .env("C1BOT_HEALTH_LISTEN", format!("127.0.0.1:{health_port}"))
         .env(
@@ -495,13 +344,11 @@ async fn run(
 
     // Done when every expiry is decided (manual: the task is committed; Slack then
     // paces DMs to one person at about one a second) or, with the webhook, when every
-    // revoke call's result is recorded. Read through the admin socket, as an operator
-    // would while c1bot runs.
-    let finished_action = if webhook.is_some() {
-        "provisioner.revoke"
-    } else {
-        "grant.expired"
-    };
+    // revoke call's result is recorded. Read from `/metrics` (counters kept by the
+    // store), as an operator's dashboard would: exporting the growing audit log every
+    // 250 ms cost c1bot CPU the burst competes for.
+    let client = reqwest::Client::new();
+    let active_before = grants_in(&client, &health, "active").await?;
     let mut peak_rss = idle_rss;
     let deadline = Instant::now() + Duration::from_secs(300);
     let drained;
@@ -511,14 +358,10 @@ async fn run(
         if Utc::now() < due {
             continue;
         }
-        let lines = c1bot::app::admin::audit_export(&data)
-            .await
-            .unwrap_or_default();
-        let finished = String::from_utf8_lossy(&lines)
-            .lines()
-            .filter(|l| l.contains(finished_action))
-            .count() as u64;
-        if finished >= burst {
+        let active = grants_in(&client, &health, "active").await?;
+        let removing = grants_in(&client, &health, "deprovisioning").await?;
+        let finished = active_before.saturating_sub(active);
+        if finished >= burst && (webhook.is_none() || removing == 0) {
             drained = (Utc::now() - due).to_std().unwrap_or_default();
             break;
         }
@@ -550,9 +393,10 @@ async fn run(
             .collect(),
         None => Vec::new(),
     };
-    let store = Store::open(&data)?;
+    let store = target.open(&data).await?;
     let mut out = Vec::new();
     store.export_audit(&mut out).await?;
+    drop(store);
     let decided_ms: Vec<i64> = String::from_utf8_lossy(&out)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -576,11 +420,27 @@ async fn main() -> anyhow::Result<()> {
     let total = env_or("BENCH_GRANTS", 1_000_000) as u64;
     let burst = env_or("BENCH_BURST", 10_000) as u64;
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-    let base = background(&target, total.saturating_sub(burst)).await?;
+    let on_postgres = std::env::var("BENCH_STORE").is_ok_and(|s| s == "postgres");
+    let background = total.saturating_sub(burst);
+    let (base, mut pg) = if on_postgres {
+        (None, Some(PgBackground::seed(background).await?))
+    } else {
+        (
+            Some(fixture::sled_background(&target, background).await?),
+            None,
+        )
+    };
     println!(
-        "{total} active grants ({} in the background, {burst} expiring in the same second)",
-        total.saturating_sub(burst)
+        "{total} active grants ({background} in the background, {burst} expiring in the same second), on {}",
+        if on_postgres { "PostgreSQL" } else { "sled" }
     );
+    let mut store_for_run = async || -> anyhow::Result<Target<'_>> {
+        Ok(match (&base, &mut pg) {
+            (_, Some(pg)) => Target::Postgres(pg.copy().await?),
+            (Some(base), None) => Target::Sled(base),
+            (None, None) => anyhow::bail!("no background"),
+        })
+    };
 
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only == name;
@@ -589,13 +449,29 @@ async fn main() -> anyhow::Result<()> {
     if wanted("manual") {
         results.push((
             "manual task",
-            run("manual", &base, &work, burst, Via2::Manual, None).await?,
+            run(
+                "manual",
+                store_for_run().await?,
+                &work,
+                burst,
+                Via2::Manual,
+                None,
+            )
+            .await?,
         ));
     }
     if wanted("group") {
         results.push((
             "manual task to a user group (usergroups.users.list takes 3 s)",
-            run("group", &base, &work, burst, Via2::Group, None).await?,
+            run(
+                "group",
+                store_for_run().await?,
+                &work,
+                burst,
+                Via2::Group,
+                None,
+            )
+            .await?,
         ));
     }
     if wanted("webhook") {
@@ -604,7 +480,7 @@ async fn main() -> anyhow::Result<()> {
             "webhook",
             run(
                 "webhook",
-                &base,
+                store_for_run().await?,
                 &work,
                 burst,
                 Via2::Webhook,
