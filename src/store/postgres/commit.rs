@@ -14,13 +14,19 @@ use deadpool_postgres::Transaction;
 
 use super::audit::Chain;
 use super::outbox::Reserved;
-use super::records::{lost_insert_race, Locked};
+use super::records::{lost_insert_race, move_counts, Counts, Locked};
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::change::Op;
 use crate::store::keys::{parse_timer_key, FIRST_REQUEST_NUMBER};
 use crate::store::outbox::OutboxEntry;
 use crate::store::records::Record;
 use crate::store::{Change, CommitError, Committed, StoreError, Table};
+
+/// Changes per transaction in [`PgStore::commit_all`]. Each change is a savepoint, a
+/// subtransaction: past 64 in one transaction PostgreSQL's subtransaction cache
+/// overflows and every snapshot taken meanwhile, in every session, pays for looking
+/// them up (`pg_subtrans`), so a 512-change group slowed everything down as it went.
+const GROUP: usize = 60;
 
 impl PgStore {
     /// Commits `change` atomically; when this returns `Ok` PostgreSQL has committed it
@@ -52,7 +58,9 @@ impl PgStore {
         let at = change.stamp().unwrap_or_else(Utc::now);
         let (committed, reserved) = transaction!(self, mode, CommitError, |tx| {
             let mut reserved = Reserved::new(&self.inner.outbox_index);
-            let committed = apply(&tx, &change, at, None, &mut reserved).await?;
+            let mut counts = Counts::new();
+            let committed = apply(&tx, &change, at, None, &mut reserved, &mut counts).await?;
+            move_counts(&tx, counts).await?;
             Ok((committed, reserved))
         })?;
         reserved.committed();
@@ -60,21 +68,33 @@ impl PgStore {
         Ok(committed)
     }
 
-    /// Commits a batch in one transaction: each change checked and written as if
-    /// alone, in order (a later one sees an earlier one's writes), one that conflicts
-    /// or is invalid rolled back to its savepoint without stopping the others.
+    /// Commits a batch in transactions of at most [`GROUP`] changes: each change checked
+    /// and written as if alone, in order (a later one sees an earlier one's writes),
+    /// one that conflicts or is invalid rolled back to its savepoint without stopping
+    /// the others.
     pub async fn commit_all(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
+        let mut results = Vec::with_capacity(changes.len());
+        let mut changes = changes.into_iter().peekable();
+        while changes.peek().is_some() {
+            let group: Vec<Change> = changes.by_ref().take(GROUP).collect();
+            results.extend(self.commit_group(group).await);
+        }
+        results
+    }
+
+    async fn commit_group(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
         let now = Utc::now();
         let outcome = transaction!(self, Mode::Write, CommitError, |tx| {
             let mut results = Vec::with_capacity(changes.len());
             let mut kept = Vec::new();
+            let mut counts = Counts::new();
             for change in &changes {
                 tx.batch_execute("SAVEPOINT c1bot_change")
                     .await
                     .ctx("committing a group of changes")?;
                 let mut reserved = Reserved::new(&self.inner.outbox_index);
                 let at = change.stamp().unwrap_or(now);
-                match apply(&tx, change, at, None, &mut reserved).await {
+                match apply(&tx, change, at, None, &mut reserved, &mut counts).await {
                     Ok(committed) => {
                         tx.batch_execute("RELEASE SAVEPOINT c1bot_change")
                             .await
@@ -92,6 +112,8 @@ impl PgStore {
                     Err(error) => return Err(error),
                 }
             }
+            // The kept changes' counter moves, once per counter for the group.
+            move_counts(&tx, counts).await?;
             Ok((results, kept))
         });
         match outcome {
@@ -158,7 +180,10 @@ impl PgStore {
             }
             let mut reserved = Reserved::new(&self.inner.outbox_index);
             let at = change.stamp().unwrap_or(now);
-            let committed = apply(&tx, &change, at, Some(number), &mut reserved).await?;
+            let mut counts = Counts::new();
+            let committed =
+                apply(&tx, &change, at, Some(number), &mut reserved, &mut counts).await?;
+            move_counts(&tx, counts).await?;
             Ok((committed, reserved))
         })?;
         reserved.committed();
@@ -200,6 +225,7 @@ async fn apply(
     at: DateTime<Utc>,
     number: Option<u64>,
     reserved: &mut Reserved<'_>,
+    counts: &mut Counts,
 ) -> Result<Committed, CommitError> {
     if let Some(detail) = change.invalid() {
         return Err(CommitError::Invalid {
@@ -325,10 +351,11 @@ async fn apply(
             }
         }
     }
-    locked.finish(tx).await?;
     if let Some(chain) = chain {
         chain.save(tx).await?;
     }
+    // Last, so a change that fails moves no counter.
+    locked.counted_into(counts);
     Ok(committed)
 }
 

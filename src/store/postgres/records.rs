@@ -130,15 +130,14 @@ pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
 
 /// The records a transaction locked, with their revision and index entries as this
 /// transaction sees them (`None`: absent), kept up to date by its own writes; and the
-/// counted index entries it moved, applied by [`Locked::finish`] in name order (so two
-/// transactions moving the same counters lock them in the same order).
+/// counted index entries it moved, handed to [`move_counts`] once per transaction.
 /// A locked record's revision and index entries (as stored).
 type Row = (u64, Vec<String>);
 
 #[derive(Default)]
 pub(super) struct Locked {
     rows: HashMap<(Table, String), Option<Row>>,
-    counts: BTreeMap<String, i64>,
+    counts: Counts,
 }
 
 impl Locked {
@@ -242,7 +241,7 @@ impl Locked {
     }
 
     /// Index rows from entries `before` to `after` for `key` (held locked); counted
-    /// entries are noted for [`Locked::finish`].
+    /// entries are noted for [`move_counts`].
     async fn move_index(
         &mut self,
         tx: &Transaction<'_>,
@@ -287,23 +286,44 @@ impl Locked {
         Ok(())
     }
 
-    /// Moves the counters of the counted entries written (never below zero), in name
-    /// order. Call once, after the last write of the transaction (or savepoint).
+    /// Moves the counters of the counted entries written; once, after the last write
+    /// of a transaction that commits a single change.
     pub(super) async fn finish(&mut self, tx: &Transaction<'_>) -> Result<(), StoreError> {
-        for (name, by) in std::mem::take(&mut self.counts) {
-            if by == 0 {
-                continue;
-            }
-            tx.execute(
-                "INSERT INTO c1bot_counters (name, value) VALUES ($1, greatest($2::bigint, 0)) \
-                 ON CONFLICT (name) DO UPDATE SET value = greatest(c1bot_counters.value + $2::bigint, 0)",
-                &[&name, &by],
-            )
-            .await
-            .ctx("moving an index count")?;
-        }
-        Ok(())
+        let mut counts = Counts::new();
+        self.counted_into(&mut counts);
+        move_counts(tx, counts).await
     }
+
+    /// Adds the counted entries this change moved to `into`, for [`move_counts`].
+    pub(super) fn counted_into(&mut self, into: &mut Counts) {
+        for (name, by) in std::mem::take(&mut self.counts) {
+            *into.entry(name).or_default() += by;
+        }
+    }
+}
+
+/// Counter moves by counter name.
+pub(super) type Counts = BTreeMap<String, i64>;
+
+/// Moves the counters of the counted entries written (never below zero), in name
+/// order (so two transactions moving the same counters lock them in the same order).
+/// Called once per transaction: a counter row updated by every change of a group
+/// leaves a version per update that no one can prune until the commit, and every
+/// later update walks them.
+pub(super) async fn move_counts(tx: &Transaction<'_>, counts: Counts) -> Result<(), StoreError> {
+    for (name, by) in counts {
+        if by == 0 {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO c1bot_counters (name, value) VALUES ($1, greatest($2::bigint, 0)) \
+             ON CONFLICT (name) DO UPDATE SET value = greatest(c1bot_counters.value + $2::bigint, 0)",
+            &[&name, &by],
+        )
+        .await
+        .ctx("moving an index count")?;
+    }
+    Ok(())
 }
 
 /// Whether `error` is the unique violation of a lost race to create a key.
