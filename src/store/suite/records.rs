@@ -13,6 +13,7 @@ both!(
     index_tables_and_reserved_meta_keys_cannot_be_written_directly,
     records_are_scanned_by_key_prefix_in_key_order,
     index_entries_and_counts_follow_each_record_in_its_own_commit,
+    a_group_commit_counts_the_changes_it_keeps_and_only_those,
     records_written_before_their_index_are_indexed_once_at_reindex,
 );
 
@@ -322,6 +323,48 @@ async fn index_entries_and_counts_follow_each_record_in_its_own_commit(store: St
     assert!(failed.is_err());
     assert_eq!(keys(&store, "owner:alice").await, ["REQ-1"]);
     assert_eq!(count(&store, "state:denied").await, 0);
+}
+
+async fn a_group_commit_counts_the_changes_it_keeps_and_only_those(store: Store) {
+    store
+        .commit(Change::new().put(Table::Requests, "REQ-1", &owned("alice", "pending")))
+        .await
+        .expect("seed");
+    // More changes than one transaction takes on PostgreSQL, one of them conflicting
+    // in the middle: its counter moves must not survive its rollback.
+    let mut changes: Vec<Change> = (0..150)
+        .map(|i| {
+            Change::new().put(
+                Table::Requests,
+                format!("BULK-{i}"),
+                &owned("bulk", "pending"),
+            )
+        })
+        .collect();
+    changes.insert(
+        70,
+        Change::new().expect(Table::Requests, "REQ-1", Some(7)).put(
+            Table::Requests,
+            "REQ-1",
+            &owned("alice", "approved"),
+        ),
+    );
+    changes.push(Change::new().expect(Table::Requests, "REQ-1", Some(1)).put(
+        Table::Requests,
+        "REQ-1",
+        &owned("alice", "denied"),
+    ));
+    let results = store.commit_all(changes).await;
+    assert!(matches!(results[70], Err(CommitError::Conflict { .. })));
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 151);
+    assert_eq!(count(&store, "state:pending").await, 150);
+    assert_eq!(
+        count(&store, "state:approved").await,
+        0,
+        "the conflict moved nothing"
+    );
+    assert_eq!(count(&store, "state:denied").await, 1);
+    assert_eq!(keys(&store, "owner:bulk").await.len(), 150);
 }
 
 async fn records_written_before_their_index_are_indexed_once_at_reindex(store: Store) {
