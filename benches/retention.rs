@@ -124,30 +124,16 @@ async fn write(store: &Store, requests: Vec<AccessRequest>) -> anyhow::Result<()
     Ok(())
 }
 
-fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 /// Bytes on disk added by writing `requests` to a fresh store.
 async fn disk_per_record(dir: &Path, requests: Vec<AccessRequest>) -> anyhow::Result<f64> {
     let _ = std::fs::remove_dir_all(dir);
     let count = requests.len() as f64;
     let store = Store::open(dir)?;
     store.flush().await?;
-    let empty = dir_size(dir);
+    let empty = common::dir_size(dir);
     write(&store, requests).await?;
     drop(store);
-    Ok((dir_size(dir).saturating_sub(empty)) as f64 / count)
+    Ok((common::dir_size(dir).saturating_sub(empty)) as f64 / count)
 }
 
 #[tokio::main]

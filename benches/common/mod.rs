@@ -1,8 +1,9 @@
 //! Helpers the benchmarks share: a child process killed when dropped, environment
-//! knobs, latency summaries, and a person filling the request form.
+//! knobs, latency summaries, a person filling the request form, and a directory's size.
 //! (Included with `mod common;`: not every benchmark uses every helper.)
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
@@ -65,4 +66,19 @@ pub async fn fill(person: &Person, why: &str) -> anyhow::Result<()> {
     person.fill("Duration", "1 h").await?;
     person.fill("Justification", why).await?;
     Ok(())
+}
+
+/// The bytes of every file under `path`.
+pub fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }

@@ -147,20 +147,6 @@ async fn changes_committed(store: &Store, changes: Vec<Change>) -> anyhow::Resul
     Ok(())
 }
 
-pub fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     let status = Command::new("cp").arg("-a").arg(from).arg(to).status()?;
     anyhow::ensure!(status.success(), "cp -a failed");
@@ -207,7 +193,7 @@ async fn seed_background(dir: &Path, n: u64) -> anyhow::Result<()> {
     println!(
         "seeded {n} active grants in {:.1} s ({:.0} MiB on disk)",
         started.elapsed().as_secs_f64(),
-        dir_size(&dir.join("data")) as f64 / 1048576.0
+        super::common::dir_size(&dir.join("data")) as f64 / 1048576.0
     );
     Ok(())
 }

@@ -21,10 +21,12 @@
 //! `manual`, `webhook` or `group`: the manual task sent to a Slack user group whose
 //! `usergroups.users.list` answers only after 3 s, to show expiry never waits on it).
 
+#[path = "../common/mod.rs"]
+mod common;
 mod fixture;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,25 +35,10 @@ use c1bot::config::DatabaseUrl;
 use c1bot::simulator::{SimOptions, Simulator, Workspace};
 use c1bot::store::Store;
 use chrono::{DateTime, Utc};
+use common::{env_or, KillOnDrop};
 use fixture::{PgBackground, BOB};
 
 const SECRET: &str = "bench-secret";
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn env_or(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
