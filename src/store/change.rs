@@ -311,11 +311,11 @@ pub(crate) fn write(
                     .push(tx.append_audit::<CommitError>(event, at)?);
             }
             Op::Timer { key, entry } => {
-                tx.put::<_, CommitError>(Table::Timers, key, entry)?;
+                tx.put_timer::<CommitError>(key, entry)?;
                 committed.timers_changed = true;
             }
             Op::CancelTimer { key } => {
-                tx.tree(Table::Timers).remove(key.as_slice())?;
+                tx.cancel_timer::<CommitError>(key)?;
                 committed.timers_changed = true;
             }
         }

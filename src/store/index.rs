@@ -7,6 +7,7 @@
 //! only reads them and rebuilds them.
 
 use super::keys::{count_key, index_prefix, index_version_key};
+use super::packed;
 use super::records::{self, IndexKey, KeyedReads, Record, Versioned};
 use super::{SledStore, StoreError, Table};
 
@@ -17,14 +18,24 @@ impl SledStore {
     /// The keys of the records of `table` indexed under `name`, in key order.
     pub fn index_keys(&self, table: Table, name: &str) -> Result<Vec<String>, StoreError> {
         let prefix = index_prefix(table, name);
-        let mut keys = Vec::new();
+        let mut keys = std::collections::BTreeSet::new();
         for item in self.tree(Table::Index).scan_prefix(&prefix) {
-            let (row, _) = item.map_err(|e| StoreError::storage("reading an index", e))?;
-            if let Some(key) = row.get(prefix.len()..) {
-                keys.push(String::from_utf8_lossy(key).into_owned());
+            let (row, bytes) = item.map_err(|e| StoreError::storage("reading an index", e))?;
+            if packed::is_bucket_key(&row, prefix.len()) {
+                let bucket = packed::Bucket::decode(&bytes)
+                    .map_err(|e| StoreError::decode(Table::Index, &row, e))?;
+                keys.extend(
+                    bucket
+                        .members
+                        .into_keys()
+                        .map(|k| String::from_utf8_lossy(&k).into_owned()),
+                );
+            } else if let Some(key) = row.get(prefix.len()..) {
+                // A row from before packing (format 1), until it is packed.
+                keys.insert(String::from_utf8_lossy(key).into_owned());
             }
         }
-        Ok(keys)
+        Ok(keys.into_iter().collect())
     }
 
     /// The records of `table` indexed under `name`, in key order: the cost of what is

@@ -141,13 +141,6 @@ pub(crate) fn index_prefix(table: Table, name: &str) -> Vec<u8> {
     key
 }
 
-/// The index row saying the record `key` of `table` holds entry `name`.
-pub(crate) fn index_row(table: Table, name: &str, key: &str) -> Vec<u8> {
-    let mut row = index_prefix(table, name);
-    row.extend_from_slice(key.as_bytes());
-    row
-}
-
 /// Which index version a table's rows were last built with: `store/index-version/<table>`.
 pub(crate) fn index_version_key(table: Table) -> String {
     format!("store/index-version/{}", table.name())
@@ -195,6 +188,17 @@ pub(crate) fn timer_key(due: DateTime<Utc>, subject: &str, kind: &str) -> Vec<u8
     key.push(0);
     key.extend_from_slice(kind.as_bytes());
     key
+}
+
+/// Timers are packed (see `packed`) by the window of this many milliseconds they
+/// fall due in: a window is one group, read whole when any of it is due.
+pub(crate) const TIMER_WINDOW_MS: u64 = 10 * 60 * 1000;
+
+/// The packed group of the timer key `key`: the start of its window (8 bytes BE),
+/// which sorts with the due times of unpacked timer keys.
+pub(crate) fn timer_window(key: &[u8]) -> Option<[u8; 8]> {
+    let due = seq_from_key(key)?;
+    Some((due - due % TIMER_WINDOW_MS).to_be_bytes())
 }
 
 /// The exclusive upper bound of every timer due at or before `now`.

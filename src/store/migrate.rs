@@ -231,7 +231,7 @@ pub async fn sled_to_postgres(from: &SledStore, to: &PgStore) -> Result<Migrated
             *count += 1;
         }
     }
-    for (key, bytes) in rows(from, Table::Timers)? {
+    for (key, bytes) in from.all_timer_rows()? {
         let (due, subject, kind) = parse_timer_key(&key)
             .ok_or_else(|| StoreError::decode(Table::Timers, &key, "not a timer key"))?;
         let (v, _, _, data) = parts(Table::Timers, &key, &bytes)?;

@@ -24,6 +24,9 @@ pub mod migrate;
 mod outbox;
 mod outbox_index;
 mod outbox_pending;
+mod packed;
+mod packed_tx;
+mod packed_upgrade;
 pub mod postgres;
 mod quarantine;
 mod records;
@@ -33,6 +36,8 @@ mod tx;
 
 #[cfg(test)]
 mod outbox_tests;
+#[cfg(test)]
+mod packed_tests;
 #[cfg(test)]
 mod suite;
 #[cfg(test)]

@@ -53,8 +53,14 @@ impl SledStore {
     ) -> Result<bool, StoreError> {
         let moved = self
             .transact(|tx| {
-                let Some(bytes) = tx.tree(table).remove(key)? else {
-                    return Ok(false);
+                let bytes = match tx.tree(table).remove(key)? {
+                    Some(bytes) => bytes.to_vec(),
+                    // A timer packed with others: taken out of its group alone.
+                    None if table == Table::Timers => match tx.cancel_timer::<StoreError>(key)? {
+                        Some(bytes) => bytes,
+                        None => return Ok(false),
+                    },
+                    None => return Ok(false),
                 };
                 let row = Quarantined {
                     table: table.name().to_owned(),

@@ -30,7 +30,9 @@ use super::keys::{FIRST_REQUEST_NUMBER, FORMAT_KEY, REQUEST_COUNTER};
 use super::tx::{Tx, TxResult};
 
 /// The on-disk layout this build writes (in `meta`); a newer one is refused.
-const FORMAT: u64 = 1;
+/// 2: timers and index rows packed into groups (`packed`); a format-1 directory is
+/// packed once when opened.
+const FORMAT: u64 = 2;
 
 /// sled's default page cache is 1 GiB; c1bot's working set is small.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -154,7 +156,17 @@ impl SledStore {
                     .map_err(|e| StoreError::storage("writing the format version", e))?;
                 Ok(())
             }
-            Some(Ok(be)) if u64::from_be_bytes(be) <= FORMAT => Ok(()),
+            Some(Ok(be)) if u64::from_be_bytes(be) < FORMAT => {
+                self.pack_unpacked_rows()?;
+                meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes()[..])
+                    .map_err(|e| StoreError::storage("writing the format version", e))?;
+                self.inner
+                    .db
+                    .flush()
+                    .map_err(|e| StoreError::storage("flushing the packed rows", e))?;
+                Ok(())
+            }
+            Some(Ok(be)) if u64::from_be_bytes(be) == FORMAT => Ok(()),
             Some(Ok(be)) => Err(StoreError::NewerFormat {
                 dir,
                 found: u64::from_be_bytes(be),
@@ -447,8 +459,22 @@ impl SledStore {
         _shared: &tokio::sync::RwLockReadGuard<'_, ()>,
         f: impl Fn(&Tx<'_>) -> TxResult<A, E>,
     ) -> Result<A, E> {
+        self.transact_ungated(f)
+    }
+
+    /// The transaction itself, for callers that hold the gate or run before anyone
+    /// else can (opening the store).
+    pub(crate) fn transact_ungated<A, E: From<StoreError>>(
+        &self,
+        f: impl Fn(&Tx<'_>) -> TxResult<A, E>,
+    ) -> Result<A, E> {
         let trees: &[sled::Tree] = &self.inner.trees;
-        let result = trees.transaction(|view| f(&Tx { trees: view }));
+        let result = trees.transaction(|view| {
+            let tx = Tx::new(view);
+            let out = f(&tx)?;
+            tx.packed.write_out::<E>(view)?;
+            Ok(out)
+        });
         // Counted after the transaction, so a flush that reads this number starts
         // after the write it covers.
         self.inner.written.fetch_add(1, Ordering::AcqRel);

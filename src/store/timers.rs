@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{timer_due_from_key, timers_due_bound};
+use super::keys::{due_ms, seq_from_key, timer_due_from_key, timer_window, timers_due_bound};
+use super::packed;
 use super::records::{self, Record};
 use super::{SledStore, StoreError, Table};
 
@@ -69,8 +70,9 @@ impl SledStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree(Table::Timers).range(..timers_due_bound(now)) {
-            out.push(decode_timer(item)?);
+        for row in self.timer_rows(Some(now), usize::MAX)? {
+            let (key, bytes) = row.map_err(unreadable)?;
+            out.push(decode_timer(&key, &bytes)?);
         }
         Ok(out)
     }
@@ -83,9 +85,12 @@ impl SledStore {
         until: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree(Table::Timers).range(..timers_due_bound(until)) {
+        for row in self.timer_rows(Some(until), usize::MAX)? {
             // An unreadable row is the timer loop's to quarantine; it hides nothing here.
-            let Ok((due, entry)) = decode_timer(item) else {
+            let Ok((key, bytes)) = row else {
+                continue;
+            };
+            let Ok((due, entry)) = decode_timer(&key, &bytes) else {
                 continue;
             };
             if entry.kind == kind {
@@ -104,16 +109,14 @@ impl SledStore {
         limit: usize,
     ) -> Result<DueTimers, StoreError> {
         let mut out = DueTimers::default();
-        for item in self
-            .tree(Table::Timers)
-            .range(..timers_due_bound(now))
-            .take(limit)
-        {
-            let (key, bytes) =
-                item.map_err(|e| StoreError::storage("reading the timer index", e))?;
-            match decode_timer(Ok((key.clone(), bytes))) {
-                Ok(timer) => out.timers.push(timer),
-                Err(_) => out.undecodable.push(key.to_vec()),
+        for row in self.timer_rows(Some(now), limit)? {
+            match row {
+                Ok((key, bytes)) => match decode_timer(&key, &bytes) {
+                    Ok(timer) if out.timers.len() < limit => out.timers.push(timer),
+                    Ok(_) => {}
+                    Err(_) => out.undecodable.push(key),
+                },
+                Err(key) => out.undecodable.push(key),
             }
         }
         Ok(out)
@@ -122,11 +125,75 @@ impl SledStore {
     /// When the earliest timer is due, if any is scheduled (read from its key alone,
     /// so an undecodable value does not hide it).
     pub fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let first = self
-            .tree(Table::Timers)
+        // An unreadable bucket counts from its window's start; the due scan reports it.
+        Ok(self
+            .timer_rows(None, 1)?
             .first()
-            .map_err(|e| StoreError::storage("reading the timer index", e))?;
-        Ok(first.and_then(|(key, _)| timer_due_from_key(&key)))
+            .and_then(|row| timer_due_from_key(row_key(row))))
+    }
+
+    /// Every scheduled timer as (timer key, stored bytes), earliest first, in either
+    /// layout (for copying a store).
+    pub(crate) fn all_timer_rows(&self) -> Result<Vec<KeyAndBytes>, StoreError> {
+        self.timer_rows(None, usize::MAX)?
+            .into_iter()
+            .map(|row| row.map_err(unreadable))
+            .collect()
+    }
+
+    /// The timers due at or before `until` (all of them for `None`), as (timer key,
+    /// stored bytes) in due order, read a window at a time and stopping after the
+    /// window in which at least `enough` rows were read. A packed bucket that cannot
+    /// be decoded is an `Err` carrying its key; so is a row whose key is no timer key.
+    fn timer_rows(
+        &self,
+        until: Option<DateTime<Utc>>,
+        enough: usize,
+    ) -> Result<Vec<TimerRow>, StoreError> {
+        let tree = self.tree(Table::Timers);
+        let range = match until {
+            Some(until) => tree.range(..timers_due_bound(until).to_vec()),
+            None => tree.range::<Vec<u8>, _>(..),
+        };
+        let bound = until.map(due_ms);
+        let mut rows: Vec<TimerRow> = Vec::new();
+        let mut window = None;
+        let mut found = 0;
+        for item in range {
+            let (key, bytes) =
+                item.map_err(|e| StoreError::storage("reading the timer index", e))?;
+            let Some(this) = timer_window(&key) else {
+                rows.push(Err(key.to_vec()));
+                continue;
+            };
+            if window.is_some_and(|w| w != this) && found >= enough {
+                break;
+            }
+            window = Some(this);
+            if !packed::is_bucket_key(&key, 8) {
+                // A row from before packing (format 1), or one planted by hand.
+                rows.push(Ok((key.to_vec(), bytes.to_vec())));
+                found += 1;
+                continue;
+            }
+            match packed::Bucket::decode(&bytes) {
+                Ok(bucket) => {
+                    for (member, value) in bucket.members {
+                        if bound.is_none_or(|b| seq_from_key(&member).is_some_and(|d| d <= b)) {
+                            rows.push(Ok((member, value)));
+                            found += 1;
+                        }
+                    }
+                }
+                Err(detail) => {
+                    tracing::error!(key = ?key, detail, "a packed timer bucket cannot be read");
+                    rows.push(Err(key.to_vec()));
+                }
+            }
+        }
+        // Within a window, buckets hold members by hash: order them by due time.
+        rows.sort_by(|a, b| row_key(a).cmp(row_key(b)));
+        Ok(rows)
     }
 
     /// Resolves after a commit that scheduled or cancelled a timer (one permit is kept
@@ -136,13 +203,26 @@ impl SledStore {
     }
 }
 
-fn decode_timer(
-    item: Result<(sled::IVec, sled::IVec), sled::Error>,
-) -> Result<(DateTime<Utc>, TimerEntry), StoreError> {
-    let (key, bytes) = item.map_err(|e| StoreError::storage("reading the timer index", e))?;
-    let due = timer_due_from_key(&key)
-        .ok_or_else(|| StoreError::decode(Table::Timers, &key, "not a timer key"))?;
-    let entry = records::decode::<TimerEntry>(&bytes)
-        .map_err(|e| StoreError::decode(Table::Timers, &key, e))?;
+fn decode_timer(key: &[u8], bytes: &[u8]) -> Result<(DateTime<Utc>, TimerEntry), StoreError> {
+    let due = timer_due_from_key(key)
+        .ok_or_else(|| StoreError::decode(Table::Timers, key, "not a timer key"))?;
+    let entry = records::decode::<TimerEntry>(bytes)
+        .map_err(|e| StoreError::decode(Table::Timers, key, e))?;
     Ok((due, entry.data))
+}
+
+/// A timer's key and its stored bytes.
+pub(crate) type KeyAndBytes = (Vec<u8>, Vec<u8>);
+
+/// A timer, or the key of a row that cannot be read as timers.
+type TimerRow = Result<KeyAndBytes, Vec<u8>>;
+
+fn row_key(row: &TimerRow) -> &[u8] {
+    match row {
+        Ok((key, _)) | Err(key) => key,
+    }
+}
+
+fn unreadable(key: Vec<u8>) -> StoreError {
+    StoreError::decode(Table::Timers, &key, "not a readable timer row")
 }

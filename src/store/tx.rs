@@ -10,9 +10,11 @@ use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::audit::{self, AuditEvent, AuditHead, GENESIS_HASH};
-use super::keys::{count_key, index_row, seq_key, AUDIT_HEAD, OUTBOX_COUNTER};
+use super::keys::{count_key, index_prefix, seq_key, timer_window, AUDIT_HEAD, OUTBOX_COUNTER};
 use super::outbox::{OutboxEntry, OutboxMessage};
+use super::packed_tx::{Group, PackedWrites};
 use super::records::{self, IndexKey, Record, Versioned};
+use super::timers::TimerEntry;
 use super::{StoreError, Table};
 
 pub(crate) type TxResult<T, E> = Result<T, ConflictableTransactionError<E>>;
@@ -24,9 +26,57 @@ pub(crate) fn abort_with<T, E: From<StoreError>>(error: StoreError) -> TxResult<
 
 pub(crate) struct Tx<'a> {
     pub(crate) trees: &'a [TransactionalTree],
+    /// Packed buckets read and changed so far, written out when the closure succeeds.
+    pub(crate) packed: PackedWrites,
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
+    pub(crate) fn new(trees: &'a [TransactionalTree]) -> Self {
+        Tx {
+            trees,
+            packed: PackedWrites::default(),
+        }
+    }
+
+    /// The packed group `prefix` of `table` (index entries, timer windows).
+    pub(crate) fn group<'g>(&'g self, table: Table, prefix: &'g [u8]) -> Group<'g> {
+        Group {
+            writes: &self.packed,
+            tree: self.tree(table),
+            table,
+            prefix,
+        }
+    }
+
+    /// Schedules `entry` under the timer key `key` (replacing the same key).
+    pub(crate) fn put_timer<E: From<StoreError>>(
+        &self,
+        key: &[u8],
+        entry: &TimerEntry,
+    ) -> TxResult<(), E> {
+        let Some(window) = timer_window(key) else {
+            return abort_with(StoreError::decode(Table::Timers, key, "not a timer key"));
+        };
+        let json = match entry.encode() {
+            Ok(json) => json,
+            Err(e) => return abort_with(StoreError::decode(Table::Timers, key, e)),
+        };
+        let value = records::envelope(TimerEntry::VERSION, 1, &[], &json);
+        self.group(Table::Timers, &window)
+            .insert::<E>(key, &value)?;
+        Ok(())
+    }
+
+    /// Cancels the timer under `key`; returns its stored bytes if it was scheduled.
+    pub(crate) fn cancel_timer<E: From<StoreError>>(
+        &self,
+        key: &[u8],
+    ) -> TxResult<Option<Vec<u8>>, E> {
+        let Some(window) = timer_window(key) else {
+            return Ok(None);
+        };
+        self.group(Table::Timers, &window).remove::<E>(key)
+    }
     pub(crate) fn tree(&self, table: Table) -> &TransactionalTree {
         &self.trees[table.index()]
     }
@@ -115,13 +165,12 @@ impl Tx<'_> {
         if before == after {
             return Ok(());
         }
-        let key = String::from_utf8_lossy(key);
-        let index = self.tree(Table::Index);
         for gone in before.iter().filter(|e| !after.contains(e)) {
             let entry = IndexKey::from_stored(gone);
             // Also for a counted entry: stores written before counted entries lost
             // their rows still have one.
-            index.remove(index_row(table, &entry.name, &key))?;
+            let prefix = index_prefix(table, &entry.name);
+            self.group(Table::Index, &prefix).remove::<E>(key)?;
             if entry.counted {
                 self.add_to_counter::<E>(&count_key(table, &entry.name), -1)?;
             }
@@ -133,7 +182,8 @@ impl Tx<'_> {
             if entry.counted {
                 self.add_to_counter::<E>(&count_key(table, &entry.name), 1)?;
             } else {
-                index.insert(index_row(table, &entry.name, &key), &[][..])?;
+                let prefix = index_prefix(table, &entry.name);
+                self.group(Table::Index, &prefix).insert::<E>(key, &[])?;
             }
         }
         Ok(())

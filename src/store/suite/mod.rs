@@ -11,6 +11,7 @@ mod effects;
 mod journal;
 mod outbox;
 mod records;
+mod volume;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
