@@ -9,9 +9,9 @@
 //! thousand keys.
 //!
 //! A group is split over buckets by linear hashing of each member's key, so a bucket
-//! holds about [`GROW_AT`] members however large the group grows, and a change
-//! rewrites one or two buckets, never the group. Bucket 0 carries the group's bucket
-//! count and member count. Physical keys are `group ++ 0xFF ++ bucket (u32 BE)`:
+//! holds at most about twice [`GROW_AT`] members however large the group grows, and
+//! a change rewrites the one bucket its member lives in (two when it splits or merges
+//! buckets), never the group. Bucket 0 also carries the group's bucket count. Physical keys are `group ++ 0xFF ++ bucket (u32 BE)`:
 //! rows written before packing (`group-prefix ++ UTF-8 text`) can never start with
 //! 0xFF, so both layouts can be told apart in one tree. This module is pure: the
 //! transaction's cache of decoded buckets is `packed_tx`.
@@ -21,21 +21,23 @@ use std::collections::BTreeMap;
 /// The byte after a group's prefix that marks a packed bucket.
 pub(crate) const MARK: u8 = 0xFF;
 
-/// Average members per bucket above which the group grows by one bucket.
-pub(crate) const GROW_AT: u64 = 64;
+/// Members a bucket may hold before the group grows by one bucket (a bucket that
+/// overflows waits for the split pointer to reach it, so buckets stay within about
+/// twice this). Small, because every change rewrites its member's whole bucket.
+pub(crate) const GROW_AT: usize = 24;
 
-/// Average members per bucket below which the group shrinks by one bucket.
-pub(crate) const SHRINK_AT: u64 = 16;
+/// The group shrinks by one bucket when its last bucket and the one that bucket
+/// folds into hold fewer members than this together.
+pub(crate) const MERGE_BELOW: usize = GROW_AT / 2;
 
 /// The first layout byte of an encoded bucket.
 const LAYOUT: u8 = 1;
 
-/// One bucket's value: the members in key order; bucket 0 also carries the group's
-/// size (the fields are zero in other buckets).
+/// One bucket's value: the members in key order; bucket 0 also carries how many
+/// buckets the group has (zero in the others).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Bucket {
     pub buckets: u32,
-    pub count: u64,
     pub members: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
@@ -46,10 +48,9 @@ impl Bucket {
             .iter()
             .map(|(k, v)| 8 + k.len() + v.len())
             .sum();
-        let mut out = Vec::with_capacity(13 + size);
+        let mut out = Vec::with_capacity(5 + size);
         out.push(LAYOUT);
         out.extend_from_slice(&self.buckets.to_be_bytes());
-        out.extend_from_slice(&self.count.to_be_bytes());
         for (key, value) in &self.members {
             put_part(&mut out, key);
             put_part(&mut out, value);
@@ -64,18 +65,13 @@ impl Bucket {
             return Err(format!("packed bucket layout {layout} is not known"));
         }
         let buckets = u32::from_be_bytes(reader.array()?);
-        let count = u64::from_be_bytes(reader.array()?);
         let mut members = BTreeMap::new();
         while reader.at < bytes.len() {
             let key = reader.part()?.to_vec();
             let value = reader.part()?.to_vec();
             members.insert(key, value);
         }
-        Ok(Bucket {
-            buckets,
-            count,
-            members,
-        })
+        Ok(Bucket { buckets, members })
     }
 }
 
@@ -155,14 +151,14 @@ pub(crate) fn split_source(buckets: u32) -> u32 {
     (u64::from(buckets) - grown.next_power_of_two() / 2) as u32
 }
 
-/// Whether a group of `count` members in `buckets` buckets should grow by one.
-pub(crate) fn should_grow(count: u64, buckets: u32) -> bool {
-    count > GROW_AT * u64::from(buckets.max(1))
+/// Whether a bucket of `members` members makes its group grow by one bucket.
+pub(crate) fn should_grow(members: usize) -> bool {
+    members > GROW_AT
 }
 
-/// Whether a group of `count` members in `buckets` buckets should shrink by one.
-pub(crate) fn should_shrink(count: u64, buckets: u32) -> bool {
-    buckets > 1 && count < SHRINK_AT * u64::from(buckets)
+/// Whether two buckets holding `members` together should become one.
+pub(crate) fn should_merge(members: usize) -> bool {
+    members < MERGE_BELOW
 }
 
 #[cfg(test)]
@@ -199,7 +195,6 @@ mod tests {
     fn a_bucket_decodes_to_what_was_encoded() {
         let mut bucket = Bucket {
             buckets: 3,
-            count: 130,
             ..Bucket::default()
         };
         bucket.members.insert(b"REQ-1".to_vec(), Vec::new());
@@ -223,10 +218,9 @@ mod tests {
 
     #[test]
     fn groups_grow_and_shrink_with_hysteresis() {
-        assert!(!should_grow(64, 1));
-        assert!(should_grow(65, 1));
-        assert!(!should_shrink(10, 1), "one bucket is the least");
-        assert!(should_shrink(31, 2));
-        assert!(!should_shrink(32, 2));
+        assert!(!should_grow(GROW_AT));
+        assert!(should_grow(GROW_AT + 1));
+        assert!(should_merge(MERGE_BELOW - 1));
+        assert!(!should_merge(MERGE_BELOW));
     }
 }
