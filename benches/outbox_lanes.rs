@@ -20,31 +20,17 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use c1bot::simulator::{SimOptions, Simulator, SubmitOutcome, Workspace};
 use c1bot::store::{Change, OutboxMessage, Store};
-use common::{env_or, fill, summary, KillOnDrop};
+use common::{env_or, fill, rss_mib, summary, KillOnDrop};
 use serde_json::json;
 use tokio::time::Instant;
 
 const CAROL: &str = "U0CAROL001";
 const APPROVERS: [&str; 2] = ["U0BOB00001", "U0FRANK001"];
-
-fn rss_mib(child: &Child) -> f64 {
-    std::fs::read_to_string(format!("/proc/{}/status", child.id()))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
 
 /// `n` task cards to carol, committed in batches as the workflow would queue them.
 async fn queue_tasks(data: &std::path::Path, n: usize) -> anyhow::Result<()> {
@@ -144,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
         println!("  every card (ms, bob/frank per request): {ms:?}");
     }
     let carol_sent = sim.person("carol").dms().len();
-    let rss = rss_mib(&child.0);
+    let rss = rss_mib(child.0.id());
 
     println!(
         "outbox_lanes: {queued} tasks queued to carol, {submits} requests carded to bob and frank"

@@ -1,5 +1,6 @@
 //! Helpers the benchmarks share: a child process killed when dropped, environment
-//! knobs, latency summaries, a person filling the request form, and a directory's size.
+//! knobs, latency summaries, a person filling the request form, a directory's size and a
+//! process's resident memory.
 //! (Included with `mod common;`: not every benchmark uses every helper.)
 #![allow(dead_code)]
 
@@ -81,4 +82,19 @@ pub fn dir_size(path: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// The resident memory of process `pid` in MiB (0 when it cannot be read).
+pub fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }

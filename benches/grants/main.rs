@@ -35,25 +35,10 @@ use c1bot::config::DatabaseUrl;
 use c1bot::simulator::{SimOptions, Simulator, Workspace};
 use c1bot::store::Store;
 use chrono::{DateTime, Utc};
-use common::{env_or, KillOnDrop};
+use common::{env_or, rss_mib, KillOnDrop};
 use fixture::{PgBackground, BOB};
 
 const SECRET: &str = "bench-secret";
-
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<f64>()
-                .ok()
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(0.0)
-}
 
 fn summary(mut ms: Vec<i64>) -> String {
     if ms.is_empty() {
@@ -125,14 +110,19 @@ fn summary_us(mut us: Vec<i64>) -> String {
     )
 }
 
-/// How many grants `/metrics` counts in `state` (none listed: 0).
-async fn grants_in(client: &reqwest::Client, health: &str, state: &str) -> anyhow::Result<u64> {
-    let body = client
+/// The text of one `/metrics` scrape.
+async fn scrape(client: &reqwest::Client, health: &str) -> anyhow::Result<String> {
+    Ok(client
         .get(format!("{health}/metrics"))
         .send()
         .await?
         .text()
-        .await?;
+        .await?)
+}
+
+/// How many grants `/metrics` counts in `state` (none listed: 0).
+async fn grants_in(client: &reqwest::Client, health: &str, state: &str) -> anyhow::Result<u64> {
+    let body = scrape(client, health).await?;
     let series = format!("c1bot_grants{{state=\"{state}\"}} ");
     Ok(body
         .lines()
@@ -148,12 +138,7 @@ async fn reads(sim: &Simulator, health: &str) -> anyhow::Result<Reads> {
     let client = reqwest::Client::new();
     for _ in 0..200 {
         let started = Instant::now();
-        let body = client
-            .get(format!("{health}/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let body = scrape(&client, health).await?;
         out.metrics_us.push(started.elapsed().as_micros() as i64);
         anyhow::ensure!(
             body.contains("c1bot_requests"),

@@ -7,36 +7,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::keys::{timer_key, timer_window, FORMAT_KEY};
 use super::packed::{is_bucket_key, GROW_AT};
 use super::records;
+use super::suite::Grant;
 use super::*;
 
 fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_790_000_000 + secs, 0)
         .single()
         .expect("valid instant")
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Grant {
-    owner: String,
-}
-
-impl Record for Grant {
-    const VERSION: u32 = 1;
-
-    fn encode(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string(self)
-    }
-
-    fn decode(data: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(data)
-    }
-
-    fn index(&self) -> Vec<IndexKey> {
-        vec![
-            IndexKey::lookup("active:aws-prod"),
-            IndexKey::lookup(format!("person:{}", self.owner)),
-        ]
-    }
 }
 
 fn grant(i: usize) -> Change {

@@ -8,8 +8,8 @@
 
 use std::time::Instant;
 
-use super::keys::TIMER_WINDOW_MS;
-use super::packed::{is_bucket_key, MARK};
+use super::keys::timer_window;
+use super::packed::is_bucket_key;
 use super::{SledStore, StoreError, Table};
 
 /// Rows packed per transaction.
@@ -73,11 +73,10 @@ impl SledStore {
 fn unpacked(table: Table, key: &[u8], value: &[u8]) -> Option<Unpacked> {
     let group = match table {
         Table::Timers => {
-            if key.len() <= 8 || key[8] == MARK {
+            if key.len() <= 8 || is_bucket_key(key, 8) {
                 return None;
             }
-            let due = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
-            (due - due % TIMER_WINDOW_MS).to_be_bytes().to_vec()
+            timer_window(key)?.to_vec()
         }
         _ => {
             // `<table> 0 <entry name> 0 <record key>`
@@ -104,6 +103,7 @@ fn unpacked(table: Table, key: &[u8], value: &[u8]) -> Option<Unpacked> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::keys::TIMER_WINDOW_MS;
 
     #[test]
     fn an_index_row_packs_into_its_entry_and_a_timer_into_its_window() {

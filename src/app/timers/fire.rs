@@ -54,42 +54,28 @@ pub(super) async fn prepare(
     if crate::app::grant_timers::handles(&entry.kind) {
         return crate::app::grant_timers::prepare(services, at, entry, now).await;
     }
+    // Every firing below at least drops the timer.
+    let done = Change::new()
+        .at(now)
+        .cancel_timer(at, &entry.subject, &entry.kind);
     if entry.kind == crate::app::campaigns::reminders::TIMER {
-        let cancel = Change::new()
-            .at(now)
-            .cancel_timer(at, &entry.subject, &entry.kind);
         return Ok(
             if crate::app::campaigns::reminders::fire(services, &entry.subject, at).await? {
                 Fired::Nothing
             } else {
-                Fired::Commit(cancel, None, None)
+                Fired::Commit(done, None, None)
             },
         );
     }
     if entry.kind == crate::app::campaigns::ended::TIMER {
         crate::app::campaigns::ended::fire(services, &entry.subject).await?;
-        return Ok(Fired::Commit(
-            Change::new()
-                .at(now)
-                .cancel_timer(at, &entry.subject, &entry.kind),
-            None,
-            None,
-        ));
+        return Ok(Fired::Commit(done, None, None));
     }
     if entry.kind == crate::app::dm::TIMER {
         // The conversation ends in its own commits; this one only drops the timer.
         crate::app::dm::expire(services, &entry.subject, now).await?;
-        return Ok(Fired::Commit(
-            Change::new()
-                .at(now)
-                .cancel_timer(at, &entry.subject, &entry.kind),
-            None,
-            None,
-        ));
+        return Ok(Fired::Commit(done, None, None));
     }
-    let done = Change::new()
-        .at(now)
-        .cancel_timer(at, &entry.subject, &entry.kind);
     let escalation = entry
         .kind
         .strip_prefix(TIMER_ESCALATE_PREFIX)

@@ -75,6 +75,31 @@ impl Record for Req {
     }
 }
 
+/// An active grant as the index sees it: under one shared entry and its owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Grant {
+    pub owner: String,
+}
+
+impl Record for Grant {
+    const VERSION: u32 = 1;
+
+    fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    fn decode(data: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(data)
+    }
+
+    fn index(&self) -> Vec<IndexKey> {
+        vec![
+            IndexKey::lookup("active:aws-prod"),
+            IndexKey::lookup(format!("person:{}", self.owner)),
+        ]
+    }
+}
+
 pub(crate) fn req(state: &str) -> Req {
     Req {
         state: state.into(),

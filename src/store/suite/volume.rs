@@ -9,31 +9,6 @@ both!(
     thousands_of_records_under_one_index_entry_are_all_found_and_all_leave,
 );
 
-/// A record indexed under one shared entry and its own owner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Grant {
-    owner: String,
-}
-
-impl Record for Grant {
-    const VERSION: u32 = 1;
-
-    fn encode(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string(self)
-    }
-
-    fn decode(data: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(data)
-    }
-
-    fn index(&self) -> Vec<IndexKey> {
-        vec![
-            IndexKey::lookup("active:aws-prod"),
-            IndexKey::lookup(format!("person:{}", self.owner)),
-        ]
-    }
-}
-
 async fn thousands_of_timers_in_one_window_fire_in_order_and_cancel_exactly(store: Store) {
     // 3,000 timers over five minutes, scheduled in an order unlike their due times.
     let due = |i: i64| t((i * 7_919) % 300);
