@@ -23,6 +23,7 @@
 //!   used by the tests and by `c1bot demo`.
 
 pub mod app;
+pub mod burst;
 pub mod campaign;
 pub mod catalog;
 pub mod check;

@@ -13,8 +13,8 @@ use super::grants::{
     self, TIMER_GRANT_EXPIRE, TIMER_GRANT_REMIND, TIMER_PROVISIONER, TIMER_REVOKE_OVERDUE,
 };
 use super::services::Services;
-use super::timers::Fired;
-use crate::store::{AuditEvent, Change, Table, TimerEntry};
+use super::timers::{Fired, Firing, TimerAudit};
+use crate::store::{Change, Table, TimerEntry};
 use crate::workflow::grant::{self as workflow, GrantAction, GrantRefusal};
 
 /// Whether `kind` is a grant timer.
@@ -41,7 +41,7 @@ pub async fn prepare(
         .at(now)
         .cancel_timer(at, &entry.subject, &entry.kind);
     let Some(stored) = services.load_request(&entry.subject).await? else {
-        return Ok(Fired::Commit(done, None, None));
+        return Ok(Fired::just(done));
     };
     let request = &stored.data;
     let action = match entry.kind.as_str() {
@@ -61,10 +61,10 @@ pub async fn prepare(
                 Some(expires_at) => done.timer(expires_at, entry.clone()),
                 None => done,
             };
-            return Ok(Fired::Commit(change, None, None));
+            return Ok(Fired::just(change));
         }
         // The grant moved on (revoked early, extended, already expired).
-        Err(_) => return Ok(Fired::Commit(done, None, None)),
+        Err(_) => return Ok(Fired::just(done)),
     };
     let late_ms = (now - at).num_milliseconds();
     if entry.kind == TIMER_GRANT_EXPIRE && late_ms > 60_000 {
@@ -72,21 +72,18 @@ pub async fn prepare(
     }
     let next = transition.request.clone();
     let rendered = grants::render(services, transition.request, &transition.effects)?;
-    let change = rendered.into_change(
-        done.expect(Table::Requests, &entry.subject, Some(stored.rev))
-            .audit(AuditEvent {
-                actor: "c1bot".into(),
-                action: audit_action(&entry.kind).into(),
-                subject: entry.subject.clone(),
-                detail: json!({
-                    "due": at,
-                    "fired": now,
-                    "late_ms": late_ms,
-                    "state": next.stage(),
-                }),
-            }),
-    );
-    Ok(Fired::Commit(change, Some(Box::new(next)), None))
+    let change =
+        rendered.into_change(done.expect(Table::Requests, &entry.subject, Some(stored.rev)));
+    Ok(Fired::Commit(Firing {
+        change,
+        audit: Some(Box::new(TimerAudit::new(
+            audit_action(&entry.kind),
+            entry.subject.clone(),
+            json!({ "state": next.stage() }),
+        ))),
+        request: Some(Box::new(next)),
+        job: None,
+    }))
 }
 
 fn audit_action(kind: &str) -> &'static str {

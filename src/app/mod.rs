@@ -265,6 +265,7 @@ pub async fn start_on(
         intake: journal::InFlight::default(),
         tasks: tokio_util::task::TaskTracker::new(),
         failing_timers: timers::FailingTimers::default(),
+        burst: crate::burst::Burst::default(),
         faults: services::InjectedFaults::new(config.faults),
         features: features.clone(),
     };
@@ -291,12 +292,20 @@ pub async fn start_on(
     let sender_stop = CancellationToken::new();
     let supervisor = Supervisor::new(metrics.clone());
     let sender = {
-        let (store, stop) = (store.clone(), sender_stop.clone());
+        let (store, stop, burst) = (store.clone(), sender_stop.clone(), services.burst.clone());
         supervisor.spawn(
             "outbox",
             outbox_sender::STALE_AFTER,
             sender_stop.clone(),
-            move |beat| outbox_sender::run(store.clone(), web.clone(), stop.clone(), beat),
+            move |beat| {
+                outbox_sender::run(
+                    store.clone(),
+                    web.clone(),
+                    burst.clone(),
+                    stop.clone(),
+                    beat,
+                )
+            },
         )
     };
     let timer_services = services.clone();

@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use super::grants::{self, TIMER_PROVISIONER};
 use super::services::Services;
-use super::timers::Fired;
+use super::timers::{Fired, Firing};
 use crate::catalog::Automatic;
 use crate::provisioner::{DocItem, DocUser, Document, Operation, Outcome};
 use crate::store::{AuditEvent, Change, CommitError, Table, TimerEntry};
@@ -152,7 +152,7 @@ pub async fn prepare_run(
         return Ok(Fired::Nothing);
     }
     let Some(stored) = services.load_request(&entry.subject).await? else {
-        return Ok(Fired::Commit(done, None, None));
+        return Ok(Fired::just(done));
     };
     let task = stored
         .data
@@ -161,24 +161,25 @@ pub async fn prepare_run(
         .and_then(|g| g.open_task())
         .filter(|t| !t.is_manual());
     let (Some(task), Some((_, entitlement))) = (task, services.target(&stored.data)) else {
-        return Ok(Fired::Commit(done, None, None));
+        return Ok(Fired::just(done));
     };
     let Some(automatic) = &entitlement.provisioner.automatic else {
         // The catalog no longer automates this: hand the task to its assignees.
-        return Ok(Fired::Commit(done, None, None));
+        return Ok(Fired::just(done));
     };
     let lease = now
         + chrono::Duration::from_std(lease_for(automatic)).unwrap_or(chrono::Duration::hours(1));
     let change = done.timer(lease, entry.clone());
-    Ok(Fired::Commit(
+    Ok(Fired::Commit(Firing {
         change,
-        None,
-        Some(Job {
+        request: None,
+        job: Some(Job {
             request_id: entry.subject.clone(),
             kind: task.kind,
             lease,
         }),
-    ))
+        audit: None,
+    }))
 }
 
 /// Starts `job` in the background (its lease is committed).

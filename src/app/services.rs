@@ -96,6 +96,9 @@ pub struct Services {
     pub tasks: tokio_util::task::TaskTracker,
     /// Timers whose firing is failing now (the `c1bot_timers_failing` gauge).
     pub failing_timers: super::timers::FailingTimers,
+    /// Marked by the timer loop while a burst of firings commits; the outbox sender
+    /// yields to it.
+    pub burst: crate::burst::Burst,
     /// Faults injected for drills (`C1BOT_FAULTS`).
     pub faults: InjectedFaults,
     /// Which features are on, and which wait for a scope.

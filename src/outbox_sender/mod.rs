@@ -39,6 +39,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use crate::burst::{Burst, MAX_YIELD};
 use crate::slack::web::{ApiMethod, ApiResponse, WebApi, WebApiError};
 use crate::store::{Store, StoreError};
 use crate::supervise::Heartbeat;
@@ -62,6 +63,7 @@ pub const STALE_AFTER: Duration = Duration::from_secs(60);
 pub(crate) struct Shared {
     store: Store,
     web: WebApi,
+    burst: Burst,
     slots: Semaphore,
     scopes: history::Scopes,
 }
@@ -73,6 +75,8 @@ impl Shared {
         method: &'static ApiMethod,
         args: Value,
     ) -> Result<ApiResponse, WebApiError> {
+        // A burst of expiries commits first (bounded: see `crate::burst`).
+        self.burst.yield_to(MAX_YIELD).await;
         // The semaphore is never closed.
         let _slot = self.slots.acquire().await.ok();
         self.web.call_once(method, args).await
@@ -92,11 +96,18 @@ impl Shared {
 
 /// Delivers what is pending at start (crash recovery) and whatever later commits
 /// queue, until `shutdown`; beats `heartbeat` after every step and at least every
-/// [`IDLE_BEAT`].
-pub async fn run(store: Store, web: WebApi, shutdown: CancellationToken, heartbeat: Heartbeat) {
+/// [`IDLE_BEAT`]. Each call first yields to a `burst` of timer firings under way.
+pub async fn run(
+    store: Store,
+    web: WebApi,
+    burst: Burst,
+    shutdown: CancellationToken,
+    heartbeat: Heartbeat,
+) {
     let shared = Arc::new(Shared {
         store: store.clone(),
         web,
+        burst,
         slots: Semaphore::new(CONCURRENT_CALLS),
         scopes: history::Scopes::new(),
     });

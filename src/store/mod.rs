@@ -243,6 +243,30 @@ impl Store {
         }
     }
 
+    /// [`Store::commit_all`] without waiting for the disk (sled): later reads see the
+    /// changes; [`Store::flush_committed`] makes them durable and hands their messages
+    /// to the outbox sender. On PostgreSQL every commit is durable when it returns.
+    pub async fn commit_all_unflushed(
+        &self,
+        changes: Vec<Change>,
+    ) -> Vec<Result<Committed, CommitError>> {
+        match &self.backend {
+            Backend::Sled(s) => s.commit_all_unflushed(changes).await,
+            Backend::Postgres(p) => p.commit_all(changes).await,
+        }
+    }
+
+    /// Makes the commits `results` came from durable and wakes who they concern.
+    pub async fn flush_committed(
+        &self,
+        results: &[Result<Committed, CommitError>],
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.flush_committed(results).await,
+            Backend::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Commits a change that needs a new request number (see [`SledStore::commit_numbered`]).
     pub async fn commit_numbered(
         &self,

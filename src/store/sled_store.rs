@@ -242,6 +242,27 @@ impl SledStore {
     /// fails its expectations (a revision conflict) or is invalid is skipped without
     /// stopping the others. Nothing is reported committed before the flush returns.
     pub async fn commit_all(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
+        let mut results = self.commit_all_unflushed(changes).await;
+        if let Err(error) = self.flush_committed(&results).await {
+            let reason = error.to_string();
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(CommitError::from(StoreError::storage(
+                    "flushing a group commit",
+                    sled::Error::Io(std::io::Error::other(reason.clone())),
+                )));
+            }
+        }
+        results
+    }
+
+    /// [`SledStore::commit_all`] without waiting for the disk: later reads see the
+    /// changes, but they are neither durable nor handed to the outbox sender until
+    /// [`SledStore::flush_committed`]. Lets the timer loop write its next batch while
+    /// the disk takes the last one.
+    pub async fn commit_all_unflushed(
+        &self,
+        changes: Vec<Change>,
+    ) -> Vec<Result<Committed, CommitError>> {
         let now = Utc::now();
         let shared = self.inner.gate.read().await;
         let order = self.inner.outbox_index.lock_order();
@@ -260,7 +281,7 @@ impl SledStore {
             }
             Ok(results)
         });
-        let mut results = match written {
+        let results = match written {
             Ok(results) => {
                 let committed: Vec<Committed> = results
                     .iter()
@@ -272,7 +293,7 @@ impl SledStore {
             }
             Err(error) => {
                 let reason = error.to_string();
-                return changes
+                changes
                     .iter()
                     .map(|_| {
                         Err(CommitError::from(StoreError::storage(
@@ -280,34 +301,29 @@ impl SledStore {
                             sled::Error::Io(std::io::Error::other(reason.clone())),
                         )))
                     })
-                    .collect();
+                    .collect()
             }
         };
         drop(order);
         drop(shared);
-        if let Err(error) = self.flush().await {
-            let reason = error.to_string();
-            for result in results.iter_mut().filter(|r| r.is_ok()) {
-                *result = Err(CommitError::from(StoreError::storage(
-                    "flushing a group commit",
-                    sled::Error::Io(std::io::Error::other(reason.clone())),
-                )));
-            }
-            return results;
-        }
-        if results
-            .iter()
-            .any(|r| r.as_ref().is_ok_and(|c| !c.outbox_ids.is_empty()))
-        {
+        results
+    }
+
+    /// Makes every commit so far durable, then wakes the outbox sender and the timer
+    /// loop for what `results` queued and scheduled.
+    pub async fn flush_committed(
+        &self,
+        results: &[Result<Committed, CommitError>],
+    ) -> Result<(), StoreError> {
+        self.flush().await?;
+        let committed = || results.iter().filter_map(|r| r.as_ref().ok());
+        if committed().any(|c| !c.outbox_ids.is_empty()) {
             self.inner.outbox_ready.notify_one();
         }
-        if results
-            .iter()
-            .any(|r| r.as_ref().is_ok_and(|c| c.timers_changed))
-        {
+        if committed().any(|c| c.timers_changed) {
             self.inner.timers_changed.notify_one();
         }
-        results
+        Ok(())
     }
 
     /// Like [`SledStore::commit`], for a change that needs a new request number: `build`

@@ -14,6 +14,7 @@ mod cli;
 mod crash;
 mod crash_after_ack;
 mod dm;
+mod expiry_ahead;
 mod grants;
 mod helpers;
 mod high_availability;

@@ -5,12 +5,12 @@
 //! conversation makes itself.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde_json::Value;
 
-use super::Fired;
+use super::{Fired, Firing, TimerAudit};
 use crate::app::requests::{TIMER_EXPIRE, TIMER_REMIND};
 use crate::app::services::Services;
-use crate::store::{AuditEvent, Change, Table, TimerEntry};
+use crate::store::{Change, Table, TimerEntry};
 use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
 use crate::workflow::request::AccessRequest;
 
@@ -63,18 +63,18 @@ pub(super) async fn prepare(
             if crate::app::campaigns::reminders::fire(services, &entry.subject, at).await? {
                 Fired::Nothing
             } else {
-                Fired::Commit(done, None, None)
+                Fired::just(done)
             },
         );
     }
     if entry.kind == crate::app::campaigns::ended::TIMER {
         crate::app::campaigns::ended::fire(services, &entry.subject).await?;
-        return Ok(Fired::Commit(done, None, None));
+        return Ok(Fired::just(done));
     }
     if entry.kind == crate::app::dm::TIMER {
         // The conversation ends in its own commits; this one only drops the timer.
         crate::app::dm::expire(services, &entry.subject, now).await?;
-        return Ok(Fired::Commit(done, None, None));
+        return Ok(Fired::just(done));
     }
     let escalation = entry
         .kind
@@ -86,20 +86,20 @@ pub(super) async fn prepare(
         (TIMER_EXPIRE, _) => Action::Expire,
         (other, None) => {
             tracing::warn!(kind = other, "unknown timer kind dropped");
-            return Ok(Fired::Commit(done, None, None));
+            return Ok(Fired::just(done));
         }
     };
     let Some(stored) = services.load_request(&entry.subject).await? else {
-        return Ok(Fired::Commit(done, None, None));
+        return Ok(Fired::just(done));
     };
     let transition = match approval::apply(&stored.data, action.clone(), &Actor::system(), now) {
         Ok(transition) => transition,
         // Not yet due by the request's own deadline: fire again then.
         Err(Refusal::NotDue) => {
             let change = done.timer(stored.data.decide_by, entry.clone());
-            return Ok(Fired::Commit(change, None, None));
+            return Ok(Fired::just(change));
         }
-        Err(_) => return Ok(Fired::Commit(done, None, None)),
+        Err(_) => return Ok(Fired::just(done)),
     };
     let names = services.names(&transition.request);
     let messages = services
@@ -107,13 +107,7 @@ pub(super) async fn prepare(
         .messages(&transition.request, &transition.effects)?;
     let mut change = done
         .expect(Table::Requests, &entry.subject, Some(stored.rev))
-        .put(Table::Requests, &entry.subject, &transition.request)
-        .audit(AuditEvent {
-            actor: "c1bot".into(),
-            action: format!("request.{}", entry.kind),
-            subject: entry.subject.clone(),
-            detail: json!({ "due": at, "fired": now, "late_ms": (now - at).num_milliseconds() }),
-        });
+        .put(Table::Requests, &entry.subject, &transition.request);
     if action == Action::Remind {
         let next = now
             + chrono::Duration::from_std(services.requests.remind_every)
@@ -125,9 +119,14 @@ pub(super) async fn prepare(
     for message in messages {
         change = change.outbox(message);
     }
-    Ok(Fired::Commit(
+    Ok(Fired::Commit(Firing {
         change,
-        Some(Box::new(transition.request)),
-        None,
-    ))
+        request: Some(Box::new(transition.request)),
+        job: None,
+        audit: Some(Box::new(TimerAudit::new(
+            format!("request.{}", entry.kind),
+            entry.subject.clone(),
+            Value::Null,
+        ))),
+    }))
 }

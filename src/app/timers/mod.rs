@@ -5,13 +5,19 @@
 //! start-up everything overdue fires at once. Firing a timer and what it causes
 //! commit together; a timer for a request that has since moved on is removed. Due
 //! timers are taken in batches and committed with one flush per batch (group
-//! commit), so a burst of 10,000 expiries in one second is not 10,000 fsyncs. No
-//! timer is ever dropped on an error: one that fails (an error, a panic, a refused
-//! commit) is moved forward with capped backoff and counted (see [`failing`]); one
-//! that cannot be read is quarantined.
+//! commit, [`commit`]), so a burst of 10,000 expiries in one second is not 10,000
+//! fsyncs; expiries due within seconds are prepared ahead and commit at their due
+//! time ([`ahead`]); while a burst commits, the outbox sender yields to it
+//! ([`crate::burst`]). A firing's audit entry is stamped when it commits
+//! ([`firing`]). No timer is ever dropped on an error: one that fails (an error, a
+//! panic, a refused commit) is moved forward with capped backoff and counted (see
+//! [`failing`]); one that cannot be read is quarantined.
 
+mod ahead;
+mod commit;
 mod failing;
 mod fire;
+mod firing;
 
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -21,14 +27,15 @@ use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::provisioning::Job;
 use super::services::Services;
-use crate::store::{Change, CommitError, Table, TimerEntry};
+use crate::store::{Table, TimerEntry};
 use crate::supervise::Heartbeat;
-use crate::workflow::request::AccessRequest;
 
+use ahead::{Ahead, Sorted, LOOK_AHEAD};
+use commit::Committer;
 pub use failing::FailingTimers;
 pub use fire::escalation_timers;
+pub use firing::{Fired, Firing, TimerAudit};
 
 /// Sleeps at most this long between looks, so a clock jump forward is noticed even
 /// without [`crate::clock::Clock::advance`].
@@ -39,23 +46,45 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 pub const STALE_AFTER: Duration = Duration::from_secs(180);
 
 /// Timers prepared and committed together (one flush).
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
+
+/// Timers read from the store at once (due now, or expiries due within
+/// [`LOOK_AHEAD`]), besides those already prepared.
+const READ_AT_ONCE: usize = 8 * BATCH;
+
+/// After a pass that could move nothing that was due (conflicts only, or runs
+/// already under way), look again this much later instead of spinning.
+const NOTHING_MOVED_RETRY: Duration = Duration::from_secs(1);
 
 pub async fn run(services: Services, beat: Heartbeat, shutdown: CancellationToken) {
     super::provisioning::resume_leases(&services).await;
+    let mut ahead = Ahead::default();
     while !shutdown.is_cancelled() {
         if services.faults.take_timer_loop_panic() {
             panic!("injected fault: timer-loop-panic (C1BOT_FAULTS)");
         }
-        match fire_due(&services).await {
-            Ok(_) => beat.beat(),
-            Err(error) => tracing::error!(error = format!("{error:#}"), "timer pass failed"),
-        }
-        let now = services.now();
-        let wait = match services.store.next_timer_due().await {
-            Ok(Some(due)) => (due - now).to_std().unwrap_or_default().min(MAX_SLEEP),
-            _ => MAX_SLEEP,
+        let wake = match pass(&services, &mut ahead).await {
+            Ok(wake) => {
+                beat.beat();
+                wake
+            }
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "timer pass failed");
+                None
+            }
         };
+        services.metrics.set(
+            "c1bot_expiries_prepared_ahead",
+            "Expiries due within seconds, prepared and waiting to commit at their due time.",
+            &[],
+            ahead.len() as f64,
+        );
+        let wait = wake.map_or(MAX_SLEEP, |at| {
+            (at - services.now())
+                .to_std()
+                .unwrap_or_default()
+                .min(MAX_SLEEP)
+        });
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
@@ -65,132 +94,138 @@ pub async fn run(services: Services, beat: Heartbeat, shutdown: CancellationToke
     }
 }
 
-/// What firing one timer comes to.
-pub enum Fired {
-    /// Commit this; then refresh the homes of the people on this request, and start
-    /// the provisioner run whose lease the change holds.
-    Commit(Change, Option<Box<AccessRequest>>, Option<Job>),
-    /// Handled another way (a provisioner run was started), or not due yet.
-    Nothing,
+use ahead::Due;
+
+/// A firing ready to commit, with its timer.
+type Ready = (DateTime<Utc>, TimerEntry, Firing);
+
+/// A timer whose firing failed, and why.
+type Failed = (DateTime<Utc>, TimerEntry, String);
+
+/// Fires every timer due now, in batches of [`BATCH`] with one flush each, commits
+/// the expiries prepared ahead that have come due, and prepares the expiries due
+/// within [`LOOK_AHEAD`]. A timer that cannot be read is quarantined; one whose
+/// firing fails (an error, a panic, a commit the store refuses) is moved forward
+/// with backoff, never dropped. Returns when to look again (`None`: no timer).
+async fn pass(services: &Services, ahead: &mut Ahead) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let mut committer = Committer::default();
+    let outcome = pass_with(services, ahead, &mut committer).await;
+    committer.settle(services).await?;
+    outcome
 }
 
-type Due = Vec<(DateTime<Utc>, TimerEntry)>;
-
-/// A timer whose change is ready, with what follows its commit.
-type Ready = (
-    DateTime<Utc>,
-    TimerEntry,
-    Option<Box<AccessRequest>>,
-    Option<Job>,
-);
-
-/// A prepared batch: the changes to commit, and the timers that failed to fire.
-#[derive(Default)]
-struct Prepared {
-    changes: Vec<Change>,
-    ready: Vec<Ready>,
-    failed: Vec<(DateTime<Utc>, TimerEntry, String)>,
-    took: Duration,
-}
-
-/// Fires every timer due now, in batches; returns how many fired. A timer that
-/// cannot be read is quarantined; one whose firing fails (an error, a panic, a
-/// commit the store refuses) is moved forward with backoff, never dropped.
-pub async fn fire_due(services: &Services) -> anyhow::Result<usize> {
-    let mut fired = 0;
+async fn pass_with(
+    services: &Services,
+    ahead: &mut Ahead,
+    committer: &mut Committer,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    // Held while full batches commit: the outbox sender yields to a burst.
+    let mut burst = None;
     loop {
         let now = services.now();
-        let due = services.store.due_timers_limit(now, BATCH).await?;
-        for key in &due.undecodable {
+        let ready = ahead.take_due(now, BATCH);
+        if ready.len() == BATCH {
+            burst.get_or_insert_with(|| services.burst.start());
+        }
+        if !ready.is_empty() {
+            committer.commit(services, ready, Vec::new()).await?;
+            continue;
+        }
+        let horizon = now + chrono::Duration::from_std(LOOK_AHEAD).unwrap_or_default();
+        // The prepared ones are still in the store (until they commit): read past them.
+        let read = services
+            .store
+            .due_timers_limit(horizon, ahead.len() + READ_AT_ONCE)
+            .await?;
+        for key in &read.undecodable {
             services
                 .store
                 .quarantine(Table::Timers, key, "not a timer", now)
                 .await?;
         }
-        let due = due.timers;
-        if due.is_empty() {
+        let Sorted { due, soon, later } = ahead.sort_out(read.timers, now);
+        if due.is_empty() && soon.is_empty() {
             services.failing_timers.publish(&services.metrics);
-            return Ok(fired);
+            return next_look(services, ahead, later, horizon).await;
         }
-        let full = due.len() == BATCH;
-        let started = Instant::now();
-        let mut prepared = prepare_all(services, due, now).await;
-        prepared.took = started.elapsed();
-        let (committed, moved) = commit(services, prepared).await?;
-        fired += committed;
-        // A batch that moved nothing (conflicts only, or runs already under way)
-        // waits for the next wake-up instead of spinning.
-        if !full || committed + moved == 0 {
+        if due.len() >= BATCH {
+            burst.get_or_insert_with(|| services.burst.start());
+        }
+        let mut moved_any = due.is_empty();
+        let mut due = due;
+        while !due.is_empty() {
+            let batch: Due = due.drain(..due.len().min(BATCH)).collect();
+            let started = Instant::now();
+            let (ready, failed) = prepare_all(services, batch, |_| now).await;
+            let took = started.elapsed();
+            let (committed, moved) = committer.commit(services, ready, failed).await?;
+            tracing::debug!(
+                committed,
+                moved,
+                prepare_ms = took.as_millis() as u64,
+                "timer batch"
+            );
+            moved_any |= committed + moved > 0;
+        }
+        // Expiries due soon: prepared as of their due time; committed when due.
+        let (ready, _failed) = prepare_all(services, soon, |at| at).await;
+        for (at, entry, firing) in ready {
+            ahead.insert(at, entry, firing);
+        }
+        if !moved_any {
             services.failing_timers.publish(&services.metrics);
-            return Ok(fired);
+            let retry = services.now()
+                + chrono::Duration::from_std(NOTHING_MOVED_RETRY).unwrap_or_default();
+            return Ok(Some(ahead.earliest().map_or(retry, |at| at.min(retry))));
         }
     }
 }
 
-/// Prepares each timer of `due`, catching errors and panics per timer.
-async fn prepare_all(services: &Services, due: Due, now: DateTime<Utc>) -> Prepared {
-    let mut out = Prepared::default();
+/// When to look again: the first prepared expiry, the first other timer within the
+/// horizon, or the first timer beyond it coming within [`LOOK_AHEAD`].
+async fn next_look(
+    services: &Services,
+    ahead: &Ahead,
+    later: Option<DateTime<Utc>>,
+    horizon: DateTime<Utc>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    // A timer due by the horizon was read (it is prepared or in `later`), or was
+    // scheduled since, which wakes the loop by itself.
+    let beyond = services
+        .store
+        .next_timer_due()
+        .await?
+        .filter(|due| *due > horizon)
+        .map(|due| due - chrono::Duration::from_std(LOOK_AHEAD).unwrap_or_default());
+    Ok([ahead.earliest(), later, beyond]
+        .into_iter()
+        .flatten()
+        .min())
+}
+
+/// Prepares each timer of `due` as of `as_of(its due time)`, catching errors and
+/// panics per timer.
+async fn prepare_all(
+    services: &Services,
+    due: Due,
+    as_of: impl Fn(DateTime<Utc>) -> DateTime<Utc>,
+) -> (Vec<Ready>, Vec<Failed>) {
+    let (mut ready, mut failed) = (Vec::new(), Vec::new());
     for (at, entry) in due {
         let span = tracing::info_span!("timer", request_id = %entry.subject, kind = %entry.kind);
-        let prepared = AssertUnwindSafe(fire::prepare(services, at, &entry, now).instrument(span))
-            .catch_unwind()
-            .await;
+        let prepared =
+            AssertUnwindSafe(fire::prepare(services, at, &entry, as_of(at)).instrument(span))
+                .catch_unwind()
+                .await;
         match prepared {
-            Ok(Ok(Fired::Commit(change, request, job))) => {
-                out.changes.push(change);
-                out.ready.push((at, entry, request, job));
-            }
+            Ok(Ok(Fired::Commit(firing))) => ready.push((at, entry, firing)),
             Ok(Ok(Fired::Nothing)) => services.failing_timers.recovered(&entry),
-            Ok(Err(error)) => out.failed.push((at, entry, format!("{error:#}"))),
+            Ok(Err(error)) => failed.push((at, entry, format!("{error:#}"))),
             Err(panic) => {
                 let why = format!("it panicked: {}", failing::panic_text(&panic));
-                out.failed.push((at, entry, why));
+                failed.push((at, entry, why));
             }
         }
     }
-    out
-}
-
-/// Commits a prepared batch with one flush, then does what follows each commit;
-/// moves every timer that failed forward. Returns (committed, moved forward).
-async fn commit(services: &Services, prepared: Prepared) -> anyhow::Result<(usize, usize)> {
-    let Prepared {
-        changes,
-        ready,
-        mut failed,
-        took,
-    } = prepared;
-    let batch = changes.len();
-    let committing = Instant::now();
-    let results = services.store.commit_all(changes).await;
-    tracing::debug!(
-        batch,
-        prepare_ms = took.as_millis() as u64,
-        commit_ms = committing.elapsed().as_millis() as u64,
-        "timer batch"
-    );
-    let mut committed = 0;
-    for (result, (at, entry, request, job)) in results.into_iter().zip(ready) {
-        match result {
-            Ok(_) => {
-                committed += 1;
-                services.failing_timers.recovered(&entry);
-                if let Some(request) = request {
-                    super::status::refresh_homes(services, &request);
-                }
-                if let Some(job) = job {
-                    super::provisioning::spawn(services, job);
-                }
-            }
-            // Someone acted meanwhile; the next pass sees the new state.
-            Err(CommitError::Conflict { .. }) => {}
-            Err(error) => failed.push((at, entry, format!("its commit failed: {error}"))),
-        }
-    }
-    let moved = failed.len();
-    let now = services.now();
-    for (at, entry, error) in failed {
-        failing::postpone(services, at, &entry, &error, now).await?;
-    }
-    Ok((committed, moved))
+    (ready, failed)
 }

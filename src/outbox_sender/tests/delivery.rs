@@ -56,6 +56,30 @@ async fn a_pending_dm_is_delivered_after_a_restart_and_its_dm_channel_recorded()
 }
 
 #[tokio::test]
+async fn a_burst_of_expiries_committing_goes_first_and_the_message_follows_it() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let burst = crate::burst::Burst::default();
+    let committing = burst.start();
+    let sender = Running::start_with(&store, client(&sim, Duration::from_secs(10)), burst);
+    let change = Change::new().outbox(post(ALICE, "REQ-1001 expired", "REQ-1001/requester"));
+    store.commit(change).await.expect("commit");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        texts(&sim, "alice").is_empty(),
+        "nothing is sent while the burst commits"
+    );
+    drop(committing);
+    sim.person("alice")
+        .wait_for_message(WITHIN, |m| m.text == "REQ-1001 expired")
+        .await
+        .expect("delivered once the burst is over");
+    settled(&store).await;
+    sender.stop().await;
+}
+
+#[tokio::test]
 async fn an_update_never_overtakes_its_post_and_edits_the_posted_message() {
     let sim = simulator().await;
     let store = Store::temporary().expect("store");

@@ -77,7 +77,13 @@ async fn a_panicking_delivery_task_restarts_the_sender_which_goes_on_delivering(
     let handle = {
         let (store, web, stop) = (store.clone(), client(&sim, WITHIN), stop.clone());
         supervisor.spawn("outbox", STALE_AFTER, stop.clone(), move |beat| {
-            run(store.clone(), web.clone(), stop.clone(), beat)
+            run(
+                store.clone(),
+                web.clone(),
+                crate::burst::Burst::default(),
+                stop.clone(),
+                beat,
+            )
         })
     };
     queue(

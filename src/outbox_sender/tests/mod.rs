@@ -117,8 +117,19 @@ pub(super) struct Running {
 
 impl Running {
     pub(super) fn start(store: &Store, web: WebApi) -> Running {
+        Self::start_with(store, web, crate::burst::Burst::default())
+    }
+
+    /// Like [`Running::start`], yielding to `burst`.
+    pub(super) fn start_with(store: &Store, web: WebApi, burst: crate::burst::Burst) -> Running {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(store.clone(), web, stop.clone(), Heartbeat::detached()));
+        let task = tokio::spawn(run(
+            store.clone(),
+            web,
+            burst,
+            stop.clone(),
+            Heartbeat::detached(),
+        ));
         Running { stop, task }
     }
 

@@ -1,0 +1,119 @@
+//! Committing timer firings: each batch in one transaction, stamped with the time it
+//! commits, and made durable by one flush that runs while the next batch is written
+//! (on sled; a PostgreSQL commit is durable when it returns). What follows a commit
+//! (App Home refreshes, provisioner runs) waits for its flush, so nothing is shown
+//! or started for a change a crash could still undo. A firing that fails, or whose
+//! flush fails, is moved forward (see [`super::failing`]).
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
+
+use super::{failing, Failed, Ready};
+use crate::app::provisioning::Job;
+use crate::app::services::Services;
+use crate::store::{CommitError, StoreError, TimerEntry};
+use crate::workflow::request::AccessRequest;
+
+/// What follows one committed firing.
+type After = (
+    DateTime<Utc>,
+    TimerEntry,
+    Option<Box<AccessRequest>>,
+    Option<Job>,
+);
+
+/// A batch written, on its way to the disk.
+struct InFlight {
+    flush: JoinHandle<Result<(), StoreError>>,
+    after: Vec<After>,
+}
+
+/// Commits batches one after another, at most one of them not yet flushed.
+#[derive(Default)]
+pub(super) struct Committer {
+    in_flight: Option<InFlight>,
+}
+
+impl Committer {
+    /// Writes `ready` in one transaction, settles the batch before it, and starts
+    /// this one's flush; moves every timer in `failed` (or whose commit failed)
+    /// forward. Returns (committed, moved forward).
+    pub async fn commit(
+        &mut self,
+        services: &Services,
+        ready: Vec<Ready>,
+        mut failed: Vec<Failed>,
+    ) -> anyhow::Result<(usize, usize)> {
+        let batch = ready.len();
+        let now = services.now();
+        let mut changes = Vec::with_capacity(batch);
+        let mut after = Vec::with_capacity(batch);
+        for (at, entry, firing) in ready {
+            let (change, request, job) = firing.commit_at(at, now);
+            changes.push(change);
+            after.push((at, entry, request, job));
+        }
+        let writing = std::time::Instant::now();
+        let results = services.store.commit_all_unflushed(changes).await;
+        tracing::debug!(
+            batch,
+            write_ms = writing.elapsed().as_millis() as u64,
+            "timer batch written"
+        );
+        let mut written = Vec::with_capacity(batch);
+        for (result, (at, entry, request, job)) in results.iter().zip(after) {
+            match result {
+                Ok(_) => written.push((at, entry, request, job)),
+                // Someone acted meanwhile; the next pass sees the new state.
+                Err(CommitError::Conflict { .. }) => {}
+                Err(error) => failed.push((at, entry, format!("its commit failed: {error}"))),
+            }
+        }
+        let committed = written.len();
+        self.settle(services).await?;
+        let store = services.store.clone();
+        self.in_flight = Some(InFlight {
+            flush: tokio::spawn(async move { store.flush_committed(&results).await }),
+            after: written,
+        });
+        let moved = failed.len();
+        let now = services.now();
+        for (at, entry, error) in failed {
+            failing::postpone(services, at, &entry, &error, now).await?;
+        }
+        Ok((committed, moved))
+    }
+
+    /// Waits for the batch in flight to reach the disk, then does what follows each
+    /// of its commits; if the flush failed, moves its timers forward.
+    pub async fn settle(&mut self, services: &Services) -> anyhow::Result<()> {
+        let Some(InFlight { flush, after }) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let flushed = match flush.await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(joined) => Err(format!("the flush did not finish: {joined}")),
+        };
+        match flushed {
+            Ok(()) => {
+                for (_, entry, request, job) in after {
+                    services.failing_timers.recovered(&entry);
+                    if let Some(request) = request {
+                        crate::app::status::refresh_homes(services, &request);
+                    }
+                    if let Some(job) = job {
+                        crate::app::provisioning::spawn(services, job);
+                    }
+                }
+            }
+            Err(error) => {
+                let now = services.now();
+                for (at, entry, _, _) in after {
+                    let why = format!("its flush failed: {error}");
+                    failing::postpone(services, at, &entry, &why, now).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
