@@ -44,6 +44,23 @@ impl Chain {
         })
     }
 
+    /// The next entry after the head, which moves to it: its seq and its row text.
+    /// The caller inserts the row in the same transaction.
+    pub(super) fn next(
+        &mut self,
+        event: &AuditEvent,
+        at: DateTime<Utc>,
+    ) -> Result<(u64, String), StoreError> {
+        let seq = self.seq + 1;
+        let (bytes, hash) = build_entry(seq, at, &self.hash, event);
+        let text = String::from_utf8(bytes)
+            .map_err(|e| StoreError::decode(Table::Audit, &seq_key(seq), e))?;
+        self.seq = seq;
+        self.hash = hash;
+        self.moved = true;
+        Ok((seq, text))
+    }
+
     /// Appends one entry after the head; returns its seq.
     pub(super) async fn append(
         &mut self,
@@ -51,19 +68,13 @@ impl Chain {
         event: &AuditEvent,
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let seq = self.seq + 1;
-        let (bytes, hash) = build_entry(seq, at, &self.hash, event);
-        let text = String::from_utf8(bytes)
-            .map_err(|e| StoreError::decode(Table::Audit, &seq_key(seq), e))?;
+        let (seq, text) = self.next(event, at)?;
         tx.execute(
             "INSERT INTO c1bot_audit (seq, entry) VALUES ($1, $2)",
             &[&(seq as i64), &text],
         )
         .await
         .ctx("appending to the audit log")?;
-        self.seq = seq;
-        self.hash = hash;
-        self.moved = true;
         Ok(seq)
     }
 

@@ -3,9 +3,11 @@
 //!
 //! Checking a change locks, in this order: every record it expects, writes or deletes
 //! (sorted by table and key), then the journal rows it completes (deleted at once: a
-//! row already gone is the conflict), then the outbox counter (all its ids at once)
-//! and the audit head. Then the writes run in the order the change lists them. A
-//! failed check rolls the transaction (or, in a batch, the change's savepoint) back.
+//! row already gone is the conflict). Then the writes run in the order the change
+//! lists them. Last, once per transaction (a batch's kept changes together), the
+//! outbox counter takes all the ids and the audit head all the entries
+//! ([`Deferred`]). A failed check rolls the transaction (or, in a batch, the
+//! change's savepoint) back.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +22,7 @@ use crate::store::change::Op;
 use crate::store::keys::{parse_timer_key, FIRST_REQUEST_NUMBER};
 use crate::store::outbox::OutboxEntry;
 use crate::store::records::Record;
-use crate::store::{Change, CommitError, Committed, StoreError, Table};
+use crate::store::{AuditEvent, Change, CommitError, Committed, OutboxMessage, StoreError, Table};
 
 /// Changes per transaction in [`PgStore::commit_all`]. Each change is a savepoint, a
 /// subtransaction: past 64 in one transaction PostgreSQL's subtransaction cache
@@ -59,8 +61,13 @@ impl PgStore {
         let (committed, reserved) = transaction!(self, mode, CommitError, |tx| {
             let mut reserved = Reserved::new(&self.inner.outbox_index);
             let mut counts = Counts::new();
-            let committed = apply(&tx, &change, at, None, &mut reserved, &mut counts).await?;
+            let mut deferred = Deferred::default();
+            let mut committed =
+                apply(&tx, &change, at, None, 0, &mut deferred, &mut counts).await?;
             move_counts(&tx, counts).await?;
+            for (_, assigned) in write_deferred(&tx, deferred, &mut reserved).await? {
+                assigned.record(&mut committed);
+            }
             Ok((committed, reserved))
         })?;
         reserved.committed();
@@ -86,41 +93,45 @@ impl PgStore {
         let now = Utc::now();
         let outcome = transaction!(self, Mode::Write, CommitError, |tx| {
             let mut results = Vec::with_capacity(changes.len());
-            let mut kept = Vec::new();
             let mut counts = Counts::new();
-            for change in &changes {
+            let mut deferred = Deferred::default();
+            for (slot, change) in changes.iter().enumerate() {
                 tx.batch_execute("SAVEPOINT c1bot_change")
                     .await
                     .ctx("committing a group of changes")?;
-                let mut reserved = Reserved::new(&self.inner.outbox_index);
                 let at = change.stamp().unwrap_or(now);
-                match apply(&tx, change, at, None, &mut reserved, &mut counts).await {
+                let mut own = Deferred::default();
+                match apply(&tx, change, at, None, slot, &mut own, &mut counts).await {
                     Ok(committed) => {
                         tx.batch_execute("RELEASE SAVEPOINT c1bot_change")
                             .await
                             .ctx("committing a group of changes")?;
-                        kept.push(reserved);
+                        deferred.keep(own);
                         results.push(Ok(committed));
                     }
                     Err(error @ (CommitError::Conflict { .. } | CommitError::Invalid { .. })) => {
                         tx.batch_execute("ROLLBACK TO SAVEPOINT c1bot_change")
                             .await
                             .ctx("committing a group of changes")?;
-                        drop(reserved);
                         results.push(Err(error));
                     }
                     Err(error) => return Err(error),
                 }
             }
-            // The kept changes' counter moves, once per counter for the group.
+            // The kept changes' counter moves, outbox ids and audit entries, once per
+            // counter and head for the group.
             move_counts(&tx, counts).await?;
-            Ok((results, kept))
+            let mut reserved = Reserved::new(&self.inner.outbox_index);
+            for (slot, assigned) in write_deferred(&tx, deferred, &mut reserved).await? {
+                if let Some(Ok(committed)) = results.get_mut(slot) {
+                    assigned.record(committed);
+                }
+            }
+            Ok((results, reserved))
         });
         match outcome {
-            Ok((results, kept)) => {
-                for reserved in kept {
-                    reserved.committed();
-                }
+            Ok((results, reserved)) => {
+                reserved.committed();
                 let committed: Vec<Committed> = results
                     .iter()
                     .filter_map(|r| r.as_ref().ok())
@@ -181,9 +192,21 @@ impl PgStore {
             let mut reserved = Reserved::new(&self.inner.outbox_index);
             let at = change.stamp().unwrap_or(now);
             let mut counts = Counts::new();
-            let committed =
-                apply(&tx, &change, at, Some(number), &mut reserved, &mut counts).await?;
+            let mut deferred = Deferred::default();
+            let mut committed = apply(
+                &tx,
+                &change,
+                at,
+                Some(number),
+                0,
+                &mut deferred,
+                &mut counts,
+            )
+            .await?;
             move_counts(&tx, counts).await?;
+            for (_, assigned) in write_deferred(&tx, deferred, &mut reserved).await? {
+                assigned.record(&mut committed);
+            }
             Ok((committed, reserved))
         })?;
         reserved.committed();
@@ -219,12 +242,13 @@ pub(super) async fn next_counter(
 }
 
 /// Checks `change` and writes it in `tx` (see the module docs).
-async fn apply(
+async fn apply<'c>(
     tx: &Transaction<'_>,
-    change: &Change,
+    change: &'c Change,
     at: DateTime<Utc>,
     number: Option<u64>,
-    reserved: &mut Reserved<'_>,
+    slot: usize,
+    deferred: &mut Deferred<'c>,
     counts: &mut Counts,
 ) -> Result<Committed, CommitError> {
     if let Some(detail) = change.invalid() {
@@ -269,18 +293,6 @@ async fn apply(
             _ => {}
         }
     }
-    let messages = change.ops().iter().filter(|op| matches!(op, Op::Outbox(_)));
-    let count = messages.count() as i64;
-    let mut next_id = match count {
-        0 => 0,
-        n => next_counter(tx, "outbox", n).await?,
-    };
-    reserved.reserve((next_id..next_id + count).map(|id| id as u64));
-    let audits = change.ops().iter().any(|op| matches!(op, Op::Audit(_)));
-    let mut chain = match audits {
-        true => Some(Chain::lock(tx).await?),
-        false => None,
-    };
     let mut committed = Committed {
         number,
         ..Committed::default()
@@ -300,30 +312,8 @@ async fn apply(
                 }
             }
             Op::Delete { table, key } => locked.delete(tx, *table, key).await?,
-            Op::Outbox(message) => {
-                let entry = OutboxEntry::new(message.clone(), at);
-                let json = entry.encode().map_err(|e| CommitError::Invalid {
-                    detail: format!("an outbox entry does not serialize: {e}"),
-                })?;
-                tx.execute(
-                    "INSERT INTO c1bot_outbox (id, v, entry) VALUES ($1, $2, $3::text::jsonb)",
-                    &[&next_id, &(OutboxEntry::VERSION as i32), &json],
-                )
-                .await
-                .ctx("queuing an outbox message")?;
-                let channel = message.queued_to().map(str::to_owned);
-                reserved.describe(next_id as u64, channel.clone());
-                committed.outbox_ids.push(next_id as u64);
-                committed.outbox_channels.push(channel);
-                next_id += 1;
-            }
-            Op::Audit(event) => {
-                if let Some(chain) = chain.as_mut() {
-                    committed
-                        .audit_seqs
-                        .push(chain.append(tx, event, at).await?);
-                }
-            }
+            Op::Outbox(message) => deferred.messages.push((slot, message, at)),
+            Op::Audit(event) => deferred.events.push((slot, event, at)),
             Op::Timer { key, entry } => {
                 let (due, subject, kind) = timer_parts(key)?;
                 let json = entry.encode().map_err(|e| CommitError::Invalid {
@@ -351,12 +341,97 @@ async fn apply(
             }
         }
     }
-    if let Some(chain) = chain {
-        chain.save(tx).await?;
-    }
     // Last, so a change that fails moves no counter.
     locked.counted_into(counts);
     Ok(committed)
+}
+
+/// The outbox messages and audit events of the changes a transaction keeps, written
+/// at its end: the outbox counter and the audit head move once per transaction, not
+/// once per change. (Each update leaves a dead row version that every later update in
+/// the transaction walks: moved per change, a 10,000-expiry burst slowed down as it
+/// went.) Rows go in one statement each, in change order.
+#[derive(Default)]
+struct Deferred<'c> {
+    messages: Vec<(usize, &'c OutboxMessage, DateTime<Utc>)>,
+    events: Vec<(usize, &'c AuditEvent, DateTime<Utc>)>,
+}
+
+impl<'c> Deferred<'c> {
+    /// Adds a kept change's own.
+    fn keep(&mut self, own: Deferred<'c>) {
+        self.messages.extend(own.messages);
+        self.events.extend(own.events);
+    }
+}
+
+/// What [`write_deferred`] gave the change in one slot.
+enum Assigned {
+    Outbox(u64, Option<String>),
+    Audit(u64),
+}
+
+impl Assigned {
+    fn record(self, committed: &mut Committed) {
+        match self {
+            Assigned::Outbox(id, channel) => {
+                committed.outbox_ids.push(id);
+                committed.outbox_channels.push(channel);
+            }
+            Assigned::Audit(seq) => committed.audit_seqs.push(seq),
+        }
+    }
+}
+
+/// Queues `deferred`'s messages under consecutive outbox ids and appends its events to
+/// the audit chain; returns what each slot was given, in order.
+async fn write_deferred(
+    tx: &Transaction<'_>,
+    deferred: Deferred<'_>,
+    reserved: &mut Reserved<'_>,
+) -> Result<Vec<(usize, Assigned)>, CommitError> {
+    let mut assigned = Vec::new();
+    if !deferred.messages.is_empty() {
+        let count = deferred.messages.len() as i64;
+        let first = next_counter(tx, "outbox", count).await?;
+        reserved.reserve((first..first + count).map(|id| id as u64));
+        let (mut ids, mut entries) = (Vec::new(), Vec::new());
+        for (id, (slot, message, at)) in (first..).zip(deferred.messages) {
+            let entry = OutboxEntry::new(message.clone(), at);
+            entries.push(entry.encode().map_err(|e| CommitError::Invalid {
+                detail: format!("an outbox entry does not serialize: {e}"),
+            })?);
+            ids.push(id);
+            let channel = message.queued_to().map(str::to_owned);
+            reserved.describe(id as u64, channel.clone());
+            assigned.push((slot, Assigned::Outbox(id as u64, channel)));
+        }
+        tx.execute(
+            "INSERT INTO c1bot_outbox (id, v, entry) \
+             SELECT id, $2, entry::jsonb FROM UNNEST($1::bigint[], $3::text[]) AS t(id, entry)",
+            &[&ids, &(OutboxEntry::VERSION as i32), &entries],
+        )
+        .await
+        .ctx("queuing outbox messages")?;
+    }
+    if !deferred.events.is_empty() {
+        let mut chain = Chain::lock(tx).await?;
+        let (mut seqs, mut entries) = (Vec::new(), Vec::new());
+        for (slot, event, at) in deferred.events {
+            let (seq, entry) = chain.next(event, at)?;
+            seqs.push(seq as i64);
+            entries.push(entry);
+            assigned.push((slot, Assigned::Audit(seq)));
+        }
+        tx.execute(
+            "INSERT INTO c1bot_audit (seq, entry) SELECT * FROM UNNEST($1::bigint[], $2::text[])",
+            &[&seqs, &entries],
+        )
+        .await
+        .ctx("appending to the audit log")?;
+        chain.save(tx).await?;
+    }
+    Ok(assigned)
 }
 
 /// A timer key's parts, with the due time as the database's `bigint`.

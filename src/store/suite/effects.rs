@@ -130,28 +130,39 @@ async fn a_group_commit_applies_each_change_and_a_conflict_stops_only_its_own(st
         Change::new()
             .expect(Table::Requests, "REQ-1", Some(1))
             .put(Table::Requests, "REQ-1", &req("revoking"))
-            .timer(t(60), reminder("REQ-1")),
+            .timer(t(60), reminder("REQ-1"))
+            .audit(event("grant.revoke", "REQ-1")),
         // Read at the same revision: loses to the first.
         Change::new()
             .expect(Table::Requests, "REQ-1", Some(1))
             .put(Table::Requests, "REQ-1", &req("double"))
-            .outbox(dm("U0BOB00001", "never", "REQ-1/double")),
+            .outbox(dm("U0BOB00001", "never", "REQ-1/double"))
+            .audit(event("never", "REQ-1")),
         Change::new()
             .put(Table::Requests, "REQ-2", &req("new"))
-            .outbox(dm("U0ALICE001", "hi", "REQ-2/card/requester")),
+            .outbox(dm("U0ALICE001", "hi", "REQ-2/card/requester"))
+            .audit(event("request.created", "REQ-2"))
+            .outbox(dm("U0ALICE001", "and again", "REQ-2/card/requester/2")),
     ];
     let results = store.commit_all(changes).await;
-    assert!(results[0].is_ok());
+    assert_eq!(results[0].as_ref().expect("first").audit_seqs, vec![1]);
     assert!(matches!(results[1], Err(CommitError::Conflict { .. })));
-    assert_eq!(results[2].as_ref().expect("third").outbox_ids, vec![1]);
+    let third = results[2].as_ref().expect("third");
+    assert_eq!(
+        third.outbox_ids,
+        vec![1, 2],
+        "no id is lost to the conflict"
+    );
+    assert_eq!(third.audit_seqs, vec![2], "nor an audit seq");
+    assert!(store.verify_audit().await.expect("verify").is_ok());
     let one: Versioned<Req> = store
         .get(Table::Requests, "REQ-1")
         .await
         .expect("read")
         .expect("there");
     assert_eq!(one.data, req("revoking"));
-    assert_eq!(store.pending_outbox().await.expect("outbox").len(), 1);
-    assert_eq!(store.take_committed_outbox(), vec![1]);
+    assert_eq!(store.pending_outbox().await.expect("outbox").len(), 2);
+    assert_eq!(store.take_committed_outbox(), vec![1, 2]);
     assert_eq!(store.due_timers(t(61)).await.expect("timers").len(), 1);
     let none = store.due_timers_limit(t(61), 0).await.expect("timers");
     assert!(none.timers.is_empty());
