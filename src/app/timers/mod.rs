@@ -151,34 +151,55 @@ async fn pass_with(
         if due.len() >= BATCH {
             burst.get_or_insert_with(|| services.burst.start());
         }
-        let mut moved_any = due.is_empty();
-        let mut due = due;
-        while !due.is_empty() {
-            let batch: Due = due.drain(..due.len().min(BATCH)).collect();
-            let started = Instant::now();
-            let (ready, failed) = prepare_all(services, batch, |_| now).await;
-            let took = started.elapsed();
-            let (committed, moved) = committer.commit(services, ready, failed).await?;
-            tracing::debug!(
-                committed,
-                moved,
-                prepare_ms = took.as_millis() as u64,
-                "timer batch"
-            );
-            moved_any |= committed + moved > 0;
-        }
-        // Expiries due soon: prepared as of their due time; committed when due.
-        let (ready, _failed) = prepare_all(services, soon, |at| at).await;
+        let none_due = due.is_empty();
+        let fired_any = none_due || fire_now(services, committer, due, now).await?;
+        // Expiries due soon: prepared as of their due time; committed when due. One
+        // that fails to prepare is left to fire when due (and fail there, counted).
+        let (ready, failed) = prepare_all(services, soon, |at| at).await;
+        let prepared_any = !ready.is_empty();
         for (at, entry, firing) in ready {
             ahead.insert(at, entry, firing);
         }
-        if !moved_any {
+        let later = failed.iter().map(|(at, _, _)| *at).chain(later).min();
+        if !fired_any {
             services.failing_timers.publish(&services.metrics);
             let retry = services.now()
                 + chrono::Duration::from_std(NOTHING_MOVED_RETRY).unwrap_or_default();
-            return Ok(Some(ahead.earliest().map_or(retry, |at| at.min(retry))));
+            return Ok([ahead.earliest(), later, Some(retry)]
+                .into_iter()
+                .flatten()
+                .min());
+        }
+        if none_due && !prepared_any {
+            services.failing_timers.publish(&services.metrics);
+            return next_look(services, ahead, later, horizon).await;
         }
     }
+}
+
+/// Fires `due` (due now) in batches; whether anything was committed or moved forward.
+async fn fire_now(
+    services: &Services,
+    committer: &mut Committer,
+    mut due: Due,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let mut moved_any = false;
+    while !due.is_empty() {
+        let batch: Due = due.drain(..due.len().min(BATCH)).collect();
+        let started = Instant::now();
+        let (ready, failed) = prepare_all(services, batch, |_| now).await;
+        let took = started.elapsed();
+        let (committed, moved) = committer.commit(services, ready, failed).await?;
+        tracing::debug!(
+            committed,
+            moved,
+            prepare_ms = took.as_millis() as u64,
+            "timer batch"
+        );
+        moved_any |= committed + moved > 0;
+    }
+    Ok(moved_any)
 }
 
 /// When to look again: the first prepared expiry, the first other timer within the
