@@ -174,6 +174,8 @@ async fn reads(sim: &Simulator, health: &str) -> anyhow::Result<Reads> {
 
 struct Run {
     reads: Option<Reads>,
+    /// bob's `/c1 status`, command → ack, while the burst commits.
+    during_us: Vec<i64>,
     startup: Duration,
     idle_rss: f64,
     peak_rss: f64,
@@ -323,25 +325,45 @@ async fn run(
     let active_before = grants_in(&client, &health, "active").await?;
     let mut peak_rss = idle_rss;
     let deadline = Instant::now() + Duration::from_secs(900);
-    let drained;
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        peak_rss = peak_rss.max(rss_mib(pid));
-        if Utc::now() < due {
-            continue;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let drain = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            peak_rss = peak_rss.max(rss_mib(pid));
+            if Utc::now() < due {
+                continue;
+            }
+            let active = grants_in(&client, &health, "active").await?;
+            let removing = grants_in(&client, &health, "deprovisioning").await?;
+            let finished = active_before.saturating_sub(active);
+            if finished >= burst && (webhook.is_none() || removing == 0) {
+                done.store(true, std::sync::atomic::Ordering::Release);
+                return Ok::<_, anyhow::Error>((Utc::now() - due).to_std().unwrap_or_default());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "[{label}] only {finished} of {burst} done after 900 s"
+            );
         }
-        let active = grants_in(&client, &health, "active").await?;
-        let removing = grants_in(&client, &health, "deprovisioning").await?;
-        let finished = active_before.saturating_sub(active);
-        if finished >= burst && (webhook.is_none() || removing == 0) {
-            drained = (Utc::now() - due).to_std().unwrap_or_default();
-            break;
+    };
+    // Meanwhile (manual runs), bob asks for his status every 20 ms from the due
+    // second on: what a person's ack costs while the burst commits.
+    let bob = sim.person("bob");
+    let during = async {
+        let mut us = Vec::new();
+        while via == Via2::Manual && !done.load(std::sync::atomic::Ordering::Acquire) {
+            if Utc::now() >= due {
+                let started = Instant::now();
+                let status = bob.slash("/c1", "status", "general").await;
+                us.push(started.elapsed().as_micros() as i64);
+                anyhow::ensure!(status.acked, "status acked during the burst");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "[{label}] only {finished} of {burst} done after 900 s"
-        );
-    }
+        Ok(us)
+    };
+    let (drained, during_us) = tokio::join!(drain, during);
+    let (drained, during_us) = (drained?, during_us?);
     // Let the last commits settle, then stop c1bot the way an operator does.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let _ = Command::new("kill")
@@ -377,6 +399,7 @@ async fn run(
         .collect();
     sim.shutdown().await;
     Ok(Run {
+        during_us,
         reads,
         startup,
         idle_rss,
@@ -482,6 +505,12 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "bob's App Home (opened → views.publish): {}",
                 summary_us(reads.home_us.clone())
+            );
+        }
+        if !r.during_us.is_empty() {
+            println!(
+                "bob's /c1 status during the burst (command → ack): {}",
+                summary_us(r.during_us.clone())
             );
         }
         println!(
