@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use c1bot::simulator::Simulator;
 use c1bot::store::postgres::cluster::TestCluster;
-use c1bot::store::{Change, Store, Table, TimerEntry};
+use c1bot::store::{Change, SlackRef, Store, Table, TimerEntry};
 use c1bot::workflow::grant::{self, GrantAction, TaskKind, Timing, Via};
 use c1bot::workflow::request::{AccessDuration, AccessRequest, Decision, Quorum, State, Step};
 use chrono::{DateTime, Utc};
@@ -287,4 +288,38 @@ impl PgBackground {
         let _ = running.await;
         done.map_err(|e| anyhow::anyhow!("{sql}: {e}"))
     }
+}
+
+/// The "access active" DM each of grants `first..first+count` got when it started
+/// (posted to `person` in the simulator, its ts recorded where c1bot records it), so
+/// the expiry's `chat.update` of that message is a real call, as in production.
+pub async fn record_active_messages(
+    store: &Store,
+    sim: &Simulator,
+    first: u64,
+    count: u64,
+    person: &str,
+) -> anyhow::Result<()> {
+    let texts: Vec<String> = (first..first + count)
+        .map(|n| format!("Your access REQ-{n} is active."))
+        .collect();
+    let (dm, stamps) = sim.posted_before(person, &texts);
+    let posted: Vec<(u64, SlackRef)> = (first..first + count)
+        .zip(stamps)
+        .map(|(n, ts)| (n, SlackRef::new(&dm, ts)))
+        .collect();
+    for chunk in posted.chunks(2_000) {
+        let changes = chunk
+            .iter()
+            .map(|(n, at)| {
+                Change::new().put(
+                    Table::SlackRefs,
+                    format!("REQ-{n}/access/active/{person}"),
+                    at,
+                )
+            })
+            .collect();
+        changes_committed(store, changes).await?;
+    }
+    Ok(())
 }

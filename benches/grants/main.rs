@@ -13,6 +13,10 @@
 //!   simulator's message ts);
 //! - *at the webhook*: due time → the revoke POST reached the receiver.
 //!
+//! Each burst grant's "access active" DM is in the simulator and recorded where c1bot
+//! records it, so the expiry's `chat.update` of it is a real call (as in production)
+//! and not 10,000 give-ups written to the store while the burst commits.
+//!
 //! The store is written as `fixture` says: a sled data directory cached under
 //! `target/`, or with `BENCH_STORE=postgres` a throwaway PostgreSQL server (fsync on)
 //! that c1bot reaches through `C1BOT_DATABASE_URL`.
@@ -230,6 +234,7 @@ async fn run(
         let at = Utc::now() + chrono::Duration::seconds(20);
         at - chrono::Duration::nanoseconds(at.timestamp_subsec_nanos() as i64)
     };
+    let sim = Simulator::start(Workspace::demo(), SimOptions::default()).await?;
     {
         let store = target.open(&data).await?;
         fixture::seed(
@@ -241,6 +246,7 @@ async fn run(
             |_| "U0ALICE001".to_owned(),
         )
         .await?;
+        fixture::record_active_messages(&store, &sim, 1_000, burst, "U0ALICE001").await?;
         store.flush().await?;
     }
     let mut catalog = std::fs::read_to_string(root.join("catalog.example.toml"))?;
@@ -268,7 +274,6 @@ async fn run(
         ),
     )?;
 
-    let sim = Simulator::start(Workspace::demo(), SimOptions::default()).await?;
     if via == Via2::Group {
         sim.faults()
             .latency(Some("usergroups.users.list"), Duration::from_secs(3));

@@ -290,6 +290,32 @@ impl Simulator {
             .unwrap_or_default()
     }
 
+    /// Messages the app posted to `user`'s DM before this simulator started (one per
+    /// text, in order), as a fixture for a store seeded without Slack; returns the
+    /// DM's id and each message's ts.
+    pub fn posted_before(&self, user: &str, texts: &[String]) -> (String, Vec<String>) {
+        let mut world = self.inner.world();
+        let dm = world.ensure_dm(user);
+        let bot = world.ws.bot_user_id.clone();
+        let mut stamps = Vec::with_capacity(texts.len());
+        for text in texts {
+            let ts = world.next_ts();
+            let message = Message {
+                channel: dm.clone(),
+                ts: ts.clone(),
+                text: text.clone(),
+                blocks: serde_json::Value::Null,
+                user: bot.clone(),
+                thread_ts: None,
+                edited: false,
+                metadata: None,
+            };
+            world.messages.entry(dm.clone()).or_default().push(message);
+            stamps.push(ts);
+        }
+        (dm, stamps)
+    }
+
     /// A handle acting as this workspace member.
     ///
     /// # Panics

@@ -255,10 +255,15 @@ impl World {
         self.modal_stacks.get(user).and_then(|s| s.last().cloned())
     }
 
-    /// Finds a message by channel and ts.
+    /// Finds a message by channel and ts. Messages are kept oldest first and every ts
+    /// comes from [`World::next_ts`] (same width, increasing), so a binary search
+    /// finds it in a busy channel; anything else is looked for one by one.
     pub fn message_mut(&mut self, channel: &str, ts: &str) -> Option<&mut Message> {
-        self.messages
-            .get_mut(channel)
-            .and_then(|msgs| msgs.iter_mut().find(|m| m.ts == ts))
+        let msgs = self.messages.get_mut(channel)?;
+        let at = match msgs.binary_search_by(|m| m.ts.as_str().cmp(ts)) {
+            Ok(at) => at,
+            Err(_) => msgs.iter().position(|m| m.ts == ts)?,
+        };
+        msgs.get_mut(at)
     }
 }
