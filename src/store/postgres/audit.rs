@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use serde_json::Value;
 
+use super::cached::Cached;
 use super::{Ctx, PgStore};
 use crate::store::audit::{build_entry, AuditHead};
 use crate::store::audit_verify::verify_chain_from;
@@ -31,7 +32,7 @@ impl Chain {
     /// Locks the head row (`FOR UPDATE`) until the transaction ends.
     pub(super) async fn lock(tx: &Transaction<'_>) -> Result<Chain, StoreError> {
         let row = tx
-            .query_one(
+            .query_one_cached(
                 "SELECT seq, hash FROM c1bot_audit_head WHERE id = 1 FOR UPDATE",
                 &[],
             )
@@ -69,7 +70,7 @@ impl Chain {
         at: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let (seq, text) = self.next(event, at)?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO c1bot_audit (seq, entry) VALUES ($1, $2)",
             &[&(seq as i64), &text],
         )
@@ -83,7 +84,7 @@ impl Chain {
         if !self.moved {
             return Ok(());
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE c1bot_audit_head SET seq = $1, hash = $2 WHERE id = 1",
             &[&(self.seq as i64), &self.hash],
         )
@@ -134,7 +135,7 @@ impl PgStore {
     pub async fn audit_after(&self, seq: u64, limit: usize) -> Result<Vec<Value>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT seq, entry FROM c1bot_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
                 &[
                     &i64::try_from(seq).unwrap_or(i64::MAX),
@@ -195,7 +196,7 @@ impl PgStore {
     async fn stored_head(&self) -> Result<Option<AuditHead>, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_opt("SELECT seq, hash FROM c1bot_audit_head WHERE id = 1", &[])
+            .query_opt_cached("SELECT seq, hash FROM c1bot_audit_head WHERE id = 1", &[])
             .await
             .ctx("reading the audit head")?;
         Ok(row.map(|r| AuditHead {
@@ -207,7 +208,7 @@ impl PgStore {
     async fn audit_page(&self, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT seq, entry FROM c1bot_audit WHERE seq > $1 ORDER BY seq LIMIT $2",
                 &[&after, &PAGE],
             )

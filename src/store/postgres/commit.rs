@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 
 use super::audit::Chain;
+use super::cached::Cached;
 use super::outbox::Reserved;
 use super::records::{lost_insert_race, move_counts, Counts, Locked};
 use super::{transaction, Ctx, Mode, PgStore};
@@ -232,7 +233,7 @@ pub(super) async fn next_counter(
     n: i64,
 ) -> Result<i64, StoreError> {
     let row = tx
-        .query_one(
+        .query_one_cached(
             "UPDATE c1bot_counters SET value = value + $2 WHERE name = $1 RETURNING value - $2",
             &[&name, &n],
         )
@@ -280,7 +281,7 @@ async fn apply<'c>(
             }
             Op::JournalDone(id) => {
                 let removed = tx
-                    .execute("DELETE FROM c1bot_journal WHERE id = $1", &[&(id.0 as i64)])
+                    .execute_cached("DELETE FROM c1bot_journal WHERE id = $1", &[&(id.0 as i64)])
                     .await
                     .ctx("completing a journal row")?;
                 if removed == 0 {
@@ -319,7 +320,7 @@ async fn apply<'c>(
                 let json = entry.encode().map_err(|e| CommitError::Invalid {
                     detail: format!("a timer does not serialize: {e}"),
                 })?;
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO c1bot_timers (due_ms, subject, kind, v, entry) \
                      VALUES ($1, $2, $3, $4, $5::text::jsonb) \
                      ON CONFLICT (due_ms, subject, kind) DO UPDATE SET v = EXCLUDED.v, entry = EXCLUDED.entry",
@@ -331,7 +332,7 @@ async fn apply<'c>(
             }
             Op::CancelTimer { key } => {
                 let (due, subject, kind) = timer_parts(key)?;
-                tx.execute(
+                tx.execute_cached(
                     "DELETE FROM c1bot_timers WHERE due_ms = $1 AND subject = $2 AND kind = $3",
                     &[&due, &subject, &kind],
                 )
@@ -406,7 +407,7 @@ async fn write_deferred(
             reserved.describe(id as u64, channel.clone());
             assigned.push((slot, Assigned::Outbox(id as u64, channel)));
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO c1bot_outbox (id, v, entry) \
              SELECT id, $2, entry::jsonb FROM UNNEST($1::bigint[], $3::text[]) AS t(id, entry)",
             &[&ids, &(OutboxEntry::VERSION as i32), &entries],
@@ -423,7 +424,7 @@ async fn write_deferred(
             entries.push(entry);
             assigned.push((slot, Assigned::Audit(seq)));
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO c1bot_audit (seq, entry) SELECT * FROM UNNEST($1::bigint[], $2::text[])",
             &[&seqs, &entries],
         )

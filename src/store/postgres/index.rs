@@ -5,6 +5,7 @@
 //! The rows are written with each record by `records::Locked` (same transaction); this
 //! module only reads and rebuilds them, like `crate::store::index` on sled.
 
+use super::cached::Cached;
 use super::records::{decode, Locked};
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::keys::{count_key, index_version_key};
@@ -19,7 +20,7 @@ impl PgStore {
     pub async fn index_keys(&self, table: Table, name: &str) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT key FROM c1bot_index WHERE tbl = $1 AND name = $2 ORDER BY key",
                 &[&table.name(), &name],
             )
@@ -36,7 +37,7 @@ impl PgStore {
     ) -> Result<Vec<(String, Versioned<T>)>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT r.key, r.v, r.rev, r.data::text FROM c1bot_index i \
                  JOIN c1bot_records r ON r.tbl = i.tbl AND r.key = i.key \
                  WHERE i.tbl = $1 AND i.name = $2 ORDER BY i.key",
@@ -62,7 +63,7 @@ impl PgStore {
     ) -> Result<KeyedReads<T>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT DISTINCT ON (r.key) r.key, r.v, r.rev, r.data::text FROM c1bot_index i \
                  JOIN c1bot_records r ON r.tbl = i.tbl AND r.key = i.key \
                  WHERE i.tbl = $1 AND i.name = ANY($2) ORDER BY r.key",
@@ -108,7 +109,7 @@ impl PgStore {
         loop {
             let (n, last) = transaction!(self, Mode::Write, StoreError, |tx| {
                 let rows = tx
-                    .query(
+                    .query_cached(
                         "SELECT key, v, idx, data::text FROM c1bot_records \
                          WHERE tbl = $1 AND key > $2 ORDER BY key LIMIT $3 FOR UPDATE",
                         &[&table.name(), &after, &REINDEX_BATCH],
@@ -146,7 +147,7 @@ impl PgStore {
         }
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO c1bot_counters (name, value) VALUES ($1, $2) \
                  ON CONFLICT (name) DO UPDATE SET value = greatest(c1bot_counters.value, $2)",
                 &[&marker, &i64::try_from(version).unwrap_or(i64::MAX)],

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::audit::Chain;
+use super::cached::Cached;
 use super::commit::next_counter;
 use super::outbox::{queue, Reserved};
 use super::records::decode_row;
@@ -54,7 +55,7 @@ impl PgStore {
         transaction!(self, Mode::Write, StoreError, |tx| {
             for key in keys {
                 let seen = tx
-                    .query_opt(
+                    .query_opt_cached(
                         "SELECT journal_id FROM c1bot_journal_keys WHERE key = $1",
                         &[key],
                     )
@@ -69,11 +70,11 @@ impl PgStore {
             // from gaps, and a counter row would serialize every ack on its lock
             // until COMMIT (one WAL flush each).
             let id: i64 = tx
-                .query_one("SELECT nextval('c1bot_journal_ids')", &[])
+                .query_one_cached("SELECT nextval('c1bot_journal_ids')", &[])
                 .await
                 .ctx("numbering a journal row")?
                 .get(0);
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO c1bot_journal (id, v, entry) VALUES ($1, $2, $3::text::jsonb)",
                 &[&id, &(JournalEntry::VERSION as i32), &json],
             )
@@ -82,7 +83,7 @@ impl PgStore {
             for key in keys {
                 // A key another transaction inserted meanwhile fails here; the retry
                 // finds it and reports the duplicate.
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO c1bot_journal_keys (key, journal_id, received_ms) VALUES ($1, $2, $3)",
                     &[key, &id, &ms(now)],
                 )
@@ -97,7 +98,7 @@ impl PgStore {
     pub async fn journal_pending(&self) -> Result<PendingJournal, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT id, v, entry::text FROM c1bot_journal ORDER BY id",
                 &[],
             )
@@ -118,7 +119,7 @@ impl PgStore {
     pub async fn journal_entry(&self, id: JournalId) -> Result<Option<JournalEntry>, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 "SELECT v, entry::text FROM c1bot_journal WHERE id = $1",
                 &[&(id.0 as i64)],
             )
@@ -137,7 +138,7 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         transaction!(self, Mode::Write, StoreError, |tx| {
             let row = tx
-                .query_opt(
+                .query_opt_cached(
                     "SELECT v, entry::text FROM c1bot_journal WHERE id = $1 FOR UPDATE",
                     &[&(id.0 as i64)],
                 )
@@ -150,7 +151,7 @@ impl PgStore {
             entry.attempts += 1;
             entry.next_attempt_at = Some(next_at);
             entry.last_error = Some(error.to_owned());
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE c1bot_journal SET entry = $2::text::jsonb WHERE id = $1",
                 &[&(id.0 as i64), &encode(&entry)?],
             )
@@ -174,7 +175,7 @@ impl PgStore {
             transaction!(self, Mode::Write, StoreError, |tx| {
                 let mut reserved = Reserved::new(&self.inner.outbox_index);
                 let row = tx
-                    .query_opt(
+                    .query_opt_cached(
                         "DELETE FROM c1bot_journal WHERE id = $1 RETURNING v, entry::text",
                         &[&(id.0 as i64)],
                     )
@@ -185,7 +186,7 @@ impl PgStore {
                 };
                 let mut entry = decode(id.0 as i64, row.get(0), row.get(1))?;
                 entry.last_error = Some(reason.to_owned());
-                tx.execute(
+                tx.execute_cached(
                 "INSERT INTO c1bot_journal_failed (id, v, entry) VALUES ($1, $2, $3::text::jsonb) \
                  ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v, entry = EXCLUDED.entry",
                 &[&(id.0 as i64), &(JournalEntry::VERSION as i32), &encode(&entry)?],
@@ -223,7 +224,7 @@ impl PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         transaction!(self, Mode::Write, StoreError, |tx| {
             let removed = tx
-                .execute(
+                .execute_cached(
                     "DELETE FROM c1bot_journal_keys WHERE key IN (\
                          SELECT key FROM c1bot_journal_keys WHERE received_ms < $1 \
                          ORDER BY received_ms LIMIT $2 FOR UPDATE SKIP LOCKED)",
@@ -239,7 +240,7 @@ impl PgStore {
     pub(super) async fn counter(&self, name: &str) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_opt("SELECT value FROM c1bot_counters WHERE name = $1", &[&name])
+            .query_opt_cached("SELECT value FROM c1bot_counters WHERE name = $1", &[&name])
             .await
             .ctx("reading a counter")?;
         Ok(row.map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)))
@@ -249,7 +250,7 @@ impl PgStore {
     pub(super) async fn counters(&self, names: &[String]) -> Result<Vec<u64>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT name, value FROM c1bot_counters WHERE name = ANY($1)",
                 &[&names],
             )

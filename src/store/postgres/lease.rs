@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::cached::Cached;
 use super::{Ctx, Fence, PgStore};
 use crate::store::StoreError;
 
@@ -23,7 +24,7 @@ impl PgStore {
     ) -> Result<Option<Fence>, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 "INSERT INTO c1bot_lease AS l (name, holder, token, expires_at) \
                  VALUES ($1, $2, 1, now() + make_interval(secs => $3)) \
                  ON CONFLICT (name) DO UPDATE \
@@ -45,7 +46,7 @@ impl PgStore {
     pub async fn renew(&self, fence: &Fence, ttl: Duration) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let renewed = client
-            .execute(
+            .execute_cached(
                 "UPDATE c1bot_lease SET expires_at = now() + make_interval(secs => $3) \
                  WHERE name = $1 AND token = $2",
                 &[&fence.lease, &fence.token, &ttl.as_secs_f64()],
@@ -60,7 +61,7 @@ impl PgStore {
     pub async fn release(&self, fence: &Fence) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "UPDATE c1bot_lease SET expires_at = now() - interval '1 second' \
                  WHERE name = $1 AND token = $2",
                 &[&fence.lease, &fence.token],
@@ -74,7 +75,7 @@ impl PgStore {
     pub async fn lease_holder(&self, name: &str) -> Result<Option<(String, i64)>, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 "SELECT holder, token FROM c1bot_lease WHERE name = $1 AND expires_at >= now()",
                 &[&name],
             )

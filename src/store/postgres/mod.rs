@@ -21,6 +21,7 @@
 //!   `synchronous_commit = on`) has flushed the WAL.
 
 mod audit;
+mod cached;
 pub mod cluster;
 mod commit;
 mod connect;
@@ -44,6 +45,7 @@ use tokio::sync::Notify;
 
 use super::outbox_index::OutboxIndex;
 use super::{CommitError, StoreError};
+use cached::Cached;
 
 /// How many times a transaction is tried before its error is returned.
 const MAX_ATTEMPTS: u32 = 8;
@@ -178,7 +180,7 @@ impl PgStore {
 /// commit of ours lands after a takeover commits.
 pub(crate) async fn check_fence(tx: &Transaction<'_>, fence: &Fence) -> Result<(), StoreError> {
     let row = tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT token FROM c1bot_lease WHERE name = $1 FOR SHARE",
             &[&fence.lease],
         )

@@ -12,6 +12,7 @@ use deadpool_postgres::Transaction;
 use serde_json::json;
 
 use super::audit::Chain;
+use super::cached::Cached;
 use super::commit::next_counter;
 use super::records::{decode_row, Locked};
 use super::{transaction, Ctx, Mode, PgStore};
@@ -99,7 +100,7 @@ async fn write_entry(
     } else {
         "UPDATE c1bot_outbox SET v = $2, entry = $3::text::jsonb WHERE id = $1"
     };
-    tx.execute(sql, &[&id, &(OutboxEntry::VERSION as i32), &json])
+    tx.execute_cached(sql, &[&id, &(OutboxEntry::VERSION as i32), &json])
         .await
         .ctx("writing an outbox entry")?;
     Ok(())
@@ -108,7 +109,7 @@ async fn write_entry(
 /// Entry `id`, locked for this transaction (`None`: settled already).
 async fn lock_entry(tx: &Transaction<'_>, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
     let row = tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT v, entry::text FROM c1bot_outbox WHERE id = $1 FOR UPDATE",
             &[&(id as i64)],
         )
@@ -136,7 +137,7 @@ impl PgStore {
                 return Ok(None);
             };
             let message = &entry.message;
-            tx.execute("DELETE FROM c1bot_outbox WHERE id = $1", &[&(id as i64)])
+            tx.execute_cached("DELETE FROM c1bot_outbox WHERE id = $1", &[&(id as i64)])
                 .await
                 .ctx("settling an outbox entry")?;
             if let (Some(ref_key), Some(posted)) = (&message.record_ref, &posted) {
@@ -204,7 +205,7 @@ impl PgStore {
                 write_entry(&tx, id as i64, &entry, false).await?;
                 return Ok((None, reserved));
             }
-            tx.execute("DELETE FROM c1bot_outbox WHERE id = $1", &[&(id as i64)])
+            tx.execute_cached("DELETE FROM c1bot_outbox WHERE id = $1", &[&(id as i64)])
                 .await
                 .ctx("settling an outbox entry")?;
             let message = &entry.message;
@@ -260,7 +261,7 @@ impl PgStore {
     pub async fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 "SELECT v, entry::text FROM c1bot_outbox WHERE id = $1",
                 &[&(id as i64)],
             )
@@ -282,7 +283,7 @@ impl PgStore {
     pub async fn outbox_resume(&self) -> Result<OutboxScan, StoreError> {
         let (next, scan) = transaction!(self, Mode::Snapshot, StoreError, |tx| {
             let next: i64 = tx
-                .query_one(
+                .query_one_cached(
                     "SELECT value FROM c1bot_counters WHERE name = 'outbox'",
                     &[],
                 )
@@ -351,7 +352,7 @@ async fn scan(
     below: i64,
 ) -> Result<OutboxScan, StoreError> {
     let rows = client
-        .query(
+        .query_cached(
             "SELECT id, v, entry::text FROM c1bot_outbox ORDER BY id",
             &[],
         )

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::cached::Cached;
 use super::records::Locked;
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::keys::{parse_timer_key, seq_from_key, QUARANTINED_PREFIX};
@@ -40,7 +41,7 @@ impl PgStore {
                     };
                     match id_of(key) {
                         Some(id) => tx
-                            .query_opt(sql, &[&id])
+                            .query_opt_cached(sql, &[&id])
                             .await
                             .ctx("quarantining a row")?
                             .map(|r| r.get(0)),
@@ -49,7 +50,7 @@ impl PgStore {
                 }
                 Table::Timers => match parse_timer_key(key) {
                     Some((due, subject, kind)) => tx
-                        .query_opt(
+                        .query_opt_cached(
                             "DELETE FROM c1bot_timers WHERE due_ms = $1 AND subject = $2 AND kind = $3 \
                              RETURNING entry::text",
                             &[&i64::try_from(due).unwrap_or(i64::MAX), &subject, &kind],
@@ -62,7 +63,7 @@ impl PgStore {
                 t if t.holds_records() => {
                     let key = String::from_utf8_lossy(key);
                     let row = tx
-                        .query_opt(
+                        .query_opt_cached(
                             "SELECT data::text FROM c1bot_records WHERE tbl = $1 AND key = $2 FOR UPDATE",
                             &[&t.name(), &key.as_ref()],
                         )
@@ -104,7 +105,7 @@ impl PgStore {
                     &json,
                 )
                 .await?;
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO c1bot_counters (name, value) VALUES ($1, 1) \
                  ON CONFLICT (name) DO UPDATE SET value = c1bot_counters.value + 1",
                 &[&format!("{QUARANTINED_PREFIX}{}", table.name())],

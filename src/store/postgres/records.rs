@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::Transaction;
 
+use super::cached::Cached;
 use super::{Ctx, PgStore};
 use crate::store::keys::count_key;
 use crate::store::records::{self, Record};
@@ -27,7 +28,7 @@ impl PgStore {
         readable(table)?;
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 "SELECT v, rev, data::text FROM c1bot_records WHERE tbl = $1 AND key = $2",
                 &[&table.name(), &key],
             )
@@ -48,7 +49,7 @@ impl PgStore {
         let rows = match prefix_end(prefix) {
             Some(end) => {
                 client
-                    .query(
+                    .query_cached(
                         "SELECT key, v, rev, data::text FROM c1bot_records \
                      WHERE tbl = $1 AND key >= $2 AND key < $3 ORDER BY key",
                         &[&table.name(), &prefix, &end],
@@ -57,7 +58,7 @@ impl PgStore {
             }
             None => {
                 client
-                    .query(
+                    .query_cached(
                         "SELECT key, v, rev, data::text FROM c1bot_records \
                      WHERE tbl = $1 AND key >= $2 ORDER BY key",
                         &[&table.name(), &prefix],
@@ -161,7 +162,7 @@ impl Locked {
             return Ok(row.clone());
         }
         let row = tx
-            .query_opt(
+            .query_opt_cached(
                 "SELECT rev, idx FROM c1bot_records WHERE tbl = $1 AND key = $2 FOR UPDATE",
                 &[&table.name(), &key],
             )
@@ -192,7 +193,7 @@ impl Locked {
         let old = self.lock_row(tx, table, key).await?;
         let rev = match &old {
             None => {
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO c1bot_records (tbl, key, v, rev, idx, data) \
                      VALUES ($1, $2, $3, 1, $4, $5::text::jsonb)",
                     &[&table.name(), &key, &v, &idx, &data_json],
@@ -203,7 +204,7 @@ impl Locked {
             }
             Some((current, _)) => {
                 let rev = current + 1;
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE c1bot_records SET v = $3, rev = $4, idx = $5, data = $6::text::jsonb \
                      WHERE tbl = $1 AND key = $2",
                     &[&table.name(), &key, &v, &(rev as i64), &idx, &data_json],
@@ -229,7 +230,7 @@ impl Locked {
         let Some((_, before)) = self.lock_row(tx, table, key).await? else {
             return Ok(());
         };
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM c1bot_records WHERE tbl = $1 AND key = $2",
             &[&table.name(), &key],
         )
@@ -252,7 +253,7 @@ impl Locked {
     ) -> Result<(), StoreError> {
         for gone in before.iter().filter(|e| !after.contains(e)) {
             let entry = IndexKey::from_stored(gone);
-            tx.execute(
+            tx.execute_cached(
                 "DELETE FROM c1bot_index WHERE tbl = $1 AND name = $2 AND key = $3",
                 &[&table.name(), &entry.name, &key],
             )
@@ -275,7 +276,7 @@ impl Locked {
                     .or_default() += 1;
                 continue;
             }
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO c1bot_index (tbl, name, key) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
                 &[&table.name(), &entry.name, &key],
@@ -315,7 +316,7 @@ pub(super) async fn move_counts(tx: &Transaction<'_>, counts: Counts) -> Result<
         if by == 0 {
             continue;
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO c1bot_counters (name, value) VALUES ($1, greatest($2::bigint, 0)) \
              ON CONFLICT (name) DO UPDATE SET value = greatest(c1bot_counters.value + $2::bigint, 0)",
             &[&name, &by],

@@ -6,6 +6,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use tokio_postgres::Row;
 
+use super::cached::Cached;
 use super::records::decode_row;
 use super::{Ctx, PgStore};
 use crate::store::keys::{due_ms, timer_key};
@@ -31,7 +32,7 @@ impl PgStore {
     ) -> Result<Vec<(DateTime<Utc>, TimerEntry)>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 &format!("{COLUMNS} WHERE due_ms <= $1 AND kind = $2 {ORDER}"),
                 &[&bound(until), &kind],
             )
@@ -61,7 +62,7 @@ impl PgStore {
     pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_one("SELECT min(due_ms) FROM c1bot_timers", &[])
+            .query_one_cached("SELECT min(due_ms) FROM c1bot_timers", &[])
             .await
             .ctx("reading the timers")?;
         Ok(row
@@ -82,7 +83,7 @@ impl PgStore {
         let client = self.client().await?;
         let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
         client
-            .query(
+            .query_cached(
                 &format!("{COLUMNS} WHERE due_ms <= $1 {ORDER} LIMIT $2"),
                 &[&bound(now), &limit],
             )
