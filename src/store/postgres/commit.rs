@@ -1,13 +1,14 @@
 //! A [`Change`] committed in one PostgreSQL transaction: [`PgStore::commit`],
-//! [`PgStore::commit_unhurried`], [`PgStore::commit_all`] and [`PgStore::commit_numbered`].
+//! [`PgStore::commit_unhurried`] and [`PgStore::commit_numbered`]; and the steps every
+//! commit shares, group commits ([`super::group`]) included.
 //!
 //! Checking a change locks, in this order: every record it expects, writes or deletes
 //! (sorted by table and key), then the journal rows it completes (deleted at once: a
-//! row already gone is the conflict). Then the writes run in the order the change
-//! lists them. Last, once per transaction (a batch's kept changes together), the
-//! outbox counter takes all the ids and the audit head all the entries
-//! ([`Deferred`]). A failed check rolls the transaction (or, in a batch, the
-//! change's savepoint) back.
+//! row already gone is the conflict). Then its writes are sent together and run in
+//! the order the change lists them ([`super::pipeline`]: one round trip). Last, once
+//! per transaction (a group's kept changes together), the outbox counter takes all
+//! the ids and the audit head all the entries ([`Deferred`]). A failed check rolls
+//! the transaction back (in a group, see there).
 
 use std::collections::BTreeMap;
 
@@ -17,19 +18,14 @@ use deadpool_postgres::Transaction;
 use super::audit::Chain;
 use super::cached::Cached;
 use super::outbox::Reserved;
-use super::records::{lost_insert_race, move_counts, Counts, Locked};
+use super::pipeline::Pipeline;
+use super::records::{lost_insert_race, move_counts, Counts, Locked, Stored};
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::change::Op;
 use crate::store::keys::{parse_timer_key, FIRST_REQUEST_NUMBER};
 use crate::store::outbox::OutboxEntry;
 use crate::store::records::Record;
 use crate::store::{AuditEvent, Change, CommitError, Committed, OutboxMessage, StoreError, Table};
-
-/// Changes per transaction in [`PgStore::commit_all`]. Each change is a savepoint, a
-/// subtransaction: past 64 in one transaction PostgreSQL's subtransaction cache
-/// overflows and every snapshot taken meanwhile, in every session, pays for looking
-/// them up (`pg_subtrans`), so a 512-change group slowed everything down as it went.
-const GROUP: usize = 60;
 
 impl PgStore {
     /// Commits `change` atomically; when this returns `Ok` PostgreSQL has committed it
@@ -63,8 +59,10 @@ impl PgStore {
             let mut reserved = Reserved::new(&self.inner.outbox_index);
             let mut counts = Counts::new();
             let mut deferred = Deferred::default();
+            let mut locked = Locked::default();
             let mut committed =
-                apply(&tx, &change, at, None, 0, &mut deferred, &mut counts).await?;
+                apply(&tx, &change, at, None, 0, &mut deferred, &mut locked).await?;
+            locked.counted_into(&mut counts);
             move_counts(&tx, counts).await?;
             for (_, assigned) in write_deferred(&tx, deferred, &mut reserved).await? {
                 assigned.record(&mut committed);
@@ -74,102 +72,6 @@ impl PgStore {
         reserved.committed();
         self.wake(std::slice::from_ref(&committed));
         Ok(committed)
-    }
-
-    /// Commits a batch in transactions of at most [`GROUP`] changes: each change checked
-    /// and written as if alone, in order (a later one sees an earlier one's writes),
-    /// one that conflicts or is invalid rolled back to its savepoint without stopping
-    /// the others.
-    pub async fn commit_all(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
-        let mut results = Vec::with_capacity(changes.len());
-        let mut changes = changes.into_iter().peekable();
-        while changes.peek().is_some() {
-            let group: Vec<Change> = changes.by_ref().take(GROUP).collect();
-            results.extend(self.commit_group(group).await);
-        }
-        results
-    }
-
-    async fn commit_group(&self, changes: Vec<Change>) -> Vec<Result<Committed, CommitError>> {
-        let now = Utc::now();
-        let outcome = transaction!(self, Mode::Write, CommitError, |tx| {
-            let mut results = Vec::with_capacity(changes.len());
-            let mut counts = Counts::new();
-            let mut deferred = Deferred::default();
-            for (slot, change) in changes.iter().enumerate() {
-                tx.batch_execute("SAVEPOINT c1bot_change")
-                    .await
-                    .ctx("committing a group of changes")?;
-                let at = change.stamp().unwrap_or(now);
-                let mut own = Deferred::default();
-                match apply(&tx, change, at, None, slot, &mut own, &mut counts).await {
-                    Ok(committed) => {
-                        tx.batch_execute("RELEASE SAVEPOINT c1bot_change")
-                            .await
-                            .ctx("committing a group of changes")?;
-                        deferred.keep(own);
-                        results.push(Ok(committed));
-                    }
-                    Err(error @ (CommitError::Conflict { .. } | CommitError::Invalid { .. })) => {
-                        tx.batch_execute("ROLLBACK TO SAVEPOINT c1bot_change")
-                            .await
-                            .ctx("committing a group of changes")?;
-                        results.push(Err(error));
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            // The kept changes' counter moves, outbox ids and audit entries, once per
-            // counter and head for the group.
-            move_counts(&tx, counts).await?;
-            let mut reserved = Reserved::new(&self.inner.outbox_index);
-            for (slot, assigned) in write_deferred(&tx, deferred, &mut reserved).await? {
-                if let Some(Ok(committed)) = results.get_mut(slot) {
-                    assigned.record(committed);
-                }
-            }
-            Ok((results, reserved))
-        });
-        match outcome {
-            Ok((results, reserved)) => {
-                reserved.committed();
-                let committed: Vec<Committed> = results
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok())
-                    .cloned()
-                    .collect();
-                self.wake(&committed);
-                results
-            }
-            Err(error) => changes
-                .iter()
-                .map(|_| Err(self.copy_error(&error)))
-                .collect(),
-        }
-    }
-
-    /// `error` again, for each change of a failed batch.
-    fn copy_error(&self, error: &CommitError) -> CommitError {
-        match error {
-            CommitError::Conflict { table, key } => CommitError::Conflict {
-                table: *table,
-                key: key.clone(),
-            },
-            CommitError::Invalid { detail } => CommitError::Invalid {
-                detail: detail.clone(),
-            },
-            CommitError::Storage(StoreError::Fenced { lease, ours, found }) => {
-                CommitError::Storage(StoreError::Fenced {
-                    lease: lease.clone(),
-                    ours: *ours,
-                    found: *found,
-                })
-            }
-            CommitError::Storage(other) => CommitError::Storage(StoreError::Connect {
-                database: self.inner.database.clone(),
-                detail: format!("the group commit failed: {other}"),
-            }),
-        }
     }
 
     /// Like [`PgStore::commit`], for a change that needs a new request number: `build`
@@ -194,6 +96,7 @@ impl PgStore {
             let at = change.stamp().unwrap_or(now);
             let mut counts = Counts::new();
             let mut deferred = Deferred::default();
+            let mut locked = Locked::default();
             let mut committed = apply(
                 &tx,
                 &change,
@@ -201,9 +104,10 @@ impl PgStore {
                 Some(number),
                 0,
                 &mut deferred,
-                &mut counts,
+                &mut locked,
             )
             .await?;
+            locked.counted_into(&mut counts);
             move_counts(&tx, counts).await?;
             for (_, assigned) in write_deferred(&tx, deferred, &mut reserved).await? {
                 assigned.record(&mut committed);
@@ -216,7 +120,7 @@ impl PgStore {
     }
 
     /// Wakes the outbox sender and the timer loop for what was committed.
-    fn wake(&self, committed: &[Committed]) {
+    pub(super) fn wake(&self, committed: &[Committed]) {
         if committed.iter().any(|c| !c.outbox_ids.is_empty()) {
             self.inner.outbox_ready.notify_one();
         }
@@ -242,31 +146,47 @@ pub(super) async fn next_counter(
     Ok(row.get(0))
 }
 
-/// Checks `change` and writes it in `tx` (see the module docs).
-async fn apply<'c>(
+/// Checks `change` and writes it in `tx` (see the module docs), locking through
+/// `locked`; the caller moves `locked`'s counted entries once the change is kept, so
+/// a change that fails moves no counter.
+pub(super) async fn apply<'c>(
     tx: &Transaction<'_>,
     change: &'c Change,
     at: DateTime<Utc>,
     number: Option<u64>,
     slot: usize,
     deferred: &mut Deferred<'c>,
-    counts: &mut Counts,
+    locked: &mut Locked,
 ) -> Result<Committed, CommitError> {
+    let (committed, pipeline) = prepare(tx, change, at, number, slot, deferred, locked).await?;
+    pipeline
+        .run(tx)
+        .await
+        .map_err(|failed| match failed.creating {
+            Some((table, key)) => lost_race(change, table, &key, failed.error),
+            None => CommitError::Storage(failed.error),
+        })?;
+    Ok(committed)
+}
+
+/// Checks `change` and lists its writes, to be sent together; only a journal row it
+/// completes is deleted at once (its absence is the conflict).
+pub(super) async fn prepare<'c>(
+    tx: &Transaction<'_>,
+    change: &'c Change,
+    at: DateTime<Utc>,
+    number: Option<u64>,
+    slot: usize,
+    deferred: &mut Deferred<'c>,
+    locked: &mut Locked,
+) -> Result<(Committed, Pipeline), CommitError> {
     if let Some(detail) = change.invalid() {
         return Err(CommitError::Invalid {
             detail: detail.to_owned(),
         });
     }
-    let mut locked = Locked::default();
-    let keys: BTreeMap<(&'static str, &str), Table> = change
-        .ops()
-        .iter()
-        .filter_map(|op| match op {
-            Op::Expect { table, key, .. }
-            | Op::Put { table, key, .. }
-            | Op::Delete { table, key } => Some(((table.name(), key.as_str()), *table)),
-            _ => None,
-        })
+    let keys: BTreeMap<(&'static str, &str), Table> = records_of(change, true)
+        .map(|(table, key)| ((table.name(), key), table))
         .collect();
     for ((_, key), table) in &keys {
         locked.lock(tx, *table, key).await?;
@@ -298,6 +218,9 @@ async fn apply<'c>(
         number,
         ..Committed::default()
     };
+    // The writes go to the server together (see `pipeline`); only the locks above
+    // waited for their answers.
+    let mut pipeline = Pipeline::default();
     for op in change.ops() {
         match op {
             Op::Expect { .. } | Op::JournalDone(_) => {}
@@ -308,11 +231,14 @@ async fn apply<'c>(
                 idx,
                 json,
             } => {
-                if let Err(error) = locked.put(tx, *table, key, *v, idx, json).await {
-                    return Err(lost_race(change, *table, key, error));
-                }
+                let stored = Stored { v: *v, idx, json };
+                locked
+                    .put_into(tx, *table, key, stored, &mut pipeline)
+                    .await?;
             }
-            Op::Delete { table, key } => locked.delete(tx, *table, key).await?,
+            Op::Delete { table, key } => {
+                locked.delete_into(tx, *table, key, &mut pipeline).await?;
+            }
             Op::Outbox(message) => deferred.messages.push((slot, message, at)),
             Op::Audit(event) => deferred.events.push((slot, event, at)),
             Op::Timer { key, entry } => {
@@ -320,31 +246,33 @@ async fn apply<'c>(
                 let json = entry.encode().map_err(|e| CommitError::Invalid {
                     detail: format!("a timer does not serialize: {e}"),
                 })?;
-                tx.execute_cached(
+                pipeline.push(
                     "INSERT INTO c1bot_timers (due_ms, subject, kind, v, entry) \
                      VALUES ($1, $2, $3, $4, $5::text::jsonb) \
                      ON CONFLICT (due_ms, subject, kind) DO UPDATE SET v = EXCLUDED.v, entry = EXCLUDED.entry",
-                    &[&due, &subject, &kind, &(crate::store::TimerEntry::VERSION as i32), &json],
-                )
-                .await
-                .ctx("scheduling a timer")?;
+                    vec![
+                        Box::new(due),
+                        Box::new(subject),
+                        Box::new(kind),
+                        Box::new(crate::store::TimerEntry::VERSION as i32),
+                        Box::new(json),
+                    ],
+                    "scheduling a timer",
+                );
                 committed.timers_changed = true;
             }
             Op::CancelTimer { key } => {
                 let (due, subject, kind) = timer_parts(key)?;
-                tx.execute_cached(
+                pipeline.push(
                     "DELETE FROM c1bot_timers WHERE due_ms = $1 AND subject = $2 AND kind = $3",
-                    &[&due, &subject, &kind],
-                )
-                .await
-                .ctx("cancelling a timer")?;
+                    vec![Box::new(due), Box::new(subject), Box::new(kind)],
+                    "cancelling a timer",
+                );
                 committed.timers_changed = true;
             }
         }
     }
-    // Last, so a change that fails moves no counter.
-    locked.counted_into(counts);
-    Ok(committed)
+    Ok((committed, pipeline))
 }
 
 /// The outbox messages and audit events of the changes a transaction keeps, written
@@ -353,27 +281,27 @@ async fn apply<'c>(
 /// the transaction walks: moved per change, a 10,000-expiry burst slowed down as it
 /// went.) Rows go in one statement each, in change order.
 #[derive(Default)]
-struct Deferred<'c> {
+pub(super) struct Deferred<'c> {
     messages: Vec<(usize, &'c OutboxMessage, DateTime<Utc>)>,
     events: Vec<(usize, &'c AuditEvent, DateTime<Utc>)>,
 }
 
 impl<'c> Deferred<'c> {
     /// Adds a kept change's own.
-    fn keep(&mut self, own: Deferred<'c>) {
+    pub(super) fn keep(&mut self, own: Deferred<'c>) {
         self.messages.extend(own.messages);
         self.events.extend(own.events);
     }
 }
 
 /// What [`write_deferred`] gave the change in one slot.
-enum Assigned {
+pub(super) enum Assigned {
     Outbox(u64, Option<String>),
     Audit(u64),
 }
 
 impl Assigned {
-    fn record(self, committed: &mut Committed) {
+    pub(super) fn record(self, committed: &mut Committed) {
         match self {
             Assigned::Outbox(id, channel) => {
                 committed.outbox_ids.push(id);
@@ -386,7 +314,7 @@ impl Assigned {
 
 /// Queues `deferred`'s messages under consecutive outbox ids and appends its events to
 /// the audit chain; returns what each slot was given, in order.
-async fn write_deferred(
+pub(super) async fn write_deferred(
     tx: &Transaction<'_>,
     deferred: Deferred<'_>,
     reserved: &mut Reserved<'_>,
@@ -433,6 +361,16 @@ async fn write_deferred(
         chain.save(tx).await?;
     }
     Ok(assigned)
+}
+
+/// The records `change` writes or deletes, and with `expected` also those it only
+/// expects.
+pub(super) fn records_of(change: &Change, expected: bool) -> impl Iterator<Item = (Table, &str)> {
+    change.ops().iter().filter_map(move |op| match op {
+        Op::Expect { table, key, .. } if expected => Some((*table, key.as_str())),
+        Op::Put { table, key, .. } | Op::Delete { table, key } => Some((*table, key.as_str())),
+        _ => None,
+    })
 }
 
 /// A timer key's parts, with the due time as the database's `bigint`.

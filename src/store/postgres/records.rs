@@ -8,11 +8,12 @@
 //! so two transactions creating it at once cannot both succeed (the second fails with
 //! a unique violation, reported as a conflict or retried).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
 
 use super::cached::Cached;
+use super::pipeline::Pipeline;
 use super::{Ctx, PgStore};
 use crate::store::keys::count_key;
 use crate::store::records::{self, Record};
@@ -129,16 +130,87 @@ pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
-/// The records a transaction locked, with their revision and index entries as this
-/// transaction sees them (`None`: absent), kept up to date by its own writes; and the
-/// counted index entries it moved, handed to [`move_counts`] once per transaction.
+/// A record as it is written: its version, index entries (as stored) and data.
+pub(super) struct Stored<'a> {
+    pub v: u32,
+    pub idx: &'a [String],
+    pub json: &'a str,
+}
+
 /// A locked record's revision and index entries (as stored).
 type Row = (u64, Vec<String>);
 
+/// The records a transaction locked, with their revision and index entries as this
+/// transaction sees them (`None`: absent), kept up to date by its own writes; and the
+/// counted index entries it moved, handed to [`move_counts`] once per transaction.
 #[derive(Default)]
 pub(super) struct Locked {
     rows: HashMap<(Table, String), Option<Row>>,
     counts: Counts,
+}
+
+/// The records of a whole group of changes, locked with one statement before its
+/// first change (in table and key order, as a single change locks its own): each
+/// change then finds its rows here, unless an earlier change of the group wrote them
+/// (kept or rolled back), which it locks again to see them as they are now.
+pub(super) struct Prefetched {
+    rows: HashMap<(Table, String), Option<Row>>,
+    written: HashSet<(Table, String)>,
+}
+
+impl Prefetched {
+    /// Locks every record of `keys` that exists.
+    pub(super) async fn lock(
+        tx: &Transaction<'_>,
+        keys: &HashSet<(Table, String)>,
+    ) -> Result<Prefetched, StoreError> {
+        let (tables, names): (Vec<&str>, Vec<&str>) =
+            keys.iter().map(|(t, k)| (t.name(), k.as_str())).unzip();
+        let found = tx
+            .query_cached(
+                "SELECT tbl, key, rev, idx FROM c1bot_records \
+                 WHERE (tbl, key) IN (SELECT * FROM UNNEST($1::text[], $2::text[])) \
+                 ORDER BY tbl COLLATE \"C\", key FOR UPDATE OF c1bot_records",
+                &[&tables, &names],
+            )
+            .await
+            .ctx("locking a group's records")?;
+        let by_name: HashMap<&str, Table> = keys.iter().map(|(t, _)| (t.name(), *t)).collect();
+        let mut rows: HashMap<(Table, String), Option<Row>> =
+            keys.iter().map(|k| (k.clone(), None)).collect();
+        for row in found {
+            let Some(table) = by_name.get(row.get::<_, &str>(0)) else {
+                continue;
+            };
+            let rev = u64::try_from(row.get::<_, i64>(2)).unwrap_or_default();
+            rows.insert((*table, row.get(1)), Some((rev, row.get(3))));
+        }
+        Ok(Prefetched {
+            rows,
+            written: HashSet::new(),
+        })
+    }
+
+    /// A change's view: the rows of `keys` no earlier change wrote.
+    pub(super) fn seed<'k>(&self, keys: impl IntoIterator<Item = (Table, &'k str)>) -> Locked {
+        let mut locked = Locked::default();
+        for (table, key) in keys {
+            let at = (table, key.to_owned());
+            if self.written.contains(&at) {
+                continue;
+            }
+            if let Some(row) = self.rows.get(&at) {
+                locked.rows.insert(at, row.clone());
+            }
+        }
+        locked
+    }
+
+    /// Notes the records a change wrote or deleted, kept or not.
+    pub(super) fn wrote<'k>(&mut self, keys: impl IntoIterator<Item = (Table, &'k str)>) {
+        self.written
+            .extend(keys.into_iter().map(|(t, k)| (t, k.to_owned())));
+    }
 }
 
 impl Locked {
@@ -189,33 +261,67 @@ impl Locked {
         idx: &[String],
         data_json: &str,
     ) -> Result<u64, StoreError> {
+        let mut pipeline = Pipeline::default();
+        let stored = Stored {
+            v,
+            idx,
+            json: data_json,
+        };
+        let rev = self.put_into(tx, table, key, stored, &mut pipeline).await?;
+        pipeline.run(tx).await.map_err(|failed| failed.error)?;
+        Ok(rev)
+    }
+
+    /// [`Locked::put`] with the writes added to `pipeline` (the lock is taken now).
+    pub(super) async fn put_into(
+        &mut self,
+        tx: &Transaction<'_>,
+        table: Table,
+        key: &str,
+        stored: Stored<'_>,
+        pipeline: &mut Pipeline,
+    ) -> Result<u64, StoreError> {
+        let Stored { v, idx, json } = stored;
         let v = i32::try_from(v).unwrap_or(i32::MAX);
         let old = self.lock_row(tx, table, key).await?;
         let rev = match &old {
             None => {
-                tx.execute_cached(
+                pipeline.push_create(
                     "INSERT INTO c1bot_records (tbl, key, v, rev, idx, data) \
                      VALUES ($1, $2, $3, 1, $4, $5::text::jsonb)",
-                    &[&table.name(), &key, &v, &idx, &data_json],
-                )
-                .await
-                .ctx("creating a record")?;
+                    vec![
+                        Box::new(table.name()),
+                        Box::new(key.to_owned()),
+                        Box::new(v),
+                        Box::new(idx.to_vec()),
+                        Box::new(json.to_owned()),
+                    ],
+                    "creating a record",
+                    table,
+                    key,
+                );
                 1
             }
             Some((current, _)) => {
                 let rev = current + 1;
-                tx.execute_cached(
+                pipeline.push(
                     "UPDATE c1bot_records SET v = $3, rev = $4, idx = $5, data = $6::text::jsonb \
                      WHERE tbl = $1 AND key = $2",
-                    &[&table.name(), &key, &v, &(rev as i64), &idx, &data_json],
-                )
-                .await
-                .ctx("writing a record")?;
+                    vec![
+                        Box::new(table.name()),
+                        Box::new(key.to_owned()),
+                        Box::new(v),
+                        Box::new(rev as i64),
+                        Box::new(idx.to_vec()),
+                        Box::new(json.to_owned()),
+                    ],
+                    "writing a record",
+                );
                 rev
             }
         };
         let before = old.map(|(_, idx)| idx).unwrap_or_default();
-        self.move_index(tx, table, key, &before, idx).await?;
+        self.move_index(table, key, &before, idx, pipeline);
         self.rows
             .insert((table, key.to_owned()), Some((rev, idx.to_vec())));
         Ok(rev)
@@ -227,44 +333,61 @@ impl Locked {
         table: Table,
         key: &str,
     ) -> Result<(), StoreError> {
-        let Some((_, before)) = self.lock_row(tx, table, key).await? else {
-            return Ok(());
-        };
-        tx.execute_cached(
-            "DELETE FROM c1bot_records WHERE tbl = $1 AND key = $2",
-            &[&table.name(), &key],
-        )
-        .await
-        .ctx("deleting a record")?;
-        self.move_index(tx, table, key, &before, &[]).await?;
-        self.rows.insert((table, key.to_owned()), None);
-        Ok(())
+        let mut pipeline = Pipeline::default();
+        self.delete_into(tx, table, key, &mut pipeline).await?;
+        pipeline.run(tx).await.map_err(|failed| failed.error)
     }
 
-    /// Index rows from entries `before` to `after` for `key` (held locked); counted
-    /// entries are noted for [`move_counts`].
-    async fn move_index(
+    /// [`Locked::delete`] with the writes added to `pipeline` (the lock is taken now).
+    pub(super) async fn delete_into(
         &mut self,
         tx: &Transaction<'_>,
         table: Table,
         key: &str,
+        pipeline: &mut Pipeline,
+    ) -> Result<(), StoreError> {
+        let Some((_, before)) = self.lock_row(tx, table, key).await? else {
+            return Ok(());
+        };
+        pipeline.push(
+            "DELETE FROM c1bot_records WHERE tbl = $1 AND key = $2",
+            vec![Box::new(table.name()), Box::new(key.to_owned())],
+            "deleting a record",
+        );
+        self.move_index(table, key, &before, &[], pipeline);
+        self.rows.insert((table, key.to_owned()), None);
+        Ok(())
+    }
+
+    /// Index rows from entries `before` to `after` for `key` (held locked), added to
+    /// `pipeline`; counted entries are noted for [`move_counts`].
+    fn move_index(
+        &mut self,
+        table: Table,
+        key: &str,
         before: &[String],
         after: &[String],
-    ) -> Result<(), StoreError> {
+        pipeline: &mut Pipeline,
+    ) {
         for gone in before.iter().filter(|e| !after.contains(e)) {
             let entry = IndexKey::from_stored(gone);
-            tx.execute_cached(
-                "DELETE FROM c1bot_index WHERE tbl = $1 AND name = $2 AND key = $3",
-                &[&table.name(), &entry.name, &key],
-            )
-            .await
-            .ctx("removing an index row")?;
             if entry.counted {
                 *self
                     .counts
                     .entry(count_key(table, &entry.name))
                     .or_default() -= 1;
             }
+            // Also for a counted entry: stores written before counted entries lost
+            // their rows may still have one.
+            pipeline.push(
+                "DELETE FROM c1bot_index WHERE tbl = $1 AND name = $2 AND key = $3",
+                vec![
+                    Box::new(table.name()),
+                    Box::new(entry.name),
+                    Box::new(key.to_owned()),
+                ],
+                "removing an index row",
+            );
         }
         for new in after.iter().filter(|e| !before.contains(e)) {
             let entry = IndexKey::from_stored(new);
@@ -276,15 +399,17 @@ impl Locked {
                     .or_default() += 1;
                 continue;
             }
-            tx.execute_cached(
+            pipeline.push(
                 "INSERT INTO c1bot_index (tbl, name, key) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
-                &[&table.name(), &entry.name, &key],
-            )
-            .await
-            .ctx("writing an index row")?;
+                vec![
+                    Box::new(table.name()),
+                    Box::new(entry.name),
+                    Box::new(key.to_owned()),
+                ],
+                "writing an index row",
+            );
         }
-        Ok(())
     }
 
     /// Moves the counters of the counted entries written; once, after the last write

@@ -13,6 +13,7 @@ both!(
     the_audit_chain_of_real_commits_verifies_and_exports_one_object_per_line,
     an_edited_or_removed_audit_entry_is_detected_with_its_seq,
     a_group_commit_applies_each_change_and_a_conflict_stops_only_its_own,
+    each_change_of_a_group_sees_what_the_ones_before_it_wrote_and_not_what_they_undid,
     many_concurrent_commits_all_finish,
     an_undecodable_timer_is_reported_apart_moved_aside_and_counted,
 );
@@ -176,6 +177,56 @@ async fn a_group_commit_applies_each_change_and_a_conflict_stops_only_its_own(st
         .await
         .expect("timers")
         .is_empty());
+}
+
+async fn each_change_of_a_group_sees_what_the_ones_before_it_wrote_and_not_what_they_undid(
+    store: Store,
+) {
+    store
+        .commit(Change::new().put(Table::Requests, "REQ-1", &req("active")))
+        .await
+        .expect("seed");
+    let changes = vec![
+        Change::new().expect(Table::Requests, "REQ-1", Some(1)).put(
+            Table::Requests,
+            "REQ-1",
+            &req("revoking"),
+        ),
+        // Sees the revision the first one wrote.
+        Change::new().expect(Table::Requests, "REQ-1", Some(2)).put(
+            Table::Requests,
+            "REQ-1",
+            &req("revoked"),
+        ),
+        // Creates REQ-2, then fails its expectation: REQ-2 is not written.
+        Change::new()
+            .put(Table::Requests, "REQ-2", &req("phantom"))
+            .expect(Table::Requests, "REQ-1", Some(1)),
+        // So REQ-2 is still absent for this one.
+        Change::new().expect(Table::Requests, "REQ-2", None).put(
+            Table::Requests,
+            "REQ-2",
+            &req("real"),
+        ),
+        // And deleting REQ-1 after both writes sees its latest revision.
+        Change::new()
+            .expect(Table::Requests, "REQ-1", Some(3))
+            .delete(Table::Requests, "REQ-1"),
+    ];
+    let results = store.commit_all(changes).await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(results[1].is_ok(), "{:?}", results[1]);
+    assert!(matches!(results[2], Err(CommitError::Conflict { .. })));
+    assert!(results[3].is_ok(), "{:?}", results[3]);
+    assert!(results[4].is_ok(), "{:?}", results[4]);
+    let two: Versioned<Req> = store
+        .get(Table::Requests, "REQ-2")
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!((two.rev, two.data), (1, req("real")));
+    let one: Option<Versioned<Req>> = store.get(Table::Requests, "REQ-1").await.expect("read");
+    assert!(one.is_none(), "deleted");
 }
 
 async fn many_concurrent_commits_all_finish(store: Store) {
