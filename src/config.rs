@@ -65,6 +65,9 @@ pub struct Faults {
     /// Seconds a journaled envelope waits after its ack before it is processed: a
     /// window in which to `kill -9` a process that acked and decided nothing yet.
     pub hold_after_ack_secs: u32,
+    /// Rounds of preparing expiries ahead that fail, from start-up (the expiries
+    /// then fire when due).
+    pub prepare_ahead_failures: u32,
 }
 
 impl Faults {
@@ -80,9 +83,11 @@ impl Faults {
             match name.trim() {
                 "timer-loop-panic" => faults.timer_loop_panics = count,
                 "hold-after-ack" => faults.hold_after_ack_secs = count,
+                "prepare-ahead-fail" => faults.prepare_ahead_failures = count,
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?} (known: timer-loop-panic, hold-after-ack)"
+                        "unknown fault {other:?} (known: timer-loop-panic, hold-after-ack, \
+                         prepare-ahead-fail)"
                     ))
                 }
             }

@@ -109,6 +109,7 @@ pub struct Services {
 #[derive(Clone, Default)]
 pub struct InjectedFaults {
     timer_loop_panics: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    prepare_ahead_failures: std::sync::Arc<std::sync::atomic::AtomicU32>,
     /// How long a journaled envelope waits between its ack and its processing.
     pub hold_after_ack: std::time::Duration,
 }
@@ -119,17 +120,29 @@ impl InjectedFaults {
             timer_loop_panics: std::sync::Arc::new(std::sync::atomic::AtomicU32::new(
                 faults.timer_loop_panics,
             )),
+            prepare_ahead_failures: std::sync::Arc::new(std::sync::atomic::AtomicU32::new(
+                faults.prepare_ahead_failures,
+            )),
             hold_after_ack: std::time::Duration::from_secs(faults.hold_after_ack_secs.into()),
         }
     }
 
     /// Whether this timer pass must panic (one fewer left).
     pub fn take_timer_loop_panic(&self) -> bool {
-        use std::sync::atomic::Ordering;
-        self.timer_loop_panics
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
+        take_one(&self.timer_loop_panics)
     }
+
+    /// Whether this round of preparing expiries ahead must fail (one fewer left).
+    pub fn take_prepare_ahead_failure(&self) -> bool {
+        take_one(&self.prepare_ahead_failures)
+    }
+}
+
+/// Takes one from `left` if any is left.
+fn take_one(left: &std::sync::atomic::AtomicU32) -> bool {
+    use std::sync::atomic::Ordering;
+    left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl Services {

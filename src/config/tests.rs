@@ -482,9 +482,11 @@ fn the_activity_channel_must_be_a_channel_id() {
 fn injected_faults_are_read_by_name_and_unknown_ones_refused() {
     use crate::config::Faults;
     assert_eq!(Faults::parse("").expect("none"), Faults::default());
-    let faults = Faults::parse("timer-loop-panic=2, hold-after-ack=30").expect("both");
+    let faults = Faults::parse("timer-loop-panic=2, hold-after-ack=30, prepare-ahead-fail")
+        .expect("all three");
     assert_eq!(faults.timer_loop_panics, 2);
     assert_eq!(faults.hold_after_ack_secs, 30);
+    assert_eq!(faults.prepare_ahead_failures, 1);
     assert!(Faults::parse("disk-full").is_err());
     assert!(Faults::parse("hold-after-ack=soon").is_err());
 }

@@ -161,12 +161,13 @@ async fn a_dm_message_acked_then_killed_is_answered_once() {
         .await;
     assert!(sent.ack(WAIT).await.is_some(), "acked");
     let bot = revived(&setup, bot).await;
-    let summary = dm_containing(&alice, "incident 4711").await;
-    assert!(
-        summary.buttons().contains(&"Submit".to_owned()),
-        "{:?}",
-        summary.buttons()
-    );
+    // alice's own message says "incident 4711" too: wait for the bot's summary.
+    alice
+        .wait_for_message(WAIT, |m| {
+            m.visible_text().contains("incident 4711") && m.buttons().contains(&"Submit".into())
+        })
+        .await
+        .expect("a summary with Submit");
     assert_eq!(
         settled_count(&alice, "incident 4711").await,
         1,

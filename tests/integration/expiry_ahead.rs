@@ -95,3 +95,25 @@ async fn im_done_just_before_a_prepared_expiry_wins_and_the_expiry_does_not_fire
     assert_eq!(revoke_tasks, 1, "one revoke task: {:#?}", carol.dms());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_expiry_that_cannot_be_prepared_ahead_still_expires_at_its_due_time() {
+    let app = app_with(|config| config.faults.prepare_ahead_failures = 1).await;
+    active_grant(&app).await;
+    advance(&app, FOUR_HOURS - Duration::from_secs(2));
+    let metrics = &app.bot.as_ref().expect("running").metrics;
+    eventually(WAIT, "preparing the expiry ahead failed", || async {
+        metrics.value("c1bot_expiries_prepare_ahead_failed_total", &[]) == 1.0
+    })
+    .await;
+    // Tried again at a later pass (ahead, or when due): never early, never dropped.
+    assert!(expired_entries(&app).await.is_empty(), "not expired early");
+
+    advance(&app, Duration::from_secs(2));
+    let carol = app.sim.person("carol");
+    dm_containing(&carol, "from <@U0ALICE001>: expired").await;
+    let expired = expired_entries(&app).await;
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert!(time(&expired[0], "fired") >= time(&expired[0], "due"));
+    app.stop().await;
+}

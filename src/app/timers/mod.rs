@@ -159,8 +159,9 @@ async fn pass_with(
         let none_due = due.is_empty();
         let fired_any = none_due || fire_now(services, committer, due, now).await?;
         // Expiries due soon: prepared as of their due time; committed when due. One
-        // that fails to prepare is left to fire when due (and fail there, counted).
-        let (ready, failed) = prepare_all(services, soon, |at| at).await;
+        // that fails to prepare stays in the store and is tried again at a later pass
+        // (ahead, or when due, where a failure is counted and moves it forward).
+        let (ready, failed) = prepare_ahead(services, soon).await;
         let prepared_any = !ready.is_empty();
         for (at, entry, firing) in ready {
             ahead.insert(at, entry, firing);
@@ -232,6 +233,34 @@ async fn next_look(
 
 /// Prepares each timer of `due` as of `as_of(its due time)`, catching errors and
 /// panics per timer.
+/// Prepares `soon` as of each one's due time; counts those that fail.
+async fn prepare_ahead(services: &Services, soon: Due) -> (Vec<Ready>, Vec<Failed>) {
+    let (ready, failed) = if !soon.is_empty() && services.faults.take_prepare_ahead_failure() {
+        let why = "injected fault: prepare-ahead-fail (C1BOT_FAULTS)";
+        let failed = soon
+            .into_iter()
+            .map(|(at, entry)| (at, entry, why.to_owned()));
+        (Vec::new(), failed.collect())
+    } else {
+        prepare_all(services, soon, |at| at).await
+    };
+    if let Some((_, entry, error)) = failed.first() {
+        tracing::warn!(
+            count = failed.len(),
+            request_id = %entry.subject,
+            %error,
+            "expiries could not be prepared ahead (the first one's error); they fire when due"
+        );
+    }
+    services.metrics.add(
+        "c1bot_expiries_prepare_ahead_failed_total",
+        "Expiries that could not be prepared ahead of their due time (each fires when due instead).",
+        &[],
+        failed.len() as u64,
+    );
+    (ready, failed)
+}
+
 async fn prepare_all(
     services: &Services,
     due: Due,
