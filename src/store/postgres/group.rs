@@ -141,13 +141,15 @@ impl PgStore {
     async fn commit_with_savepoints(&self, changes: Vec<Change>) -> Results {
         let now = Utc::now();
         let outcome = transaction!(self, Mode::Write, CommitError, |tx| {
+            // Locked before the first savepoint: a row lock taken inside a savepoint
+            // is released when it is rolled back to, and later changes rely on these.
+            let mut prefetched = lock_records(&tx, &changes).await?;
             // One savepoint at a time, taken before the first change and again after
             // each kept one (released and taken in one round trip); a rolled-back
             // change leaves it in place for the next.
             tx.batch_execute("SAVEPOINT c1bot_change")
                 .await
                 .ctx("committing a group of changes")?;
-            let mut prefetched = lock_records(&tx, &changes).await?;
             let mut results = Vec::with_capacity(changes.len());
             let mut counts = Counts::new();
             let mut deferred = Deferred::default();
