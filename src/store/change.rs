@@ -12,11 +12,11 @@ use sled::transaction::ConflictableTransactionError;
 use super::audit::AuditEvent;
 use super::journal::JournalId;
 use super::keys::{self, seq_key, timer_key, OUTBOX_COUNTER, RESERVED_META_PREFIX};
-use super::outbox::{OutboxEntry, OutboxMessage};
+use super::outbox::{OutboxEntry, OutboxMessage, Queued};
 use super::records::{IndexKey, Record};
 use super::timers::TimerEntry;
-use super::tx::{Tx, TxResult};
-use super::{CommitError, Table};
+use super::tx::{abort_with, Tx, TxResult};
+use super::{CommitError, StoreError, Table};
 
 /// One atomic state change and its consequences. Build with the chained methods; a
 /// mistake (reserved key, index table, unserializable record) is reported by `commit`
@@ -49,7 +49,7 @@ pub(crate) enum Op {
         table: Table,
         key: String,
     },
-    Outbox(OutboxMessage),
+    Outbox(Queued),
     Audit(AuditEvent),
     Timer {
         key: Vec<u8>,
@@ -137,9 +137,13 @@ impl Change {
         self
     }
 
-    /// Queues a Web API call, delivered after the commit by the outbox sender.
+    /// Queues a Web API call, delivered after the commit by the outbox sender. The
+    /// message is encoded now, not in the commit's transaction.
     pub fn outbox(mut self, message: OutboxMessage) -> Self {
-        self.ops.push(Op::Outbox(message));
+        match Queued::new(message) {
+            Ok(queued) => self.ops.push(Op::Outbox(queued)),
+            Err(e) => self.invalidate(format!("an outbox message does not serialize: {e}")),
+        }
         self
     }
 
@@ -296,14 +300,25 @@ pub(crate) fn write(
             Op::Delete { table, key } => {
                 tx.delete::<CommitError>(*table, key.as_bytes())?;
             }
-            Op::Outbox(message) => {
+            Op::Outbox(queued) => {
                 let id = tx.next_counter::<CommitError>(OUTBOX_COUNTER, 1)?;
-                let entry = OutboxEntry::new(message.clone(), at);
-                tx.put::<_, CommitError>(Table::Outbox, &seq_key(id), &entry)?;
+                let json = match queued.entry_json(at) {
+                    Ok(json) => json,
+                    Err(e) => {
+                        return abort_with(StoreError::decode(Table::Outbox, &seq_key(id), e))
+                    }
+                };
+                tx.put_json::<CommitError>(
+                    Table::Outbox,
+                    &seq_key(id),
+                    OutboxEntry::VERSION,
+                    &[],
+                    &json,
+                )?;
                 committed.outbox_ids.push(id);
                 committed
                     .outbox_channels
-                    .push(message.queued_to().map(str::to_owned));
+                    .push(queued.message.queued_to().map(str::to_owned));
             }
             Op::Audit(event) => {
                 committed

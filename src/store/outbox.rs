@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::audit::AuditEvent;
@@ -216,6 +217,46 @@ impl Record for OutboxEntry {
 
     fn decode(data: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(data)
+    }
+}
+
+/// A message a change queues, with its JSON encoded when the change was built: the
+/// commit (on sled, inside the store's locked transaction) only wraps it into a new
+/// entry ([`Queued::entry_json`]) instead of copying and encoding the message there.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    pub message: OutboxMessage,
+    json: Box<RawValue>,
+}
+
+/// A new entry as [`OutboxEntry`] stores it, around a message already encoded.
+#[derive(Serialize)]
+struct NewEntry<'a> {
+    message: &'a RawValue,
+    enqueued_at: DateTime<Utc>,
+    attempts: u32,
+    last_error: Option<String>,
+    first_failed_at: Option<DateTime<Utc>>,
+    last_failed_at: Option<DateTime<Utc>>,
+}
+
+impl Queued {
+    pub fn new(message: OutboxMessage) -> Result<Queued, serde_json::Error> {
+        let json = serde_json::value::to_raw_value(&message)?;
+        Ok(Queued { message, json })
+    }
+
+    /// What `OutboxEntry::new(message, enqueued_at).encode()` gives, without encoding
+    /// the message again.
+    pub fn entry_json(&self, enqueued_at: DateTime<Utc>) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&NewEntry {
+            message: &self.json,
+            enqueued_at,
+            attempts: 0,
+            last_error: None,
+            first_failed_at: None,
+            last_failed_at: None,
+        })
     }
 }
 

@@ -161,3 +161,28 @@ async fn a_reference_written_before_copies_existed_still_reads() {
     assert_eq!(json["copies"][0]["ts"], "2.000100");
     assert_eq!(with_copy.all()[1].ts, "2.000100");
 }
+
+#[test]
+fn a_message_encoded_when_queued_is_stored_as_the_entry_would_encode_it() {
+    let card = json!({"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "a <b> & \"c\" \u{e9}"}}]});
+    let messages = [
+        dm(BOB, "REQ-1/requester"),
+        OutboxMessage::update(&card, "REQ-1/access/active/U0BOB00001".into()),
+        OutboxMessage::respond("https://hooks.slack.test/1", "done")
+            .if_refused(vec![BOB.into()], "Could not answer".into()),
+    ];
+    for message in messages {
+        let queued = outbox::Queued::new(message.clone()).expect("encodes");
+        let stored = queued.entry_json(t(7)).expect("wraps");
+        assert_eq!(
+            stored,
+            OutboxEntry::new(message.clone(), t(7))
+                .encode()
+                .expect("encodes")
+        );
+        assert_eq!(
+            OutboxEntry::decode(&stored).expect("decodes"),
+            OutboxEntry::new(message, t(7))
+        );
+    }
+}

@@ -23,9 +23,9 @@ use super::records::{lost_insert_race, move_counts, Counts, Locked, Stored};
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::change::Op;
 use crate::store::keys::{parse_timer_key, FIRST_REQUEST_NUMBER};
-use crate::store::outbox::OutboxEntry;
+use crate::store::outbox::{OutboxEntry, Queued};
 use crate::store::records::Record;
-use crate::store::{AuditEvent, Change, CommitError, Committed, OutboxMessage, StoreError, Table};
+use crate::store::{AuditEvent, Change, CommitError, Committed, StoreError, Table};
 
 impl PgStore {
     /// Commits `change` atomically; when this returns `Ok` PostgreSQL has committed it
@@ -239,7 +239,7 @@ pub(super) async fn prepare<'c>(
             Op::Delete { table, key } => {
                 locked.delete_into(tx, *table, key, &mut pipeline).await?;
             }
-            Op::Outbox(message) => deferred.messages.push((slot, message, at)),
+            Op::Outbox(queued) => deferred.messages.push((slot, queued, at)),
             Op::Audit(event) => deferred.events.push((slot, event, at)),
             Op::Timer { key, entry } => {
                 let (due, subject, kind) = timer_parts(key)?;
@@ -282,7 +282,7 @@ pub(super) async fn prepare<'c>(
 /// went.) Rows go in one statement each, in change order.
 #[derive(Default)]
 pub(super) struct Deferred<'c> {
-    messages: Vec<(usize, &'c OutboxMessage, DateTime<Utc>)>,
+    messages: Vec<(usize, &'c Queued, DateTime<Utc>)>,
     events: Vec<(usize, &'c AuditEvent, DateTime<Utc>)>,
 }
 
@@ -325,13 +325,12 @@ pub(super) async fn write_deferred(
         let first = next_counter(tx, "outbox", count).await?;
         reserved.reserve((first..first + count).map(|id| id as u64));
         let (mut ids, mut entries) = (Vec::new(), Vec::new());
-        for (id, (slot, message, at)) in (first..).zip(deferred.messages) {
-            let entry = OutboxEntry::new(message.clone(), at);
-            entries.push(entry.encode().map_err(|e| CommitError::Invalid {
+        for (id, (slot, queued, at)) in (first..).zip(deferred.messages) {
+            entries.push(queued.entry_json(at).map_err(|e| CommitError::Invalid {
                 detail: format!("an outbox entry does not serialize: {e}"),
             })?);
             ids.push(id);
-            let channel = message.queued_to().map(str::to_owned);
+            let channel = queued.message.queued_to().map(str::to_owned);
             reserved.describe(id as u64, channel.clone());
             assigned.push((slot, Assigned::Outbox(id as u64, channel)));
         }
