@@ -112,6 +112,12 @@ impl Store {
         Ok(SledStore::open(dir)?.into())
     }
 
+    /// [`SledStore::reopen`]: the store just dropped in this process, opened again.
+    #[cfg(test)]
+    pub(crate) fn reopen(dir: &Path) -> Result<Store, StoreError> {
+        Ok(SledStore::reopen(dir)?.into())
+    }
+
     /// A throwaway sled database, deleted when the last clone is dropped. For tests.
     pub fn temporary() -> Result<Store, StoreError> {
         Ok(SledStore::temporary()?.into())

@@ -70,7 +70,7 @@ async fn queued_counts_are_exact_per_person_and_rebuilt_on_open() {
             .await
             .expect("commit");
     }
-    let store = SledStore::open(dir.path()).expect("reopen");
+    let store = SledStore::reopen(dir.path()).expect("reopen");
     assert_eq!(store.outbox_queued_to(BOB), 1);
     assert_eq!(store.outbox_queued_to("U0ALICE001"), 0);
     assert_eq!(store.outbox_depth(), 2);
@@ -118,7 +118,7 @@ async fn an_attempt_is_marked_durably_before_the_call() {
         assert!(store.outbox_attempt_started(id, t(9)).await.expect("mark"));
         id
     };
-    let store = SledStore::open(dir.path()).expect("reopen after the 'crash'");
+    let store = SledStore::reopen(dir.path()).expect("reopen after the 'crash'");
     let entry = store.outbox_entry(id).expect("read").expect("pending");
     assert!(entry.maybe_posted);
     assert_eq!(entry.attempt_started_at, Some(t(5)), "the first attempt");

@@ -81,7 +81,7 @@ async fn a_format_1_directory_is_packed_when_opened_and_reads_the_same() {
             .expect("format 1");
         store.flush().await.expect("flushed");
     }
-    let store = SledStore::open(dir.path()).expect("reopens");
+    let store = SledStore::reopen(dir.path()).expect("reopens");
     assert!(store
         .tree(Table::Timers)
         .iter()
@@ -113,7 +113,7 @@ async fn a_directory_from_a_newer_format_is_refused() {
             .expect("format 3");
         store.flush().await.expect("flushed");
     }
-    let err = SledStore::open(dir.path()).expect_err("refused");
+    let err = SledStore::reopen(dir.path()).expect_err("refused");
     assert!(
         matches!(err, StoreError::NewerFormat { found: 3, .. }),
         "{err}"

@@ -76,6 +76,24 @@ impl fmt::Debug for SledStore {
 }
 
 impl SledStore {
+    /// [`SledStore::open`] again in the process that just dropped the store there: sled
+    /// 0.34 finishes a `flush_async` on its own I/O threads, which still hold the
+    /// directory's lock a moment after the flush's future resolved and the store was
+    /// dropped. A restart is a new process and never sees this. Waits at most 5 s.
+    #[cfg(test)]
+    pub(crate) fn reopen(dir: &Path) -> Result<SledStore, StoreError> {
+        let mut tries = 250;
+        loop {
+            match SledStore::open(dir) {
+                Err(StoreError::Locked { .. }) if tries > 0 => {
+                    tries -= 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                opened => return opened,
+            }
+        }
+    }
+
     /// Opens (creating if needed) the database in `dir`. Refused with
     /// [`StoreError::Locked`] while another process (or another `SledStore` in this
     /// process) has it open.

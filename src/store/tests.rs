@@ -92,7 +92,7 @@ async fn request_numbers_are_sequential_skip_nothing_on_conflict_and_survive_reo
         let failed = store.commit_numbered(|_| Ok(Change::new())).await;
         assert!(matches!(failed, Err(CommitError::Invalid { .. })));
     }
-    let store = SledStore::open(dir.path()).expect("reopen");
+    let store = SledStore::reopen(dir.path()).expect("reopen");
     let done = store
         .commit_numbered(|n| Ok(create(&key(n))))
         .await
@@ -172,7 +172,7 @@ fn the_directory_can_be_reopened_once_the_store_is_dropped() {
     let clone = store.clone();
     drop(store);
     drop(clone);
-    SledStore::open(dir.path()).expect("reopen");
+    SledStore::reopen(dir.path()).expect("reopen");
 }
 
 #[test]

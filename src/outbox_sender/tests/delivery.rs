@@ -17,7 +17,7 @@ async fn a_pending_dm_is_delivered_after_a_restart_and_its_dm_channel_recorded()
         let change = Change::new().outbox(post(ALICE, "REQ-1001 received", "REQ-1001/requester"));
         store.commit(change).await.expect("commit");
     }
-    let store = Store::open(dir.path()).expect("reopen");
+    let store = Store::reopen(dir.path()).expect("reopen");
     let sender = Running::start(&store, client(&sim, Duration::from_secs(10)));
     let alice = sim.person("alice");
     alice
