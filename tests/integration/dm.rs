@@ -5,7 +5,7 @@ use std::time::Duration;
 use c1bot::simulator::{Message, Person};
 use serde_json::json;
 
-use crate::grants::{advance, audit_entries};
+use crate::grants::{advance, audit_entries_of};
 use crate::helpers::{eventually, spawn_app, TestApp};
 use crate::requests::{dm_containing, WAIT};
 
@@ -44,11 +44,7 @@ async fn edited_to(person: &Person, ts: &str, text: &str) -> Message {
 }
 
 async fn requests_submitted(app: &TestApp) -> Vec<serde_json::Value> {
-    audit_entries(app)
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "request.submitted")
-        .collect()
+    audit_entries_of(app, "request.submitted").await
 }
 
 #[tokio::test]

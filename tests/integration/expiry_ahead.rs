@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::grants::{active_grant, advance, app_with, audit_entries};
+use crate::grants::{active_grant, advance, app_with, audit_entries_of};
 use crate::helpers::{eventually, TestApp};
 use crate::requests::{dm_containing, WAIT};
 
@@ -16,11 +16,7 @@ async fn prepared_ahead(app: &TestApp) -> f64 {
 }
 
 async fn expired_entries(app: &TestApp) -> Vec<serde_json::Value> {
-    audit_entries(app)
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "grant.expired")
-        .collect()
+    audit_entries_of(app, "grant.expired").await
 }
 
 fn time(entry: &serde_json::Value, field: &str) -> chrono::DateTime<chrono::Utc> {

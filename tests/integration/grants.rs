@@ -63,6 +63,15 @@ pub async fn audit_entries(app: &TestApp) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The audit entries whose action is `action`, oldest first.
+pub async fn audit_entries_of(app: &TestApp, action: &str) -> Vec<serde_json::Value> {
+    audit_entries(app)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
 pub async fn audit_actions(app: &TestApp) -> Vec<String> {
     audit_entries(app)
         .await
