@@ -14,12 +14,12 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 
 use super::commit::{apply, prepare, records_of, write_deferred, Deferred};
 use super::outbox::Reserved;
-use super::records::{move_counts, Counts, Prefetched};
+use super::records::{move_counts, Counts, Locked, Prefetched};
 use super::{transaction, Ctx, Mode, PgStore, Retry};
 use crate::store::change::Op;
 use crate::store::{Change, CommitError, Committed, StoreError, Table};
@@ -95,34 +95,24 @@ impl PgStore {
     async fn commit_at_once(&self, changes: &[Change]) -> Option<Results> {
         let now = Utc::now();
         let outcome = transaction!(self, Mode::Write, AtOnce, |tx| {
-            let mut prefetched = lock_records(&tx, changes).await?;
-            let mut results = Vec::with_capacity(changes.len());
-            let mut counts = Counts::new();
-            let mut deferred = Deferred::default();
+            let mut group = Group::lock(&tx, changes).await?;
             for (slot, change) in changes.iter().enumerate() {
-                let at = change.stamp().unwrap_or(now);
-                let mut own = Deferred::default();
-                let mut locked = prefetched.seed(records_of(change, true));
-                let prepared = prepare(&tx, change, at, None, slot, &mut own, &mut locked).await;
-                prefetched.wrote(records_of(change, false));
-                match prepared {
+                let (at, mut own, mut locked) = group.begin(change, now);
+                match prepare(&tx, change, at, None, slot, &mut own, &mut locked).await {
                     Ok((committed, pipeline)) => {
                         if pipeline.run(&tx).await.is_err() {
                             return Err(AtOnce::NeedsSavepoints);
                         }
-                        locked.counted_into(&mut counts);
-                        deferred.keep(own);
-                        results.push(Ok(committed));
+                        group.keep(committed, own, locked);
                     }
                     // Checked before any write: nothing to undo.
                     Err(error @ (CommitError::Conflict { .. } | CommitError::Invalid { .. })) => {
-                        results.push(Err(error));
+                        group.results.push(Err(error));
                     }
                     Err(error) => return Err(AtOnce::Failed(error)),
                 }
             }
-            let reserved = finish_group(&tx, self, counts, deferred, &mut results).await?;
-            Ok((results, reserved))
+            Ok(group.finish(&tx, self).await?)
         });
         match outcome {
             Ok((results, reserved)) => Some(self.kept(results, reserved)),
@@ -143,42 +133,32 @@ impl PgStore {
         let outcome = transaction!(self, Mode::Write, CommitError, |tx| {
             // Locked before the first savepoint: a row lock taken inside a savepoint
             // is released when it is rolled back to, and later changes rely on these.
-            let mut prefetched = lock_records(&tx, &changes).await?;
+            let mut group = Group::lock(&tx, &changes).await?;
             // One savepoint at a time, taken before the first change and again after
             // each kept one (released and taken in one round trip); a rolled-back
             // change leaves it in place for the next.
             tx.batch_execute("SAVEPOINT c1bot_change")
                 .await
                 .ctx("committing a group of changes")?;
-            let mut results = Vec::with_capacity(changes.len());
-            let mut counts = Counts::new();
-            let mut deferred = Deferred::default();
             for (slot, change) in changes.iter().enumerate() {
-                let at = change.stamp().unwrap_or(now);
-                let mut own = Deferred::default();
-                let mut locked = prefetched.seed(records_of(change, true));
-                let applied = apply(&tx, change, at, None, slot, &mut own, &mut locked).await;
-                prefetched.wrote(records_of(change, false));
-                match applied {
+                let (at, mut own, mut locked) = group.begin(change, now);
+                match apply(&tx, change, at, None, slot, &mut own, &mut locked).await {
                     Ok(committed) => {
-                        locked.counted_into(&mut counts);
                         tx.batch_execute("RELEASE SAVEPOINT c1bot_change; SAVEPOINT c1bot_change")
                             .await
                             .ctx("committing a group of changes")?;
-                        deferred.keep(own);
-                        results.push(Ok(committed));
+                        group.keep(committed, own, locked);
                     }
                     Err(error @ (CommitError::Conflict { .. } | CommitError::Invalid { .. })) => {
                         tx.batch_execute("ROLLBACK TO SAVEPOINT c1bot_change")
                             .await
                             .ctx("committing a group of changes")?;
-                        results.push(Err(error));
+                        group.results.push(Err(error));
                     }
                     Err(error) => return Err(error),
                 }
             }
-            let reserved = finish_group(&tx, self, counts, deferred, &mut results).await?;
-            Ok((results, reserved))
+            group.finish(&tx, self).await
         });
         match outcome {
             Ok((results, reserved)) => self.kept(results, reserved),
@@ -227,33 +207,67 @@ impl PgStore {
     }
 }
 
-/// Every record `changes` expect, write or delete, locked with one statement.
-async fn lock_records(tx: &Transaction<'_>, changes: &[Change]) -> Result<Prefetched, StoreError> {
-    let all: HashSet<(Table, String)> = changes
-        .iter()
-        .flat_map(|change| records_of(change, true))
-        .map(|(table, key)| (table, key.to_owned()))
-        .collect();
-    Prefetched::lock(tx, &all).await
+/// A group's transaction so far: the records it locked, each change's result, and
+/// what its kept changes leave for the end (counter moves, outbox messages, audit
+/// events).
+struct Group<'c> {
+    prefetched: Prefetched,
+    results: Results,
+    counts: Counts,
+    deferred: Deferred<'c>,
 }
 
-/// The kept changes' counter moves, outbox ids and audit entries: once per counter
-/// and head for the whole transaction.
-async fn finish_group<'s>(
-    tx: &Transaction<'_>,
-    store: &'s PgStore,
-    counts: Counts,
-    deferred: Deferred<'_>,
-    results: &mut Results,
-) -> Result<Reserved<'s>, CommitError> {
-    move_counts(tx, counts).await?;
-    let mut reserved = Reserved::new(&store.inner.outbox_index);
-    for (slot, assigned) in write_deferred(tx, deferred, &mut reserved).await? {
-        if let Some(Ok(committed)) = results.get_mut(slot) {
-            assigned.record(committed);
-        }
+impl<'c> Group<'c> {
+    /// Locks every record `changes` expect, write or delete, with one statement.
+    async fn lock(tx: &Transaction<'_>, changes: &[Change]) -> Result<Group<'c>, StoreError> {
+        let all: HashSet<(Table, String)> = changes
+            .iter()
+            .flat_map(|change| records_of(change, true))
+            .map(|(table, key)| (table, key.to_owned()))
+            .collect();
+        Ok(Group {
+            prefetched: Prefetched::lock(tx, &all).await?,
+            results: Vec::with_capacity(changes.len()),
+            counts: Counts::new(),
+            deferred: Deferred::default(),
+        })
     }
-    Ok(reserved)
+
+    /// The next change's commit time, its own deferred writes, and its view of the
+    /// locked records; later changes see what it writes by locking it again.
+    fn begin(
+        &mut self,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> (DateTime<Utc>, Deferred<'c>, Locked) {
+        let locked = self.prefetched.seed(records_of(change, true));
+        self.prefetched.wrote(records_of(change, false));
+        (change.stamp().unwrap_or(now), Deferred::default(), locked)
+    }
+
+    /// Keeps a change that committed.
+    fn keep(&mut self, committed: Committed, own: Deferred<'c>, mut locked: Locked) {
+        locked.counted_into(&mut self.counts);
+        self.deferred.keep(own);
+        self.results.push(Ok(committed));
+    }
+
+    /// The kept changes' counter moves, outbox ids and audit entries: once per
+    /// counter and head for the whole transaction.
+    async fn finish<'s>(
+        mut self,
+        tx: &Transaction<'_>,
+        store: &'s PgStore,
+    ) -> Result<(Results, Reserved<'s>), CommitError> {
+        move_counts(tx, self.counts).await?;
+        let mut reserved = Reserved::new(&store.inner.outbox_index);
+        for (slot, assigned) in write_deferred(tx, self.deferred, &mut reserved).await? {
+            if let Some(Ok(committed)) = self.results.get_mut(slot) {
+                assigned.record(committed);
+            }
+        }
+        Ok((self.results, reserved))
+    }
 }
 
 #[cfg(test)]
