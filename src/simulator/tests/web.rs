@@ -323,3 +323,26 @@ async fn conversations_follow_slack_rules() {
         json!(["U0BOB00001", "U0CAROL001"])
     );
 }
+
+#[tokio::test]
+async fn messages_posted_before_the_start_are_in_the_dm_and_can_be_updated_by_ts() {
+    let sim = start().await;
+    let texts: Vec<String> = (0..50)
+        .map(|n| format!("Your access REQ-{n} is active."))
+        .collect();
+    let (dm, stamps) = sim.posted_before("U0BOB00001", &texts);
+    assert_eq!(dm, "D0BOB00001");
+    assert_eq!(sim.person("bob").dms().len(), 50);
+    // One in the middle of many, found by its ts.
+    let upd = bot(
+        &sim,
+        "chat.update",
+        json!({"channel": dm, "ts": stamps[31], "text": "Your access REQ-31 ended."}),
+    )
+    .await;
+    assert_eq!(upd["ok"], true, "{upd}");
+    let dms = sim.person("bob").dms();
+    assert_eq!(dms[31].visible_text(), "Your access REQ-31 ended.");
+    assert!(dms[31].edited);
+    assert!(!dms[30].edited && !dms[32].edited);
+}
