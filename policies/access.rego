@@ -116,6 +116,25 @@ auto_approve if {
 # Admin entitlements are granted for at most 8 hours, whatever the entitlement allows.
 max_duration := "8h" if input.entitlement.id == "admin"
 
+# --- request forms -----------------------------------------------------------------
+
+# Access in production needs a ticket: where the entitlement's request form has a
+# `ticket` field (catalog `fields`), it must be filled in. The request cannot be
+# submitted without it; the modal says so at the field. What was entered is in
+# input.request.fields, well formed (a value that misses the field's pattern is
+# left out), so a rule may also look at it.
+require_fields contains "ticket" if {
+	input.action == "request"
+	"prod" in spaces_by_id[input.resource.space].labels
+}
+
+# Writes to the payments schema need a change ticket (CHG-…), not an incident.
+deny contains "writes to the payments schema need a change ticket (CHG-…)" if {
+	input.action == "request"
+	input.request.fields.schema == "payments"
+	not startswith(input.request.fields.ticket, "CHG-")
+}
+
 # --- helpers -----------------------------------------------------------------------
 
 # True if `grants` (space_read or space_write) covers `space_id`: directly, or through

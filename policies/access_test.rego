@@ -177,3 +177,31 @@ test_admin_entitlement_is_limited_to_eight_hours if {
 test_other_entitlements_keep_their_own_maximum if {
 	not access.max_duration with input as base
 }
+
+# --- request forms ---------------------------------------------------------------
+
+orders_write(fields) := with_changes({
+	"resource": {"id": "orders-db", "name": "Orders database", "space": "prod", "owners": ["U0CAROL001"]},
+	"entitlement": {"id": "readwrite", "name": "ReadWrite"},
+	"request": {"fields": fields},
+})
+
+test_a_ticket_is_required_in_production if {
+	"ticket" in access.require_fields with input as orders_write({})
+}
+
+test_no_ticket_is_required_in_development if {
+	not "ticket" in access.require_fields with input as with_changes({"resource": {"space": "dev"}})
+}
+
+test_payments_writes_need_a_change_ticket if {
+	count(access.deny) == 1 with input as orders_write({"schema": "payments", "ticket": "INC-4711"})
+	count(access.deny) == 1 with input as orders_write({"schema": "payments"})
+	count(access.deny) == 0 with input as orders_write({"schema": "payments", "ticket": "CHG-12"})
+	count(access.deny) == 0 with input as orders_write({"schema": "orders", "ticket": "INC-4711"})
+}
+
+test_the_form_is_unknown_while_entitlements_are_listed if {
+	count(access.deny) == 0 with input as orders_write({})
+	access.allow with input as orders_write({})
+}

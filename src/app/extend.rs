@@ -108,6 +108,8 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         duration: super::request_form::value_of(&state, fields::DURATION),
         justification: super::request_form::value_of(&state, fields::JUSTIFICATION),
         on_behalf_of: None,
+        // The extension asks for the same access, so it carries the same form.
+        fields: previous.data.fields.clone(),
     };
     let plan = StartPlan {
         via: Via::Manual {
@@ -120,6 +122,34 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
     let also = crate::store::Change::new();
     match super::requests::create(services, user, "", &form, Some(plan), "extend", &also).await {
         Ok(()) => None,
-        Err(rejected) => Some(json!({ "response_action": "errors", "errors": rejected.errors })),
+        Err(rejected) => {
+            Some(json!({ "response_action": "errors", "errors": on_this_modal(rejected.errors) }))
+        }
     }
+}
+
+/// The errors keyed by blocks this modal has: one about a request-form field (the
+/// catalog or policy asks for more than the extended request carries) is shown at
+/// the justification, saying where the form can be filled in.
+fn on_this_modal(
+    errors: crate::workflow::submit::FieldErrors,
+) -> crate::workflow::submit::FieldErrors {
+    let mut shown = crate::workflow::submit::FieldErrors::new();
+    for (key, message) in errors {
+        let (key, message) = match key.strip_prefix(crate::catalog::FIELD_BLOCK_PREFIX) {
+            Some(_) => (
+                fields::JUSTIFICATION.to_owned(),
+                format!("{message} Ask with `/c1 request` to fill in the request form."),
+            ),
+            None => (key, message),
+        };
+        shown
+            .entry(key)
+            .and_modify(|m: &mut String| {
+                m.push(' ');
+                m.push_str(&message)
+            })
+            .or_insert(message);
+    }
+    shown
 }

@@ -106,6 +106,7 @@ impl GrantNotifier<'_> {
             .text("space", &self.names.space)
             .text("duration", duration_text(request.duration))
             .text("justification", &request.justification)
+            .mrkdwn("form_fields", self.names.form_fields.clone())
     }
 
     /// "Grant ReadOnly on AWS production to @alice for 4 h", as plain mrkdwn.

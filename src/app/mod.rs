@@ -29,6 +29,7 @@ pub mod one_line;
 pub mod policy_input;
 pub mod provisioning;
 pub mod quarantine_gauges;
+pub mod request_fields;
 pub mod request_form;
 pub mod request_index;
 pub mod requests;

@@ -20,6 +20,8 @@ pub struct Names {
     pub resource: String,
     pub entitlement: String,
     pub space: String,
+    /// The request form's filled fields as card lines (empty when none).
+    pub form_fields: Mrkdwn,
 }
 
 pub struct Notifier<'a> {
@@ -77,6 +79,7 @@ impl Notifier<'_> {
             .text("space", &self.names.space)
             .text("duration", duration_text(request.duration))
             .text("justification", &request.justification)
+            .mrkdwn("form_fields", self.names.form_fields.clone())
             .date("requested_at", request.created_at.timestamp())
     }
 

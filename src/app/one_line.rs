@@ -15,11 +15,26 @@ use crate::store::Change;
 use crate::workflow::submit::Form;
 
 /// Whether `text` is a complete one-line request (journaled, then [`submit`]ted).
+/// An entitlement with a request form is never complete on one line: its fields
+/// are filled in the modal.
 pub fn is_complete(services: &Services, text: &str) -> bool {
     !text.trim().is_empty()
         && intake::parse_one_line(text, &services.catalog)
             .complete()
-            .is_some()
+            .is_some_and(|complete| !has_form(services, &complete))
+}
+
+/// Whether the entitlement asks for extra fields (catalog `fields`).
+fn has_form(services: &Services, complete: &intake::Complete) -> bool {
+    services
+        .catalog
+        .resource(&complete.resource)
+        .and_then(|r| {
+            r.entitlements
+                .iter()
+                .find(|e| e.id.as_str() == complete.entitlement)
+        })
+        .is_some_and(|e| !e.fields.is_empty())
 }
 
 /// Submits a complete one-line request; "Submitted" commits with it, a refusal is
@@ -38,6 +53,7 @@ pub async fn submit(services: &Services, sender: &Sender, text: &str, also: Chan
         duration: Some(complete.duration.to_value()),
         justification: Some(complete.reason),
         on_behalf_of: complete.on_behalf_of,
+        fields: Default::default(),
     };
     let told = "Submitted. Your request and where it stands are in your DM with c1bot.";
     let also = also.outbox(sender.tell(told));
@@ -63,11 +79,16 @@ pub fn handle(
         return None;
     }
     let parsed = intake::parse_one_line(text, &services.catalog);
-    match parsed.complete() {
+    let complete = parsed.complete();
+    match complete {
         // Complete: journaled before the ack and submitted by [`submit`].
-        Some(_) => None,
-        None => {
-            let problems = parsed.problems();
+        Some(complete) if !has_form(services, &complete) => None,
+        complete => {
+            let mut problems = parsed.problems();
+            if complete.is_some() {
+                problems
+                    .push("This access asks for a few more details: fill them in below.".into());
+            }
             let query = match &parsed.resource {
                 Part::Unknown { text, .. } | Part::Ambiguous { text, .. } => text.clone(),
                 _ => String::new(),

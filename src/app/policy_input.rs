@@ -41,7 +41,10 @@ pub fn build(
     policy::fill_ancestors(&mut spaces);
     PolicyInput {
         action,
-        request: RequestInfo::at(now),
+        request: RequestInfo {
+            fields: request.map(|r| r.fields.clone()).unwrap_or_default(),
+            ..RequestInfo::at(now)
+        },
         slack: SlackContext {
             command: origin.command.clone(),
             channel: origin.channel.clone(),

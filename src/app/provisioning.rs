@@ -277,6 +277,7 @@ fn document(
             .filter(|d| d.approved)
             .map(|d| d.by.clone())
             .collect(),
+        fields: request.fields.clone(),
         sent_at: services.now(),
     }
 }

@@ -5,10 +5,12 @@
 //! missing or null (an untouched select), so everything is optional here and the
 //! workflow says what is missing.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::catalog::FIELD_BLOCK_PREFIX;
 use crate::workflow::submit::{fields, human, Form};
 
 /// Action ids inside the request modal's input blocks.
@@ -22,15 +24,34 @@ pub mod actions {
 
 /// The value a person chose or typed in block `block_id`, whatever the element.
 pub fn value_of(state: &Value, block_id: &str) -> Option<String> {
-    let block = state.get("values")?.get(block_id)?.as_object()?;
-    block.values().find_map(|element| {
+    element_value(state.get("values")?.get(block_id)?)
+}
+
+fn element_value(block: &Value) -> Option<String> {
+    block.as_object()?.values().find_map(|element| {
         element
             .pointer("/selected_option/value")
             .or_else(|| element.get("value"))
             .or_else(|| element.get("selected_user"))
+            .or_else(|| element.get("selected_date"))
             .and_then(Value::as_str)
             .map(str::to_owned)
     })
+}
+
+/// The request form's extra fields (blocks `field_<id>`), by field id; the catalog
+/// and policy decide which of them count.
+fn extra_fields(state: &Value) -> BTreeMap<String, String> {
+    let Some(values) = state.get("values").and_then(Value::as_object) else {
+        return BTreeMap::new();
+    };
+    values
+        .iter()
+        .filter_map(|(block_id, block)| {
+            let id = block_id.strip_prefix(FIELD_BLOCK_PREFIX)?;
+            Some((id.to_owned(), element_value(block)?))
+        })
+        .collect()
 }
 
 /// The submitted form, from a view's `state`.
@@ -41,6 +62,7 @@ pub fn form_from_state(state: &Value) -> Form {
         duration: value_of(state, fields::DURATION),
         justification: value_of(state, fields::JUSTIFICATION),
         on_behalf_of: value_of(state, fields::ON_BEHALF),
+        fields: extra_fields(state),
     }
 }
 
@@ -83,7 +105,10 @@ mod tests {
             "resource": {"resource_select": {"type": "external_select", "selected_option": {"text": {"type": "plain_text", "text": "AWS production"}, "value": "aws-prod"}}},
             "entitlement": {"entitlement_select": {"type": "static_select", "selected_option": {"value": "readonly"}}},
             "duration": {"duration_select": {"type": "static_select", "selected_option": {"value": "14400"}}},
-            "justification": {"justification_input": {"type": "plain_text_input", "value": "incident 4711"}}
+            "justification": {"justification_input": {"type": "plain_text_input", "value": "incident 4711"}},
+            "field_ticket": {"field_input": {"type": "plain_text_input", "value": "INC-42"}},
+            "field_until": {"field_input": {"type": "datepicker", "selected_date": "2026-12-24"}},
+            "field_empty": {"field_input": {"type": "plain_text_input", "value": null}}
         }});
         assert_eq!(
             form_from_state(&state),
@@ -93,6 +118,10 @@ mod tests {
                 duration: Some("14400".into()),
                 justification: Some("incident 4711".into()),
                 on_behalf_of: None,
+                fields: BTreeMap::from([
+                    ("ticket".to_owned(), "INC-42".to_owned()),
+                    ("until".to_owned(), "2026-12-24".to_owned()),
+                ]),
             }
         );
     }

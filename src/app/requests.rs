@@ -4,6 +4,7 @@
 //! lives 3 s), suggestions are answered in the ack from memory and the catalog, and a
 //! valid submission is committed durably before its ack closes the modal.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -11,7 +12,9 @@ use serde_json::{json, Value};
 use super::directory::Person;
 use super::request_form::{self, form_from_state};
 use super::services::Services;
-use crate::catalog::{Catalog, Entitlement, RequestedDuration, Resource};
+use crate::catalog::{
+    check_fields, well_formed_fields, Catalog, Entitlement, FormField, RequestedDuration, Resource,
+};
 use crate::policy::Action;
 use crate::slack::web::methods;
 use crate::store::{AuditEvent, Change, TimerEntry};
@@ -46,22 +49,30 @@ pub fn open_modal(services: &Services, trigger_id: String, channel: String, quer
     });
 }
 
+/// What the modal offers for a chosen resource: its entitlements, their durations,
+/// and the chosen entitlement's extra fields (those policy requires marked so).
+struct Choices<'a> {
+    entitlements: Vec<Choice>,
+    durations: Vec<Choice>,
+    form: &'a [FormField],
+    required: BTreeSet<String>,
+}
+
 /// The modal, with entitlement and duration choices for `resource` when one is chosen.
 fn modal(
     services: &Services,
     meta: &Metadata,
-    choices: Option<(Vec<Choice>, Vec<Choice>)>,
+    choices: Option<Choices<'_>>,
 ) -> anyhow::Result<Value> {
-    let (entitlements, durations) = choices.unwrap_or_else(|| {
-        let placeholder = vec![Choice {
+    let choices = choices.unwrap_or_else(|| Choices {
+        entitlements: vec![Choice {
             text: "Choose a resource first".into(),
             value: "none".into(),
             selected: false,
-        }];
-        (
-            placeholder,
-            duration_options(&request_form::duration_choices(None, None, false)),
-        )
+        }],
+        durations: duration_options(&request_form::duration_choices(None, None, false)),
+        form: &[],
+        required: BTreeSet::new(),
     });
     let placeholder = if meta.query.is_empty() {
         "Search the catalog".to_owned()
@@ -71,9 +82,11 @@ fn modal(
     let vars = Vars::new()
         .text("private_metadata", serde_json::to_string(meta)?)
         .text("resource_placeholder", placeholder)
-        .options("entitlements", entitlements)
-        .options("durations", durations);
-    Ok(services.templates().render("request_modal", &vars)?)
+        .options("entitlements", choices.entitlements)
+        .options("durations", choices.durations);
+    let mut view = services.templates().render("request_modal", &vars)?;
+    super::request_fields::insert(&mut view, choices.form, &choices.required);
+    Ok(view)
 }
 
 fn duration_options(choices: &[(String, String)]) -> Vec<Choice> {
@@ -156,10 +169,9 @@ pub async fn resource_chosen(
     let Some(resource) = services.catalog.resource(resource_id) else {
         return Ok(());
     };
-    let (entitlements, durations) =
-        choices_for(services, &person, &meta.channel, resource, None, None);
+    let choices = choices_for(services, &person, &meta.channel, resource, None, None);
     let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
-    let updated = modal(services, &meta, Some((entitlements, durations)))?;
+    let updated = modal(services, &meta, Some(choices))?;
     services
         .web
         .call(
@@ -245,15 +257,19 @@ impl Rejected {
         }
     }
 
-    /// The problems as one sentence list (for a one-line or DM answer).
+    /// The problems as one sentence list (for a one-line or DM answer, where the
+    /// request form's extra fields cannot be filled in: it says where they can).
     pub fn sentence(&self) -> String {
-        let mut problems: Vec<&String> = self.errors.values().collect();
+        let mut problems: Vec<&str> = self.errors.values().map(String::as_str).collect();
         problems.dedup();
-        problems
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
+        let form = self
+            .errors
+            .keys()
+            .any(|k| k.starts_with(crate::catalog::FIELD_BLOCK_PREFIX));
+        if form {
+            problems.push("Use `/c1 request` to fill in the request form.");
+        }
+        problems.join(" ")
     }
 }
 
@@ -270,14 +286,14 @@ pub async fn create(
     way: &'static str,
     also: &Change,
 ) -> Result<(), Rejected> {
-    let form = form.clone();
+    let mut form = form.clone();
     let extends_id = extends
         .as_ref()
         .and_then(|plan| plan.previous.as_ref())
         .map(|previous| previous.data.id.clone());
     let mut extends = extends;
     let trouble = |message: &str| Rejected {
-        errors: FieldErrors::from([(fields::JUSTIFICATION, message.to_owned())]),
+        errors: FieldErrors::from([(fields::JUSTIFICATION.to_owned(), message.to_owned())]),
         transient: true,
     };
     let person = services.directory.person(user).await.map_err(|error| {
@@ -301,16 +317,23 @@ pub async fn create(
     };
     let beneficiary = beneficiary.unwrap_or_else(|| user.to_owned());
     let mut screenings = Vec::new();
+    let mut field_errors = FieldErrors::new();
     let (requestable, plan) = match target {
         Some((resource, entitlement)) => {
-            // Decisions about the access itself are taken for the person who gets it.
-            let decision = services.decide(
-                Action::Request,
+            // Decisions about the access itself are taken for the person who gets it;
+            // policy sees the form's fields that are well formed.
+            let well_formed = well_formed_fields(&entitlement.fields, &form.fields);
+            let decision = services.decide_submission(
                 &subject,
                 channel,
-                Some((resource, entitlement)),
-                None,
+                (resource, entitlement),
+                &well_formed,
             );
+            match check_fields(&entitlement.fields, &form.fields, &decision.required_fields) {
+                Ok(values) => form.fields = values,
+                Err(errors) if decision.allowed => field_errors = errors,
+                Err(_) => {}
+            }
             let mut steps = Vec::new();
             for step in &entitlement.steps {
                 let (resolved, screened) = services.resolve_step(step, resource).await.map_err(|error| {
@@ -360,8 +383,15 @@ pub async fn create(
             .unwrap_or(chrono::Duration::hours(24)),
     };
     // Validate once outside the commit, so invalid input stores nothing at all.
-    submit::create(&form, requestable.as_ref(), context("REQ-0".into()))
-        .map_err(Rejected::invalid)?;
+    let checked = submit::create(&form, requestable.as_ref(), context("REQ-0".into()));
+    match checked {
+        Err(mut errors) => {
+            errors.extend(field_errors);
+            return Err(Rejected::invalid(errors));
+        }
+        Ok(_) if !field_errors.is_empty() => return Err(Rejected::invalid(field_errors)),
+        Ok(_) => {}
+    }
 
     let remind_every = chrono::Duration::from_std(services.requests.remind_every)
         .unwrap_or(chrono::Duration::hours(4));
@@ -389,6 +419,7 @@ pub async fn create(
                         "resource": request.resource, "entitlement": request.entitlement,
                         "duration": super::notify::duration_text(request.duration),
                         "justification": request.justification,
+                        "fields": request.fields,
                         "policy": {"allowed": requestable.as_ref().map(|r| r.policy.allowed), "auto_approve": requestable.as_ref().map(|r| r.policy.auto_approve), "reasons": requestable.as_ref().map(|r| r.policy.reasons.clone())},
                         "approvers": request.steps.iter().map(|s| s.approvers.iter().cloned().collect::<Vec<_>>()).collect::<Vec<_>>(),
                         "via": way,
@@ -455,8 +486,9 @@ async fn beneficiary_checked(
     beneficiary: &str,
     target: Option<(&Resource, &Entitlement)>,
 ) -> Result<Person, Rejected> {
-    let refuse =
-        |message: String| Rejected::invalid(FieldErrors::from([(fields::ON_BEHALF, message)]));
+    let refuse = |message: String| {
+        Rejected::invalid(FieldErrors::from([(fields::ON_BEHALF.to_owned(), message)]))
+    };
     let them = services.directory.person(beneficiary).await.map_err(|error| {
         tracing::warn!(%error, "cannot read the beneficiary's profile");
         Rejected {
@@ -497,14 +529,14 @@ async fn beneficiary_checked(
 /// durations up to its own maximum with its default preselected; before that,
 /// durations up to the longest any of them allows. `entitlement` / `duration`
 /// preselect a choice.
-fn choices_for(
+fn choices_for<'a>(
     services: &Services,
     person: &Person,
     channel: &str,
-    resource: &Resource,
+    resource: &'a Resource,
     entitlement: Option<&str>,
     duration: Option<&str>,
-) -> (Vec<Choice>, Vec<Choice>) {
+) -> Choices<'a> {
     let allowed = requestable(services, person, channel, resource);
     let chosen = match entitlement {
         Some(id) => allowed.iter().find(|e| e.id.as_str() == id).copied(),
@@ -569,7 +601,17 @@ fn choices_for(
     } else {
         entitlements
     };
-    (entitlements, durations)
+    let required = chosen.map_or_else(BTreeSet::new, |e| {
+        services
+            .decide(Action::Request, person, channel, Some((resource, e)), None)
+            .required_fields
+    });
+    Choices {
+        entitlements,
+        durations,
+        form: chosen.map_or(&[], |e| e.fields.as_slice()),
+        required,
+    }
 }
 
 /// What a one-line `/c1 request` understood, for the modal it opens when something

@@ -1,7 +1,7 @@
 //! The shared handles every handler uses, and the small lookups they share: a
 //! person's profile, a policy decision, catalog names, resolved approvers.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use chrono::Utc;
@@ -178,6 +178,28 @@ impl Services {
         self.policies.get().decide(&input)
     }
 
+    /// [`Services::decide`] for a request being submitted: policy sees the form's
+    /// extra fields as `input.request.fields`.
+    pub fn decide_submission(
+        &self,
+        person: &Person,
+        channel_id: &str,
+        target: (&Resource, &Entitlement),
+        fields: &BTreeMap<String, String>,
+    ) -> Decision {
+        let mut input = policy_input::build(
+            Action::Request,
+            person,
+            &self.origin(channel_id),
+            &self.catalog,
+            Some(target),
+            None,
+            SystemTime::from(self.now()),
+        );
+        input.request.fields = fields.clone();
+        self.policies.get().decide(&input)
+    }
+
     /// The catalog entry a request is about.
     pub fn target(&self, request: &AccessRequest) -> Option<(&Resource, &Entitlement)> {
         let resource = self.catalog.resource(&request.resource)?;
@@ -198,12 +220,17 @@ impl Services {
                     .space(resource.space.as_str())
                     .map(|s| s.name.clone())
                     .unwrap_or_else(|| resource.space.as_str().to_owned()),
+                form_fields: super::request_fields::card_lines(
+                    &request.fields,
+                    &entitlement.fields,
+                ),
             },
             // Removed from the catalog since: show the ids rather than fail.
             None => Names {
                 resource: request.resource.clone(),
                 entitlement: request.entitlement.clone(),
                 space: String::new(),
+                form_fields: super::request_fields::card_lines(&request.fields, &[]),
             },
         }
     }

@@ -68,6 +68,29 @@ pub(super) struct RawEntitlement {
     pub steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
     pub provisioner: Option<Spanned<RawProvisioner>>,
+    /// Extra fields of the request form (`[[resources.entitlements.fields]]`).
+    #[serde(default)]
+    pub fields: Vec<Spanned<RawField>>,
+}
+
+/// One extra field of a request form (see `fields`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawField {
+    pub id: String,
+    pub label: String,
+    /// `"text"`, `"choice"` or `"date"`.
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub hint: String,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub max_length: Option<i64>,
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,7 @@
 //! `Clone` (an `Arc`) so handlers share one.
 
 mod duration;
+mod fields;
 mod load;
 mod model;
 mod search;
@@ -25,6 +26,10 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use duration::{AccessDuration, DurationError, MaxDuration, RequestedDuration};
+pub use fields::{
+    check_all as check_fields, well_formed as well_formed_fields, FieldKind, FormField, Pattern,
+    BLOCK_PREFIX as FIELD_BLOCK_PREFIX,
+};
 pub use load::{CatalogError, Location, Problem, RawCatalog, Source};
 pub use model::{
     ApprovalStep, Approvers, Assignees, Automatic, CommandSpec, Entitlement, Escalation, Id,

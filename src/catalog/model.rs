@@ -8,6 +8,7 @@
 use std::fmt;
 
 use super::duration::{AccessDuration, MaxDuration, RequestedDuration, LADDER};
+use super::fields::FormField;
 
 /// Longest catalog id, so ids fit in Slack's option values and block ids with room to spare.
 pub const MAX_ID_LEN: usize = 64;
@@ -134,6 +135,8 @@ pub struct Entitlement {
     /// In order; empty means the request is granted only if policy auto-approves it.
     pub steps: Vec<ApprovalStep>,
     pub provisioner: Provisioner,
+    /// Extra fields of the request form, in the order the modal shows them.
+    pub fields: Vec<FormField>,
 }
 
 /// A stage of approval: who may decide and how many must.

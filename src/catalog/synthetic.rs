@@ -91,6 +91,7 @@ fn entitlement(slug: &str, name: &str, max_hours: u64) -> Entitlement {
         max_duration: MaxDuration::Limited(hours(max_hours)),
         permanent_allowed: false,
         members: Vec::new(),
+        fields: Vec::new(),
         steps: vec![ApprovalStep {
             name: "Team lead".to_owned(),
             approvers: Approvers {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::duration::{AccessDuration, MaxDuration};
+use super::fields::{FormField, MAX_FIELDS};
 use super::load::{
     RawAssignees, RawCatalog, RawEntitlement, RawProvisioner, RawRequire, RawResource, RawSpace,
     RawStep, Source,
@@ -288,6 +289,7 @@ impl Checker<'_> {
             })
             .collect();
         let provisioner = self.provisioner(raw.provisioner.as_ref(), item, raw.id.span());
+        let fields = self.form_fields(raw, item);
         Some(Entitlement {
             id: id?,
             name: raw.name.clone(),
@@ -298,7 +300,38 @@ impl Checker<'_> {
             members,
             steps,
             provisioner: provisioner?,
+            fields,
         })
+    }
+
+    /// The request form's extra fields; each problem is reported at its field.
+    fn form_fields(&mut self, raw: &RawEntitlement, item: &str) -> Vec<FormField> {
+        if raw.fields.len() > MAX_FIELDS {
+            let span = raw.fields.get(MAX_FIELDS).map(Spanned::span);
+            self.problem(span, item, "fields", format!("at most {MAX_FIELDS} fields"));
+        }
+        let mut seen = HashSet::new();
+        let mut fields = Vec::new();
+        for spanned in &raw.fields {
+            let field_item = format!("{item} field '{}'", spanned.get_ref().id);
+            match FormField::from_raw(spanned.get_ref()) {
+                Ok(field) if !seen.insert(field.id.clone()) => {
+                    self.problem(
+                        Some(spanned.span()),
+                        &field_item,
+                        "id",
+                        "another field has this id",
+                    );
+                }
+                Ok(field) => fields.push(field),
+                Err(problems) => {
+                    for (key, message) in problems {
+                        self.problem(Some(spanned.span()), &field_item, key, message);
+                    }
+                }
+            }
+        }
+        fields
     }
 
     fn max_duration(&mut self, raw: &RawEntitlement, item: &str) -> Option<MaxDuration> {

@@ -29,6 +29,9 @@ pub struct Decision {
     pub self_approval: bool,
     /// The smallest `max_duration` any module set.
     pub max_duration: Option<Duration>,
+    /// Request-form fields (catalog `fields` ids) any module requires
+    /// (`require_fields`): the request cannot be submitted without them.
+    pub required_fields: BTreeSet<String>,
     /// Spaces the user may request in, extended to inheriting children.
     pub space_read: BTreeSet<String>,
     /// Spaces the user may approve in, extended to inheriting children.
@@ -54,6 +57,7 @@ pub(crate) struct ModuleVerdict {
     pub auto_approve: Option<bool>,
     pub allow_self_approval: Option<bool>,
     pub max_duration: Option<Duration>,
+    pub require_fields: BTreeSet<String>,
     pub space_read: BTreeSet<String>,
     pub space_write: BTreeSet<String>,
 }
@@ -80,6 +84,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
     let mut max_duration: Option<Duration> = None;
     let mut space_read = BTreeSet::new();
     let mut space_write = BTreeSet::new();
+    let mut required_fields = BTreeSet::new();
 
     for outcome in outcomes {
         match outcome {
@@ -99,6 +104,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
                 if let Some(limit) = verdict.max_duration {
                     max_duration = Some(max_duration.map_or(limit, |current| current.min(limit)));
                 }
+                required_fields.extend(verdict.require_fields.iter().cloned());
                 space_read.extend(verdict.space_read.iter().cloned());
                 space_write.extend(verdict.space_write.iter().cloned());
             }
@@ -121,6 +127,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
         auto_approve: any_auto_approve,
         self_approval: any_self_approval,
         max_duration,
+        required_fields,
         space_read: extend_to_inheriting_children(&space_read, spaces),
         space_write: extend_to_inheriting_children(&space_write, spaces),
     }
@@ -149,6 +156,9 @@ impl fmt::Display for Decision {
             .max_duration
             .map_or_else(|| "not limited by policy".to_owned(), format_duration);
         writeln!(f, "max_duration: {max_duration}")?;
+        if !self.required_fields.is_empty() {
+            writeln!(f, "require_fields: {}", list(&self.required_fields))?;
+        }
         writeln!(f, "space_read: {}", list(&self.space_read))?;
         writeln!(f, "space_write: {}", list(&self.space_write))
     }

@@ -4,7 +4,7 @@
 //! It must not look anything up: the caller (catalog, store, Slack user cache)
 //! builds a [`PolicyInput`] from what it already holds, so building stays pure.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -55,10 +55,14 @@ pub enum Action {
 }
 
 /// When the decision is asked, as Spacelift's `input.request`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestInfo {
     /// Nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
+    /// The request form's extra fields by id (catalog `fields`): what is being
+    /// submitted, or what the request being decided carries; `{}` when none.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
 }
 
 impl RequestInfo {
@@ -69,7 +73,10 @@ impl RequestInfo {
             .duration_since(UNIX_EPOCH)
             .map(|since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0);
-        Self { timestamp_ns }
+        Self {
+            timestamp_ns,
+            fields: BTreeMap::new(),
+        }
     }
 }
 

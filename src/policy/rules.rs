@@ -19,10 +19,11 @@ pub(crate) enum RuleKind {
     SpaceRead,
     SpaceWrite,
     AllowSelfApproval,
+    RequireFields,
 }
 
 impl RuleKind {
-    pub(crate) const ALL: [RuleKind; 7] = [
+    pub(crate) const ALL: [RuleKind; 8] = [
         RuleKind::Deny,
         RuleKind::Allow,
         RuleKind::AutoApprove,
@@ -30,6 +31,7 @@ impl RuleKind {
         RuleKind::SpaceRead,
         RuleKind::SpaceWrite,
         RuleKind::AllowSelfApproval,
+        RuleKind::RequireFields,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -41,6 +43,7 @@ impl RuleKind {
             RuleKind::SpaceRead => "space_read",
             RuleKind::SpaceWrite => "space_write",
             RuleKind::AllowSelfApproval => "allow_self_approval",
+            RuleKind::RequireFields => "require_fields",
         }
     }
 }
@@ -77,6 +80,12 @@ pub(crate) fn record(
         RuleKind::SpaceRead => {
             verdict.space_read =
                 space_ids(value).ok_or_else(|| wrong_type(rule, "a set of space ids", value))?
+        }
+        RuleKind::RequireFields => {
+            verdict.require_fields = strings(value)
+                .ok_or_else(|| wrong_type(rule, "a set of field ids", value))?
+                .into_iter()
+                .collect()
         }
         RuleKind::SpaceWrite => {
             verdict.space_write =

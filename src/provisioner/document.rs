@@ -1,5 +1,7 @@
 //! The JSON document a provisioner receives: a webhook's body, a command's stdin.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -39,5 +41,8 @@ pub struct Document {
     pub reason: Option<String>,
     pub requested_by: String,
     pub approved_by: Vec<String>,
+    /// The request form's extra fields by id (catalog `fields`), e.g. the ticket;
+    /// `{}` when the entitlement asks for none.
+    pub fields: BTreeMap<String, String>,
     pub sent_at: DateTime<Utc>,
 }

@@ -36,6 +36,7 @@ fn document() -> Document {
         reason: Some("expired".into()),
         requested_by: "U0ALICE001".into(),
         approved_by: vec!["U0BOB00001".into()],
+        fields: [("ticket".to_owned(), "INC-42".to_owned())].into(),
         sent_at: Utc::now(),
     }
 }

@@ -142,6 +142,7 @@ fn an_approval_card_mentions_c1bots_own_tokens_and_escapes_user_text() {
         .mentions("approvers", &["U0BOB00001", "S0SECOPS01"])
         .date("requested_at", 1_763_630_043)
         .text("justification", "<!channel> <@U123> <https://evil|ok> \"}]")
+        .mrkdwn("form_fields", Mrkdwn::built("\n*Ticket:* INC-1"))
         .text("request_id", "REQ-1042")
         .text("resource", "{{justification}}");
     let card = templates
@@ -158,7 +159,7 @@ fn an_approval_card_mentions_c1bots_own_tokens_and_escapes_user_text() {
     );
     assert_eq!(
         card["blocks"][2]["text"]["text"],
-        "*Why*\n&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|ok&gt; \"}]"
+        "*Why*\n&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|ok&gt; \"}]\n*Ticket:* INC-1"
     );
     let context = card["blocks"][3]["elements"][0]["text"]
         .as_str()

@@ -60,6 +60,7 @@ fn approved() -> AccessRequest {
         }],
         grant: None,
         extends: None,
+        fields: Default::default(),
     }
 }
 

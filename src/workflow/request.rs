@@ -2,7 +2,7 @@
 //!
 //! Pure data. These are domain types; the store keeps its own versioned copies.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -194,10 +194,13 @@ pub struct AccessRequest {
     /// The request whose access this one asks to extend (from the *Extend* button).
     #[serde(default)]
     pub extends: Option<String>,
+    /// The request form's extra fields (catalog `fields`), by field id; only the
+    /// filled ones.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 impl AccessRequest {
-    /// True for the requester and the beneficiary: neither may approve.
     /// Where the request stands as people see it: the grant's state once approved.
     pub fn stage(&self) -> &'static str {
         match &self.grant {
@@ -206,6 +209,7 @@ impl AccessRequest {
         }
     }
 
+    /// True for the requester and the beneficiary: neither may approve.
     pub fn involves(&self, user: &str) -> bool {
         self.requester == user || self.beneficiary == user
     }

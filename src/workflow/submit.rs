@@ -36,6 +36,9 @@ pub struct Form {
     pub justification: Option<String>,
     /// The Slack user the access is for, when it is not the person submitting.
     pub on_behalf_of: Option<String>,
+    /// The request form's extra fields by field id (catalog `fields`), as entered;
+    /// the caller checks them against the catalog and policy.
+    pub fields: BTreeMap<String, String>,
 }
 
 /// What policy said about requesting this entitlement.
@@ -60,7 +63,7 @@ pub struct Requestable {
 }
 
 /// One sentence per field, keyed by the input's block id.
-pub type FieldErrors = BTreeMap<&'static str, String>;
+pub type FieldErrors = BTreeMap<String, String>;
 
 /// A new request and what it sets off.
 pub struct Created {
@@ -92,12 +95,12 @@ pub fn create(
         .unwrap_or_default();
     if justification.is_empty() {
         errors.insert(
-            fields::JUSTIFICATION,
+            fields::JUSTIFICATION.into(),
             "Tell the approvers why you need this access.".into(),
         );
     } else if justification.chars().count() > MAX_JUSTIFICATION {
         errors.insert(
-            fields::JUSTIFICATION,
+            fields::JUSTIFICATION.into(),
             format!("Keep the justification under {MAX_JUSTIFICATION} characters."),
         );
     }
@@ -105,15 +108,15 @@ pub fn create(
         (form.resource.as_deref(), form.entitlement.as_deref())
     else {
         if form.resource.is_none() {
-            errors.insert(fields::RESOURCE, "Choose a resource.".into());
+            errors.insert(fields::RESOURCE.into(), "Choose a resource.".into());
         } else {
-            errors.insert(fields::ENTITLEMENT, "Choose an entitlement.".into());
+            errors.insert(fields::ENTITLEMENT.into(), "Choose an entitlement.".into());
         }
         return Err(errors);
     };
     let Some(requestable) = requestable else {
         errors.insert(
-            fields::ENTITLEMENT,
+            fields::ENTITLEMENT.into(),
             "This entitlement is no longer in the catalog: choose another.".into(),
         );
         return Err(errors);
@@ -136,20 +139,20 @@ pub fn create(
                 requestable.entitlement_name
             )
         };
-        errors.insert(fields::ENTITLEMENT, message);
+        errors.insert(fields::ENTITLEMENT.into(), message);
         return Err(errors);
     }
     let duration = match parse_duration(form.duration.as_deref(), requestable) {
         Ok(duration) => Some(duration),
         Err(message) => {
-            errors.insert(fields::DURATION, message);
+            errors.insert(fields::DURATION.into(), message);
             None
         }
     };
     let steps = approvable_steps(requestable, ctx.requester, ctx.beneficiary);
     if !requestable.policy.auto_approve {
         if let Err(message) = steps.as_ref() {
-            errors.insert(fields::ENTITLEMENT, message.clone());
+            errors.insert(fields::ENTITLEMENT.into(), message.clone());
         }
     }
     let (Some(duration), true) = (duration, errors.is_empty()) else {
@@ -179,6 +182,7 @@ pub fn create(
         decisions: Vec::new(),
         grant: None,
         extends: None,
+        fields: form.fields.clone(),
     };
     let effects = if auto {
         vec![

@@ -23,6 +23,7 @@ fn form(duration: &str, justification: &str) -> Form {
         duration: Some(duration.into()),
         justification: Some(justification.into()),
         on_behalf_of: None,
+        fields: Default::default(),
     }
 }
 
@@ -67,7 +68,7 @@ fn a_valid_form_creates_a_pending_request_that_asks_the_first_step() {
 fn an_empty_justification_is_answered_on_its_field() {
     let errors = errors(&form("3600", "   "), Some(&requestable()));
     assert_eq!(
-        errors.keys().copied().collect::<Vec<_>>(),
+        errors.keys().map(String::as_str).collect::<Vec<_>>(),
         [fields::JUSTIFICATION]
     );
 }

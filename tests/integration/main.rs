@@ -26,6 +26,7 @@ mod outage;
 mod outbox;
 mod provisioners;
 mod refusals;
+mod request_forms;
 mod request_lifecycle;
 mod requests;
 mod scopes;

@@ -255,3 +255,48 @@ async fn a_command_that_hangs_is_stopped_at_its_timeout() {
     dm_containing(&app.sim.person("carol"), "timed out after 300 ms").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_provisioner_document_carries_the_request_forms_fields() {
+    let (url, hook) = hook_server(&[200], Duration::ZERO).await;
+    let text = std::fs::read_to_string("catalog.example.toml")
+        .expect("example catalog")
+        .replacen(MANUAL, &webhook(&url, "2s", 0), 1)
+        .replacen(
+            "permanent_allowed = false\n",
+            "permanent_allowed = false\n\n[[resources.entitlements.fields]]\nid = \"ticket\"\nlabel = \"Ticket\"\nkind = \"text\"\n",
+            1,
+        );
+    let catalog = c1bot::catalog::Catalog::from_toml(c1bot::catalog::Source {
+        name: "catalog.toml",
+        text: &text,
+    })
+    .expect("edited catalog is valid");
+    let app = app_with(move |c| {
+        c.catalog = catalog;
+        c.provisioner_secrets.insert("AWS_HOOK_SECRET", SECRET);
+    })
+    .await;
+    let alice = app.sim.person("alice");
+    crate::requests::fill_request(&alice, "AWS production", "ReadOnly", "4 h", "incident 4711")
+        .await;
+    crate::helpers::eventually(
+        crate::requests::WAIT,
+        "the ticket field appears",
+        || async {
+            alice
+                .modal()
+                .is_some_and(|m| m.to_string().contains("field_ticket"))
+        },
+    )
+    .await;
+    alice.fill("Ticket", "INC-4711").await.expect("typed");
+    alice.submit().await.expect("submitted");
+    let bob = app.sim.person("bob");
+    dm_containing(&bob, "incident 4711").await;
+    bob.click("Approve").await.expect("bob approves");
+    dm_containing(&alice, "Your access is active").await;
+    let grant = hook.bodies.lock().expect("lock")[0].clone();
+    assert_eq!(grant["fields"], serde_json::json!({"ticket": "INC-4711"}));
+    app.stop().await;
+}

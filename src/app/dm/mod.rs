@@ -570,6 +570,7 @@ async fn submit(
         duration: Some(complete.duration.to_value()),
         justification: Some(complete.reason),
         on_behalf_of: None,
+        fields: Default::default(),
     };
     let with = closing(services, &stored, Closing::Submitted)?.and(also.clone());
     match requests::create(

@@ -6,7 +6,7 @@
 //! nothing written that is empty, false or equal to a default. Conversions both ways
 //! are total: every domain value has one stored form and back.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -68,6 +68,9 @@ pub struct RequestV2 {
     grant: Option<GrantV2>,
     #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     extends: Option<String>,
+    /// The request form's extra fields by id; absent when there are none.
+    #[serde(rename = "f", default, skip_serializing_if = "BTreeMap::is_empty")]
+    fields: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +258,7 @@ impl From<&AccessRequest> for RequestV2 {
             decisions: r.decisions.iter().map(DecisionV2::from).collect(),
             grant: r.grant.as_ref().map(GrantV2::from),
             extends: r.extends.clone(),
+            fields: r.fields.clone(),
         }
     }
 }
@@ -279,6 +283,7 @@ impl From<RequestV2> for AccessRequest {
             decisions: r.decisions.into_iter().map(Decision::from).collect(),
             grant: r.grant.map(Grant::from),
             extends: r.extends,
+            fields: r.fields,
         }
     }
 }

@@ -60,6 +60,7 @@ fn everything() -> AccessRequest {
         entitlement: "read-only".into(),
         duration: AccessDuration::For(Duration::from_secs(45)),
         justification: "INC-1 <!here> *bold*".into(),
+        fields: [("ticket".to_owned(), "INC-1".to_owned())].into(),
         created_at: at(0),
         decide_by: at(86_400),
         steps: vec![first, second, third],
