@@ -108,6 +108,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         duration: super::request_form::value_of(&state, fields::DURATION),
         justification: super::request_form::value_of(&state, fields::JUSTIFICATION),
         on_behalf_of: None,
+        starts_at: None,
     };
     let plan = StartPlan {
         via: Via::Manual {

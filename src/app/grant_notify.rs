@@ -104,7 +104,7 @@ impl GrantNotifier<'_> {
             .text("resource", &self.names.resource)
             .text("entitlement", &self.names.entitlement)
             .text("space", &self.names.space)
-            .text("duration", duration_text(request.duration))
+            .mrkdwn("duration", super::scheduled::duration_shown(request))
             .text("justification", &request.justification)
     }
 

@@ -41,7 +41,10 @@ pub fn build(
     policy::fill_ancestors(&mut spaces);
     PolicyInput {
         action,
-        request: RequestInfo::at(now),
+        request: RequestInfo {
+            starts_at_ns: request.and_then(|r| starts_at_ns(r.starts_at)),
+            ..RequestInfo::at(now)
+        },
         slack: SlackContext {
             command: origin.command.clone(),
             channel: origin.channel.clone(),
@@ -53,6 +56,13 @@ pub fn build(
         entitlement: target.map(|(_, e)| entitlement(e)),
         access_request: request.map(access_request),
     }
+}
+
+/// A scheduled start as policy sees it (`input.request.starts_at_ns`).
+pub fn starts_at_ns(start: Option<chrono::DateTime<chrono::Utc>>) -> Option<u64> {
+    start
+        .and_then(|s| s.timestamp_nanos_opt())
+        .and_then(|ns| u64::try_from(ns).ok())
 }
 
 fn resource(r: &Resource) -> policy::Resource {

@@ -189,6 +189,7 @@ mod tests {
             decisions: Vec::new(),
             grant: None,
             extends: None,
+            starts_at: None,
         }
     }
 

@@ -29,6 +29,7 @@ fn request(id: &str, state: State, decide_by: DateTime<Utc>) -> AccessRequest {
         decisions: Vec::new(),
         grant: None,
         extends: None,
+        starts_at: None,
     }
 }
 

@@ -178,6 +178,29 @@ impl Services {
         self.policies.get().decide(&input)
     }
 
+    /// [`Self::decide`] for a request not made yet that asks for access from `starts_at`
+    /// (scheduled access): policy sees it as `input.request.starts_at_ns`.
+    pub fn decide_starting(
+        &self,
+        action: Action,
+        person: &Person,
+        channel_id: &str,
+        target: Option<(&Resource, &Entitlement)>,
+        starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Decision {
+        let mut input = policy_input::build(
+            action,
+            person,
+            &self.origin(channel_id),
+            &self.catalog,
+            target,
+            None,
+            SystemTime::from(self.now()),
+        );
+        input.request.starts_at_ns = policy_input::starts_at_ns(starts_at);
+        self.policies.get().decide(&input)
+    }
+
     /// The catalog entry a request is about.
     pub fn target(&self, request: &AccessRequest) -> Option<(&Resource, &Entitlement)> {
         let resource = self.catalog.resource(&request.resource)?;

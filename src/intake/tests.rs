@@ -373,6 +373,7 @@ fn a_complete_request_carries_every_part() {
             ),
             reason: "incident 4711".into(),
             on_behalf_of: Some("U0BOB00001".into()),
+            starts: None,
         })
     );
     assert!(parsed.problems().is_empty());

@@ -59,6 +59,10 @@ pub enum Action {
 pub struct RequestInfo {
     /// Nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
+    /// Scheduled access: when the access asked for starts, nanoseconds since the Unix
+    /// epoch. Absent for access from approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at_ns: Option<u64>,
 }
 
 impl RequestInfo {
@@ -69,7 +73,10 @@ impl RequestInfo {
             .duration_since(UNIX_EPOCH)
             .map(|since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0);
-        Self { timestamp_ns }
+        Self {
+            timestamp_ns,
+            starts_at_ns: None,
+        }
     }
 }
 

@@ -25,6 +25,7 @@ fn request(steps: Vec<Step>) -> AccessRequest {
         decisions: Vec::new(),
         grant: None,
         extends: None,
+        starts_at: None,
     }
 }
 

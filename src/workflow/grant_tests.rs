@@ -60,6 +60,7 @@ fn approved() -> AccessRequest {
         }],
         grant: None,
         extends: None,
+        starts_at: None,
     }
 }
 

@@ -194,6 +194,10 @@ pub struct AccessRequest {
     /// The request whose access this one asks to extend (from the *Extend* button).
     #[serde(default)]
     pub extends: Option<String>,
+    /// Scheduled access: when the access starts (`None`: as soon as it is approved).
+    /// See [`super::schedule`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 impl AccessRequest {
@@ -202,6 +206,7 @@ impl AccessRequest {
     pub fn stage(&self) -> &'static str {
         match &self.grant {
             Some(grant) => grant.state.label(),
+            None if super::schedule::waiting(self) => "scheduled",
             None => self.state.label(),
         }
     }

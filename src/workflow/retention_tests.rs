@@ -33,6 +33,7 @@ fn request(state: State) -> AccessRequest {
         decisions: Vec::new(),
         grant: None,
         extends: None,
+        starts_at: None,
     }
 }
 

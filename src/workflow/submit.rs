@@ -21,6 +21,8 @@ pub mod fields {
     pub const JUSTIFICATION: &str = "justification";
     /// The optional user picker of a request for someone else.
     pub const ON_BEHALF: &str = "on_behalf";
+    /// The optional start of scheduled access.
+    pub const STARTS_AT: &str = "starts_at";
 }
 
 /// The longest justification kept (Slack's input limit).
@@ -36,6 +38,8 @@ pub struct Form {
     pub justification: Option<String>,
     /// The Slack user the access is for, when it is not the person submitting.
     pub on_behalf_of: Option<String>,
+    /// Scheduled access: when it should start (`None`: once approved).
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 /// What policy said about requesting this entitlement.
@@ -146,6 +150,13 @@ pub fn create(
             None
         }
     };
+    let starts_at = match super::schedule::checked_start(form.starts_at, ctx.now) {
+        Ok(start) => start,
+        Err(message) => {
+            errors.insert(fields::STARTS_AT, message);
+            None
+        }
+    };
     let steps = approvable_steps(requestable, ctx.requester, ctx.beneficiary);
     if !requestable.policy.auto_approve {
         if let Err(message) = steps.as_ref() {
@@ -165,7 +176,7 @@ pub fn create(
         duration,
         justification: justification.to_owned(),
         created_at: ctx.now,
-        decide_by: ctx.now + ctx.pending_ttl,
+        decide_by: super::schedule::decide_by(starts_at, duration, ctx.now, ctx.pending_ttl),
         steps: if auto {
             Vec::new()
         } else {
@@ -179,6 +190,7 @@ pub fn create(
         decisions: Vec::new(),
         grant: None,
         extends: None,
+        starts_at,
     };
     let effects = if auto {
         vec![

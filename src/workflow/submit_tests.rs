@@ -23,6 +23,7 @@ fn form(duration: &str, justification: &str) -> Form {
         duration: Some(duration.into()),
         justification: Some(justification.into()),
         on_behalf_of: None,
+        starts_at: None,
     }
 }
 

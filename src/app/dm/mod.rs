@@ -491,6 +491,7 @@ async fn edit(
         duration: conversation.duration.clone(),
         reason: conversation.reason.clone(),
         on_behalf_of: None,
+        starts: None,
         problems: Vec::new(),
     };
     requests::open_prefilled(
@@ -570,6 +571,7 @@ async fn submit(
         duration: Some(complete.duration.to_value()),
         justification: Some(complete.reason),
         on_behalf_of: None,
+        starts_at: None,
     };
     let with = closing(services, &stored, Closing::Submitted)?.and(also.clone());
     match requests::create(

@@ -68,6 +68,10 @@ pub struct RequestV2 {
     grant: Option<GrantV2>,
     #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     extends: Option<String>,
+    /// Scheduled access: when it starts. Absent for access from approval, and in
+    /// every record written before scheduling existed.
+    #[serde(rename = "sa", default, skip_serializing_if = "Option::is_none")]
+    starts_at: Option<Nanos>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +259,7 @@ impl From<&AccessRequest> for RequestV2 {
             decisions: r.decisions.iter().map(DecisionV2::from).collect(),
             grant: r.grant.as_ref().map(GrantV2::from),
             extends: r.extends.clone(),
+            starts_at: r.starts_at.map(nanos),
         }
     }
 }
@@ -279,6 +284,7 @@ impl From<RequestV2> for AccessRequest {
             decisions: r.decisions.into_iter().map(Decision::from).collect(),
             grant: r.grant.map(Grant::from),
             extends: r.extends,
+            starts_at: r.starts_at.map(instant),
         }
     }
 }
