@@ -28,6 +28,7 @@ mod provisioners;
 mod refusals;
 mod request_lifecycle;
 mod requests;
+mod scheduled;
 mod scopes;
 mod seen;
 mod seen_access;
