@@ -23,12 +23,12 @@ fn bot_now(app: &TestApp) -> DateTime<Utc> {
     DateTime::from_timestamp(now.timestamp(), 0).expect("a time")
 }
 
-fn later(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+pub fn later(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
     at + chrono::Duration::from_std(by).expect("a duration")
 }
 
 /// `who` fills the request modal, picks `start` under *Starts*, and submits.
-async fn ask_from(
+pub async fn ask_from(
     person: &Person,
     resource: &str,
     entitlement: &str,
