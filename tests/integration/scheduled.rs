@@ -210,7 +210,8 @@ async fn approved_inside_the_window_access_starts_at_once_and_ends_with_the_wind
 }
 
 #[tokio::test]
-async fn a_start_in_the_past_or_too_far_ahead_is_answered_on_the_field_and_nothing_is_stored() {
+async fn a_start_in_the_past_too_far_ahead_or_refused_by_policy_is_answered_and_nothing_is_stored()
+{
     let app = app_with(|_| {}).await;
     let alice = app.sim.person("alice");
     let now = bot_now(&app);
@@ -229,7 +230,7 @@ async fn a_start_in_the_past_or_too_far_ahead_is_answered_on_the_field_and_nothi
     alice.close_modal().await;
     let far = ask_from(
         &alice,
-        "AWS production",
+        "Dev sandbox",
         "ReadOnly",
         "x",
         now + chrono::Duration::days(40),
@@ -239,6 +240,23 @@ async fn a_start_in_the_past_or_too_far_ahead_is_answered_on_the_field_and_nothi
         panic!("refused on the field: {far:?}");
     };
     assert!(errors["starts_at"].contains("30 days ahead"), "{errors:?}");
+    alice.close_modal().await;
+    // The shipped policy reads input.request.starts_at_ns: production at most a week ahead.
+    let policy = ask_from(
+        &alice,
+        "AWS production",
+        "ReadOnly",
+        "x",
+        now + chrono::Duration::days(10),
+    )
+    .await;
+    let SubmitOutcome::Errors(errors) = policy else {
+        panic!("refused by policy: {policy:?}");
+    };
+    assert!(
+        errors["entitlement"].contains("production access can be scheduled at most 7 days ahead"),
+        "{errors:?}"
+    );
     assert!(audit_entries_of(&app, "request.submitted").await.is_empty());
     app.stop().await;
 }
