@@ -4,10 +4,12 @@
 //! The window is fixed when the request is made: approval does not move it.
 //! Provisioning starts at the window's start (a durable timer, `app::scheduled`), or
 //! at approval when that comes later; the access ends at start + duration whenever it
-//! was granted; and a request still undecided when its window closes expires.
+//! was granted; a request still undecided when its window closes expires; and one
+//! approved may be withdrawn until its window opens.
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::approval::{Actor, Effect, Outcome, Refusal, Transition};
 use super::request::{AccessDuration, AccessRequest, State};
 
 /// How far ahead a start may be.
@@ -96,6 +98,31 @@ pub fn waiting(request: &AccessRequest) -> bool {
     request.starts_at.is_some()
         && request.grant.is_none()
         && matches!(request.state, State::Approved { .. })
+}
+
+/// Cancel on a request approved and waiting for its window: the requester (or the
+/// person it is for) may still withdraw it, as while it was pending; nothing was
+/// provisioned, and its start timer finds it closed.
+pub fn withdraw(
+    request: &AccessRequest,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Transition, Refusal> {
+    if !request.involves(&actor.user) {
+        return Err(Refusal::NotYourRequest);
+    }
+    let mut next = request.clone();
+    next.state = State::Cancelled {
+        by: actor.user.clone(),
+        at: Some(now),
+    };
+    Ok(Transition {
+        request: next,
+        effects: vec![
+            Effect::RefreshCopies,
+            Effect::TellRequester(Outcome::Cancelled),
+        ],
+    })
 }
 
 #[cfg(test)]

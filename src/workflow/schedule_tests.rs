@@ -233,3 +233,30 @@ fn auto_approved_scheduled_access_waits_for_its_window() {
     );
     assert_eq!(early.err(), Some(GrantRefusal::NotDue));
 }
+
+#[test]
+fn approved_access_waiting_for_its_window_may_be_withdrawn_by_its_requester_only() {
+    let (request, _) = approved(&scheduled(hours(10)), now() + hours(1));
+    let as_user = |user: &str| Actor {
+        user: user.into(),
+        ..Actor::system()
+    };
+    let refused = approval::apply(&request, Action::Cancel, &as_user("bob"), now() + hours(2));
+    assert_eq!(refused.err(), Some(approval::Refusal::NotYourRequest));
+    let withdrawn = approval::apply(
+        &request,
+        Action::Cancel,
+        &as_user("alice"),
+        now() + hours(2),
+    )
+    .expect("withdrawn");
+    assert!(matches!(withdrawn.request.state, State::Cancelled { .. }));
+    assert!(!waiting(&withdrawn.request));
+    let start = grant::apply(
+        &withdrawn.request,
+        GrantAction::Start { via: manual() },
+        now() + hours(10),
+        timing(),
+    );
+    assert_eq!(start.err(), Some(GrantRefusal::NotApproved));
+}

@@ -297,3 +297,38 @@ async fn a_one_line_start_is_read_in_the_requesters_time_zone() {
     assert_eq!(submitted[0]["detail"]["justification"], "incident 4711");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn approved_access_waiting_for_its_window_can_be_cancelled_and_is_never_provisioned() {
+    let app = app_with(|_| {}).await;
+    let (alice, bob, carol, frank) = (
+        app.sim.person("alice"),
+        app.sim.person("bob"),
+        app.sim.person("carol"),
+        app.sim.person("frank"),
+    );
+    let start = later(bot_now(&app), 2 * HOUR);
+    ask_from(&alice, "AWS production", "ReadOnly", "plans changed", start).await;
+    dm_containing(&bob, "plans changed").await;
+    bob.click("Approve").await.expect("bob approves");
+    dm_containing(&alice, "Scheduled: your access is set up at").await;
+    let status = alice.slash("/c1", "status", "general").await;
+    assert!(status.acked);
+    told(&alice, "approved · waiting for its start").await;
+    alice.click("Cancel").await.expect("alice cancels");
+    dm_containing(&alice, "The request was withdrawn").await;
+
+    // A sentinel whose window opens just after the cancelled one's.
+    let sentinel = later(start, Duration::from_secs(60));
+    ask_from(&alice, "Dev sandbox", "ReadOnly", "tidy-up", sentinel).await;
+    advance(&app, 2 * HOUR + Duration::from_secs(120));
+    dm_containing(&frank, "Grant *ReadOnly* on *Dev sandbox*").await;
+    let provisioning = audit_entries_of(&app, "grant.provisioning").await;
+    let subjects: Vec<&str> = provisioning
+        .iter()
+        .filter_map(|e| e["subject"].as_str())
+        .collect();
+    assert_eq!(subjects, ["REQ-1002"]);
+    assert_eq!(count(&carol, GRANT_TASK), 0);
+    app.stop().await;
+}
