@@ -205,6 +205,7 @@ fn input(action: Action, user_id: &str) -> PolicyInput {
         action,
         request: RequestInfo {
             timestamp_ns: 1_763_630_043_000_000_000,
+            starts_at_ns: None,
         },
         slack: SlackContext {
             command: "/c1".to_owned(),

@@ -65,6 +65,7 @@ fn asked(n: u64, at: DateTime<Utc>, approved: bool) -> AccessRequest {
         }],
         grant: None,
         extends: None,
+        starts_at: None,
     }
 }
 

@@ -63,6 +63,7 @@ fn active_grant(
         }],
         grant: None,
         extends: None,
+        starts_at: None,
     };
     let via = Via::Manual {
         assignees: BTreeSet::from([CAROL.to_owned()]),
