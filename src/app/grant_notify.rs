@@ -165,10 +165,12 @@ impl GrantNotifier<'_> {
                     .filter(|d| d.approved)
                     .map(|d| &d.by)
                     .collect();
-                notes.push(format!(
-                    "The clock for {} starts when you mark it complete.",
-                    duration_text(request.duration)
-                ));
+                notes.push(super::scheduled::task_note(request).unwrap_or_else(|| {
+                    format!(
+                        "The clock for {} starts when you mark it complete.",
+                        duration_text(request.duration)
+                    )
+                }));
                 let vars = self.base(request).mrkdwn("note", note(&notes));
                 let vars = if approvers.is_empty() {
                     vars.text("approved_by", "policy (automatic)")

@@ -158,6 +158,22 @@ pub fn waiting_detail(request: &AccessRequest) -> Option<String> {
     })
 }
 
+/// The grant task's note for scheduled access: its clock already runs.
+pub fn task_note(request: &AccessRequest) -> Option<String> {
+    let window = schedule::window(request)?;
+    Some(match window.end {
+        Some(end) => format!(
+            "Scheduled access: it started at {} and ends at {}, whenever you mark it complete.",
+            slack_date(window.start.timestamp()),
+            slack_date(end.timestamp())
+        ),
+        None => format!(
+            "Scheduled access: it started at {}.",
+            slack_date(window.start.timestamp())
+        ),
+    })
+}
+
 /// How long, and for a scheduled request when: "4 h, from <start> until <end>",
 /// each time a Slack date token that every reader sees in their own time zone (the
 /// fallback, for clients that cannot, in UTC).

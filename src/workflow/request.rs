@@ -134,7 +134,8 @@ pub struct Decision {
     pub at: DateTime<Utc>,
 }
 
-/// Access duration: the clock starts when access is granted, not when requested.
+/// Access duration: the clock starts when access is granted, not when requested (or,
+/// for scheduled access, at the window's start: [`super::schedule`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessDuration {

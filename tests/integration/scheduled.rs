@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::crash::{count, GRANT_TASK};
 use crate::grants::{advance, app_with, audit_entries_of, told};
-use crate::helpers::TestApp;
+use crate::helpers::{eventually, TestApp};
 use crate::requests::{dm_containing, fill_request, WAIT};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -63,7 +63,7 @@ async fn windows_opened(app: &TestApp) -> Vec<String> {
 
 #[tokio::test]
 async fn approved_before_the_window_provisioning_starts_at_the_window_not_before() {
-    let app = app_with(|_| {}).await;
+    let app = app_with(|c| c.activity.channel = Some("C0SECURITY".into())).await;
     let (alice, bob, carol, frank) = (
         app.sim.person("alice"),
         app.sim.person("bob"),
@@ -130,6 +130,25 @@ async fn approved_before_the_window_provisioning_starts_at_the_window_not_before
         .then_some(())
         .expect("status answered");
     told(&alice, "approved · waiting for its start").await;
+    // App Home and the activity line show the window as date tokens too.
+    let token = format!("<!date^{}^", start.timestamp());
+    alice.open_app_home().await;
+    eventually(WAIT, "alice's App Home shows the window", || async {
+        alice.home().is_some_and(|h| {
+            let text = h.to_string();
+            text.contains(&token) && text.contains("approved · waiting for its start")
+        })
+    })
+    .await;
+    eventually(WAIT, "the activity line shows the window", || async {
+        app.sim.messages_in("C0SECURITY").iter().any(|m| {
+            let text = m.visible_text();
+            text.contains("REQ-1002")
+                && text.contains(&token)
+                && text.contains("approved, waiting for its start")
+        })
+    })
+    .await;
 
     // Two hours on, the sentinel's window opens; this request's has not.
     advance(&app, 2 * HOUR);
@@ -140,7 +159,13 @@ async fn approved_before_the_window_provisioning_starts_at_the_window_not_before
     // At the window provisioning starts, and the clock started then: a grant
     // completed half an hour late still ends at start + 4 h.
     advance(&app, HOUR);
-    dm_containing(&carol, GRANT_TASK).await;
+    let task = dm_containing(&carol, GRANT_TASK).await;
+    assert!(
+        task.visible_text()
+            .contains(&format!("ends at <!date^{}^", end.timestamp())),
+        "the task says when the access ends: {}",
+        task.visible_text()
+    );
     assert_eq!(windows_opened(&app).await, ["REQ-1001", "REQ-1002"]);
     advance(&app, HOUR / 2);
     carol.click("Mark complete").await.expect("carol completes");
