@@ -397,6 +397,7 @@ pub async fn create(
                         "beneficiary": request.beneficiary,
                         "on_behalf": request.beneficiary != request.requester,
                         "extends": extends_id,
+                        "starts_at": request.starts_at,
                     }),
                 });
             for (step, screened) in &screenings {

@@ -320,6 +320,29 @@ async fn a_one_line_start_is_read_in_the_requesters_time_zone() {
     let submitted = audit_entries_of(&app, "request.submitted").await;
     assert_eq!(submitted.len(), 1);
     assert_eq!(submitted[0]["detail"]["justification"], "incident 4711");
+    assert_eq!(
+        submitted[0]["detail"]["starts_at"],
+        serde_json::json!(nine),
+        "the audit says when it starts"
+    );
+
+    // A line with a part missing opens the form with *Starts* already set.
+    let outcome = alice
+        .slash(
+            "/c1",
+            "request aws-prod readonly from 09:00 tomorrow",
+            "general",
+        )
+        .await;
+    assert!(outcome.acked);
+    let modal = alice.wait_for_modal(WAIT).await.expect("the form opens");
+    let picker = modal["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|b| b["block_id"] == "starts_at")
+        .map(|b| b["element"]["initial_date_time"].clone());
+    assert_eq!(picker, Some(serde_json::json!(nine.timestamp())));
     app.stop().await;
 }
 
