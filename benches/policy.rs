@@ -206,6 +206,7 @@ fn input(action: Action, user_id: &str) -> PolicyInput {
         request: RequestInfo {
             timestamp_ns: 1_763_630_043_000_000_000,
             fields: Default::default(),
+            starts_at_ns: None,
         },
         slack: SlackContext {
             command: "/c1".to_owned(),

@@ -66,6 +66,7 @@ fn asked(n: u64, at: DateTime<Utc>, approved: bool) -> AccessRequest {
         grant: None,
         extends: None,
         fields: Default::default(),
+        starts_at: None,
     }
 }
 

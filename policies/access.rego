@@ -113,6 +113,15 @@ auto_approve if {
 	"dev" in spaces_by_id[input.resource.space].labels
 }
 
+# Scheduled access (a request with input.request.starts_at_ns) to a production space
+# may start at most 7 days ahead: plans further out are made nearer the date. (c1bot
+# itself refuses a start more than 30 days ahead, or in the past.)
+deny contains "production access can be scheduled at most 7 days ahead" if {
+	input.action == "request"
+	"prod" in spaces_by_id[input.resource.space].labels
+	input.request.starts_at_ns - input.request.timestamp_ns > ((7 * 24) * 3600) * 1000000000
+}
+
 # Admin entitlements are granted for at most 8 hours, whatever the entitlement allows.
 max_duration := "8h" if input.entitlement.id == "admin"
 

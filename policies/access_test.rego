@@ -170,6 +170,26 @@ test_readonly_in_production_needs_an_approver if {
 	not access.auto_approve with input as base
 }
 
+# --- scheduled access ------------------------------------------------------------------
+
+days_ahead(days) := with_changes({"request": {
+	"timestamp_ns": 1763630043000000000,
+	"starts_at_ns": 1763630043000000000 + (((days * 24) * 3600) * 1000000000),
+}})
+
+test_production_access_may_be_scheduled_a_week_ahead if {
+	access.allow with input as days_ahead(7)
+	count(access.deny) == 0 with input as days_ahead(7)
+}
+
+test_production_access_may_not_be_scheduled_further_ahead if {
+	"production access can be scheduled at most 7 days ahead" in access.deny with input as days_ahead(8)
+}
+
+test_development_access_may_be_scheduled_further_ahead if {
+	count(access.deny) == 0 with input as object.union(days_ahead(20), {"resource": {"space": "dev"}})
+}
+
 test_admin_entitlement_is_limited_to_eight_hours if {
 	access.max_duration == "8h" with input as with_changes({"entitlement": {"id": "admin", "name": "Admin"}})
 }

@@ -64,6 +64,7 @@ fn active_grant(
         grant: None,
         extends: None,
         fields: Default::default(),
+        starts_at: None,
     };
     let via = Via::Manual {
         assignees: BTreeSet::from([CAROL.to_owned()]),

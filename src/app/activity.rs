@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::notify::{duration_text, Names};
+use super::notify::Names;
 use crate::config::ActivityConfig;
 use crate::store::OutboxMessage;
 use crate::templates::{Templates, Vars};
@@ -37,7 +37,7 @@ pub fn line(
         .mention("requester", &request.requester)
         .text("entitlement", &names.entitlement)
         .text("resource", &names.resource)
-        .text("duration", duration_text(request.duration))
+        .mrkdwn("duration", super::scheduled::duration_shown(request))
         .text("stage", stage(request))
         .text("reason", reason)
         .date("requested_at", request.created_at.timestamp());
@@ -85,6 +85,9 @@ fn stage(request: &AccessRequest) -> String {
             Some(s) => format!("waiting for {}", s.name),
             None => "pending".into(),
         },
+        State::Approved { .. } if crate::workflow::schedule::waiting(request) => {
+            "approved, waiting for its start".into()
+        }
         State::Approved { auto: true } => "approved by policy".into(),
         State::Approved { auto: false } => "approved".into(),
         State::Denied { .. } => "denied".into(),

@@ -189,6 +189,14 @@ async fn act_once(
         change = match &plan {
             Some(plan) => {
                 match super::grants::start(services, &transition.request, plan, now, change) {
+                    // Scheduled access approved ahead of its window waits for it
+                    // (`app::scheduled`); its activity line says so.
+                    Ok(change) if crate::workflow::schedule::waiting(&transition.request) => {
+                        match services.activity_line(&transition.request, false) {
+                            Some(line) => change.outbox(line),
+                            None => change,
+                        }
+                    }
                     Ok(change) => change,
                     Err(error) => {
                         tracing::error!(%error, "cannot render the provisioning task");

@@ -110,6 +110,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         on_behalf_of: None,
         // The extension asks for the same access, so it carries the same form.
         fields: previous.data.fields.clone(),
+        starts_at: None,
     };
     let plan = StartPlan {
         via: Via::Manual {

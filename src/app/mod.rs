@@ -34,6 +34,7 @@ pub mod request_form;
 pub mod request_index;
 pub mod requests;
 pub mod retention;
+pub mod scheduled;
 pub mod scopes;
 pub mod services;
 pub mod status;

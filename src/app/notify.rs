@@ -77,7 +77,7 @@ impl Notifier<'_> {
             .text("resource", &self.names.resource)
             .text("entitlement", &self.names.entitlement)
             .text("space", &self.names.space)
-            .text("duration", duration_text(request.duration))
+            .mrkdwn("duration", super::scheduled::duration_shown(request))
             .text("justification", &request.justification)
             .mrkdwn("form_fields", self.names.form_fields.clone())
             .date("requested_at", request.created_at.timestamp())
@@ -310,6 +310,13 @@ impl Notifier<'_> {
             }),
             Outcome::Cancelled => ("Cancelled", "The request was withdrawn; nobody needs to act on it.".to_owned()),
             Outcome::Expired => ("Expired", "Nobody decided in time. Ask again if you still need this access.".to_owned()),
+        };
+        // Approved ahead of its window: when it starts instead of "being set up".
+        let detail = match outcome {
+            Outcome::Approved | Outcome::AutoApproved => {
+                super::scheduled::waiting_detail(request).unwrap_or(detail)
+            }
+            _ => detail,
         };
         // The detail is c1bot's own sentence: mentions from stored ids, the deny
         // reason escaped.

@@ -1,4 +1,4 @@
-//! `/c1 request <resource> <entitlement> <duration> <reason…>`: submitted at once
+//! `/c1 request <resource> <entitlement> <duration> [from <start>] <reason…>`: submitted at once
 //! when every part is understood (the same validation and policy as the modal);
 //! otherwise the modal opens filled with what was understood and the problems shown.
 //! A complete one is journaled before its ack ([`super::journal`]) and submitted
@@ -47,6 +47,16 @@ pub async fn submit(services: &Services, sender: &Sender, text: &str, also: Chan
     let Some(complete) = intake::parse_one_line(text, &services.catalog).complete() else {
         return Outcome::Nothing;
     };
+    let starts_at = match complete.starts {
+        None => None,
+        Some(phrase) => match super::scheduled::start_of(services, user, &phrase).await {
+            Ok(start) => Some(start),
+            Err(rejected) if rejected.transient => return Outcome::Retry(rejected.sentence()),
+            Err(rejected) => {
+                return Outcome::Refused(format!("Nothing was submitted: {}", rejected.sentence()))
+            }
+        },
+    };
     let form = Form {
         resource: Some(complete.resource),
         entitlement: Some(complete.entitlement),
@@ -54,6 +64,7 @@ pub async fn submit(services: &Services, sender: &Sender, text: &str, also: Chan
         justification: Some(complete.reason),
         on_behalf_of: complete.on_behalf_of,
         fields: Default::default(),
+        starts_at,
     };
     let told = "Submitted. Your request and where it stands are in your DM with c1bot.";
     let also = also.outbox(sender.tell(told));
@@ -99,6 +110,7 @@ pub fn handle(
                 duration: parsed.duration.found().map(|d| d.to_value()),
                 reason: parsed.reason.found().cloned(),
                 on_behalf_of: parsed.on_behalf_of.clone(),
+                starts: parsed.starts,
                 problems,
             };
             requests::open_prefilled(services, trigger_id, channel, user, query, prefill);

@@ -43,6 +43,7 @@ pub fn build(
         action,
         request: RequestInfo {
             fields: request.map(|r| r.fields.clone()).unwrap_or_default(),
+            starts_at_ns: request.and_then(|r| starts_at_ns(r.starts_at)),
             ..RequestInfo::at(now)
         },
         slack: SlackContext {
@@ -56,6 +57,13 @@ pub fn build(
         entitlement: target.map(|(_, e)| entitlement(e)),
         access_request: request.map(access_request),
     }
+}
+
+/// A scheduled start as policy sees it (`input.request.starts_at_ns`).
+pub fn starts_at_ns(start: Option<chrono::DateTime<chrono::Utc>>) -> Option<u64> {
+    start
+        .and_then(|s| s.timestamp_nanos_opt())
+        .and_then(|ns| u64::try_from(ns).ok())
 }
 
 fn resource(r: &Resource) -> policy::Resource {
@@ -166,5 +174,48 @@ mod tests {
             .expect("prod space");
         assert_eq!(prod["ancestors"], serde_json::json!(["root"]));
         assert!(json.get("access_request").is_none());
+        assert!(
+            json["request"].get("starts_at_ns").is_none(),
+            "no start, no field: {json}"
+        );
+    }
+
+    #[test]
+    fn a_scheduled_request_shows_policy_its_start() {
+        use crate::workflow::request::{AccessDuration, State};
+        let start = chrono::DateTime::from_timestamp(1_796_630_400, 0).expect("a time");
+        let request = AccessRequest {
+            id: "REQ-1".into(),
+            requester: "U0ALICE001".into(),
+            beneficiary: "U0ALICE001".into(),
+            resource: "aws-prod".into(),
+            entitlement: "readonly".into(),
+            duration: AccessDuration::For(std::time::Duration::from_secs(3600)),
+            justification: "j".into(),
+            created_at: start,
+            decide_by: start,
+            steps: Vec::new(),
+            state: State::Pending { step: 0 },
+            decisions: Vec::new(),
+            grant: None,
+            extends: None,
+            fields: Default::default(),
+            starts_at: Some(start),
+        };
+        let catalog = catalog();
+        let input = build(
+            Action::Approve,
+            &person(),
+            &origin(),
+            &catalog,
+            None,
+            Some(&request),
+            SystemTime::UNIX_EPOCH,
+        );
+        let json = serde_json::to_value(&input).expect("serializable");
+        assert_eq!(
+            json["request"]["starts_at_ns"],
+            serde_json::json!(1_796_630_400_000_000_000_u64)
+        );
     }
 }

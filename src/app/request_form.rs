@@ -20,6 +20,7 @@ pub mod actions {
     pub const DURATION: &str = "duration_select";
     pub const JUSTIFICATION: &str = "justification_input";
     pub const ON_BEHALF: &str = "on_behalf_select";
+    pub const STARTS_AT: &str = "starts_at_picker";
 }
 
 /// The value a person chose or typed in block `block_id`, whatever the element.
@@ -63,7 +64,18 @@ pub fn form_from_state(state: &Value) -> Form {
         justification: value_of(state, fields::JUSTIFICATION),
         on_behalf_of: value_of(state, fields::ON_BEHALF),
         fields: extra_fields(state),
+        starts_at: picked_time(state, fields::STARTS_AT),
     }
+}
+
+/// The instant a `datetimepicker` in block `block_id` holds (`selected_date_time`,
+/// Unix seconds; the person picked it in their own time zone). Absent or null: none.
+pub fn picked_time(state: &Value, block_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let block = state.get("values")?.get(block_id)?.as_object()?;
+    block
+        .values()
+        .find_map(|element| element.get("selected_date_time").and_then(Value::as_i64))
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
 }
 
 /// Durations offered in the modal, up to `max`. Values are seconds, or `permanent`.
@@ -122,8 +134,24 @@ mod tests {
                     ("ticket".to_owned(), "INC-42".to_owned()),
                     ("until".to_owned(), "2026-12-24".to_owned()),
                 ]),
+                starts_at: None,
             }
         );
+    }
+
+    #[test]
+    fn the_start_is_read_from_the_datetimepicker_in_unix_seconds() {
+        let state = json!({"values": {
+            "starts_at": {"starts_at_picker": {"type": "datetimepicker", "selected_date_time": 1_796_630_400}}
+        }});
+        assert_eq!(
+            form_from_state(&state).starts_at,
+            chrono::DateTime::from_timestamp(1_796_630_400, 0)
+        );
+        let untouched = json!({"values": {
+            "starts_at": {"starts_at_picker": {"type": "datetimepicker", "selected_date_time": null}}
+        }});
+        assert_eq!(form_from_state(&untouched).starts_at, None);
     }
 
     #[test]

@@ -190,6 +190,7 @@ mod tests {
             grant: None,
             extends: None,
             fields: Default::default(),
+            starts_at: None,
         }
     }
 

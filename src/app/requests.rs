@@ -321,13 +321,16 @@ pub async fn create(
     let (requestable, plan) = match target {
         Some((resource, entitlement)) => {
             // Decisions about the access itself are taken for the person who gets it;
-            // policy sees the form's fields that are well formed.
+            // policy sees the form's fields that are well formed, and the start.
             let well_formed = well_formed_fields(&entitlement.fields, &form.fields);
             let decision = services.decide_submission(
                 &subject,
                 channel,
                 (resource, entitlement),
                 &well_formed,
+                crate::workflow::schedule::checked_start(form.starts_at, services.now())
+                    .ok()
+                    .flatten(),
             );
             match check_fields(&entitlement.fields, &form.fields, &decision.required_fields) {
                 Ok(values) => form.fields = values,
@@ -426,6 +429,7 @@ pub async fn create(
                         "beneficiary": request.beneficiary,
                         "on_behalf": request.beneficiary != request.requester,
                         "extends": extends_id,
+                        "starts_at": request.starts_at,
                     }),
                 });
             for (step, screened) in &screenings {
@@ -445,6 +449,9 @@ pub async fn create(
                 None => change.put(crate::store::Table::Requests, request.id.clone(), &request),
             };
             for (due, timer) in super::timers::escalation_timers(&request, &created.effects, now) {
+                change = change.timer(due, timer);
+            }
+            if let Some((due, timer)) = super::scheduled::start_timer(&request) {
                 change = change.timer(due, timer);
             }
             if request.state.is_open() {
@@ -624,6 +631,8 @@ pub struct Prefill {
     pub reason: Option<String>,
     /// The person named with `for @user`.
     pub on_behalf_of: Option<String>,
+    /// `from 09:00 tomorrow`, in the requester's time zone.
+    pub starts: Option<crate::intake::start::StartPhrase>,
     /// One sentence per problem, plain text.
     pub problems: Vec<String>,
 }
@@ -645,7 +654,12 @@ pub fn open_prefilled(
             .resource
             .as_deref()
             .and_then(|id| services.catalog.resource(id));
-        let choices = match (resource, services.directory.person(&user).await) {
+        let person = services.directory.person(&user).await;
+        let starts_at = match (&prefill.starts, &person) {
+            (Some(phrase), Ok(person)) => super::scheduled::resolve(phrase, person, services.now()),
+            _ => None,
+        };
+        let choices = match (resource, person) {
             (Some(resource), Ok(person)) => Some(choices_for(
                 &services,
                 &person,
@@ -661,6 +675,7 @@ pub fn open_prefilled(
             Err(error) => return tracing::error!(%error, "cannot render the request modal"),
         };
         prefill_view(&mut view, resource, &prefill);
+        super::scheduled::prefill_start(&mut view, starts_at);
         services.open_view(&trigger_id, view, "request").await;
     });
 }

@@ -30,6 +30,7 @@ fn request(id: &str, state: State, decide_by: DateTime<Utc>) -> AccessRequest {
         grant: None,
         extends: None,
         fields: Default::default(),
+        starts_at: None,
     }
 }
 

@@ -179,13 +179,15 @@ impl Services {
     }
 
     /// [`Services::decide`] for a request being submitted: policy sees the form's
-    /// extra fields as `input.request.fields`.
+    /// extra fields as `input.request.fields` and, for scheduled access, when it
+    /// starts as `input.request.starts_at_ns`.
     pub fn decide_submission(
         &self,
         person: &Person,
         channel_id: &str,
         target: (&Resource, &Entitlement),
         fields: &BTreeMap<String, String>,
+        starts_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Decision {
         let mut input = policy_input::build(
             Action::Request,
@@ -197,6 +199,7 @@ impl Services {
             SystemTime::from(self.now()),
         );
         input.request.fields = fields.clone();
+        input.request.starts_at_ns = policy_input::starts_at_ns(starts_at);
         self.policies.get().decide(&input)
     }
 

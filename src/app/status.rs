@@ -6,7 +6,6 @@
 
 use serde_json::{json, Value};
 
-use super::notify::duration_text;
 use super::services::Services;
 use crate::campaign::Campaign;
 use crate::slack::web::methods;
@@ -43,6 +42,9 @@ fn stage(request: &AccessRequest, now: DateTime<Utc>) -> String {
             ),
             None => "pending".to_owned(),
         },
+        State::Approved { .. } if crate::workflow::schedule::waiting(request) => {
+            "approved · waiting for its start".to_owned()
+        }
         State::Approved { .. } => "approved · being set up".to_owned(),
         other => other.label().to_owned(),
     }
@@ -54,7 +56,7 @@ fn item(services: &Services, request: &AccessRequest) -> Vars {
         .text("request_id", &request.id)
         .text("resource", &names.resource)
         .text("entitlement", &names.entitlement)
-        .text("duration", duration_text(request.duration))
+        .mrkdwn("duration", super::scheduled::duration_shown(request))
         .date("requested_at", request.created_at.timestamp())
         .text("stage", stage(request, services.now()))
         .mention("requester", &request.beneficiary)

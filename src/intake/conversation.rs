@@ -221,6 +221,7 @@ impl Conversation {
             duration: RequestedDuration::from_value(self.duration.as_deref()?)?,
             reason: self.reason.clone()?,
             on_behalf_of: None,
+            starts: None,
         })
     }
 

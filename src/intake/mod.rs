@@ -20,6 +20,7 @@ mod duration;
 mod matching;
 mod message;
 mod one_line;
+pub mod start;
 mod text;
 
 #[cfg(test)]
@@ -62,6 +63,8 @@ pub struct Parsed {
     /// `for @bob` typed as plain text, which names nobody Slack can identify. Kept
     /// so that the request is not silently made for the sender instead.
     pub unresolved_mention: Option<String>,
+    /// Scheduled access: `from 09:00 tomorrow` (one-line only), in the requester's zone.
+    pub starts: Option<start::StartPhrase>,
 }
 
 /// One part of a request, as understood.
@@ -125,6 +128,7 @@ pub struct Complete {
     pub duration: RequestedDuration,
     pub reason: String,
     pub on_behalf_of: Option<String>,
+    pub starts: Option<start::StartPhrase>,
 }
 
 impl Parsed {
@@ -137,6 +141,7 @@ impl Parsed {
             reason: Part::Missing,
             on_behalf_of: None,
             unresolved_mention: None,
+            starts: None,
         }
     }
 
@@ -151,6 +156,7 @@ impl Parsed {
             duration: *self.duration.found()?,
             reason: self.reason.found()?.clone(),
             on_behalf_of: self.on_behalf_of.clone(),
+            starts: self.starts,
         })
     }
 

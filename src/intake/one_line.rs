@@ -4,7 +4,8 @@
 //! Position decides what each word is: the first word (or the longest run of
 //! words that is exactly a resource's name) is the resource, and so on; the reason
 //! is everything after the duration, as typed. An optional `for` may precede the
-//! duration.
+//! duration, and a start (`from 09:00 tomorrow`, [`super::start`]) may come just
+//! before or just after it.
 
 use super::duration::{checked, read, NOT_A_DURATION};
 use super::matching::{
@@ -64,6 +65,11 @@ pub fn parse_one_line(text: &str, catalog: &Catalog) -> Parsed {
         let id = parsed.entitlement.found()?;
         r.entitlements.iter().find(|e| e.id.as_str() == id)
     });
+    // `from 09:00 tomorrow` may come before the duration or right after it.
+    if let Some((start, used)) = super::start::read(&keys, at) {
+        parsed.starts = Some(start);
+        at += used;
+    }
     if keys.get(at) == Some(&"for") && at + 1 < words.len() {
         at += 1;
     }
@@ -90,6 +96,12 @@ pub fn parse_one_line(text: &str, catalog: &Catalog) -> Parsed {
         };
         parsed.duration = duration;
         at += used;
+    }
+    if parsed.starts.is_none() {
+        if let Some((start, used)) = super::start::read(&keys, at) {
+            parsed.starts = Some(start);
+            at += used;
+        }
     }
 
     if let Some(word) = words.get(at) {

@@ -373,6 +373,7 @@ fn a_complete_request_carries_every_part() {
             ),
             reason: "incident 4711".into(),
             on_behalf_of: Some("U0BOB00001".into()),
+            starts: None,
         })
     );
     assert!(parsed.problems().is_empty());
@@ -606,4 +607,29 @@ fn hostile_text_never_panics_and_never_completes_by_accident() {
     let no_markers = "aws ".repeat(30_000);
     assert_eq!(parse_message(&no_markers, &catalog), None);
     let _ = parse_one_line(&no_markers, &catalog).problems();
+}
+
+#[test]
+fn a_one_line_start_may_come_before_or_after_the_duration_and_is_not_the_reason() {
+    use chrono::NaiveTime;
+    use start::{Day, StartPhrase};
+    let catalog = catalog();
+    let nine_tomorrow = Some(StartPhrase {
+        day: Day::Tomorrow,
+        time: NaiveTime::from_hms_opt(9, 0, 0).expect("09:00"),
+    });
+    for line in [
+        "aws-prod readonly 4h from 09:00 tomorrow incident 4711",
+        "aws-prod readonly from tomorrow 9am for 4h incident 4711",
+    ] {
+        let complete = parse_one_line(line, &catalog).complete().expect(line);
+        assert_eq!(complete.starts, nine_tomorrow, "{line}");
+        assert_eq!(complete.reason, "incident 4711", "{line}");
+    }
+    let not_a_time = parse_one_line("aws-prod readonly 4h from home office", &catalog);
+    assert_eq!(not_a_time.starts, None);
+    assert_eq!(
+        not_a_time.reason,
+        Part::Found("from home office".to_owned())
+    );
 }

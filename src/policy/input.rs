@@ -63,6 +63,10 @@ pub struct RequestInfo {
     /// submitted, or what the request being decided carries; `{}` when none.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// Scheduled access: when the access asked for starts, nanoseconds since the Unix
+    /// epoch. Absent for access from approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at_ns: Option<u64>,
 }
 
 impl RequestInfo {
@@ -76,6 +80,7 @@ impl RequestInfo {
         Self {
             timestamp_ns,
             fields: BTreeMap::new(),
+            starts_at_ns: None,
         }
     }
 }

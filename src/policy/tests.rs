@@ -55,6 +55,7 @@ pub(super) fn alice_requests() -> PolicyInput {
         request: RequestInfo {
             timestamp_ns: 1_763_630_043_000_000_000,
             fields: Default::default(),
+            starts_at_ns: None,
         },
         slack: SlackContext {
             command: "/c1".to_owned(),

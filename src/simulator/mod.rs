@@ -11,11 +11,13 @@
 //! - `delivery`: envelopes out (spread across sockets, events_api retries).
 //! - `web`: the Web API, one small handler per method, grouped by family.
 //! - `person` / `modal`: a person's actions (slash, click, fill, submit).
+//! - [`dates`]: Slack's `<!date^…>` tokens as a reader in their own zone sees them.
 //! - [`faults`]: injected rate limits, errors, latency, refused handshakes.
 //!
 //! Architecture invariant: every wire format the simulator speaks is built in
 //! `delivery`/`payloads` (socket side) or `web` (HTTP side), nowhere else.
 
+pub mod dates;
 pub mod faults;
 pub mod message;
 pub mod workspace;

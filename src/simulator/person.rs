@@ -385,6 +385,12 @@ impl Person {
         out
     }
 
+    /// `text` (mrkdwn) as this person reads it: Slack's date tokens in their own
+    /// time zone ([`super::dates`]).
+    pub fn reads(&self, text: &str) -> String {
+        super::dates::in_zone(text, self.user().tz_offset)
+    }
+
     /// Messages in this person's DM with the bot, oldest first, current content.
     pub fn dms(&self) -> Vec<Message> {
         let w = self.inner.world();

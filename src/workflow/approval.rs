@@ -147,6 +147,9 @@ pub fn apply(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Transition, Refusal> {
+    if action == Action::Cancel && super::schedule::waiting(request) {
+        return super::schedule::withdraw(request, actor, now);
+    }
     let Some((step_index, step)) = request.current_step() else {
         return Err(Refusal::AlreadyClosed {
             state: request.state.clone(),

@@ -26,6 +26,7 @@ fn request(steps: Vec<Step>) -> AccessRequest {
         grant: None,
         extends: None,
         fields: Default::default(),
+        starts_at: None,
     }
 }
 

@@ -370,6 +370,9 @@ pub fn apply(
             if request.grant.is_some() {
                 return Err(GrantRefusal::AlreadyStarted);
             }
+            if super::schedule::not_yet(request, now) {
+                return Err(GrantRefusal::NotDue);
+            }
             effects.push(start_effect(TaskKind::Grant, &via, now));
             next.grant = Some(Grant {
                 state: GrantState::Provisioning,
@@ -677,6 +680,8 @@ fn finish(
     effects: &mut Vec<GrantEffect>,
 ) {
     let duration = request.duration;
+    // Scheduled access keeps its window: its clock started at the window's start.
+    let clock_from = super::schedule::clock_starts(request, now);
     let Some(grant) = request.grant.as_mut() else {
         return;
     };
@@ -698,7 +703,7 @@ fn finish(
             grant.active_from = Some(now);
             if let AccessDuration::For(d) = duration {
                 let expires_at =
-                    now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
+                    clock_from + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
                 grant.expires_at = Some(expires_at);
                 effects.push(GrantEffect::TellActive);
                 effects.extend(expiry_timers(expires_at, now, timing));

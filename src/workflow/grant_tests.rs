@@ -61,6 +61,7 @@ fn approved() -> AccessRequest {
         grant: None,
         extends: None,
         fields: Default::default(),
+        starts_at: None,
     }
 }
 

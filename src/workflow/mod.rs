@@ -5,6 +5,7 @@
 //! - [`approval`]: approve / deny / cancel / expire / remind → next state + effects.
 //! - [`grant`]: after approval: provisioning tasks, active access, expiry, revoke,
 //!   extension and deprovisioning → next state + effects.
+//! - [`schedule`]: scheduled access: the window, its checks, when its clock starts.
 //! - [`retention`]: when a request closed, and which closing days are old enough to archive.
 //!
 //! The caller supplies `now`, policy verdicts and resolved approvers, and commits the
@@ -14,4 +15,5 @@ pub mod approval;
 pub mod grant;
 pub mod request;
 pub mod retention;
+pub mod schedule;
 pub mod submit;

@@ -134,7 +134,8 @@ pub struct Decision {
     pub at: DateTime<Utc>,
 }
 
-/// Access duration: the clock starts when access is granted, not when requested.
+/// Access duration: the clock starts when access is granted, not when requested (or,
+/// for scheduled access, at the window's start: [`super::schedule`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessDuration {
@@ -198,6 +199,10 @@ pub struct AccessRequest {
     /// filled ones.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// Scheduled access: when the access starts (`None`: as soon as it is approved).
+    /// See [`super::schedule`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 impl AccessRequest {
@@ -205,6 +210,7 @@ impl AccessRequest {
     pub fn stage(&self) -> &'static str {
         match &self.grant {
             Some(grant) => grant.state.label(),
+            None if super::schedule::waiting(self) => "scheduled",
             None => self.state.label(),
         }
     }

@@ -34,6 +34,7 @@ fn request(state: State) -> AccessRequest {
         grant: None,
         extends: None,
         fields: Default::default(),
+        starts_at: None,
     }
 }
 

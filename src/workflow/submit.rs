@@ -21,6 +21,8 @@ pub mod fields {
     pub const JUSTIFICATION: &str = "justification";
     /// The optional user picker of a request for someone else.
     pub const ON_BEHALF: &str = "on_behalf";
+    /// The optional start of scheduled access.
+    pub const STARTS_AT: &str = "starts_at";
 }
 
 /// The longest justification kept (Slack's input limit).
@@ -39,6 +41,8 @@ pub struct Form {
     /// The request form's extra fields by field id (catalog `fields`), as entered;
     /// the caller checks them against the catalog and policy.
     pub fields: BTreeMap<String, String>,
+    /// Scheduled access: when it should start (`None`: once approved).
+    pub starts_at: Option<DateTime<Utc>>,
 }
 
 /// What policy said about requesting this entitlement.
@@ -149,6 +153,13 @@ pub fn create(
             None
         }
     };
+    let starts_at = match super::schedule::checked_start(form.starts_at, ctx.now) {
+        Ok(start) => start,
+        Err(message) => {
+            errors.insert(fields::STARTS_AT.into(), message);
+            None
+        }
+    };
     let steps = approvable_steps(requestable, ctx.requester, ctx.beneficiary);
     if !requestable.policy.auto_approve {
         if let Err(message) = steps.as_ref() {
@@ -168,7 +179,7 @@ pub fn create(
         duration,
         justification: justification.to_owned(),
         created_at: ctx.now,
-        decide_by: ctx.now + ctx.pending_ttl,
+        decide_by: super::schedule::decide_by(starts_at, duration, ctx.now, ctx.pending_ttl),
         steps: if auto {
             Vec::new()
         } else {
@@ -183,6 +194,7 @@ pub fn create(
         grant: None,
         extends: None,
         fields: form.fields.clone(),
+        starts_at,
     };
     let effects = if auto {
         vec![

@@ -24,6 +24,7 @@ fn form(duration: &str, justification: &str) -> Form {
         justification: Some(justification.into()),
         on_behalf_of: None,
         fields: Default::default(),
+        starts_at: None,
     }
 }
 

@@ -29,6 +29,8 @@ mod refusals;
 mod request_forms;
 mod request_lifecycle;
 mod requests;
+mod scheduled;
+mod scheduled_restart;
 mod scopes;
 mod seen;
 mod seen_access;

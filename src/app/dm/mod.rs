@@ -491,6 +491,7 @@ async fn edit(
         duration: conversation.duration.clone(),
         reason: conversation.reason.clone(),
         on_behalf_of: None,
+        starts: None,
         problems: Vec::new(),
     };
     requests::open_prefilled(
@@ -571,6 +572,7 @@ async fn submit(
         justification: Some(complete.reason),
         on_behalf_of: None,
         fields: Default::default(),
+        starts_at: None,
     };
     let with = closing(services, &stored, Closing::Submitted)?.and(also.clone());
     match requests::create(

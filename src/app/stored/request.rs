@@ -71,6 +71,10 @@ pub struct RequestV2 {
     /// The request form's extra fields by id; absent when there are none.
     #[serde(rename = "f", default, skip_serializing_if = "BTreeMap::is_empty")]
     fields: BTreeMap<String, String>,
+    /// Scheduled access: when it starts. Absent for access from approval, and in
+    /// every record written before scheduling existed.
+    #[serde(rename = "sa", default, skip_serializing_if = "Option::is_none")]
+    starts_at: Option<Nanos>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,6 +263,7 @@ impl From<&AccessRequest> for RequestV2 {
             grant: r.grant.as_ref().map(GrantV2::from),
             extends: r.extends.clone(),
             fields: r.fields.clone(),
+            starts_at: r.starts_at.map(nanos),
         }
     }
 }
@@ -284,6 +289,7 @@ impl From<RequestV2> for AccessRequest {
             grant: r.grant.map(Grant::from),
             extends: r.extends,
             fields: r.fields,
+            starts_at: r.starts_at.map(instant),
         }
     }
 }

@@ -104,6 +104,7 @@ fn everything() -> AccessRequest {
             continues: Some("REQ-1000".into()),
         }),
         extends: Some("REQ-1000".into()),
+        starts_at: Some(at(7200)),
     }
 }
 
@@ -192,6 +193,21 @@ fn a_version_one_request_upgrades_to_the_same_request() {
     let v2 = upgrade_v1(v1).expect("upgrades");
     let back = AccessRequest::from(serde_json::from_value::<RequestV2>(v2).expect("reads"));
     assert_eq!(back, request);
+}
+
+#[test]
+fn a_record_written_before_scheduling_reads_as_access_from_approval() {
+    let mut value = serde_json::to_value(RequestV2::from(&everything())).expect("encodes");
+    assert!(
+        value["sa"].is_i64(),
+        "the start is stored as nanoseconds: {value}"
+    );
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("sa");
+    }
+    let read = AccessRequest::from(serde_json::from_value::<RequestV2>(value).expect("reads"));
+    assert_eq!(read.starts_at, None);
+    assert_eq!(read.decide_by, everything().decide_by);
 }
 
 #[test]

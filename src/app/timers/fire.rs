@@ -51,6 +51,9 @@ pub(super) async fn prepare(
     entry: &TimerEntry,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Fired> {
+    if entry.kind == crate::app::scheduled::TIMER_START {
+        return crate::app::scheduled::prepare(services, at, entry, now).await;
+    }
     if crate::app::grant_timers::handles(&entry.kind) {
         return crate::app::grant_timers::prepare(services, at, entry, now).await;
     }
