@@ -19,10 +19,11 @@ pub(crate) enum RuleKind {
     SpaceRead,
     SpaceWrite,
     AllowSelfApproval,
+    RequireStepUp,
 }
 
 impl RuleKind {
-    pub(crate) const ALL: [RuleKind; 7] = [
+    pub(crate) const ALL: [RuleKind; 8] = [
         RuleKind::Deny,
         RuleKind::Allow,
         RuleKind::AutoApprove,
@@ -30,6 +31,7 @@ impl RuleKind {
         RuleKind::SpaceRead,
         RuleKind::SpaceWrite,
         RuleKind::AllowSelfApproval,
+        RuleKind::RequireStepUp,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -41,6 +43,7 @@ impl RuleKind {
             RuleKind::SpaceRead => "space_read",
             RuleKind::SpaceWrite => "space_write",
             RuleKind::AllowSelfApproval => "allow_self_approval",
+            RuleKind::RequireStepUp => "require_step_up",
         }
     }
 }
@@ -71,6 +74,10 @@ pub(crate) fn record(
         }
         RuleKind::AllowSelfApproval => {
             verdict.allow_self_approval =
+                Some(boolean(value).ok_or_else(|| wrong_type(rule, "a boolean", value))?)
+        }
+        RuleKind::RequireStepUp => {
+            verdict.require_step_up =
                 Some(boolean(value).ok_or_else(|| wrong_type(rule, "a boolean", value))?)
         }
         RuleKind::MaxDuration => verdict.max_duration = Some(max_duration(value)?),
