@@ -196,6 +196,14 @@ async fn act_once(
                 );
             }
         };
+        let mut detail = json!({
+            "state": transition.request.state,
+            "policy_allowed": actor.policy_allows,
+            "policy_reasons": actor.policy_reasons,
+        });
+        if stepped_up {
+            detail["stepped_up"] = json!(true);
+        }
         let mut change = Change::new()
             .at(now)
             .expect(Table::Requests, request_id, Some(stored.rev))
@@ -203,11 +211,7 @@ async fn act_once(
                 actor: user.to_owned(),
                 action: audit_action(&action).into(),
                 subject: request_id.to_owned(),
-                detail: json!({
-                    "state": transition.request.state,
-                    "policy_allowed": actor.policy_allows,
-                    "policy_reasons": actor.policy_reasons,
-                }),
+                detail,
             });
         for message in messages {
             change = change.outbox(message);

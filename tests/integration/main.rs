@@ -33,6 +33,7 @@ mod seen;
 mod seen_access;
 mod shutdown;
 mod socket_mode;
+mod step_up;
 mod store_upgrade;
 mod supervision;
 mod templates;
