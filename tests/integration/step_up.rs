@@ -372,3 +372,85 @@ async fn a_forged_view_submission_without_the_modals_state_is_refused() {
     dm_containing(&app.sim.person("alice"), "Approved").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn without_a_step_up_key_the_approval_is_refused_with_a_clear_message() {
+    let mut app = spawn_stopped(fast_sim_options()).await;
+    let step_up = spawn_step_up_app().await;
+    app.config.catalog = step_up.config.catalog.clone();
+    step_up.stop().await;
+    assert!(app.config.step_up_key.is_none());
+    let app = start(app).await;
+    let bob = alice_requests(&app, "needs step-up 9").await;
+
+    bob.click("Approve").await.expect("clicked");
+
+    told(&bob, "C1BOT_STEP_UP_KEY is not set").await;
+    assert!(bob.modal().is_none());
+    assert!(!approved(&app).await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn enrolling_again_needs_the_admin_again_and_replaces_the_key() {
+    let app = spawn_step_up_app().await;
+    let bob = alice_requests(&app, "needs step-up 10").await;
+    let old = enrol_bob(&app, &bob).await;
+    bob.close_modal().await;
+
+    let said = allow(&app, BOB).await;
+    assert!(said.contains("may enrol again"), "{said}");
+    advance(&app, Duration::from_secs(30));
+    bob.click("Approve").await.expect("clicked");
+    let modal = bob.wait_for_modal(WAIT).await.expect("enrolment opens");
+    assert_eq!(modal["title"]["text"], "Set up step-up");
+    let new = shown_secret(&modal);
+    assert_ne!(new, old);
+    let error = field_error(&type_code(&bob, &code(&app, &old, 0)).await);
+    assert!(
+        error.contains("not right"),
+        "the old key enrols nothing: {error}"
+    );
+    assert!(matches!(
+        type_code(&bob, &code(&app, &new, 0)).await,
+        SubmitOutcome::Updated(_)
+    ));
+    advance(&app, Duration::from_secs(30));
+    assert!(matches!(
+        type_code(&bob, &code(&app, &new, 0)).await,
+        SubmitOutcome::Closed
+    ));
+    dm_containing(&app.sim.person("alice"), "Approved").await;
+    assert_eq!(audit_entries_of(&app, "step-up.allow").await.len(), 2);
+    let results: Vec<Value> = audit_entries_of(&app, "step-up.enrol")
+        .await
+        .into_iter()
+        .map(|e| e["detail"]["result"].clone())
+        .collect();
+    assert_eq!(results, ["ok", "wrong", "ok"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn step_up_allow_works_with_the_bot_stopped_and_refuses_what_is_not_a_user_id() {
+    let mut app = spawn_step_up_app().await;
+    let bob = alice_requests(&app, "needs step-up 11").await;
+    let refused = crate::audit::c1bot(&app.config.data_dir, &["step-up", "allow", "bob"]).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a Slack user id"));
+
+    app.bot
+        .take()
+        .expect("running")
+        .stop()
+        .await
+        .expect("stops");
+    let said = allow(&app, BOB).await;
+    assert!(said.contains("may enrol"), "{said}");
+    let app = start(app).await;
+
+    bob.click("Approve").await.expect("clicked");
+    let modal = bob.wait_for_modal(WAIT).await.expect("enrolment opens");
+    assert_eq!(modal["title"]["text"], "Set up step-up");
+    app.stop().await;
+}
