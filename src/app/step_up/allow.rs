@@ -86,9 +86,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn an_allowance_is_stored_with_its_audit_entry() {
-        let store = Store::temporary().expect("store");
+    /// On sled and PostgreSQL alike: the record and its audit entry, and an allowance
+    /// given again (re-enrolment) moving the same record on.
+    async fn an_allowance_is_stored_with_its_audit_entry(store: Store) {
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("in range");
         let said = allow(&store, "U0BOB00001", "cli:root", now)
             .await
@@ -112,5 +112,16 @@ mod tests {
             audit.contains("step-up.allow") && audit.contains("U0BOB00001"),
             "{audit}"
         );
+        let again = allow(&store, "U0BOB00001", "cli:root", now)
+            .await
+            .expect("allowed again");
+        assert!(again.contains("may enrol"), "{again}");
+        let person = load(&store, "U0BOB00001")
+            .await
+            .expect("reads")
+            .expect("stored");
+        assert_eq!(person.rev, 2);
     }
+
+    crate::store::suite::both!(an_allowance_is_stored_with_its_audit_entry);
 }
