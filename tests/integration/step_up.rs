@@ -353,12 +353,25 @@ async fn a_forged_view_submission_without_the_modals_state_is_refused() {
         .unwrap_or_default();
     assert!(error.contains("not open"), "{forged:?}");
 
+    // The modal's challenge, submitted from another view than the one it opened in.
+    let mut elsewhere = bobs_modal.clone();
+    elsewhere["id"] = Value::from("V0ELSEWHERE");
+    let forged = bob
+        .submit_forged(elsewhere, &[("Code", &code(&app, &secret, 0))])
+        .await
+        .expect("acked");
+    let error = forged
+        .as_ref()
+        .and_then(|p| p["errors"]["code"].as_str())
+        .unwrap_or_default();
+    assert!(error.contains("not open"), "{forged:?}");
+
     assert!(
         !approved(&app).await,
         "a forged submission approved the request"
     );
     let refused = audit_entries_of(&app, "step-up.verify.refused").await;
-    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused.len(), 3, "{refused:?}");
     assert_eq!(refused[0]["actor"], "U0MALLORY1");
     assert!(
         audit_entries_of(&app, "step-up.verify").await.is_empty(),

@@ -154,6 +154,7 @@ async fn begin(
                 return Outcome::Retry("c1bot could not open the verification.".into());
             }
         };
+        let challenge_id = challenge.id.clone();
         person.open(challenge);
         let change = Change::new()
             .at(now)
@@ -162,7 +163,9 @@ async fn begin(
             .and(also.clone());
         match services.store.commit(change).await {
             Ok(_) => {
-                open_view(services, sender, trigger_id, view).await;
+                if let Some(view_id) = open_view(services, sender, trigger_id, view).await {
+                    bind_view(services, user, &challenge_id, &view_id).await;
+                }
                 return Outcome::Committed;
             }
             Err(error) if error.already_processed() => return Outcome::Committed,
@@ -176,23 +179,57 @@ async fn begin(
     Outcome::Retry("Your step-up state is changing quickly; try again.".into())
 }
 
-/// Opens the modal; if Slack refuses (the click's trigger lives 3 s, e.g. after a
-/// restart), the person is told to click again.
+/// Opens the modal and returns its view id; if Slack refuses (the click's trigger
+/// lives 3 s, e.g. after a restart), the person is told to click again.
 async fn open_view(
     services: &Services,
     sender: &Sender,
     trigger_id: &str,
     view: serde_json::Value,
-) {
+) -> Option<String> {
     let args = json!({ "trigger_id": trigger_id, "view": view });
-    let Err(error) = services.web.call(methods::VIEWS_OPEN, args).await else {
-        return;
+    let error = match services.web.call(methods::VIEWS_OPEN, args).await {
+        Ok(opened) => {
+            return opened
+                .body
+                .pointer("/view/id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        }
+        Err(error) => error,
     };
     tracing::warn!(%error, "could not open the step-up modal");
     let text = "c1bot could not open the verification window in time; click Approve again.";
     let change = Change::new().at(services.now()).outbox(sender.tell(text));
     if let Err(error) = services.store.commit(change).await {
         tracing::error!(%error, "cannot tell a person to click Approve again");
+    }
+    None
+}
+
+/// Binds challenge `id` to the view Slack opened for it, so only that view's
+/// submission counts. Best effort: until it is stored (or if it cannot be), the
+/// challenge still needs its id, its person and its time.
+async fn bind_view(services: &Services, user: &str, id: &str, view_id: &str) {
+    for _ in 0..ATTEMPTS {
+        let Ok(Some(stored)) = load(&services.store, user).await else {
+            return;
+        };
+        let mut person = stored.data;
+        if !person.bind_view(id, view_id) {
+            return;
+        }
+        let change = Change::new()
+            .at(services.now())
+            .expect(Table::Sessions, key(user), Some(stored.rev))
+            .put(Table::Sessions, key(user), &person);
+        match services.store.commit(change).await {
+            Ok(_) => return,
+            Err(CommitError::Conflict { .. }) => continue,
+            Err(error) => {
+                return tracing::warn!(%error, "cannot bind a step-up challenge to its view")
+            }
+        }
     }
 }
 
@@ -202,6 +239,7 @@ fn challenge(request_id: &str, now: DateTime<Utc>, pending_secret: Option<String
         request_id: request_id.to_owned(),
         expires_at: now + state::CHALLENGE_TTL,
         pending_secret,
+        view_id: None,
     }
 }
 

@@ -49,6 +49,9 @@ pub struct Challenge {
     pub expires_at: DateTime<Utc>,
     /// While enrolling: the new secret (sealed), shown only in the modal.
     pub pending_secret: Option<String>,
+    /// The Slack view showing it, once `views.open` answered: a submission from any
+    /// other view does not count.
+    pub view_id: Option<String>,
 }
 
 /// What an Approve click that needs step-up leads to.
@@ -93,11 +96,31 @@ impl StepUp {
             .map(|oldest| *oldest + FAILURE_WINDOW)
     }
 
-    /// The challenge `id` if it is this person's live one.
-    pub fn live_challenge(&self, id: &str, now: DateTime<Utc>) -> Option<&Challenge> {
-        self.challenge
-            .as_ref()
-            .filter(|c| !id.is_empty() && c.id == id && c.expires_at > now)
+    /// The challenge `id`, submitted from view `view_id`, if it is this person's live
+    /// one (and that view is the one it was opened in, once known).
+    pub fn live_challenge(
+        &self,
+        id: &str,
+        view_id: &str,
+        now: DateTime<Utc>,
+    ) -> Option<&Challenge> {
+        self.challenge.as_ref().filter(|c| {
+            !id.is_empty()
+                && c.id == id
+                && c.expires_at > now
+                && c.view_id.as_ref().is_none_or(|v| v == view_id)
+        })
+    }
+
+    /// Records the view challenge `id` was opened in; false if it is not the open one.
+    pub fn bind_view(&mut self, id: &str, view_id: &str) -> bool {
+        match self.challenge.as_mut() {
+            Some(c) if c.id == id && !view_id.is_empty() => {
+                c.view_id = Some(view_id.to_owned());
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A new challenge replaces any earlier one (one open modal per person).
@@ -201,11 +224,22 @@ mod tests {
             request_id: "REQ-1".into(),
             expires_at: at(600),
             pending_secret: None,
+            view_id: None,
         });
-        assert!(person.live_challenge("ch1", at(10)).is_some());
-        assert!(person.live_challenge("ch2", at(10)).is_none());
-        assert!(person.live_challenge("", at(10)).is_none());
-        assert!(person.live_challenge("ch1", at(600)).is_none(), "expired");
+        assert!(person.live_challenge("ch1", "V1", at(10)).is_some());
+        assert!(person.live_challenge("ch2", "V1", at(10)).is_none());
+        assert!(person.live_challenge("", "V1", at(10)).is_none());
+        assert!(
+            person.live_challenge("ch1", "V1", at(600)).is_none(),
+            "expired"
+        );
+        assert!(!person.bind_view("ch2", "V1"), "not the open challenge");
+        assert!(person.bind_view("ch1", "V1"));
+        assert!(person.live_challenge("ch1", "V1", at(10)).is_some());
+        assert!(
+            person.live_challenge("ch1", "V2", at(10)).is_none(),
+            "another view"
+        );
     }
 
     #[test]
@@ -217,6 +251,7 @@ mod tests {
             request_id: "REQ-1".into(),
             expires_at: at(600),
             pending_secret: None,
+            view_id: None,
         });
         person.verified(42);
         assert_eq!(person.last_counter, 42);

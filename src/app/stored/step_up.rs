@@ -56,6 +56,8 @@ struct ChallengeV1 {
     x: Millis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     p: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    v: Option<String>,
 }
 
 impl Record for StepUp {
@@ -88,6 +90,7 @@ impl From<&StepUp> for StepUpV1 {
                 r: c.request_id.clone(),
                 x: millis(c.expires_at),
                 p: c.pending_secret.clone(),
+                v: c.view_id.clone(),
             }),
         }
     }
@@ -111,6 +114,7 @@ impl From<StepUpV1> for StepUp {
                 request_id: c.r,
                 expires_at: instant(c.x),
                 pending_secret: c.p,
+                view_id: c.v,
             }),
         }
     }
@@ -139,6 +143,7 @@ mod tests {
                 request_id: "REQ-1".into(),
                 expires_at: at,
                 pending_secret: Some("cGVuZGluZw".into()),
+                view_id: Some("V1".into()),
             }),
         };
         let text = state.encode().expect("encodes");
