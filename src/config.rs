@@ -15,6 +15,7 @@ mod audit;
 mod features;
 mod file;
 mod retention;
+mod step_up;
 mod store;
 mod token;
 mod values;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 pub use audit::{AuditConfig, DEFAULT_ANCHOR_EVERY};
 pub use retention::{RetentionConfig, DEFAULT_CLOSED_AFTER};
+pub use step_up::{StepUpKey, C1BOT_STEP_UP_KEY};
 pub use store::{DatabaseUrl, StoreConfig, C1BOT_DATABASE_URL};
 pub use token::{
     AppToken, BotToken, FoundToken, TokenError, TokenKind, SLACK_APP_TOKEN, SLACK_BOT_TOKEN,
@@ -134,6 +136,8 @@ pub struct Config {
     pub features: crate::features::Enabled,
     /// How long closed requests stay in the hot tables (`[retention]`).
     pub retention: RetentionConfig,
+    /// Seals step-up secrets (`C1BOT_STEP_UP_KEY`); `None`: step-up cannot be used.
+    pub step_up_key: Option<StepUpKey>,
 }
 
 /// The optional activity channel: one line per request, edited as it moves on.
@@ -371,6 +375,7 @@ impl Config {
         let audit = audit::audit_config(&file)?;
         let retention = retention::retention_config(&file)?;
         let store = store::store_config(&file, &var)?;
+        let step_up_key = step_up::step_up_key(&var)?;
         let clock_offset = match var(C1BOT_CLOCK_OFFSET_SECS) {
             None => Duration::ZERO,
             Some(text) => text
@@ -428,6 +433,7 @@ impl Config {
             features,
             retention,
             health,
+            step_up_key,
         })
     }
 

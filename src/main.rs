@@ -49,6 +49,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Step-up verification for approvals: allow a person to enrol (audited), while
+    /// c1bot runs (through its admin socket) or while it is stopped.
+    StepUp {
+        #[command(subcommand)]
+        command: StepUpCommand,
+    },
     /// Copy a sled data directory (c1bot stopped) into an empty PostgreSQL database:
     /// every request, grant, timer, outbox message, journal row and audit entry.
     MigrateStore {
@@ -69,6 +75,17 @@ enum PolicyCommand {
     Eval {
         #[arg(long, value_name = "FILE")]
         input: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum StepUpCommand {
+    /// Let USER (a Slack user id, U…) enrol an authenticator app, once; needed again
+    /// to enrol again (a new phone). Their next approval that needs step-up opens
+    /// the enrolment.
+    Allow {
+        #[arg(value_name = "USER")]
+        user: String,
     },
 }
 
@@ -121,6 +138,7 @@ fn main() -> ExitCode {
             | Command::Backup { .. }
             | Command::Policy { .. }
             | Command::Audit { .. }
+            | Command::StepUp { .. }
             | Command::MigrateStore { .. },
         ) => Mode::Offline,
         Some(Command::Run) | None => Mode::Run,
@@ -146,6 +164,7 @@ fn main() -> ExitCode {
         Some(Command::Healthcheck) => return healthcheck(&config),
         Some(Command::Backup { path }) => return backup(&config, path),
         Some(Command::Audit { command }) => return audit_command(&config, command),
+        Some(Command::StepUp { command }) => return step_up_command(&config, command),
         _ => {}
     }
     init_logging(config.log.format, mode);
@@ -237,6 +256,40 @@ fn policy_command(config: &Config, command: &PolicyCommand) -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn step_up_command(config: &Config, command: &StepUpCommand) -> ExitCode {
+    let StepUpCommand::Allow { user } = command;
+    let by = c1bot::app::step_up::allow::admin_name();
+    let allowed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                match &config.store.url {
+                    // PostgreSQL: a transaction beside the serving instance's.
+                    Some(url) => {
+                        let store = c1bot::store::Store::connect(url)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let now = chrono::Utc::now();
+                        c1bot::app::step_up::allow::allow(&store, user, &by, now).await
+                    }
+                    None => c1bot::app::admin::step_up_allow(&config.data_dir, user, &by).await,
+                }
+            })
+        });
+    match allowed {
+        Ok(said) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("c1bot: {error}");
+            ExitCode::FAILURE
         }
     }
 }

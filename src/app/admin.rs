@@ -7,7 +7,8 @@
 //! - `audit-export` → the audit log as JSON lines, then the connection closes;
 //! - `audit-verify [<seq>:<hash>]` → `ok <entries>` | `tampered <entries> <seq> <reason>`
 //!   | `error <reason>`; with an anchor, the log must still hold that entry and hash;
-//! - `audit-prune <seq>:<hash> <absolute export path>` → `ok <removed>` | `error <reason>`.
+//! - `audit-prune <seq>:<hash> <absolute export path>` → `ok <removed>` | `error <reason>`;
+//! - `step-up-allow <user id> <admin>` → `ok <sentence>` | `error <reason>` (audited).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -97,8 +98,18 @@ async fn answer(store: SledStore, stream: UnixStream) {
             }
         }
         Some(("audit-prune", args)) => prune_answer(store, args).await,
+        Some(("step-up-allow", args)) => match args.split_once(' ') {
+            Some((user, by)) => {
+                let store = crate::store::Store::from(store);
+                match super::step_up::allow::allow(&store, user, by, chrono::Utc::now()).await {
+                    Ok(said) => format!("ok {said}\n"),
+                    Err(error) => format!("error {error}\n"),
+                }
+            }
+            None => "error expected: step-up-allow <user id> <admin>\n".to_owned(),
+        },
         _ => {
-            "error expected: backup <absolute path> | audit-export | audit-verify [<seq>:<hash>] | audit-prune <seq>:<hash> <absolute path>\n"
+            "error expected: backup <absolute path> | audit-export | audit-verify [<seq>:<hash>] | audit-prune <seq>:<hash> <absolute path> | step-up-allow <user id> <admin>\n"
                 .to_owned()
         }
     };
@@ -170,6 +181,26 @@ pub async fn audit_prune(
             store
                 .prune_audit(through, &bytes)
                 .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `c1bot step-up allow USER`: through the running instance if there is one, else
+/// directly. Returns the sentence for the admin.
+pub async fn step_up_allow(data_dir: &Path, user: &str, by: &str) -> Result<String, String> {
+    let user = super::step_up::allow::parse_user(user)?;
+    match UnixStream::connect(socket_path(data_dir)).await {
+        Ok(stream) => {
+            let reply = ask(stream, &format!("step-up-allow {user} {by}")).await?;
+            match reply.trim_end().split_once(' ') {
+                Some(("ok", said)) => Ok(said.to_owned()),
+                Some(("error", reason)) => Err(reason.to_owned()),
+                _ => Err(format!("unexpected reply {reply:?}")),
+            }
+        }
+        Err(_) => {
+            let store = crate::store::Store::open(data_dir).map_err(|e| e.to_string())?;
+            super::step_up::allow::allow(&store, &user, by, chrono::Utc::now()).await
         }
     }
 }

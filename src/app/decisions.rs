@@ -25,6 +25,9 @@ pub enum Result {
     Refused(String),
     /// Slack or the store failed; nothing changed, and trying again may work.
     Unavailable(String),
+    /// Policy wants step-up verification for this approval and none was given:
+    /// nothing changed (see [`super::step_up`]).
+    NeedsStepUp,
 }
 
 impl From<Result> for super::journal::Outcome {
@@ -33,6 +36,7 @@ impl From<Result> for super::journal::Outcome {
             Result::Done => Self::Committed,
             Result::Refused(message) => Self::Refused(message),
             Result::Unavailable(message) => Self::Retry(message),
+            Result::NeedsStepUp => Self::Refused(super::step_up::NEEDED.into()),
         }
     }
 }
@@ -87,6 +91,9 @@ pub async fn deny_submitted(services: &Services, user: &str, view: &Value) -> Op
         Result::Refused(message) | Result::Unavailable(message) => {
             Some(json!({ "response_action": "errors", "errors": { "reason": message } }))
         }
+        Result::NeedsStepUp => Some(
+            json!({ "response_action": "errors", "errors": { "reason": super::step_up::NEEDED } }),
+        ),
     }
 }
 
@@ -99,9 +106,23 @@ pub async fn act(
     action: Action,
     also: &Change,
 ) -> Result {
+    act_with(services, user, request_id, action, also, false).await
+}
+
+/// [`act`], where `stepped_up` says the approver passed step-up verification (whose
+/// record change is in `also`); without it, an approval policy gives
+/// `require_step_up` is [`Result::NeedsStepUp`] and nothing changes.
+pub async fn act_with(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    action: Action,
+    also: &Change,
+    stepped_up: bool,
+) -> Result {
     // Every line logged while deciding carries the request id.
     let span = tracing::info_span!("request", request_id = %request_id, user = %user);
-    act_once(services, user, request_id, action, also)
+    act_once(services, user, request_id, action, also, stepped_up)
         .instrument(span)
         .await
 }
@@ -112,6 +133,7 @@ async fn act_once(
     request_id: &str,
     action: Action,
     also: &Change,
+    stepped_up: bool,
 ) -> Result {
     for _ in 0..ATTEMPTS {
         let stored = match services.load_request(request_id).await {
@@ -125,7 +147,7 @@ async fn act_once(
             }
         };
         let request = stored.data;
-        let actor = match actor_for(services, user, &request, &action).await {
+        let (actor, needs_step_up) = match actor_for(services, user, &request, &action).await {
             Ok(actor) => actor,
             Err(message) => return Result::Unavailable(message),
         };
@@ -144,6 +166,10 @@ async fn act_once(
                 return Result::Refused(refusal.message(request_id));
             }
         };
+        // Asked only once the approval would count: a refusal needs no code.
+        if needs_step_up && !stepped_up {
+            return Result::NeedsStepUp;
+        }
         let plan = if transition.effects.contains(&Effect::Provision) {
             match super::grants::plan_start(services, &transition.request).await {
                 Ok(plan) => Some(plan),
@@ -170,6 +196,14 @@ async fn act_once(
                 );
             }
         };
+        let mut detail = json!({
+            "state": transition.request.state,
+            "policy_allowed": actor.policy_allows,
+            "policy_reasons": actor.policy_reasons,
+        });
+        if stepped_up {
+            detail["stepped_up"] = json!(true);
+        }
         let mut change = Change::new()
             .at(now)
             .expect(Table::Requests, request_id, Some(stored.rev))
@@ -177,11 +211,7 @@ async fn act_once(
                 actor: user.to_owned(),
                 action: audit_action(&action).into(),
                 subject: request_id.to_owned(),
-                detail: json!({
-                    "state": transition.request.state,
-                    "policy_allowed": actor.policy_allows,
-                    "policy_reasons": actor.policy_reasons,
-                }),
+                detail,
             });
         for message in messages {
             change = change.outbox(message);
@@ -254,20 +284,22 @@ async fn act_once(
     ))
 }
 
-/// Who is acting and what policy says about them deciding this request.
+/// Who is acting and what policy says about them deciding this request, and whether
+/// their approval needs step-up verification (policy's `require_step_up`).
 async fn actor_for(
     services: &Services,
     user: &str,
     request: &crate::workflow::request::AccessRequest,
     action: &Action,
-) -> std::result::Result<Actor, String> {
+) -> std::result::Result<(Actor, bool), String> {
     if !matches!(action, Action::Approve | Action::Deny { .. }) {
-        return Ok(Actor {
+        let actor = Actor {
             user: user.to_owned(),
             policy_allows: false,
             policy_reasons: Vec::new(),
             self_approval_allowed: false,
-        });
+        };
+        return Ok((actor, false));
     }
     let person = services.directory.person(user).await.map_err(|error| {
         tracing::warn!(%error, "cannot read the approver's profile");
@@ -281,12 +313,15 @@ async fn actor_for(
         services.target(request),
         Some(request),
     );
-    Ok(Actor {
+    let needs_step_up =
+        matches!(action, Action::Approve) && decision.allowed && decision.require_step_up;
+    let actor = Actor {
         user: user.to_owned(),
         policy_allows: decision.allowed,
         self_approval_allowed: decision.allowed && decision.self_approval,
         policy_reasons: decision.reasons,
-    })
+    };
+    Ok((actor, needs_step_up))
 }
 
 fn audit_action(action: &Action) -> &'static str {

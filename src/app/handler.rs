@@ -180,6 +180,9 @@ impl C1Handler {
                 decisions::DENY_CALLBACK_ID => {
                     decisions::deny_submitted(services, &user, &view).await
                 }
+                super::step_up::VERIFY_CALLBACK_ID | super::step_up::ENROL_CALLBACK_ID => {
+                    super::step_up::submitted(services, &user, callback_id.as_str(), &view).await
+                }
                 grants::TASK_FAIL_CALLBACK_ID | grants::REVOKE_CALLBACK_ID => {
                     grants::reason_submitted(services, &user, callback_id.as_str(), &view).await
                 }

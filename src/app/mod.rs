@@ -38,6 +38,7 @@ pub mod scheduled;
 pub mod scopes;
 pub mod services;
 pub mod status;
+pub mod step_up;
 pub mod stored;
 pub mod timers;
 pub mod upkeep;
@@ -270,6 +271,7 @@ pub async fn start_on(
         burst: crate::burst::Burst::default(),
         faults: services::InjectedFaults::new(config.faults),
         features: features.clone(),
+        step_up: config.step_up_key.as_ref().map(step_up::seal::Sealer::new),
     };
     if config.faults != crate::config::Faults::default() {
         tracing::warn!(faults = ?config.faults, "faults are injected on purpose (C1BOT_FAULTS)");

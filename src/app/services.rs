@@ -103,6 +103,8 @@ pub struct Services {
     pub faults: InjectedFaults,
     /// Which features are on, and which wait for a scope.
     pub features: crate::features::Availability,
+    /// Seals step-up secrets; `None` without `C1BOT_STEP_UP_KEY`.
+    pub step_up: Option<super::step_up::seal::Sealer>,
 }
 
 /// The faults `C1BOT_FAULTS` asked for, counted down as they happen.

@@ -27,6 +27,9 @@ pub struct Decision {
     /// A module explicitly lets the requester decide their own request
     /// (`allow_self_approval`); c1bot refuses self-approval otherwise.
     pub self_approval: bool,
+    /// A module asks for step-up verification (`require_step_up`): an approval
+    /// commits only with a valid one-time code (see `crate::app::step_up`).
+    pub require_step_up: bool,
     /// The smallest `max_duration` any module set.
     pub max_duration: Option<Duration>,
     /// Request-form fields (catalog `fields` ids) any module requires
@@ -56,6 +59,7 @@ pub(crate) struct ModuleVerdict {
     pub allow: Option<bool>,
     pub auto_approve: Option<bool>,
     pub allow_self_approval: Option<bool>,
+    pub require_step_up: Option<bool>,
     pub max_duration: Option<Duration>,
     pub require_fields: BTreeSet<String>,
     pub space_read: BTreeSet<String>,
@@ -81,6 +85,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
     let mut any_allow = false;
     let mut any_auto_approve = false;
     let mut any_self_approval = false;
+    let mut any_step_up = false;
     let mut max_duration: Option<Duration> = None;
     let mut space_read = BTreeSet::new();
     let mut space_write = BTreeSet::new();
@@ -101,6 +106,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
                 any_allow |= verdict.allow == Some(true);
                 any_auto_approve |= verdict.auto_approve == Some(true);
                 any_self_approval |= verdict.allow_self_approval == Some(true);
+                any_step_up |= verdict.require_step_up == Some(true);
                 if let Some(limit) = verdict.max_duration {
                     max_duration = Some(max_duration.map_or(limit, |current| current.min(limit)));
                 }
@@ -126,6 +132,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
         reasons,
         auto_approve: any_auto_approve,
         self_approval: any_self_approval,
+        require_step_up: any_step_up,
         max_duration,
         required_fields,
         space_read: extend_to_inheriting_children(&space_read, spaces),
@@ -152,6 +159,9 @@ impl fmt::Display for Decision {
         }
         writeln!(f, "decision: ALLOW")?;
         writeln!(f, "auto_approve: {}", self.auto_approve)?;
+        if self.require_step_up {
+            writeln!(f, "require_step_up: true")?;
+        }
         let max_duration = self
             .max_duration
             .map_or_else(|| "not limited by policy".to_owned(), format_duration);

@@ -11,7 +11,8 @@
 //! - each `*.rego` file that is not `*_test.rego` is a module with its own package;
 //!   c1bot reads its rules `deny` (set of messages), `allow`, `auto_approve`,
 //!   `max_duration` (`"8h"`, `"1h30m"` or seconds), `space_read` and `space_write`
-//!   (sets, or objects keyed by space id). Every rule is optional.
+//!   (sets, or objects keyed by space id), `allow_self_approval` and
+//!   `require_step_up` (booleans). Every rule is optional.
 //! - Default deny. Any non-empty `deny`, or any module that fails to evaluate (including
 //!   a rule of the wrong type, an unparsable `max_duration` and running past the time
 //!   budget), denies; otherwise one `allow` that is true allows.

@@ -20,10 +20,11 @@ pub(crate) enum RuleKind {
     SpaceWrite,
     AllowSelfApproval,
     RequireFields,
+    RequireStepUp,
 }
 
 impl RuleKind {
-    pub(crate) const ALL: [RuleKind; 8] = [
+    pub(crate) const ALL: [RuleKind; 9] = [
         RuleKind::Deny,
         RuleKind::Allow,
         RuleKind::AutoApprove,
@@ -32,6 +33,7 @@ impl RuleKind {
         RuleKind::SpaceWrite,
         RuleKind::AllowSelfApproval,
         RuleKind::RequireFields,
+        RuleKind::RequireStepUp,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -44,6 +46,7 @@ impl RuleKind {
             RuleKind::SpaceWrite => "space_write",
             RuleKind::AllowSelfApproval => "allow_self_approval",
             RuleKind::RequireFields => "require_fields",
+            RuleKind::RequireStepUp => "require_step_up",
         }
     }
 }
@@ -74,6 +77,10 @@ pub(crate) fn record(
         }
         RuleKind::AllowSelfApproval => {
             verdict.allow_self_approval =
+                Some(boolean(value).ok_or_else(|| wrong_type(rule, "a boolean", value))?)
+        }
+        RuleKind::RequireStepUp => {
+            verdict.require_step_up =
                 Some(boolean(value).ok_or_else(|| wrong_type(rule, "a boolean", value))?)
         }
         RuleKind::MaxDuration => verdict.max_duration = Some(max_duration(value)?),

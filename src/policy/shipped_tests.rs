@@ -42,8 +42,25 @@ fn ids(items: &[&str]) -> std::collections::BTreeSet<String> {
 }
 
 #[test]
-fn the_shipped_policies_load_as_one_module_without_their_tests() {
-    assert_eq!(shipped_policies().module_count(), 1);
+fn the_shipped_policies_load_as_their_modules_without_their_tests() {
+    // access.rego and step_up.rego.
+    assert_eq!(shipped_policies().module_count(), 2);
+}
+
+#[test]
+fn the_shipped_policy_asks_for_step_up_only_to_approve_a_resource_labelled_step_up() {
+    let mut input = alice_requests();
+    input.action = crate::policy::Action::Approve;
+    assert!(!shipped_policies().decide(&input).require_step_up);
+    if let Some(resource) = input.resource.as_mut() {
+        resource.labels.push("step-up".to_owned());
+    }
+    let mut request = input.clone();
+    request.action = crate::policy::Action::Request;
+    assert!(!shipped_policies().decide(&request).require_step_up);
+    input.slack.user.is_admin = true;
+    let decision = shipped_policies().decide(&input);
+    assert!(decision.allowed && decision.require_step_up, "{decision:?}");
 }
 
 #[test]
@@ -148,7 +165,7 @@ fn the_shipped_opa_style_tests_pass() {
     assert!(report
         .results
         .iter()
-        .all(|result| result.file == "access_test.rego"));
+        .all(|result| ["access_test.rego", "step_up_test.rego"].contains(&result.file.as_str())));
     assert!(report
         .to_string()
         .contains(&format!("PASS: {0}/{0}", report.passed())));

@@ -332,6 +332,36 @@ fn decisions_follow_the_documented_semantics() {
 }
 
 #[test]
+fn require_step_up_holds_when_any_module_sets_it_and_only_on_an_allowed_decision() {
+    let input = alice_requests();
+    let step_up = (
+        "s.rego",
+        "package t.s\nrequire_step_up if input.entitlement.id == \"readonly\"\n",
+    );
+    let decide = |files: &[(&str, &str)]| load(files).expect("policies load").decide(&input);
+    assert!(
+        decide(&[ALLOW]).allowed && !decide(&[ALLOW]).require_step_up,
+        "off by default"
+    );
+    let decision = decide(&[ALLOW, step_up]);
+    assert!(decision.allowed && decision.require_step_up, "{decision:?}");
+    let refused = decide(&[step_up]);
+    assert!(
+        !refused.allowed && !refused.require_step_up,
+        "a denial asks for nothing"
+    );
+    let wrong = decide(&[
+        ALLOW,
+        ("w.rego", "package t.w\nrequire_step_up := \"yes\"\n"),
+    ]);
+    assert!(!wrong.allowed, "a rule of the wrong type denies");
+    assert!(
+        wrong.reasons[0].contains("`require_step_up` must be a boolean"),
+        "{wrong:?}"
+    );
+}
+
+#[test]
 fn a_runaway_policy_is_stopped_by_the_time_budget_and_denies() {
     let slow = "package t.slow\n\
         deny contains \"never\" if {\n\

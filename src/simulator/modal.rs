@@ -231,6 +231,43 @@ impl Person {
         Ok(outcome)
     }
 
+    /// Submits `view` as this person although their Slack client never showed it to
+    /// them (a forged `view_submission`: another person's modal copied with its
+    /// `private_metadata`, or one made up). `typed` sets plain-text inputs by label.
+    /// Returns the app's ack payload; nobody's modal stack changes.
+    pub async fn submit_forged(
+        &self,
+        mut view: Value,
+        typed: &[(&str, &str)],
+    ) -> anyhow::Result<Option<Value>> {
+        let mut values = Map::new();
+        for (label, text) in typed {
+            let block = input_blocks(&view)
+                .find(|b| b["label"]["text"] == *label)
+                .ok_or_else(|| anyhow!("no input labelled {label:?} in the forged view"))?;
+            let block_id = block["block_id"].as_str().unwrap_or_default().to_owned();
+            let action_id = block["element"]["action_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            values.insert(
+                block_id,
+                json!({ action_id: {"type": "plain_text_input", "value": text} }),
+            );
+        }
+        view["state"] = json!({ "values": values });
+        let user = self.user();
+        let ids = self.team_ids();
+        let trigger_id = self.inner.world().new_trigger(&self.id);
+        let payload = payloads::view_submission(&ids.team(), &user, view, &trigger_id);
+        let envelope = payloads::envelope("interactive", payload);
+        let ack = self
+            .deliver("view_submission", envelope, TROUBLE)
+            .await
+            .ok_or_else(|| anyhow!("the forged view_submission was not acked"))?;
+        Ok(ack.payload)
+    }
+
     fn apply_submission(&self, view_id: &str, payload: Option<Value>) -> SubmitOutcome {
         let mut w = self.inner.world();
         let stack = w.modal_stacks.entry(self.id.clone()).or_default();

@@ -38,8 +38,9 @@ mod tx;
 mod outbox_tests;
 #[cfg(test)]
 mod packed_tests;
+// Also used by other modules' tests of records they keep (`both!`).
 #[cfg(test)]
-mod suite;
+pub(crate) mod suite;
 #[cfg(test)]
 mod tests;
 

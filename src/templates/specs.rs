@@ -144,6 +144,26 @@ pub const SPECS: &[Spec] = &[
     .required(ID)
     .controls(&["reason/reason_input"]),
     spec(
+        "step_up_modal",
+        Modal,
+        &[
+            "challenge",
+            "request_id",
+            "requester",
+            "resource",
+            "entitlement",
+        ],
+    )
+    .required(&["challenge"])
+    .controls(&["code/code_input"]),
+    spec(
+        "step_up_enrol_modal",
+        Modal,
+        &["challenge", "request_id", "secret", "link"],
+    )
+    .required(&["challenge", "secret"])
+    .controls(&["code/code_input"]),
+    spec(
         "requester_decision",
         Message,
         &[

@@ -36,6 +36,8 @@ mod seen;
 mod seen_access;
 mod shutdown;
 mod socket_mode;
+mod step_up;
+mod step_up_codes;
 mod store_upgrade;
 mod supervision;
 mod templates;

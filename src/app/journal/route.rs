@@ -202,9 +202,10 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                 };
                 let value = action.value;
                 match action.action_id.as_str() {
-                    "approve" => decisions::act(services, &user, &value, Action::Approve, &also)
-                        .await
-                        .into(),
+                    "approve" => {
+                        super::super::step_up::approve(services, &sender, &trigger_id, &value, also)
+                            .await
+                    }
                     "cancel" => decisions::act(services, &user, &value, Action::Cancel, &also)
                         .await
                         .into(),

@@ -3,3 +3,4 @@
 //! on disk changes only when one of these types changes (and its version with it).
 
 pub mod request;
+pub mod step_up;
