@@ -67,6 +67,7 @@ fn asked(n: u64, at: DateTime<Utc>, approved: bool) -> AccessRequest {
         extends: None,
         fields: Default::default(),
         starts_at: None,
+        emergency: None,
     }
 }
 

@@ -125,6 +125,20 @@ deny contains "production access can be scheduled at most 7 days ahead" if {
 # Admin entitlements are granted for at most 8 hours, whatever the entitlement allows.
 max_duration := "8h" if input.entitlement.id == "admin"
 
+# --- break-glass -------------------------------------------------------------------
+
+# In an incident, a full member may take Admin on production at once (break-glass):
+# granted without approval for at most the entitlement's break_glass_max_duration,
+# the approvers, the resource's owners and the security channel told, and the
+# approvers review it afterwards (Looks right / Revoke now). The deny rules above
+# still apply (no guests, no deactivated accounts, no strangers).
+break_glass if {
+	input.action == "request"
+	input.entitlement.id == "admin"
+	"prod" in spaces_by_id[input.resource.space].labels
+	not guest
+}
+
 # --- request forms -----------------------------------------------------------------
 
 # Access in production needs a ticket: where the entitlement's request form has a

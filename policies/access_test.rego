@@ -225,3 +225,26 @@ test_the_form_is_unknown_while_entitlements_are_listed if {
 	count(access.deny) == 0 with input as orders_write({})
 	access.allow with input as orders_write({})
 }
+
+# --- break-glass -----------------------------------------------------------------
+
+prod_admin := with_changes({"entitlement": {"id": "admin", "name": "Admin"}})
+
+test_admin_in_production_may_be_taken_in_an_emergency if {
+	access.break_glass with input as prod_admin
+	access.allow with input as prod_admin
+}
+
+test_readonly_is_never_break_glass if {
+	not access.break_glass with input as base
+}
+
+test_admin_in_development_is_not_break_glass if {
+	not access.break_glass with input as with_changes({"entitlement": {"id": "admin"}, "resource": {"space": "dev"}})
+}
+
+test_a_guest_cannot_break_glass if {
+	guest_admin := with_changes({"entitlement": {"id": "admin"}, "slack": {"user": {"is_restricted": true}}})
+	not access.break_glass with input as guest_admin
+	count(access.deny) > 0 with input as guest_admin
+}

@@ -12,6 +12,7 @@
 //! (`[retention]`), `store` (`[store]`: sled or a PostgreSQL URL, itself a secret).
 
 mod audit;
+mod break_glass;
 mod features;
 mod file;
 mod retention;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use audit::{AuditConfig, DEFAULT_ANCHOR_EVERY};
+pub use break_glass::{BreakGlassConfig, DEFAULT_REVIEW_REMIND_EVERY};
 pub use retention::{RetentionConfig, DEFAULT_CLOSED_AFTER};
 pub use step_up::{StepUpKey, C1BOT_STEP_UP_KEY};
 pub use store::{DatabaseUrl, StoreConfig, C1BOT_DATABASE_URL};
@@ -130,6 +132,8 @@ pub struct Config {
     /// `secret_env` names.
     pub provisioner_secrets: ProvisionerSecrets,
     pub activity: ActivityConfig,
+    /// `[break_glass]`: the security channel and the review's reminders.
+    pub break_glass: BreakGlassConfig,
     /// Publishing the audit chain's head (`[audit]`).
     pub audit: AuditConfig,
     /// The features turned on (`[features]`, and the activity channel when set).
@@ -372,6 +376,7 @@ impl Config {
         let requests = requests_config(&file)?;
         let grants = grants_config(&file)?;
         let activity = activity_config(&file)?;
+        let break_glass = break_glass::break_glass_config(&file)?;
         let audit = audit::audit_config(&file)?;
         let retention = retention::retention_config(&file)?;
         let store = store::store_config(&file, &var)?;
@@ -429,6 +434,7 @@ impl Config {
             faults,
             provisioner_secrets,
             activity,
+            break_glass,
             audit,
             features,
             retention,

@@ -65,6 +65,7 @@ fn active_grant(
         extends: None,
         fields: Default::default(),
         starts_at: None,
+        emergency: None,
     };
     let via = Via::Manual {
         assignees: BTreeSet::from([CAROL.to_owned()]),

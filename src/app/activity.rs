@@ -88,6 +88,9 @@ fn stage(request: &AccessRequest) -> String {
         State::Approved { .. } if crate::workflow::schedule::waiting(request) => {
             "approved, waiting for its start".into()
         }
+        State::Approved { .. } if request.emergency.is_some() => {
+            "taken as emergency access (break-glass)".into()
+        }
         State::Approved { auto: true } => "approved by policy".into(),
         State::Approved { auto: false } => "approved".into(),
         State::Denied { .. } => "denied".into(),

@@ -17,6 +17,10 @@ pub enum Command {
     Campaign,
     /// `/c1 revoke REQ-1042 [reason…]`: end active access early.
     Revoke { request_id: String, reason: String },
+    /// `/c1 break-glass [resource entitlement duration reason…]` (emergency access,
+    /// confirmed in a modal) or `/c1 break-glass REQ-1042 [reason…]` (escalate an
+    /// open request).
+    BreakGlass(String),
     /// A subcommand c1bot does not know (kept, to name it in the answer).
     Unknown(String),
 }
@@ -28,6 +32,9 @@ impl Command {
             None | Some("help") | Some("-h") | Some("--help") => Command::Help,
             Some("request") => Command::Request(words.collect::<Vec<_>>().join(" ")),
             Some("status") => Command::Status,
+            Some("break-glass") | Some("breakglass") | Some("emergency") => {
+                Command::BreakGlass(words.collect::<Vec<_>>().join(" "))
+            }
             Some("campaign") | Some("review") => Command::Campaign,
             Some("revoke") => {
                 let request_id = words.next().unwrap_or_default().to_uppercase();

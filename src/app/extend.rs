@@ -111,6 +111,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         // The extension asks for the same access, so it carries the same form.
         fields: previous.data.fields.clone(),
         starts_at: None,
+        emergency: false,
     };
     let plan = StartPlan {
         via: Via::Manual {

@@ -142,6 +142,16 @@ impl C1Handler {
                 request_id,
                 reason,
             ),
+            Command::BreakGlass(text) => {
+                super::break_glass::command(
+                    &self.services,
+                    command.trigger_id.to_string(),
+                    command.channel_id.to_string(),
+                    user,
+                    &text,
+                )
+                .await
+            }
             Command::Help => Some(ephemeral(usage(name, None))),
             Command::Unknown(word) => Some(ephemeral(usage(name, Some(&word)))),
         }
@@ -188,6 +198,12 @@ impl C1Handler {
                 }
                 super::extend::CALLBACK_ID => {
                     super::extend::submitted(services, &user, &view).await
+                }
+                super::break_glass::CALLBACK_ID => {
+                    super::break_glass::confirmed(services, &user, &view).await
+                }
+                super::break_glass::review::REVOKE_CALLBACK_ID => {
+                    super::break_glass::review::revoke_submitted(services, &user, &view).await
                 }
                 super::campaigns::CALLBACK_ID => {
                     super::campaigns::submitted(services, &user, &view).await
@@ -247,6 +263,9 @@ impl C1Handler {
                 }
             }
             "deny" => decisions::open_deny_modal(services, trigger_id, action.value),
+            super::break_glass::review::REVOKE => {
+                super::break_glass::review::open_revoke(services, trigger_id, action.value)
+            }
             "task_fail" => grants::open_reason_modal(
                 services,
                 trigger_id,

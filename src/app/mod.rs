@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod admin;
 pub mod audit_anchor;
+pub mod break_glass;
 pub mod campaigns;
 pub mod commands;
 pub mod deactivated;
@@ -264,6 +265,7 @@ pub async fn start_on(
         .context("setting up the automatic provisioners")?,
         jobs: provisioning::Jobs::default(),
         activity: config.activity.clone(),
+        break_glass: config.break_glass.clone(),
         metrics: metrics.clone(),
         intake: journal::InFlight::default(),
         tasks: tokio_util::task::TaskTracker::new(),

@@ -238,6 +238,12 @@ impl Notifier<'_> {
         step_index: usize,
     ) -> Result<Value, RenderError> {
         let (outcome, deciders, at, reason) = match &request.state {
+            State::Approved { .. } if request.emergency.is_some() => (
+                "Taken as emergency access (break-glass), without approval; the approvers review it afterwards".to_owned(),
+                vec![request.beneficiary.clone()],
+                request.emergency.as_ref().map(|e| e.at),
+                request.emergency.as_ref().map(|e| e.reason.clone()),
+            ),
             State::Approved { auto: true } => (
                 "Approved automatically by policy".to_owned(),
                 Vec::new(),
@@ -304,6 +310,10 @@ impl Notifier<'_> {
         let (title, detail) = match outcome {
             Outcome::Approved => ("Approved", "Your access is being set up; you will be told when it is active. The clock starts then.".to_owned()),
             Outcome::AutoApproved => ("Approved automatically", self.auto_detail()),
+            Outcome::Emergency => ("Emergency access granted", format!(
+                "Granted without approval, for {}: it is being set up now. The approvers and the resource's owners were told, and the approvers review it afterwards.",
+                duration_text(request.duration)
+            )),
             Outcome::Denied => ("Denied", match &request.state {
                 State::Denied { reason: Some(reason), .. } => format!("Reason: {}", crate::app::mrkdwn::escape(reason)),
                 _ => "No reason was given.".to_owned(),
@@ -334,6 +344,14 @@ impl Notifier<'_> {
             (Outcome::Cancelled, _, State::Cancelled { by, at }) => vars
                 .mention("decided_by", by)
                 .date("decided_at", at.unwrap_or(request.created_at).timestamp()),
+            (Outcome::Emergency, _, _) => vars.mention("decided_by", &request.requester).date(
+                "decided_at",
+                request
+                    .emergency
+                    .as_ref()
+                    .map_or(request.created_at, |e| e.at)
+                    .timestamp(),
+            ),
             (Outcome::Expired, _, _) => vars
                 .text("decided_by", "c1bot")
                 .date("decided_at", request.decide_by.timestamp()),

@@ -65,6 +65,7 @@ pub async fn submit(services: &Services, sender: &Sender, text: &str, also: Chan
         on_behalf_of: complete.on_behalf_of,
         fields: Default::default(),
         starts_at,
+        emergency: false,
     };
     let told = "Submitted. Your request and where it stands are in your DM with c1bot.";
     let also = also.outbox(sender.tell(told));
@@ -100,21 +101,53 @@ pub fn handle(
                 problems
                     .push("This access asks for a few more details: fill them in below.".into());
             }
-            let query = match &parsed.resource {
-                Part::Unknown { text, .. } | Part::Ambiguous { text, .. } => text.clone(),
-                _ => String::new(),
-            };
-            let prefill = Prefill {
-                resource: parsed.resource.found().cloned(),
-                entitlement: parsed.entitlement.found().cloned(),
-                duration: parsed.duration.found().map(|d| d.to_value()),
-                reason: parsed.reason.found().cloned(),
-                on_behalf_of: parsed.on_behalf_of.clone(),
-                starts: parsed.starts,
-                problems,
-            };
-            requests::open_prefilled(services, trigger_id, channel, user, query, prefill);
+            open_filled(services, trigger_id, channel, user, parsed, problems, false);
             None
         }
     }
+}
+
+/// `/c1 break-glass <resource> <entitlement> <duration> <reason…>`: never submitted
+/// from the line; the request modal opens filled with what was understood and with
+/// *Emergency* ticked, and its confirm step follows.
+pub fn open_as_emergency(
+    services: &Services,
+    trigger_id: String,
+    channel: String,
+    user: String,
+    text: &str,
+) {
+    let parsed = intake::parse_one_line(text, &services.catalog);
+    let problems = if parsed.complete().is_some() {
+        Vec::new()
+    } else {
+        parsed.problems()
+    };
+    open_filled(services, trigger_id, channel, user, parsed, problems, true);
+}
+
+fn open_filled(
+    services: &Services,
+    trigger_id: String,
+    channel: String,
+    user: String,
+    parsed: intake::Parsed,
+    problems: Vec<String>,
+    emergency: bool,
+) {
+    let query = match &parsed.resource {
+        Part::Unknown { text, .. } | Part::Ambiguous { text, .. } => text.clone(),
+        _ => String::new(),
+    };
+    let prefill = Prefill {
+        resource: parsed.resource.found().cloned(),
+        entitlement: parsed.entitlement.found().cloned(),
+        duration: parsed.duration.found().map(|d| d.to_value()),
+        reason: parsed.reason.found().cloned(),
+        on_behalf_of: parsed.on_behalf_of.clone(),
+        starts: parsed.starts,
+        problems,
+        emergency,
+    };
+    requests::open_prefilled(services, trigger_id, channel, user, query, prefill);
 }

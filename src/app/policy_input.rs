@@ -201,6 +201,7 @@ mod tests {
             extends: None,
             fields: Default::default(),
             starts_at: Some(start),
+            emergency: None,
         };
         let catalog = catalog();
         let input = build(

@@ -65,6 +65,7 @@ pub fn form_from_state(state: &Value) -> Form {
         on_behalf_of: value_of(state, fields::ON_BEHALF),
         fields: extra_fields(state),
         starts_at: picked_time(state, fields::STARTS_AT),
+        emergency: false,
     }
 }
 
@@ -135,6 +136,7 @@ mod tests {
                     ("until".to_owned(), "2026-12-24".to_owned()),
                 ]),
                 starts_at: None,
+                emergency: false,
             }
         );
     }

@@ -191,6 +191,7 @@ mod tests {
             extends: None,
             fields: Default::default(),
             starts_at: None,
+            emergency: None,
         }
     }
 

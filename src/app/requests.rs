@@ -19,6 +19,7 @@ use crate::policy::Action;
 use crate::slack::web::methods;
 use crate::store::{AuditEvent, Change, TimerEntry};
 use crate::templates::{Choice, Vars};
+use crate::workflow::request::AccessRequest;
 use crate::workflow::submit::{
     self, fields, human, Context, FieldErrors, PolicyVerdict, Requestable,
 };
@@ -56,6 +57,8 @@ struct Choices<'a> {
     durations: Vec<Choice>,
     form: &'a [FormField],
     required: BTreeSet<String>,
+    /// Policy lets the chosen entitlement be taken in an emergency, for at most this.
+    break_glass: Option<Duration>,
 }
 
 /// The modal, with entitlement and duration choices for `resource` when one is chosen.
@@ -73,6 +76,7 @@ fn modal(
         durations: duration_options(&request_form::duration_choices(None, None, false)),
         form: &[],
         required: BTreeSet::new(),
+        break_glass: None,
     });
     let placeholder = if meta.query.is_empty() {
         "Search the catalog".to_owned()
@@ -86,6 +90,9 @@ fn modal(
         .options("durations", choices.durations);
     let mut view = services.templates().render("request_modal", &vars)?;
     super::request_fields::insert(&mut view, choices.form, &choices.required);
+    if let Some(cap) = choices.break_glass {
+        super::break_glass::insert_choice(&mut view, cap);
+    }
     Ok(view)
 }
 
@@ -223,7 +230,12 @@ pub async fn entitlement_chosen(
 pub async fn submit(services: &Services, user: &str, view: &Value) -> Option<Value> {
     let meta = metadata(view);
     let state = view.get("state").cloned().unwrap_or(Value::Null);
-    let form = form_from_state(&state);
+    let mut form = form_from_state(&state);
+    form.emergency = super::break_glass::chosen(&state);
+    if form.emergency {
+        // Nothing is granted yet: the confirm step says what will happen first.
+        return super::break_glass::ask_to_confirm(services, user, &meta.channel, form).await;
+    }
     match create(
         services,
         user,
@@ -286,6 +298,44 @@ pub async fn create(
     way: &'static str,
     also: &Change,
 ) -> Result<(), Rejected> {
+    submit_or_preview(services, user, channel, form, extends, way, also, false)
+        .await
+        .map(|_| ())
+}
+
+/// What [`create`] would store for `form` (an emergency taken, if it asks for one),
+/// without storing anything: for the break-glass confirm step.
+pub async fn preview(
+    services: &Services,
+    user: &str,
+    channel: &str,
+    form: &submit::Form,
+) -> Result<AccessRequest, Rejected> {
+    let previewed = submit_or_preview(
+        services,
+        user,
+        channel,
+        form,
+        None,
+        "preview",
+        &Change::new(),
+        true,
+    )
+    .await?;
+    previewed.ok_or_else(|| Rejected::invalid(FieldErrors::new()))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn submit_or_preview(
+    services: &Services,
+    user: &str,
+    channel: &str,
+    form: &submit::Form,
+    extends: Option<super::grants::StartPlan>,
+    way: &'static str,
+    also: &Change,
+    preview_only: bool,
+) -> Result<Option<AccessRequest>, Rejected> {
     let mut form = form.clone();
     let extends_id = extends
         .as_ref()
@@ -318,6 +368,7 @@ pub async fn create(
     let beneficiary = beneficiary.unwrap_or_else(|| user.to_owned());
     let mut screenings = Vec::new();
     let mut field_errors = FieldErrors::new();
+    let mut emergency = None;
     let (requestable, plan) = match target {
         Some((resource, entitlement)) => {
             // Decisions about the access itself are taken for the person who gets it;
@@ -346,7 +397,15 @@ pub async fn create(
                 screenings.push((step.name.clone(), screened));
                 steps.push(resolved);
             }
-            let plan = if decision.auto_approve {
+            if form.emergency {
+                match super::break_glass::plan(entitlement, resource, &decision, &steps) {
+                    Ok(planned) => emergency = Some(planned),
+                    Err(message) => {
+                        field_errors.insert(fields::ENTITLEMENT.to_owned(), message);
+                    }
+                }
+            }
+            let plan = if decision.auto_approve || emergency.is_some() {
                 let (via, screened) = super::grants::via_for(services, resource, entitlement).await.map_err(|error| {
                     tracing::warn!(%error, "cannot resolve who provisions");
                     trouble(&services.lookup_trouble("c1bot could not look up who grants this access just now; nothing was submitted. Try again in a moment."))
@@ -387,13 +446,26 @@ pub async fn create(
     };
     // Validate once outside the commit, so invalid input stores nothing at all.
     let checked = submit::create(&form, requestable.as_ref(), context("REQ-0".into()));
-    match checked {
+    let checked = match checked {
         Err(mut errors) => {
             errors.extend(field_errors);
             return Err(Rejected::invalid(errors));
         }
         Ok(_) if !field_errors.is_empty() => return Err(Rejected::invalid(field_errors)),
-        Ok(_) => {}
+        Ok(created) => created,
+    };
+    let taken = |created: submit::Created| match &emergency {
+        Some(planned) => super::break_glass::take(planned, created, now),
+        None => Ok((created.request, created.effects)),
+    };
+    let (previewed, _) = taken(checked).map_err(|message| {
+        Rejected::invalid(FieldErrors::from([(
+            fields::ENTITLEMENT.to_owned(),
+            message,
+        )]))
+    })?;
+    if preview_only {
+        return Ok(Some(previewed));
     }
 
     let remind_every = chrono::Duration::from_std(services.requests.remind_every)
@@ -403,20 +475,20 @@ pub async fn create(
         .commit_numbered(|number| {
             let created = submit::create(&form, requestable.as_ref(), context(format!("REQ-{number}")))
                 .map_err(|errors| format!("the form no longer validates: {errors:?}"))?;
-            let mut request = created.request;
+            let (mut request, effects) = taken(created)?;
             request.extends = extends_id.clone();
             let names = services.names(&request);
             let mut notifier = services.notifier(&names);
             notifier.provisioning = plan.as_ref().map(|plan| &plan.via);
             let messages = notifier
-                .messages(&request, &created.effects)
+                .messages(&request, &effects)
                 .map_err(|error| format!("cannot render the request's messages: {error}"))?;
             let mut change = Change::new()
                 .at(now)
                 .expect(crate::store::Table::Requests, request.id.clone(), None)
                 .audit(AuditEvent {
                     actor: user.to_owned(),
-                    action: if request.state.is_open() { "request.submitted" } else { "request.auto_approved" }.into(),
+                    action: if request.emergency.is_some() { "request.break_glass" } else if request.state.is_open() { "request.submitted" } else { "request.auto_approved" }.into(),
                     subject: request.id.clone(),
                     detail: json!({
                         "resource": request.resource, "entitlement": request.entitlement,
@@ -430,6 +502,8 @@ pub async fn create(
                         "on_behalf": request.beneficiary != request.requester,
                         "extends": extends_id,
                         "starts_at": request.starts_at,
+                        "break_glass": request.emergency.is_some(),
+                        "reviewers": request.emergency.as_ref().map(|e| e.reviewers.clone()),
                     }),
                 });
             for (step, screened) in &screenings {
@@ -448,7 +522,11 @@ pub async fn create(
                     .map_err(|error| format!("cannot render the provisioning task: {error}"))?,
                 None => change.put(crate::store::Table::Requests, request.id.clone(), &request),
             };
-            for (due, timer) in super::timers::escalation_timers(&request, &created.effects, now) {
+            if let Some(planned) = &emergency {
+                change = super::break_glass::announce(services, &request, planned, now, change)
+                    .map_err(|error| format!("cannot render the emergency notices: {error}"))?;
+            }
+            for (due, timer) in super::timers::escalation_timers(&request, &effects, now) {
                 change = change.timer(due, timer);
             }
             if let Some((due, timer)) = super::scheduled::start_timer(&request) {
@@ -470,10 +548,10 @@ pub async fn create(
                     super::status::refresh_homes(services, &stored.data);
                 }
             }
-            Ok(())
+            Ok(None)
         }
         // The envelope that asked was processed already (before a restart): done.
-        Err(error) if error.already_processed() => Ok(()),
+        Err(error) if error.already_processed() => Ok(None),
         Err(error) => {
             tracing::error!(%error, "could not store a request");
             Err(trouble(
@@ -608,16 +686,18 @@ fn choices_for<'a>(
     } else {
         entitlements
     };
-    let required = chosen.map_or_else(BTreeSet::new, |e| {
-        services
-            .decide(Action::Request, person, channel, Some((resource, e)), None)
-            .required_fields
-    });
+    let decision = chosen
+        .map(|e| services.decide(Action::Request, person, channel, Some((resource, e)), None));
+    let break_glass = chosen
+        .zip(decision.as_ref())
+        .filter(|(_, d)| d.allowed && d.break_glass)
+        .map(|(e, _)| e.break_glass_max.as_duration());
     Choices {
         entitlements,
         durations,
         form: chosen.map_or(&[], |e| e.fields.as_slice()),
-        required,
+        required: decision.map(|d| d.required_fields).unwrap_or_default(),
+        break_glass,
     }
 }
 
@@ -635,6 +715,8 @@ pub struct Prefill {
     pub starts: Option<crate::intake::start::StartPhrase>,
     /// One sentence per problem, plain text.
     pub problems: Vec<String>,
+    /// `/c1 break-glass`: *Emergency* ticked (where policy offers it).
+    pub emergency: bool,
 }
 
 /// Opens the request modal filled with what was understood, the problems shown at
@@ -715,12 +797,25 @@ fn prefill_view(view: &mut Value, resource: Option<&Resource>, prefill: &Prefill
                     element.insert("initial_value".into(), json!(truncate(reason, 3000)));
                 }
             }
+            (Some(fields::EMERGENCY), _) if prefill.emergency => {
+                if let Some(options) = element.get("options").cloned() {
+                    element.insert("initial_options".into(), options);
+                }
+            }
             _ => {}
         }
     }
-    if !prefill.problems.is_empty() {
-        let text: Vec<String> = prefill
-            .problems
+    let mut problems = prefill.problems.clone();
+    let offered = blocks.iter().any(|b| b["block_id"] == fields::EMERGENCY);
+    if prefill.emergency && !offered {
+        problems.push(if prefill.entitlement.is_some() {
+            "Emergency access is not offered for this access: ask for it with approval below.".into()
+        } else {
+            "Choose the resource and the entitlement: Emergency is offered below where policy allows it.".into()
+        });
+    }
+    if !problems.is_empty() {
+        let text: Vec<String> = problems
             .iter()
             .map(|p| format!(":warning: {}", super::mrkdwn::escape(p)))
             .collect();

@@ -31,6 +31,7 @@ fn request(id: &str, state: State, decide_by: DateTime<Utc>) -> AccessRequest {
         extends: None,
         fields: Default::default(),
         starts_at: None,
+        emergency: None,
     }
 }
 

@@ -88,6 +88,8 @@ pub struct Services {
     /// Provisioner runs under way in this process.
     pub jobs: super::provisioning::Jobs,
     pub activity: crate::config::ActivityConfig,
+    /// `[break_glass]`: the security channel and the review's reminders.
+    pub break_glass: crate::config::BreakGlassConfig,
     pub metrics: crate::metrics::Metrics,
     /// Journal rows being processed in this process.
     pub intake: super::journal::InFlight,

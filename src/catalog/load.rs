@@ -62,6 +62,9 @@ pub(super) struct RawEntitlement {
     pub max_duration: Spanned<String>,
     #[serde(default)]
     pub permanent_allowed: bool,
+    /// The longest emergency (break-glass) access, where policy allows it.
+    #[serde(default)]
+    pub break_glass_max_duration: Option<Spanned<String>>,
     #[serde(default)]
     pub members: Vec<Spanned<String>>,
     #[serde(default)]

@@ -137,6 +137,9 @@ pub struct Entitlement {
     pub provisioner: Provisioner,
     /// Extra fields of the request form, in the order the modal shows them.
     pub fields: Vec<FormField>,
+    /// The longest emergency (break-glass) access, where policy allows taking it
+    /// (`break_glass`); never above `max_duration`.
+    pub break_glass_max: AccessDuration,
 }
 
 /// A stage of approval: who may decide and how many must.

@@ -92,6 +92,7 @@ fn entitlement(slug: &str, name: &str, max_hours: u64) -> Entitlement {
         permanent_allowed: false,
         members: Vec::new(),
         fields: Vec::new(),
+        break_glass_max: hours(1),
         steps: vec![ApprovalStep {
             name: "Team lead".to_owned(),
             approvers: Approvers {

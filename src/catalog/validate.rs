@@ -290,6 +290,7 @@ impl Checker<'_> {
             .collect();
         let provisioner = self.provisioner(raw.provisioner.as_ref(), item, raw.id.span());
         let fields = self.form_fields(raw, item);
+        let break_glass_max = self.break_glass_max(raw, item, max);
         Some(Entitlement {
             id: id?,
             name: raw.name.clone(),
@@ -301,7 +302,36 @@ impl Checker<'_> {
             steps,
             provisioner: provisioner?,
             fields,
+            break_glass_max: break_glass_max?,
         })
+    }
+
+    /// `break_glass_max_duration`: one hour when unset (or the maximum, if shorter),
+    /// never above `max_duration`.
+    fn break_glass_max(
+        &mut self,
+        raw: &RawEntitlement,
+        item: &str,
+        max: Option<MaxDuration>,
+    ) -> Option<AccessDuration> {
+        let key = "break_glass_max_duration";
+        let Some(text) = &raw.break_glass_max_duration else {
+            return AccessDuration::from_secs(3600).map(|hour| match max {
+                Some(MaxDuration::Limited(max)) => hour.min(max),
+                _ => hour,
+            });
+        };
+        let parsed = AccessDuration::parse(text.get_ref())
+            .map_err(|e| self.problem(Some(text.span()), item, key, e.to_string()))
+            .ok()?;
+        if let Some(MaxDuration::Limited(max)) = max {
+            if parsed > max {
+                let message = format!("{parsed} is longer than max_duration ({max})");
+                self.problem(Some(text.span()), item, key, message);
+                return None;
+            }
+        }
+        Some(parsed)
     }
 
     /// The request form's extra fields; each problem is reported at its field.

@@ -28,6 +28,7 @@ pub(super) struct RawFile {
     pub requests: RawRequests,
     pub grants: RawGrants,
     pub activity: RawActivity,
+    pub break_glass: RawBreakGlass,
     pub audit: RawAudit,
     pub features: RawFeatures,
     pub retention: RawRetention,
@@ -77,6 +78,13 @@ pub(super) struct RawGrants {
 pub(super) struct RawActivity {
     pub channel: Option<String>,
     pub include_reason: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawBreakGlass {
+    pub channel: Option<String>,
+    pub review_remind_every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -32,6 +32,9 @@ pub struct Decision {
     pub require_step_up: bool,
     /// The smallest `max_duration` any module set.
     pub max_duration: Option<Duration>,
+    /// A module lets this entitlement be taken in an emergency (`break_glass`):
+    /// granted at once, everyone told, reviewed afterwards.
+    pub break_glass: bool,
     /// Request-form fields (catalog `fields` ids) any module requires
     /// (`require_fields`): the request cannot be submitted without them.
     pub required_fields: BTreeSet<String>,
@@ -62,6 +65,7 @@ pub(crate) struct ModuleVerdict {
     pub require_step_up: Option<bool>,
     pub max_duration: Option<Duration>,
     pub require_fields: BTreeSet<String>,
+    pub break_glass: Option<bool>,
     pub space_read: BTreeSet<String>,
     pub space_write: BTreeSet<String>,
 }
@@ -86,6 +90,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
     let mut any_auto_approve = false;
     let mut any_self_approval = false;
     let mut any_step_up = false;
+    let mut any_break_glass = false;
     let mut max_duration: Option<Duration> = None;
     let mut space_read = BTreeSet::new();
     let mut space_write = BTreeSet::new();
@@ -107,6 +112,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
                 any_auto_approve |= verdict.auto_approve == Some(true);
                 any_self_approval |= verdict.allow_self_approval == Some(true);
                 any_step_up |= verdict.require_step_up == Some(true);
+                any_break_glass |= verdict.break_glass == Some(true);
                 if let Some(limit) = verdict.max_duration {
                     max_duration = Some(max_duration.map_or(limit, |current| current.min(limit)));
                 }
@@ -133,6 +139,7 @@ pub(crate) fn combine(outcomes: &[ModuleOutcome], spaces: &[Space]) -> Decision 
         auto_approve: any_auto_approve,
         self_approval: any_self_approval,
         require_step_up: any_step_up,
+        break_glass: any_break_glass,
         max_duration,
         required_fields,
         space_read: extend_to_inheriting_children(&space_read, spaces),
@@ -161,6 +168,9 @@ impl fmt::Display for Decision {
         writeln!(f, "auto_approve: {}", self.auto_approve)?;
         if self.require_step_up {
             writeln!(f, "require_step_up: true")?;
+        }
+        if self.break_glass {
+            writeln!(f, "break_glass: true")?;
         }
         let max_duration = self
             .max_duration

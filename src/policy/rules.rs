@@ -21,10 +21,11 @@ pub(crate) enum RuleKind {
     AllowSelfApproval,
     RequireFields,
     RequireStepUp,
+    BreakGlass,
 }
 
 impl RuleKind {
-    pub(crate) const ALL: [RuleKind; 9] = [
+    pub(crate) const ALL: [RuleKind; 10] = [
         RuleKind::Deny,
         RuleKind::Allow,
         RuleKind::AutoApprove,
@@ -34,6 +35,7 @@ impl RuleKind {
         RuleKind::AllowSelfApproval,
         RuleKind::RequireFields,
         RuleKind::RequireStepUp,
+        RuleKind::BreakGlass,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -47,6 +49,7 @@ impl RuleKind {
             RuleKind::AllowSelfApproval => "allow_self_approval",
             RuleKind::RequireFields => "require_fields",
             RuleKind::RequireStepUp => "require_step_up",
+            RuleKind::BreakGlass => "break_glass",
         }
     }
 }
@@ -73,6 +76,10 @@ pub(crate) fn record(
         }
         RuleKind::AutoApprove => {
             verdict.auto_approve =
+                Some(boolean(value).ok_or_else(|| wrong_type(rule, "a boolean", value))?)
+        }
+        RuleKind::BreakGlass => {
+            verdict.break_glass =
                 Some(boolean(value).ok_or_else(|| wrong_type(rule, "a boolean", value))?)
         }
         RuleKind::AllowSelfApproval => {

@@ -222,6 +222,39 @@ pub const SPECS: &[Spec] = &[
     )
     .required(&["summary"]),
     spec(
+        "break_glass_confirm_modal",
+        Modal,
+        &[
+            "draft",
+            "resource",
+            "entitlement",
+            "duration",
+            "for_whom",
+            "what_happens",
+            "reason",
+        ],
+    )
+    .required(&["draft"])
+    .controls(&["reason/reason_input"]),
+    spec(
+        "break_glass_review",
+        Message,
+        &[
+            "request_id",
+            "requester",
+            "resource",
+            "entitlement",
+            "space",
+            "duration",
+            "justification",
+            "form_fields",
+            "taken_at",
+            "reviewers",
+        ],
+    )
+    .required(ID)
+    .controls(&["break_glass_ok", "break_glass_revoke"]),
+    spec(
         "access_notice",
         Message,
         &[

@@ -55,6 +55,8 @@ impl Actor {
 pub enum Outcome {
     Approved,
     AutoApproved,
+    /// Taken in an emergency (break-glass): granted at once, reviewed afterwards.
+    Emergency,
     Denied,
     Cancelled,
     Expired,

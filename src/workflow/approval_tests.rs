@@ -27,6 +27,7 @@ fn request(steps: Vec<Step>) -> AccessRequest {
         extends: None,
         fields: Default::default(),
         starts_at: None,
+        emergency: None,
     }
 }
 

@@ -62,6 +62,7 @@ fn approved() -> AccessRequest {
         extends: None,
         fields: Default::default(),
         starts_at: None,
+        emergency: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`approval`]: approve / deny / cancel / expire / remind → next state + effects.
 //! - [`grant`]: after approval: provisioning tasks, active access, expiry, revoke,
 //!   extension and deprovisioning → next state + effects.
+//! - [`break_glass`]: emergency access taken without approvers, reviewed afterwards.
 //! - [`schedule`]: scheduled access: the window, its checks, when its clock starts.
 //! - [`retention`]: when a request closed, and which closing days are old enough to archive.
 //!
@@ -12,6 +13,7 @@
 //! result with its messages in one store transaction.
 
 pub mod approval;
+pub mod break_glass;
 pub mod grant;
 pub mod request;
 pub mod retention;

@@ -203,6 +203,10 @@ pub struct AccessRequest {
     /// See [`super::schedule`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<DateTime<Utc>>,
+    /// Break-glass: taken without approvers, and its post-incident review. See
+    /// [`super::break_glass`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<super::break_glass::Emergency>,
 }
 
 impl AccessRequest {

@@ -35,6 +35,7 @@ fn request(state: State) -> AccessRequest {
         extends: None,
         fields: Default::default(),
         starts_at: None,
+        emergency: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn form(duration: &str, starts_at: Option<DateTime<Utc>>) -> Form {
         justification: Some("maintenance window".into()),
         on_behalf_of: None,
         starts_at,
+        emergency: false,
         fields: Default::default(),
     }
 }

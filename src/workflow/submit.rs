@@ -21,6 +21,8 @@ pub mod fields {
     pub const JUSTIFICATION: &str = "justification";
     /// The optional user picker of a request for someone else.
     pub const ON_BEHALF: &str = "on_behalf";
+    /// The *Emergency* (break-glass) choice, where policy allows it.
+    pub const EMERGENCY: &str = "emergency";
     /// The optional start of scheduled access.
     pub const STARTS_AT: &str = "starts_at";
 }
@@ -43,6 +45,9 @@ pub struct Form {
     pub fields: BTreeMap<String, String>,
     /// Scheduled access: when it should start (`None`: once approved).
     pub starts_at: Option<DateTime<Utc>>,
+    /// Asked as emergency (break-glass) access: granted at once where policy allows
+    /// it (see [`super::break_glass`]).
+    pub emergency: bool,
 }
 
 /// What policy said about requesting this entitlement.
@@ -161,7 +166,8 @@ pub fn create(
         }
     };
     let steps = approvable_steps(requestable, ctx.requester, ctx.beneficiary);
-    if !requestable.policy.auto_approve {
+    // Emergency access waits for no approver (its reviewers are checked when it is taken).
+    if !requestable.policy.auto_approve && !form.emergency {
         if let Err(message) = steps.as_ref() {
             errors.insert(fields::ENTITLEMENT.into(), message.clone());
         }
@@ -195,6 +201,7 @@ pub fn create(
         extends: None,
         fields: form.fields.clone(),
         starts_at,
+        emergency: None,
     };
     let effects = if auto {
         vec![

@@ -25,6 +25,7 @@ fn form(duration: &str, justification: &str) -> Form {
         on_behalf_of: None,
         fields: Default::default(),
         starts_at: None,
+        emergency: false,
     }
 }
 

@@ -5,6 +5,7 @@
 mod activity;
 mod audit;
 mod backup;
+mod break_glass;
 mod campaign_channel_existing;
 mod campaign_channels;
 mod campaign_home;

@@ -493,6 +493,7 @@ async fn edit(
         on_behalf_of: None,
         starts: None,
         problems: Vec::new(),
+        emergency: false,
     };
     requests::open_prefilled(
         services,
@@ -573,6 +574,7 @@ async fn submit(
         on_behalf_of: None,
         fields: Default::default(),
         starts_at: None,
+        emergency: false,
     };
     let with = closing(services, &stored, Closing::Submitted)?.and(also.clone());
     match requests::create(

@@ -34,6 +34,7 @@ const DECIDING_BUTTONS: &[&str] = &[
     "dm_submit",
     "dm_cancel",
     "dm_edit",
+    crate::app::break_glass::review::OK,
 ];
 
 fn deciding(action_id: &str) -> bool {
@@ -205,6 +206,11 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                     "approve" => {
                         super::super::step_up::approve(services, &sender, &trigger_id, &value, also)
                             .await
+                    }
+                    crate::app::break_glass::review::OK => {
+                        crate::app::break_glass::review::looks_right(services, &user, &value, &also)
+                            .await
+                            .into()
                     }
                     "cancel" => decisions::act(services, &user, &value, Action::Cancel, &also)
                         .await

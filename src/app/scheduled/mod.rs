@@ -125,6 +125,7 @@ mod tests {
             extends: None,
             fields: Default::default(),
             starts_at,
+            emergency: None,
         }
     }
 

@@ -86,6 +86,7 @@ mod tests {
             extends: None,
             fields: Default::default(),
             starts_at,
+            emergency: None,
         }
     }
 

@@ -2,5 +2,6 @@
 //! from the domain types, with the conversions and migrations between them. What is
 //! on disk changes only when one of these types changes (and its version with it).
 
+pub mod break_glass;
 pub mod request;
 pub mod step_up;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::workflow::break_glass::{Emergency, Review, Verdict};
 use crate::workflow::grant::{Blocked, Ending, Grant, GrantState, Task, TaskDone, TaskKind, Via};
 use crate::workflow::request::{
     AccessDuration, AccessRequest, Decision, Quorum, State, Step, UserId,
@@ -75,6 +76,76 @@ pub struct RequestV2 {
     /// every record written before scheduling existed.
     #[serde(rename = "sa", default, skip_serializing_if = "Option::is_none")]
     starts_at: Option<Nanos>,
+    /// Break-glass access and its review; absent for every other request.
+    #[serde(rename = "eg", default, skip_serializing_if = "Option::is_none")]
+    emergency: Option<EmergencyV2>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct EmergencyV2 {
+    #[serde(rename = "a")]
+    at: Nanos,
+    #[serde(rename = "rs")]
+    reason: String,
+    #[serde(rename = "r")]
+    reviewers: BTreeSet<UserId>,
+    #[serde(rename = "x", default, skip_serializing_if = "is_false")]
+    escalated: bool,
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    review: Option<ReviewV2>,
+    #[serde(rename = "rm", default, skip_serializing_if = "is_zero")]
+    reminders: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ReviewV2 {
+    #[serde(rename = "b")]
+    by: UserId,
+    #[serde(rename = "a")]
+    at: Nanos,
+    /// Present when the reviewer revoked the access: their reason.
+    #[serde(rename = "rv", default, skip_serializing_if = "Option::is_none")]
+    revoked: Option<String>,
+}
+
+impl From<&Emergency> for EmergencyV2 {
+    fn from(e: &Emergency) -> Self {
+        EmergencyV2 {
+            at: nanos(e.at),
+            reason: e.reason.clone(),
+            reviewers: e.reviewers.clone(),
+            escalated: e.escalated,
+            review: e.review.as_ref().map(|r| ReviewV2 {
+                by: r.by.clone(),
+                at: nanos(r.at),
+                revoked: match &r.verdict {
+                    Verdict::LooksRight => None,
+                    Verdict::Revoke { reason } => Some(reason.clone()),
+                },
+            }),
+            reminders: e.reminders,
+        }
+    }
+}
+
+impl From<EmergencyV2> for Emergency {
+    fn from(e: EmergencyV2) -> Self {
+        Emergency {
+            at: instant(e.at),
+            reason: e.reason,
+            reviewers: e.reviewers,
+            escalated: e.escalated,
+            review: e.review.map(|r| Review {
+                by: r.by,
+                at: instant(r.at),
+                verdict: match r.revoked {
+                    None => Verdict::LooksRight,
+                    Some(reason) => Verdict::Revoke { reason },
+                },
+            }),
+            reminders: e.reminders,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,6 +335,7 @@ impl From<&AccessRequest> for RequestV2 {
             extends: r.extends.clone(),
             fields: r.fields.clone(),
             starts_at: r.starts_at.map(nanos),
+            emergency: r.emergency.as_ref().map(EmergencyV2::from),
         }
     }
 }
@@ -290,6 +362,7 @@ impl From<RequestV2> for AccessRequest {
             extends: r.extends,
             fields: r.fields,
             starts_at: r.starts_at.map(instant),
+            emergency: r.emergency.map(Emergency::from),
         }
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 use super::*;
+use crate::workflow::break_glass::{Emergency, Review, Verdict};
 use crate::workflow::grant::{Blocked, Ending, Grant, GrantState, Task, TaskDone, TaskKind, Via};
 use crate::workflow::request::{AccessDuration, AccessRequest, Decision, Quorum, State, Step};
 
@@ -105,7 +106,30 @@ fn everything() -> AccessRequest {
         }),
         extends: Some("REQ-1000".into()),
         starts_at: Some(at(7200)),
+        emergency: Some(Emergency {
+            at: at(10),
+            reason: "the database is down".into(),
+            reviewers: people(&["UMGR", "USEC1"]),
+            escalated: true,
+            review: Some(Review {
+                by: "USEC1".into(),
+                at: at(900),
+                verdict: Verdict::Revoke {
+                    reason: "not an incident".into(),
+                },
+            }),
+            reminders: 2,
+        }),
     }
+}
+
+#[test]
+fn a_break_glass_review_that_found_it_right_survives_the_stored_form() {
+    let mut request = everything();
+    if let Some(review) = request.emergency.as_mut().and_then(|e| e.review.as_mut()) {
+        review.verdict = Verdict::LooksRight;
+    }
+    assert_eq!(round_trip(&request), request);
 }
 
 fn round_trip(request: &AccessRequest) -> AccessRequest {

@@ -74,6 +74,9 @@ pub(super) async fn prepare(
         crate::app::campaigns::ended::fire(services, &entry.subject).await?;
         return Ok(Fired::just(done));
     }
+    if entry.kind == crate::app::break_glass::review::TIMER {
+        return crate::app::break_glass::review::remind(services, &entry.subject, done).await;
+    }
     if entry.kind == crate::app::dm::TIMER {
         // The conversation ends in its own commits; this one only drops the timer.
         crate::app::dm::expire(services, &entry.subject, now).await?;
