@@ -405,8 +405,8 @@ async fn act_once(
                     detail: audit_detail(&ask, state),
                 }),
         );
-        match services.store.commit(change.and(also.clone())).await {
-            Ok(_) => {
+        match commit_attempt(services, request_id, change, also).await {
+            Attempt::Committed => {
                 tracing::info!(
                     request_id,
                     user,
@@ -417,16 +417,46 @@ async fn act_once(
                 super::status::refresh_homes(services, &next);
                 return Outcome::Done;
             }
-            Err(error) if error.already_processed() => return Outcome::Done,
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => {
-                tracing::error!(%error, request_id, "cannot store a grant change");
-                return Outcome::Unavailable(
-                    "c1bot could not record that; nothing changed. Try again.".into(),
-                );
-            }
+            Attempt::Conflict => continue,
+            Attempt::Over(outcome) => return outcome,
         }
     }
+    changing_quickly(request_id)
+}
+
+/// What one attempt of a decide-and-commit loop came to.
+pub enum Attempt {
+    /// Committed now.
+    Committed,
+    /// A concurrent change won: decide again on the fresh state.
+    Conflict,
+    /// Finished without this commit: done already (before a restart), or failed
+    /// with nothing changed (the person is told so).
+    Over(Outcome),
+}
+
+/// Commits one attempt's `change` (expecting the revision it read) with `also`.
+pub async fn commit_attempt(
+    services: &Services,
+    request_id: &str,
+    change: Change,
+    also: &Change,
+) -> Attempt {
+    match services.store.commit(change.and(also.clone())).await {
+        Ok(_) => Attempt::Committed,
+        Err(error) if error.already_processed() => Attempt::Over(Outcome::Done),
+        Err(CommitError::Conflict { .. }) => Attempt::Conflict,
+        Err(error) => {
+            tracing::error!(%error, request_id, "cannot store a change");
+            Attempt::Over(Outcome::Unavailable(
+                "c1bot could not record that; nothing changed. Try again.".into(),
+            ))
+        }
+    }
+}
+
+/// The answer when every attempt lost to a concurrent change.
+pub fn changing_quickly(request_id: &str) -> Outcome {
     Outcome::Refused(format!(
         "{request_id} is changing quickly right now; try again."
     ))

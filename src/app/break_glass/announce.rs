@@ -8,7 +8,7 @@ use super::review::{review_key, TIMER};
 use super::Planned;
 use crate::app::services::Services;
 use crate::store::{Change, OutboxMessage, TimerEntry};
-use crate::templates::{Mrkdwn, RenderError, Vars};
+use crate::templates::{Mrkdwn, RenderError};
 use crate::workflow::request::AccessRequest;
 
 /// Adds the emergency's messages and reminder timer to `change`.
@@ -25,19 +25,7 @@ pub fn announce(
     let templates = services.templates();
     let names = services.names(request);
     let reviewers: Vec<&String> = emergency.reviewers.iter().collect();
-    let base = || {
-        Vars::new()
-            .text("request_id", &request.id)
-            .person_asked_by("requester", &request.beneficiary, &request.requester)
-            .text("resource", &names.resource)
-            .text("entitlement", &names.entitlement)
-            .text("space", &names.space)
-            .text(
-                "duration",
-                crate::app::notify::duration_text(request.duration),
-            )
-            .text("justification", &emergency.reason)
-    };
+    let base = || super::request_vars(request, &names);
     let task = templates.render(
         "break_glass_review",
         &base()

@@ -135,6 +135,29 @@ pub fn take(
     )
 }
 
+/// The values every break-glass message about `request` shares (`justification` is
+/// the emergency reason).
+fn request_vars(
+    request: &AccessRequest,
+    names: &crate::app::notify::Names,
+) -> crate::templates::Vars {
+    let reason = request
+        .emergency
+        .as_ref()
+        .map_or(request.justification.as_str(), |e| e.reason.as_str());
+    crate::templates::Vars::new()
+        .text("request_id", &request.id)
+        .person_asked_by("requester", &request.beneficiary, &request.requester)
+        .text("resource", &names.resource)
+        .text("entitlement", &names.entitlement)
+        .text("space", &names.space)
+        .text(
+            "duration",
+            crate::app::notify::duration_text(request.duration),
+        )
+        .text("justification", reason)
+}
+
 /// The draft's record key: one per person.
 fn draft_key(user: &str) -> String {
     format!("break-glass/{user}")

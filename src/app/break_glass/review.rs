@@ -6,10 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::app::grants::{self, Outcome};
+use crate::app::grants::{self, Attempt, Outcome};
 use crate::app::services::Services;
 use crate::app::timers::{Fired, Firing};
-use crate::store::{AuditEvent, Change, CommitError, OutboxMessage, Table, TimerEntry};
+use crate::store::{AuditEvent, Change, OutboxMessage, Table, TimerEntry};
 use crate::templates::{Mrkdwn, Vars};
 use crate::workflow::break_glass::{self, Verdict};
 use crate::workflow::grant::{self as grant_flow, GrantAction};
@@ -124,26 +124,18 @@ async fn decide(
             }
         };
         let change = change.expect(Table::Requests, request_id, Some(stored.rev));
-        match services.store.commit(change.and(also.clone())).await {
-            Ok(_) => {
+        match grants::commit_attempt(services, request_id, change, also).await {
+            Attempt::Committed => {
                 if let Ok(Some(next)) = services.load_request(request_id).await {
                     crate::app::status::refresh_homes(services, &next.data);
                 }
                 return Outcome::Done;
             }
-            Err(error) if error.already_processed() => return Outcome::Done,
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => {
-                tracing::error!(%error, request_id, "cannot store a review");
-                return Outcome::Unavailable(
-                    "c1bot could not record that; nothing changed. Try again.".into(),
-                );
-            }
+            Attempt::Conflict => continue,
+            Attempt::Over(outcome) => return outcome,
         }
     }
-    Outcome::Refused(format!(
-        "{request_id} is changing quickly right now; try again."
-    ))
+    grants::changing_quickly(request_id)
 }
 
 /// The change a review makes: the verdict on the request, the revocation with its
@@ -265,17 +257,7 @@ pub async fn remind(services: &Services, request_id: &str, done: Change) -> anyh
         "Reminder: <@{}>'s emergency access still waits for a review. Answer *Looks right* or *Revoke now* on the review message.",
         request.beneficiary
     );
-    let vars = Vars::new()
-        .text("request_id", &request.id)
-        .person_asked_by("requester", &request.beneficiary, &request.requester)
-        .text("resource", &names.resource)
-        .text("entitlement", &names.entitlement)
-        .text("space", &names.space)
-        .text(
-            "duration",
-            crate::app::notify::duration_text(request.duration),
-        )
-        .text("justification", &request.justification)
+    let vars = super::request_vars(&request, &names)
         .text("title", "Emergency access to review")
         .mrkdwn("detail", Mrkdwn::built(detail));
     let card = services.templates().render("access_notice", &vars)?;

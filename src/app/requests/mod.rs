@@ -4,6 +4,9 @@
 //! lives 3 s), suggestions are answered in the ack from memory and the catalog, and a
 //! valid submission is committed durably before its ack closes the modal.
 
+mod choices;
+mod prefill;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -12,17 +15,15 @@ use serde_json::{json, Value};
 use super::directory::Person;
 use super::request_form::{self, form_from_state};
 use super::services::Services;
-use crate::catalog::{
-    check_fields, well_formed_fields, Catalog, Entitlement, FormField, RequestedDuration, Resource,
-};
+use crate::catalog::{check_fields, well_formed_fields, Catalog, Entitlement, Resource};
 use crate::policy::Action;
 use crate::slack::web::methods;
 use crate::store::{AuditEvent, Change, TimerEntry};
 use crate::templates::{Choice, Vars};
 use crate::workflow::request::AccessRequest;
-use crate::workflow::submit::{
-    self, fields, human, Context, FieldErrors, PolicyVerdict, Requestable,
-};
+use crate::workflow::submit::{self, fields, Context, FieldErrors, PolicyVerdict, Requestable};
+use choices::{choices_for, duration_options, requestable, Choices};
+pub use prefill::{open_prefilled, Prefill};
 
 pub const CALLBACK_ID: &str = "c1_request";
 /// Timer kinds this module schedules.
@@ -48,17 +49,6 @@ pub fn open_modal(services: &Services, trigger_id: String, channel: String, quer
         };
         services.open_view(&trigger_id, view, "request").await;
     });
-}
-
-/// What the modal offers for a chosen resource: its entitlements, their durations,
-/// and the chosen entitlement's extra fields (those policy requires marked so).
-struct Choices<'a> {
-    entitlements: Vec<Choice>,
-    durations: Vec<Choice>,
-    form: &'a [FormField],
-    required: BTreeSet<String>,
-    /// Policy lets the chosen entitlement be taken in an emergency, for at most this.
-    break_glass: Option<Duration>,
 }
 
 /// The modal, with entitlement and duration choices for `resource` when one is chosen.
@@ -96,40 +86,11 @@ fn modal(
     Ok(view)
 }
 
-fn duration_options(choices: &[(String, String)]) -> Vec<Choice> {
-    choices
-        .iter()
-        .map(|(text, value)| Choice {
-            text: text.clone(),
-            value: value.clone(),
-            selected: false,
-        })
-        .collect()
-}
-
 fn metadata(view: &Value) -> Metadata {
     view.get("private_metadata")
         .and_then(Value::as_str)
         .and_then(|m| serde_json::from_str(m).ok())
         .unwrap_or_default()
-}
-
-/// Entitlements of `resource` that policy lets `person` request.
-fn requestable<'a>(
-    services: &Services,
-    person: &Person,
-    channel: &str,
-    resource: &'a Resource,
-) -> Vec<&'a Entitlement> {
-    resource
-        .entitlements
-        .iter()
-        .filter(|e| {
-            services
-                .decide(Action::Request, person, channel, Some((resource, e)), None)
-                .allowed
-        })
-        .collect()
 }
 
 /// `block_suggestion` for the resource select: resources matching the typed text
@@ -607,223 +568,6 @@ async fn beneficiary_checked(
         }
     }
     Ok(them)
-}
-
-/// The entitlement and duration choices of `resource` for `person`: the entitlements
-/// policy lets them request (one alone is preselected). Once one is chosen, its
-/// durations up to its own maximum with its default preselected; before that,
-/// durations up to the longest any of them allows. `entitlement` / `duration`
-/// preselect a choice.
-fn choices_for<'a>(
-    services: &Services,
-    person: &Person,
-    channel: &str,
-    resource: &'a Resource,
-    entitlement: Option<&str>,
-    duration: Option<&str>,
-) -> Choices<'a> {
-    let allowed = requestable(services, person, channel, resource);
-    let chosen = match entitlement {
-        Some(id) => allowed.iter().find(|e| e.id.as_str() == id).copied(),
-        None if allowed.len() == 1 => allowed.first().copied(),
-        None => None,
-    };
-    let entitlements: Vec<Choice> = allowed
-        .iter()
-        .map(|e| Choice {
-            text: e.name.clone(),
-            value: e.id.as_str().to_owned(),
-            selected: chosen.is_some_and(|c| c.id == e.id),
-        })
-        .collect();
-    let durations = match chosen {
-        Some(entitlement) => {
-            let preselect = duration
-                .map(str::to_owned)
-                .unwrap_or_else(|| entitlement.initial_duration(None).to_value());
-            entitlement
-                .duration_choices(None)
-                .into_iter()
-                .map(|choice| {
-                    let value = choice.to_value();
-                    Choice {
-                        text: match choice {
-                            RequestedDuration::For(d) => human(d.as_duration()),
-                            RequestedDuration::Permanent => "Permanent".to_owned(),
-                        },
-                        selected: value == preselect,
-                        value,
-                    }
-                })
-                .collect()
-        }
-        None => {
-            // The submission checks the chosen entitlement's own maximum.
-            let longest = allowed
-                .iter()
-                .map(|e| e.max_duration.as_secs())
-                .max()
-                .flatten()
-                .map(Duration::from_secs);
-            let any_permanent = allowed.iter().any(|e| e.permanent_allowed);
-            let mut durations = duration_options(&request_form::duration_choices(
-                None,
-                longest,
-                any_permanent,
-            ));
-            for choice in &mut durations {
-                choice.selected = duration == Some(choice.value.as_str());
-            }
-            durations
-        }
-    };
-    let entitlements = if entitlements.is_empty() {
-        vec![Choice {
-            text: "Nothing here you may request".into(),
-            value: "none".into(),
-            selected: false,
-        }]
-    } else {
-        entitlements
-    };
-    let decision = chosen
-        .map(|e| services.decide(Action::Request, person, channel, Some((resource, e)), None));
-    let break_glass = chosen
-        .zip(decision.as_ref())
-        .filter(|(_, d)| d.allowed && d.break_glass)
-        .map(|(e, _)| e.break_glass_max.as_duration());
-    Choices {
-        entitlements,
-        durations,
-        form: chosen.map_or(&[], |e| e.fields.as_slice()),
-        required: decision.map(|d| d.required_fields).unwrap_or_default(),
-        break_glass,
-    }
-}
-
-/// What a one-line `/c1 request` understood, for the modal it opens when something
-/// is missing or wrong.
-pub struct Prefill {
-    pub resource: Option<String>,
-    pub entitlement: Option<String>,
-    /// The duration option's value (`"7200"`, `"permanent"`).
-    pub duration: Option<String>,
-    pub reason: Option<String>,
-    /// The person named with `for @user`.
-    pub on_behalf_of: Option<String>,
-    /// `from 09:00 tomorrow`, in the requester's time zone.
-    pub starts: Option<crate::intake::start::StartPhrase>,
-    /// One sentence per problem, plain text.
-    pub problems: Vec<String>,
-    /// `/c1 break-glass`: *Emergency* ticked (where policy offers it).
-    pub emergency: bool,
-}
-
-/// Opens the request modal filled with what was understood, the problems shown at
-/// its top; `query` pre-filters the resource search when the resource is unknown.
-pub fn open_prefilled(
-    services: &Services,
-    trigger_id: String,
-    channel: String,
-    user: String,
-    query: String,
-    prefill: Prefill,
-) {
-    let services = services.clone();
-    tokio::spawn(async move {
-        let meta = Metadata { channel, query };
-        let resource = prefill
-            .resource
-            .as_deref()
-            .and_then(|id| services.catalog.resource(id));
-        let person = services.directory.person(&user).await;
-        let starts_at = match (&prefill.starts, &person) {
-            (Some(phrase), Ok(person)) => super::scheduled::resolve(phrase, person, services.now()),
-            _ => None,
-        };
-        let choices = match (resource, person) {
-            (Some(resource), Ok(person)) => Some(choices_for(
-                &services,
-                &person,
-                &meta.channel,
-                resource,
-                prefill.entitlement.as_deref(),
-                prefill.duration.as_deref(),
-            )),
-            _ => None,
-        };
-        let mut view = match modal(&services, &meta, choices) {
-            Ok(view) => view,
-            Err(error) => return tracing::error!(%error, "cannot render the request modal"),
-        };
-        prefill_view(&mut view, resource, &prefill);
-        super::scheduled::prefill_start(&mut view, starts_at);
-        services.open_view(&trigger_id, view, "request").await;
-    });
-}
-
-/// Sets the resource select's and justification's initial values, and puts the
-/// problems above the form.
-fn prefill_view(view: &mut Value, resource: Option<&Resource>, prefill: &Prefill) {
-    let Some(blocks) = view.get_mut("blocks").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for block in blocks.iter_mut() {
-        let id = block
-            .get("block_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        // An admin may have reshaped the block: set a value only where an element is.
-        let Some(element) = block.get_mut("element").and_then(Value::as_object_mut) else {
-            continue;
-        };
-        match (id.as_deref(), resource) {
-            (Some(fields::RESOURCE), Some(resource)) => {
-                element.insert(
-                    "initial_option".into(),
-                    json!({
-                        "text": {"type": "plain_text", "text": truncate(&resource.name, 75)},
-                        "value": resource.id.as_str(),
-                    }),
-                );
-            }
-            (Some(fields::ON_BEHALF), _) => {
-                if let Some(user) = &prefill.on_behalf_of {
-                    element.insert("initial_user".into(), json!(user));
-                }
-            }
-            (Some(fields::JUSTIFICATION), _) => {
-                if let Some(reason) = prefill.reason.as_deref().filter(|r| !r.is_empty()) {
-                    element.insert("initial_value".into(), json!(truncate(reason, 3000)));
-                }
-            }
-            (Some(fields::EMERGENCY), _) if prefill.emergency => {
-                if let Some(options) = element.get("options").cloned() {
-                    element.insert("initial_options".into(), options);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut problems = prefill.problems.clone();
-    let offered = blocks.iter().any(|b| b["block_id"] == fields::EMERGENCY);
-    if prefill.emergency && !offered {
-        problems.push(if prefill.entitlement.is_some() {
-            "Emergency access is not offered for this access: ask for it with approval below.".into()
-        } else {
-            "Choose the resource and the entitlement: Emergency is offered below where policy allows it.".into()
-        });
-    }
-    if !problems.is_empty() {
-        let text: Vec<String> = problems
-            .iter()
-            .map(|p| format!(":warning: {}", super::mrkdwn::escape(p)))
-            .collect();
-        blocks.insert(
-            0,
-            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&text.join("\n"), 3000)}]}),
-        );
-    }
 }
 
 fn lookup<'a>(
