@@ -6,6 +6,7 @@ mod activity;
 mod audit;
 mod backup;
 mod break_glass;
+mod break_glass_crash;
 mod campaign_channel_existing;
 mod campaign_channels;
 mod campaign_home;
