@@ -71,7 +71,7 @@ fn resource(n: usize, count: usize) -> Resource {
         )),
         name: format!("{system} {number:03}"),
         description: format!("Synthetic resource {n}"),
-        space: id(if n % 2 == 0 { "prod" } else { "dev" }),
+        space: id(if n.is_multiple_of(2) { "prod" } else { "dev" }),
         owners: vec![user("U0FRANK001")],
         labels: Vec::new(),
         entitlements: KINDS[..count]

@@ -157,7 +157,7 @@ struct Attempt {
 
 /// "5 s", "250 ms".
 fn shown(duration: Duration) -> String {
-    if duration.as_millis() % 1000 == 0 {
+    if duration.as_millis().is_multiple_of(1000) {
         format!("{} s", duration.as_secs())
     } else {
         format!("{} ms", duration.as_millis())

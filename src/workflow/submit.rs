@@ -297,7 +297,7 @@ pub fn human(duration: Duration) -> String {
         parts.push(format!("{minutes} min"));
     }
     // The catalog allows seconds: "45 s", "1 min 30 s"; nothing is "0 min".
-    if secs % 60 > 0 || parts.is_empty() {
+    if !secs.is_multiple_of(60) || parts.is_empty() {
         parts.push(format!("{} s", secs % 60));
     }
     parts.join(" ")
