@@ -84,6 +84,8 @@ pub fn take(
         AccessDuration::Permanent => AccessDuration::For(cap),
     };
     request.state = State::Approved { auto: false };
+    // An emergency starts now: an escalated scheduled request no longer waits.
+    request.starts_at = None;
     request.emergency = Some(Emergency {
         at: now,
         reason: reason.unwrap_or_else(|| request.justification.clone()),

@@ -85,17 +85,16 @@ fn a_shorter_request_keeps_its_duration_and_permanent_becomes_the_cap() {
 }
 
 #[test]
-fn escalating_an_open_request_also_closes_the_approvers_cards() {
-    let (_, effects) = take(
-        open(AccessDuration::For(HOUR)),
-        None,
-        people(&["bob"]),
-        HOUR,
-        true,
-        now(),
-    )
-    .expect("taken");
+fn escalating_an_open_request_also_closes_the_approvers_cards_and_starts_now() {
+    let mut scheduled = open(AccessDuration::For(HOUR));
+    scheduled.starts_at = Some(now() + ChronoDuration::hours(5));
+    let (taken, effects) =
+        take(scheduled, None, people(&["bob"]), HOUR, true, now()).expect("taken");
     assert_eq!(effects[0], Effect::RefreshCopies);
+    assert_eq!(
+        taken.starts_at, None,
+        "an emergency does not wait for a window"
+    );
 }
 
 #[test]

@@ -313,3 +313,28 @@ async fn a_confirmation_is_used_once() {
     assert_eq!(audit_entries_of(&app, "request.break_glass").await.len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_emergency_cannot_be_scheduled_for_later() {
+    let app = app().await;
+    let alice = app.sim.person("alice");
+    ask_in_an_emergency(&alice).await;
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    alice
+        .fill("Starts", &tomorrow.timestamp().to_string())
+        .await
+        .expect("picked");
+    let SubmitOutcome::Errors(errors) = alice.submit().await.expect("answered") else {
+        panic!("refused in the form");
+    };
+    assert!(
+        errors
+            .get("starts_at")
+            .is_some_and(|e| e.contains("Emergency access starts now")),
+        "{errors:?}"
+    );
+    assert!(audit_entries_of(&app, "request.break_glass")
+        .await
+        .is_empty());
+    app.stop().await;
+}

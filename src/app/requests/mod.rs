@@ -358,7 +358,12 @@ async fn submit_or_preview(
                 screenings.push((step.name.clone(), screened));
                 steps.push(resolved);
             }
-            if form.emergency {
+            if form.emergency && form.starts_at.is_some() {
+                field_errors.insert(
+                    fields::STARTS_AT.to_owned(),
+                    "Emergency access starts now: leave the start empty, or untick Emergency to schedule it.".to_owned(),
+                );
+            } else if form.emergency {
                 match super::break_glass::plan(entitlement, resource, &decision, &steps) {
                     Ok(planned) => emergency = Some(planned),
                     Err(message) => {
