@@ -158,6 +158,29 @@ deny contains "writes to the payments schema need a change ticket (CHG-…)" if 
 	not startswith(input.request.fields.ticket, "CHG-")
 }
 
+# --- step-up verification --------------------------------------------------------
+
+# Before sensitive approvals (README.md, "Step-up verification"): when `require_step_up`
+# holds for an approval, Approve asks the approver for a one-time code from their
+# authenticator app, and the approval commits only with a valid one. Off unless a rule
+# below matches.
+
+# Per entitlement: approving access to a resource labelled "step-up" (in the
+# catalog) needs a code, whoever approves.
+require_step_up if {
+	input.action == "approve"
+	"step-up" in input.resource.labels
+}
+
+# Per approver: the Slack ids listed here verify every approval they make.
+# Empty as shipped; add people whose accounts are worth more to an attacker.
+step_up_approvers := set()
+
+require_step_up if {
+	input.action == "approve"
+	input.slack.user.id in step_up_approvers
+}
+
 # --- helpers -----------------------------------------------------------------------
 
 # True if `grants` (space_read or space_write) covers `space_id`: directly, or through

@@ -248,3 +248,36 @@ test_a_guest_cannot_break_glass if {
 	not access.break_glass with input as guest_admin
 	count(access.deny) > 0 with input as guest_admin
 }
+
+# --- step-up verification --------------------------------------------------------
+
+# Frank, an owner of AWS production, approving Alice's request.
+step_up_approval := {
+	"action": "approve",
+	"slack": {"user": {"id": "U0FRANK001", "display_name": "frank", "is_admin": false}},
+	"resource": {"id": "aws-prod", "name": "AWS production", "space": "prod", "owners": ["U0FRANK001"], "labels": []},
+	"entitlement": {"id": "admin", "name": "Admin", "max_duration_s": 28800, "default_duration_s": 3600, "permanent_allowed": false},
+	"access_request": {"id": "REQ-1042", "requester": "U0ALICE001", "beneficiary": "U0ALICE001", "state": "pending", "step": 0, "approvals": [], "approvers": ["U0FRANK001"]},
+}
+
+step_up_labelled := object.union(step_up_approval, {"resource": {"labels": ["step-up"]}})
+
+test_approving_a_resource_labelled_step_up_needs_a_code if {
+	access.require_step_up with input as step_up_labelled
+}
+
+test_approving_an_unlabelled_resource_needs_no_code if {
+	not access.require_step_up with input as step_up_approval
+}
+
+test_requesting_a_labelled_resource_needs_no_code if {
+	not access.require_step_up with input as object.union(step_up_labelled, {"action": "request"})
+}
+
+test_a_listed_approver_needs_a_code_everywhere if {
+	access.require_step_up with input as step_up_approval with access.step_up_approvers as {"U0FRANK001"}
+}
+
+test_an_approver_not_listed_needs_no_code if {
+	not access.require_step_up with input as step_up_approval with access.step_up_approvers as {"U0BOB00001"}
+}

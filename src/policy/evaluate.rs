@@ -13,6 +13,7 @@ use regorus::utils::limits::ExecutionTimerConfig;
 use regorus::{Engine, Value};
 
 use super::decision::{ModuleOutcome, ModuleVerdict};
+use super::input::Action;
 use super::load::locate;
 use super::rules::{self, RuleKind};
 use super::TIMER_CHECK_INTERVAL;
@@ -21,7 +22,27 @@ use super::TIMER_CHECK_INTERVAL;
 pub(crate) const COLLECTOR_PACKAGE: &str = "c1bot_internal_collector";
 /// The name the collector is added under, shown if it ever fails to compile.
 pub(crate) const COLLECTOR_FILE: &str = "(c1bot internal collector)";
-const COLLECTOR_RULE: &str = "data.c1bot_internal_collector.modules";
+/// The collector has one rule per kind of decision ([`decision_kind`]), each
+/// gathering only the rules c1bot reads for it.
+const DECISION_KINDS: [&str; 3] = ["request", "approve", "other"];
+
+/// Which collector rule serves `action`.
+fn decision_kind(action: Action) -> &'static str {
+    match action {
+        Action::Request => "request",
+        Action::Approve => "approve",
+        _ => "other",
+    }
+}
+
+/// An action of each decision kind, to ask which rules it reads.
+fn representative(kind: &str) -> Action {
+    match kind {
+        "request" => Action::Request,
+        "approve" => Action::Approve,
+        _ => Action::View,
+    }
+}
 
 /// One package and the rules c1bot reads from it.
 #[derive(Clone)]
@@ -56,40 +77,48 @@ pub(crate) fn uses_collector(module_count: usize) -> bool {
     module_count <= COLLECTOR_MAX_MODULES
 }
 
-/// The collector module: `modules` is an array with one object per module, each rule
-/// wrapped in an array comprehension so that an undefined rule becomes `[]` instead of
-/// making the whole array undefined.
+/// The collector module: for each kind of decision, `modules_<kind>` is an array
+/// with one object per module holding the rules c1bot reads for that kind, each
+/// wrapped in an array comprehension so that an undefined rule becomes `[]` instead
+/// of making the whole array undefined.
 pub(crate) fn collector_source(modules: &[PolicyModule]) -> String {
-    let mut text = format!("package {COLLECTOR_PACKAGE}\n\nmodules := [\n");
-    for module in modules {
-        let fields: Vec<String> = module
-            .rules
-            .iter()
-            .map(|rule| format!("\"{}\": [x | x := {}]", rule.kind.name(), rule.path))
-            .collect();
+    let mut text = format!("package {COLLECTOR_PACKAGE}\n");
+    for kind in DECISION_KINDS {
+        let action = representative(kind);
         // Writing to a String cannot fail.
-        let _ = writeln!(text, "\t{{{}}},", fields.join(", "));
+        let _ = write!(text, "\nmodules_{kind} := [\n");
+        for module in modules {
+            let fields: Vec<String> = module
+                .rules
+                .iter()
+                .filter(|rule| rule.kind.read_for(action))
+                .map(|rule| format!("\"{}\": [x | x := {}]", rule.kind.name(), rule.path))
+                .collect();
+            let _ = writeln!(text, "\t{{{}}},", fields.join(", "));
+        }
+        text.push_str("]\n");
     }
-    text.push_str("]\n");
     text
 }
 
 /// Each module's outcome, in module order. A failure on the fast path gets the slow
 /// path a fresh time budget, so a runaway module is named rather than whichever module
 /// came after it; a decision can therefore take up to twice `time_budget`.
+/// Only the rules c1bot reads for `action` are evaluated (see [`RuleKind::read_for`]).
 pub(crate) fn evaluate(
     engine: &mut Engine,
     modules: &[PolicyModule],
     time_budget: Duration,
+    action: Action,
 ) -> Vec<ModuleOutcome> {
     if !uses_collector(modules.len()) {
-        return evaluate_each(engine, modules, time_budget);
+        return evaluate_each(engine, modules, time_budget, action);
     }
-    match collect_all(engine, modules, time_budget) {
+    match collect_all(engine, modules, time_budget, action) {
         Ok(outcomes) => outcomes,
         Err(error) => {
             tracing::debug!(error = %format!("{error:#}"), "policy fast path failed; evaluating module by module");
-            evaluate_each(engine, modules, time_budget)
+            evaluate_each(engine, modules, time_budget, action)
         }
     }
 }
@@ -98,11 +127,12 @@ fn evaluate_each(
     engine: &mut Engine,
     modules: &[PolicyModule],
     time_budget: Duration,
+    action: Action,
 ) -> Vec<ModuleOutcome> {
     let deadline = Instant::now() + time_budget;
     modules
         .iter()
-        .map(|module| outcome(module, evaluate_module(engine, module, deadline)))
+        .map(|module| outcome(module, evaluate_module(engine, module, deadline, action)))
         .collect()
 }
 
@@ -123,12 +153,14 @@ fn collect_all(
     engine: &mut Engine,
     modules: &[PolicyModule],
     time_budget: Duration,
+    action: Action,
 ) -> anyhow::Result<Vec<ModuleOutcome>> {
     engine.set_execution_timer_config(ExecutionTimerConfig {
         limit: time_budget,
         check_interval: TIMER_CHECK_INTERVAL,
     });
-    let collected = engine.eval_rule(COLLECTOR_RULE.to_owned())?;
+    let rule = format!("data.{COLLECTOR_PACKAGE}.modules_{}", decision_kind(action));
+    let collected = engine.eval_rule(rule)?;
     let Value::Array(per_module) = &collected else {
         anyhow::bail!("the collector produced {collected:?}");
     };
@@ -141,13 +173,17 @@ fn collect_all(
     Ok(modules
         .iter()
         .zip(per_module.iter())
-        .map(|(module, values)| outcome(module, verdict_from_collected(module, values)))
+        .map(|(module, values)| outcome(module, verdict_from_collected(module, values, action)))
         .collect())
 }
 
-fn verdict_from_collected(module: &PolicyModule, values: &Value) -> Result<ModuleVerdict, String> {
+fn verdict_from_collected(
+    module: &PolicyModule,
+    values: &Value,
+    action: Action,
+) -> Result<ModuleVerdict, String> {
     let mut verdict = ModuleVerdict::default();
-    for rule in &module.rules {
+    for rule in module.rules.iter().filter(|r| r.kind.read_for(action)) {
         let wrapped = &values[rule.kind.name()];
         let value = match wrapped {
             Value::Array(items) => items.first().cloned().unwrap_or(Value::Undefined),
@@ -162,9 +198,10 @@ fn evaluate_module(
     engine: &mut Engine,
     module: &PolicyModule,
     deadline: Instant,
+    action: Action,
 ) -> Result<ModuleVerdict, String> {
     let mut verdict = ModuleVerdict::default();
-    for rule in &module.rules {
+    for rule in module.rules.iter().filter(|r| r.kind.read_for(action)) {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             tracing::warn!(policy = %module.name, rule = rule.path, "policy time budget ran out");

@@ -160,7 +160,9 @@ impl Policies {
         };
         // regorus is a large interpreter; a bug there must cost one denial, not the task
         // that asked. The engine is a fresh clone, so nothing is left half-updated.
-        let outcomes = catch_unwind(AssertUnwindSafe(|| self.evaluate(input_value)));
+        let outcomes = catch_unwind(AssertUnwindSafe(|| {
+            self.evaluate(input_value, input.action)
+        }));
         match outcomes {
             Ok(outcomes) => combine(&outcomes, &input.spaces),
             Err(_) => {
@@ -170,11 +172,11 @@ impl Policies {
         }
     }
 
-    fn evaluate(&self, input: Value) -> Vec<ModuleOutcome> {
+    fn evaluate(&self, input: Value, action: Action) -> Vec<ModuleOutcome> {
         let prepared = &self.inner;
         let mut engine = prepared.engine.clone();
         engine.set_input(input);
-        evaluate::evaluate(&mut engine, &prepared.modules, prepared.time_budget)
+        evaluate::evaluate(&mut engine, &prepared.modules, prepared.time_budget, action)
     }
 
     fn prepare(sources: Vec<PolicySource>) -> Result<Policies, PolicyLoadError> {

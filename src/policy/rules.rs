@@ -38,6 +38,19 @@ impl RuleKind {
         RuleKind::BreakGlass,
     ];
 
+    /// Whether c1bot reads this rule when deciding `action`: step-up only when
+    /// approving, a request form's required fields and break-glass only when
+    /// requesting. The others are not evaluated there: in regorus 0.14 every rule
+    /// asked costs a scan of the modules (BENCHMARKS.md, policy decisions).
+    pub(crate) fn read_for(self, action: super::input::Action) -> bool {
+        use super::input::Action;
+        match self {
+            RuleKind::RequireStepUp => action == Action::Approve,
+            RuleKind::RequireFields | RuleKind::BreakGlass => action == Action::Request,
+            _ => true,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             RuleKind::Deny => "deny",

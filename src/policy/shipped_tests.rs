@@ -43,8 +43,9 @@ fn ids(items: &[&str]) -> std::collections::BTreeSet<String> {
 
 #[test]
 fn the_shipped_policies_load_as_their_modules_without_their_tests() {
-    // access.rego and step_up.rego.
-    assert_eq!(shipped_policies().module_count(), 2);
+    // access.rego alone: each module costs every decision (BENCHMARKS.md), so the
+    // shipped examples share one.
+    assert_eq!(shipped_policies().module_count(), 1);
 }
 
 #[test]
@@ -165,7 +166,7 @@ fn the_shipped_opa_style_tests_pass() {
     assert!(report
         .results
         .iter()
-        .all(|result| ["access_test.rego", "step_up_test.rego"].contains(&result.file.as_str())));
+        .all(|result| result.file == "access_test.rego"));
     assert!(report
         .to_string()
         .contains(&format!("PASS: {0}/{0}", report.passed())));

@@ -333,7 +333,8 @@ fn decisions_follow_the_documented_semantics() {
 
 #[test]
 fn require_step_up_holds_when_any_module_sets_it_and_only_on_an_allowed_decision() {
-    let input = alice_requests();
+    let mut input = alice_requests();
+    input.action = Action::Approve;
     let step_up = (
         "s.rego",
         "package t.s\nrequire_step_up if input.entitlement.id == \"readonly\"\n",
@@ -345,6 +346,11 @@ fn require_step_up_holds_when_any_module_sets_it_and_only_on_an_allowed_decision
     );
     let decision = decide(&[ALLOW, step_up]);
     assert!(decision.allowed && decision.require_step_up, "{decision:?}");
+    // Read only when approving: a request's decision does not evaluate it.
+    let request = load(&[ALLOW, step_up])
+        .expect("policies load")
+        .decide(&alice_requests());
+    assert!(request.allowed && !request.require_step_up, "{request:?}");
     let refused = decide(&[step_up]);
     assert!(
         !refused.allowed && !refused.require_step_up,

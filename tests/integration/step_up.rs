@@ -1,6 +1,6 @@
 //! Step-up verification before a sensitive approval, as people use it: the approver
 //! clicks Approve on a request for a resource labelled "step-up" (the shipped
-//! `policies/step_up.rego`), an admin allows enrolment with the real binary, the
+//! `policies/access.rego`), an admin allows enrolment with the real binary, the
 //! approver enrols and types codes from an authenticator app (computed here from the
 //! key the enrolment modal showed). Wrong, replayed and forged codes: `step_up_codes`.
 
