@@ -348,15 +348,9 @@ async fn act_once(
     also: &Change,
 ) -> Outcome {
     for _ in 0..ATTEMPTS {
-        let stored = match services.load_request(request_id).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return Outcome::Refused(format!("There is no request {request_id}.")),
-            Err(error) => {
-                tracing::error!(%error, request_id, "cannot read a request");
-                return Outcome::Unavailable(
-                    "c1bot could not read that request just now; try again in a moment.".into(),
-                );
-            }
+        let stored = match load_to_act(services, request_id).await {
+            Ok(stored) => stored,
+            Err(outcome) => return outcome,
         };
         let request = stored.data;
         let action = match resolve(services, user, &request, &ask).await {
@@ -422,6 +416,26 @@ async fn act_once(
         }
     }
     changing_quickly(request_id)
+}
+
+/// The request an attempt decides on, or what to tell the person when there is none
+/// (or it cannot be read now).
+pub async fn load_to_act(
+    services: &Services,
+    request_id: &str,
+) -> Result<Versioned<AccessRequest>, Outcome> {
+    match services.load_request(request_id).await {
+        Ok(Some(stored)) => Ok(stored),
+        Ok(None) => Err(Outcome::Refused(format!(
+            "There is no request {request_id}."
+        ))),
+        Err(error) => {
+            tracing::error!(%error, request_id, "cannot read a request");
+            Err(Outcome::Unavailable(
+                "c1bot could not read that request just now; try again in a moment.".into(),
+            ))
+        }
+    }
 }
 
 /// What one attempt of a decide-and-commit loop came to.

@@ -103,15 +103,9 @@ async fn decide(
     also: &Change,
 ) -> Outcome {
     for _ in 0..ATTEMPTS {
-        let stored = match services.load_request(request_id).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return Outcome::Refused(format!("There is no request {request_id}.")),
-            Err(error) => {
-                tracing::error!(%error, request_id, "cannot read a request");
-                return Outcome::Unavailable(
-                    "c1bot could not read that request just now; try again in a moment.".into(),
-                );
-            }
+        let stored = match grants::load_to_act(services, request_id).await {
+            Ok(stored) => stored,
+            Err(outcome) => return outcome,
         };
         let now = services.now();
         let change = match reviewed(services, user, stored.data, &verdict, now) {

@@ -138,16 +138,7 @@ pub async fn resource_chosen(
         return Ok(());
     };
     let choices = choices_for(services, &person, &meta.channel, resource, None, None);
-    let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
-    let updated = modal(services, &meta, Some(choices))?;
-    services
-        .web
-        .call(
-            methods::VIEWS_UPDATE,
-            json!({ "view_id": view_id, "hash": view.get("hash"), "view": updated }),
-        )
-        .await?;
-    Ok(())
+    redraw(services, view, modal(services, &meta, Some(choices))?).await
 }
 
 /// The entitlement select changed: offer that entitlement's durations, its default
@@ -175,8 +166,13 @@ pub async fn entitlement_chosen(
         Some(entitlement_id),
         None,
     );
+    redraw(services, view, modal(services, &meta, Some(choices))?).await
+}
+
+/// Replaces the open modal `view` with `updated` (`views.update`, guarded by its hash
+/// so a newer version of the view is never overwritten).
+async fn redraw(services: &Services, view: &Value, updated: Value) -> anyhow::Result<()> {
     let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
-    let updated = modal(services, &meta, Some(choices))?;
     services
         .web
         .call(
