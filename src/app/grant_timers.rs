@@ -14,7 +14,7 @@ use super::grants::{
 };
 use super::services::Services;
 use super::timers::{Fired, Firing, TimerAudit};
-use crate::store::{Change, Table, TimerEntry};
+use crate::store::{Table, TimerEntry};
 use crate::workflow::grant::{self as workflow, GrantAction, GrantRefusal};
 
 /// Whether `kind` is a grant timer.
@@ -37,9 +37,7 @@ pub async fn prepare(
     if entry.kind == TIMER_PROVISIONER {
         return super::provisioning::prepare_run(services, at, entry, now).await;
     }
-    let done = Change::new()
-        .at(now)
-        .cancel_timer(at, &entry.subject, &entry.kind);
+    let done = crate::app::timers::dropping(at, entry, now);
     let Some(stored) = services.load_request(&entry.subject).await? else {
         return Ok(Fired::just(done));
     };

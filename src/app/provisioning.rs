@@ -144,9 +144,7 @@ pub async fn prepare_run(
     entry: &TimerEntry,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Fired> {
-    let done = Change::new()
-        .at(now)
-        .cancel_timer(at, &entry.subject, &entry.kind);
+    let done = crate::app::timers::dropping(at, entry, now);
     if services.jobs.is_running(&entry.subject) {
         // Its own lease; the run in progress settles it.
         return Ok(Fired::Nothing);

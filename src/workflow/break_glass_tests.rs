@@ -13,23 +13,15 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 fn open(duration: AccessDuration) -> AccessRequest {
     AccessRequest {
-        id: "REQ-7".into(),
         requester: "alice".into(),
         beneficiary: "alice".into(),
         resource: "aws-prod".into(),
         entitlement: "admin".into(),
         duration,
         justification: "database down".into(),
-        created_at: now(),
         decide_by: now() + ChronoDuration::hours(24),
         steps: vec![Step::new("lead", ["bob".to_owned()], Quorum::Any)],
-        state: State::Pending { step: 0 },
-        decisions: Vec::new(),
-        grant: None,
-        extends: None,
-        fields: Default::default(),
-        starts_at: None,
-        emergency: None,
+        ..AccessRequest::example(now())
     }
 }
 

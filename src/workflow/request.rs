@@ -209,6 +209,33 @@ pub struct AccessRequest {
     pub emergency: Option<super::break_glass::Emergency>,
 }
 
+#[cfg(test)]
+impl AccessRequest {
+    /// A request for tests to start from: `REQ-7`, `U1` asking for themself, 4 h,
+    /// created at `at`, pending with no steps; a test sets what it is about.
+    pub(crate) fn example(at: DateTime<Utc>) -> AccessRequest {
+        AccessRequest {
+            id: "REQ-7".into(),
+            requester: "U1".into(),
+            beneficiary: "U1".into(),
+            resource: "r".into(),
+            entitlement: "e".into(),
+            duration: AccessDuration::For(Duration::from_secs(4 * 3600)),
+            justification: "j".into(),
+            created_at: at,
+            decide_by: at,
+            steps: Vec::new(),
+            state: State::Pending { step: 0 },
+            decisions: Vec::new(),
+            grant: None,
+            extends: None,
+            fields: BTreeMap::new(),
+            starts_at: None,
+            emergency: None,
+        }
+    }
+}
+
 impl AccessRequest {
     /// Where the request stands as people see it: the grant's state once approved.
     pub fn stage(&self) -> &'static str {

@@ -163,10 +163,7 @@ async fn a_forged_view_submission_without_the_modals_state_is_refused() {
         .submit_forged(bobs_modal.clone(), &[("Code", &code(&app, &secret, 0))])
         .await
         .expect("acked");
-    let error = forged
-        .as_ref()
-        .and_then(|p| p["errors"]["code"].as_str())
-        .unwrap_or_default();
+    let error = code_error(&forged);
     assert!(error.contains("not open"), "{forged:?}");
 
     // Bob's own client, with a made-up challenge in place of the modal's.
@@ -176,10 +173,7 @@ async fn a_forged_view_submission_without_the_modals_state_is_refused() {
         .submit_forged(made_up, &[("Code", &code(&app, &secret, 0))])
         .await
         .expect("acked");
-    let error = forged
-        .as_ref()
-        .and_then(|p| p["errors"]["code"].as_str())
-        .unwrap_or_default();
+    let error = code_error(&forged);
     assert!(error.contains("not open"), "{forged:?}");
 
     // The modal's challenge, submitted from another view than the one it opened in.
@@ -189,10 +183,7 @@ async fn a_forged_view_submission_without_the_modals_state_is_refused() {
         .submit_forged(elsewhere, &[("Code", &code(&app, &secret, 0))])
         .await
         .expect("acked");
-    let error = forged
-        .as_ref()
-        .and_then(|p| p["errors"]["code"].as_str())
-        .unwrap_or_default();
+    let error = code_error(&forged);
     assert!(error.contains("not open"), "{forged:?}");
 
     assert!(
@@ -213,4 +204,11 @@ async fn a_forged_view_submission_without_the_modals_state_is_refused() {
     ));
     dm_containing(&app.sim.person("alice"), "Approved").await;
     app.stop().await;
+}
+
+/// The error a step-up modal's ack shows under its code, or "" when none.
+fn code_error(ack: &Option<Value>) -> &str {
+    ack.as_ref()
+        .and_then(|p| p["errors"]["code"].as_str())
+        .unwrap_or_default()
 }

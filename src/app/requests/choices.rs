@@ -9,7 +9,7 @@ use super::super::directory::Person;
 use super::super::request_form;
 use super::super::services::Services;
 use crate::catalog::{Entitlement, FormField, RequestedDuration, Resource};
-use crate::policy::Action;
+use crate::policy::{Action, Decision};
 use crate::templates::Choice;
 use crate::workflow::submit::human;
 
@@ -35,21 +35,24 @@ pub(super) fn duration_options(choices: &[(String, String)]) -> Vec<Choice> {
         .collect()
 }
 
-/// Entitlements of `resource` that policy lets `person` request.
+/// Entitlements of `resource` that policy lets `person` request, each with the
+/// decision that allowed it (what else it says for the modal: required fields,
+/// break-glass).
 pub(super) fn requestable<'a>(
     services: &Services,
     person: &Person,
     channel: &str,
     resource: &'a Resource,
-) -> Vec<&'a Entitlement> {
+) -> Vec<(&'a Entitlement, Decision)> {
     resource
         .entitlements
         .iter()
-        .filter(|e| {
-            services
-                .decide(Action::Request, person, channel, Some((resource, e)), None)
-                .allowed
+        .map(|e| {
+            let decision =
+                services.decide(Action::Request, person, channel, Some((resource, e)), None);
+            (e, decision)
         })
+        .filter(|(_, decision)| decision.allowed)
         .collect()
 }
 
@@ -66,12 +69,15 @@ pub(super) fn choices_for<'a>(
     entitlement: Option<&str>,
     duration: Option<&str>,
 ) -> Choices<'a> {
-    let allowed = requestable(services, person, channel, resource);
-    let chosen = match entitlement {
-        Some(id) => allowed.iter().find(|e| e.id.as_str() == id).copied(),
-        None if allowed.len() == 1 => allowed.first().copied(),
+    let decided = requestable(services, person, channel, resource);
+    let allowed: Vec<&Entitlement> = decided.iter().map(|(e, _)| *e).collect();
+    let chosen_at = match entitlement {
+        Some(id) => allowed.iter().position(|e| e.id.as_str() == id),
+        None if allowed.len() == 1 => Some(0),
         None => None,
     };
+    let chosen = chosen_at.map(|i| allowed[i]);
+    let decision = chosen_at.map(|i| &decided[i].1);
     let entitlements: Vec<Choice> = allowed
         .iter()
         .map(|e| Choice {
@@ -130,17 +136,17 @@ pub(super) fn choices_for<'a>(
     } else {
         entitlements
     };
-    let decision = chosen
-        .map(|e| services.decide(Action::Request, person, channel, Some((resource, e)), None));
     let break_glass = chosen
-        .zip(decision.as_ref())
-        .filter(|(_, d)| d.allowed && d.break_glass)
+        .zip(decision)
+        .filter(|(_, d)| d.break_glass)
         .map(|(e, _)| e.break_glass_max.as_duration());
     Choices {
         entitlements,
         durations,
         form: chosen.map_or(&[], |e| e.fields.as_slice()),
-        required: decision.map(|d| d.required_fields).unwrap_or_default(),
+        required: decision
+            .map(|d| d.required_fields.clone())
+            .unwrap_or_default(),
         break_glass,
     }
 }

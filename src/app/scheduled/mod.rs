@@ -21,7 +21,7 @@ use serde_json::json;
 use super::grants;
 use super::services::Services;
 use super::timers::{Fired, Firing, TimerAudit};
-use crate::store::{Change, Table, TimerEntry};
+use crate::store::{Table, TimerEntry};
 use crate::workflow::grant::{self as workflow, GrantAction};
 use crate::workflow::request::AccessRequest;
 use crate::workflow::schedule;
@@ -47,9 +47,7 @@ pub async fn prepare(
     entry: &TimerEntry,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Fired> {
-    let done = Change::new()
-        .at(now)
-        .cancel_timer(at, &entry.subject, &entry.kind);
+    let done = crate::app::timers::dropping(at, entry, now);
     let Some(stored) = services.load_request(&entry.subject).await? else {
         return Ok(Fired::just(done));
     };
@@ -99,9 +97,8 @@ pub async fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::request::{AccessDuration, State};
+    use crate::workflow::request::State;
     use chrono::TimeZone;
-    use std::time::Duration;
 
     fn request(starts_at: Option<DateTime<Utc>>, state: State) -> AccessRequest {
         let at = Utc
@@ -109,23 +106,9 @@ mod tests {
             .single()
             .expect("time");
         AccessRequest {
-            id: "REQ-7".into(),
-            requester: "U1".into(),
-            beneficiary: "U1".into(),
-            resource: "r".into(),
-            entitlement: "e".into(),
-            duration: AccessDuration::For(Duration::from_secs(4 * 3600)),
-            justification: "j".into(),
-            created_at: at,
-            decide_by: at,
-            steps: Vec::new(),
             state,
-            decisions: Vec::new(),
-            grant: None,
-            extends: None,
-            fields: Default::default(),
             starts_at,
-            emergency: None,
+            ..AccessRequest::example(at)
         }
     }
 

@@ -60,9 +60,7 @@ pub fn duration_shown(request: &AccessRequest) -> Mrkdwn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::request::{AccessDuration, State};
     use chrono::{DateTime, TimeZone, Utc};
-    use std::time::Duration;
 
     fn request(starts_at: Option<DateTime<Utc>>) -> AccessRequest {
         let at = Utc
@@ -70,23 +68,8 @@ mod tests {
             .single()
             .expect("time");
         AccessRequest {
-            id: "REQ-7".into(),
-            requester: "U1".into(),
-            beneficiary: "U1".into(),
-            resource: "r".into(),
-            entitlement: "e".into(),
-            duration: AccessDuration::For(Duration::from_secs(4 * 3600)),
-            justification: "j".into(),
-            created_at: at,
-            decide_by: at,
-            steps: Vec::new(),
-            state: State::Pending { step: 0 },
-            decisions: Vec::new(),
-            grant: None,
-            extends: None,
-            fields: Default::default(),
             starts_at,
-            emergency: None,
+            ..AccessRequest::example(at)
         }
     }
 

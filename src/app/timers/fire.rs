@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{Fired, Firing, TimerAudit};
 use crate::app::requests::{TIMER_EXPIRE, TIMER_REMIND};
 use crate::app::services::Services;
-use crate::store::{Change, Table, TimerEntry};
+use crate::store::{Table, TimerEntry};
 use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
 use crate::workflow::request::AccessRequest;
 
@@ -58,9 +58,7 @@ pub(super) async fn prepare(
         return crate::app::grant_timers::prepare(services, at, entry, now).await;
     }
     // Every firing below at least drops the timer.
-    let done = Change::new()
-        .at(now)
-        .cancel_timer(at, &entry.subject, &entry.kind);
+    let done = super::firing::dropping(at, entry, now);
     if entry.kind == crate::app::campaigns::reminders::TIMER {
         return Ok(
             if crate::app::campaigns::reminders::fire(services, &entry.subject, at).await? {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::app::provisioning::Job;
-use crate::store::{AuditEvent, Change};
+use crate::store::{AuditEvent, Change, TimerEntry};
 use crate::workflow::request::AccessRequest;
 
 /// What firing one timer comes to.
@@ -16,6 +16,14 @@ pub enum Fired {
     Commit(Firing),
     /// Handled another way (a provisioner run was started), or not due yet.
     Nothing,
+}
+
+/// The change every firing starts from: timer `entry`, due `at`, removed, stamped
+/// `now` (a firing that does nothing else just drops the timer).
+pub fn dropping(at: DateTime<Utc>, entry: &TimerEntry, now: DateTime<Utc>) -> Change {
+    Change::new()
+        .at(now)
+        .cancel_timer(at, &entry.subject, &entry.kind)
 }
 
 impl Fired {

@@ -35,7 +35,7 @@ use ahead::{Ahead, Sorted, LOOK_AHEAD};
 use commit::Committer;
 pub use failing::FailingTimers;
 pub use fire::escalation_timers;
-pub use firing::{Fired, Firing, TimerAudit};
+pub use firing::{dropping, Fired, Firing, TimerAudit};
 
 /// Sleeps at most this long between looks, so a clock jump forward is noticed even
 /// without [`crate::clock::Clock::advance`].
