@@ -155,3 +155,34 @@ fn on_this_modal(
     }
     shown
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::submit::FieldErrors;
+
+    #[test]
+    fn a_request_form_error_is_shown_at_the_justification_with_where_to_fill_the_form() {
+        let errors = FieldErrors::from([
+            (
+                "field_ticket".to_owned(),
+                "Ticket is required for this access.".to_owned(),
+            ),
+            (
+                "justification".to_owned(),
+                "Tell the approvers why.".to_owned(),
+            ),
+            ("duration".to_owned(), "Too long.".to_owned()),
+        ]);
+        let shown = on_this_modal(errors);
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(shown["duration"], "Too long.");
+        let justification = &shown["justification"];
+        assert!(
+            justification.contains("Ticket is required for this access.")
+                && justification.contains("Tell the approvers why.")
+                && justification.contains("/c1 request"),
+            "{justification}"
+        );
+    }
+}

@@ -521,3 +521,31 @@ fn user_groups_cannot_be_turned_off_while_the_catalog_names_a_group() {
         "{err}"
     );
 }
+
+#[test]
+fn the_break_glass_channel_and_reminder_are_checked() {
+    let file = toml_file("[break_glass]\nchannel = \"#security\"\n");
+    let err = error_of(Some(file.path()), &[], Mode::Offline);
+    assert!(
+        err.contains("break_glass.channel") && err.contains("is not a Slack channel id"),
+        "{err}"
+    );
+    let file = toml_file("[break_glass]\nreview_remind_every = \"5m\"\n");
+    let err = error_of(Some(file.path()), &[], Mode::Offline);
+    assert!(
+        err.contains("break_glass.review_remind_every") && err.contains("at least 15m"),
+        "{err}"
+    );
+    let file = toml_file("[break_glass]\nchannel = \"C0SECURITY\"\nreview_remind_every = \"2h\"\n");
+    let config = Config::load(Some(file.path()), &|_| None, Mode::Offline).expect("valid");
+    assert_eq!(config.break_glass.channel.as_deref(), Some("C0SECURITY"));
+    assert_eq!(
+        config.break_glass.review_remind_every,
+        std::time::Duration::from_secs(7200)
+    );
+    let defaults = Config::load(None, &|_| None, Mode::Offline).expect("valid");
+    assert_eq!(
+        defaults.break_glass,
+        crate::config::BreakGlassConfig::default()
+    );
+}

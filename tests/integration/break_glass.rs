@@ -250,6 +250,16 @@ async fn an_open_request_is_escalated_by_its_requester_and_nobody_else() {
     let taken = audit_entries_of(&app, "request.break_glass").await;
     assert_eq!(taken[0]["detail"]["escalated"], true);
     assert_eq!(taken[0]["detail"]["reason"], "the rollout broke checkout");
+    // Taken once: escalating it again is answered at once.
+    let again = alice
+        .slash("/c1", "break-glass REQ-1001 again", "general")
+        .await;
+    assert!(
+        again.response_text.contains("is approved already"),
+        "{}",
+        again.response_text
+    );
+    assert_eq!(audit_entries_of(&app, "request.break_glass").await.len(), 1);
     app.stop().await;
 }
 
@@ -283,6 +293,41 @@ async fn where_policy_does_not_allow_it_there_is_no_emergency_and_the_command_sa
         SubmitOutcome::Closed
     ));
     dm_containing(&app.sim.person("bob"), "curious").await;
+    assert!(audit_entries_of(&app, "request.break_glass")
+        .await
+        .is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_one_line_command_opens_the_form_with_emergency_ticked() {
+    let app = app().await;
+    let alice = app.sim.person("alice");
+    alice
+        .slash(
+            "/c1",
+            "break-glass aws-prod admin 1h database down",
+            "general",
+        )
+        .await;
+    let modal = alice.wait_for_modal(WAIT).await.expect("the form opens");
+    let emergency = modal["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|b| b["block_id"] == "emergency")
+        .cloned()
+        .unwrap_or_else(|| panic!("the Emergency choice is offered: {modal}"));
+    assert_eq!(
+        emergency["element"]["initial_options"][0]["text"]["text"],
+        TICK
+    );
+    // Submitted as it is, it goes to the confirm step, not to the approvers.
+    let outcome = alice.submit().await.expect("answered");
+    let SubmitOutcome::Updated(confirm) = outcome else {
+        panic!("the confirm step, not {outcome:?}");
+    };
+    assert!(confirm.to_string().contains("without approval"));
     assert!(audit_entries_of(&app, "request.break_glass")
         .await
         .is_empty());

@@ -257,8 +257,10 @@ pub(crate) fn replace_view(w: &mut World, id: &str, view: &Value) -> Option<Valu
     w.view_json(id)
 }
 
-/// `state.values` as Slack fills it from input elements' `initial_option`,
-/// `initial_value`, `initial_user` and `initial_conversation`, before anyone types.
+/// `state.values` as Slack fills it from input elements' initial values
+/// (`initial_option(s)`, `initial_value`, `initial_user`, `initial_conversation`,
+/// `initial_channel`, `initial_date`, `initial_time`, `initial_date_time`), before
+/// anyone types.
 fn initial_values(blocks: &Value) -> Map<String, Value> {
     let mut values = Map::new();
     for block in blocks.as_array().into_iter().flatten() {
@@ -280,6 +282,16 @@ fn initial_values(blocks: &Value) -> Map<String, Value> {
             json!({"type": kind, "selected_user": user})
         } else if let Some(channel) = element["initial_conversation"].as_str() {
             json!({"type": kind, "selected_conversation": channel})
+        } else if let Some(channel) = element["initial_channel"].as_str() {
+            json!({"type": kind, "selected_channel": channel})
+        } else if element["initial_options"].is_array() {
+            json!({"type": kind, "selected_options": element["initial_options"]})
+        } else if let Some(date) = element["initial_date"].as_str() {
+            json!({"type": kind, "selected_date": date})
+        } else if let Some(time) = element["initial_time"].as_str() {
+            json!({"type": kind, "selected_time": time})
+        } else if let Some(secs) = element["initial_date_time"].as_i64() {
+            json!({"type": kind, "selected_date_time": secs})
         } else {
             continue;
         };
