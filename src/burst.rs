@@ -1,8 +1,8 @@
 //! Who goes first when the CPU is short: a burst of timer firings (thousands of
-//! expiries due in the same second) commits before the outbox sender makes its next
-//! Web API calls. Revoking on time is the promise; the messages about it follow a
-//! moment later. The sender waits at most [`MAX_YIELD`] per call, so a burst that
-//! never ends slows delivery down but cannot stop it.
+//! expiries due in the same second) commits before the outbox sender reads what was
+//! queued or makes its next Web API calls. Revoking on time is the promise; the
+//! messages about it follow a moment later. The sender waits at most [`MAX_YIELD`]
+//! each time, so a burst that never ends slows delivery down but cannot stop it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -160,9 +160,9 @@ pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
 /// The background in a sled data directory: `n` active grants expiring over the
 /// next 30 days (none during the run), ten per person (100,000 people at 1,000,000),
 /// and bob's ten, cached across runs (the name carries the stored-record version it
-/// was written at (3: sled data directory format 2, packed), and bob's count).
+/// was written at (4: sled data directory format 3, timers placed by request), and bob's count).
 pub async fn sled_background(root: &Path, n: u64) -> anyhow::Result<PathBuf> {
-    let dir = root.join(format!("bench-grants-v3-bob{BOBS}-{n}"));
+    let dir = root.join(format!("bench-grants-v4-bob{BOBS}-{n}"));
     if !dir.join("seeded").exists() {
         seed_background(&dir, n).await?;
         std::fs::write(dir.join("seeded"), b"")?;

@@ -37,6 +37,10 @@ pub(super) enum Done {
 /// Delivers entry `id` until it is settled or `stop` is cancelled.
 pub(super) async fn deliver(shared: Arc<Shared>, id: u64, stop: CancellationToken) -> (u64, Done) {
     loop {
+        // A burst of expiries commits first: even reading the entry waits (bounded).
+        if shared.yield_to_burst(&stop).await {
+            return (id, Done::Stopped);
+        }
         let entry = match shared.store.outbox_entry(id).await {
             Ok(Some(entry)) => entry,
             Ok(None) => return (id, Done::Settled),

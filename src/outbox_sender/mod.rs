@@ -69,6 +69,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Waits while a burst of timer firings commits (at most [`MAX_YIELD`]); true when
+    /// `stop` came first.
+    async fn yield_to_burst(&self, stop: &CancellationToken) -> bool {
+        tokio::select! {
+            () = stop.cancelled() => true,
+            () = self.burst.yield_to(MAX_YIELD) => false,
+        }
+    }
+
     /// One call in a delivery slot, without pacing (the caller took its pacer slot).
     async fn call_now(
         &self,
@@ -123,6 +132,10 @@ pub async fn run(
     }
     loop {
         heartbeat.beat();
+        // What a burst of expiries queues is read once it has committed (bounded).
+        if sender.shared.yield_to_burst(&shutdown).await {
+            break;
+        }
         sender.backlog.extend(store.take_committed_outbox());
         let paused = !sender.admit_backlog().await;
         let wait = if paused {

@@ -14,7 +14,7 @@ use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::audit_verify::AuditAnchor;
@@ -59,76 +59,110 @@ impl records::Record for AuditHead {
 }
 
 /// The stored bytes and new hash of entry `seq`, chained after `prev_hash`.
+///
+/// The entry's own keys are written straight out in their sorted order: the same
+/// bytes as [`canonical_json`] of the entry as an object (a unit test holds the two
+/// together), without building and copying a tree of values for every entry (a
+/// burst of expiries appends thousands inside one locked transaction).
 pub(crate) fn build_entry(
     seq: u64,
     at: DateTime<Utc>,
     prev_hash: &str,
     event: &AuditEvent,
 ) -> (Vec<u8>, String) {
-    let mut entry = json!({
-        "v": ENTRY_VERSION,
-        "seq": seq,
-        "at": at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "actor": event.actor,
-        "action": event.action,
-        "subject": event.subject,
-        "detail": event.detail,
-        "prev_hash": prev_hash,
-    });
-    let hash = chain_hash(prev_hash, &entry);
-    entry["hash"] = Value::String(hash.clone());
-    (canonical_json(&entry).into_bytes(), hash)
+    let mut out = Vec::with_capacity(320);
+    out.extend_from_slice(b"{\"action\":");
+    put_str(&mut out, &event.action);
+    out.extend_from_slice(b",\"actor\":");
+    put_str(&mut out, &event.actor);
+    out.extend_from_slice(b",\"at\":");
+    put_str(&mut out, &at.to_rfc3339_opts(SecondsFormat::Millis, true));
+    out.extend_from_slice(b",\"detail\":");
+    write_canonical(&event.detail, &mut out);
+    out.push(b',');
+    // "hash" sorts between "detail" and "prev_hash".
+    let hash_goes = out.len();
+    out.extend_from_slice(b"\"prev_hash\":");
+    put_str(&mut out, prev_hash);
+    out.extend_from_slice(format!(",\"seq\":{seq},\"subject\":").as_bytes());
+    put_str(&mut out, &event.subject);
+    out.extend_from_slice(format!(",\"v\":{ENTRY_VERSION}}}").as_bytes());
+    let hash = hash_hex(prev_hash, &out);
+    let mut stored = Vec::with_capacity(out.len() + 80);
+    stored.extend_from_slice(&out[..hash_goes]);
+    stored.extend_from_slice(b"\"hash\":");
+    put_str(&mut stored, &hash);
+    stored.push(b',');
+    stored.extend_from_slice(&out[hash_goes..]);
+    (stored, hash)
 }
 
 /// `sha256(prev_hash || canonical(entry without "hash"))`, lowercase hex.
 pub(super) fn chain_hash(prev_hash: &str, entry_without_hash: &Value) -> String {
+    hash_hex(prev_hash, canonical_json(entry_without_hash).as_bytes())
+}
+
+fn hash_hex(prev_hash: &str, canonical: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());
-    hasher.update(canonical_json(entry_without_hash).as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.update(canonical);
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
 }
 
 /// JSON with object keys sorted (by UTF-8 bytes) at every level and no whitespace.
 /// Written by hand rather than relying on `serde_json::Map` order, which flips to
 /// insertion order if any crate in the build enables `preserve_order`.
 pub(crate) fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(value, &mut out);
-    out
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, key) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
+                put_str(out, key);
+                out.push(b':');
                 write_canonical(&map[key], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        // Writing a scalar into a Vec cannot fail.
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
     }
+}
+
+/// `text` as a JSON string, escaped as serde_json escapes it.
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 impl SledStore {
@@ -169,6 +203,60 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// What an entry was before it was written key by key: the canonical JSON of the
+    /// entry as an object. Stored entries and their hashes must not change.
+    fn as_an_object(
+        seq: u64,
+        at: DateTime<Utc>,
+        prev: &str,
+        event: &AuditEvent,
+    ) -> (String, String) {
+        let mut entry = json!({
+            "v": ENTRY_VERSION,
+            "seq": seq,
+            "at": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "actor": event.actor,
+            "action": event.action,
+            "subject": event.subject,
+            "detail": event.detail,
+            "prev_hash": prev,
+        });
+        let hash = chain_hash(prev, &entry);
+        entry["hash"] = Value::String(hash.clone());
+        (canonical_json(&entry), hash)
+    }
+
+    #[test]
+    fn an_entry_is_written_as_the_canonical_json_of_the_entry_object() {
+        let at: DateTime<Utc> = "2026-12-06T11:00:00.123456Z".parse().expect("a time");
+        let details = [
+            json!({}),
+            json!(null),
+            json!({"late_ms": 12, "due": "2026", "fired": "x", "state": "deprovisioning"}),
+            // Keys that look like the entry's own, escapes, non-ASCII, nesting.
+            json!({"prev_hash": {"hash": "\"prev_hash\":"}, "é": ["<&>", 1.5, -3, true]}),
+            json!("a \u{2028} line\nbreak"),
+        ];
+        for (i, detail) in details.into_iter().enumerate() {
+            let event = AuditEvent {
+                actor: "U0ALICE001".into(),
+                action: "grant.expired".into(),
+                subject: format!("REQ-{i} \"quoted\" \u{e9}"),
+                detail,
+            };
+            let prev = if i == 0 {
+                GENESIS_HASH.to_owned()
+            } else {
+                "ab".repeat(32)
+            };
+            let (bytes, hash) = build_entry(7 + i as u64, at, &prev, &event);
+            let (expected, expected_hash) = as_an_object(7 + i as u64, at, &prev, &event);
+            assert_eq!(String::from_utf8(bytes).expect("utf-8"), expected);
+            assert_eq!(hash, expected_hash);
+        }
+    }
 
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {

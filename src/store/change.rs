@@ -316,9 +316,7 @@ pub(crate) fn write(
                     &json,
                 )?;
                 committed.outbox_ids.push(id);
-                committed
-                    .outbox_channels
-                    .push(queued.message.queued_to().map(str::to_owned));
+                committed.outbox_channels.push(queued.queued_to.clone());
             }
             Op::Audit(event) => {
                 committed

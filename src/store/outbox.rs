@@ -220,12 +220,15 @@ impl Record for OutboxEntry {
     }
 }
 
-/// A message a change queues, with its JSON encoded when the change was built: the
-/// commit (on sled, inside the store's locked transaction) only wraps it into a new
-/// entry ([`Queued::entry_json`]) instead of copying and encoding the message there.
+/// A message a change queues, encoded when the change was built: the commit (on
+/// sled, inside the store's locked transaction) only wraps it into a new entry
+/// ([`Queued::entry_json`]) instead of copying and encoding the message there. Only
+/// the text is kept: the message's tree of values is freed when the change is built
+/// (for an expiry, while it is prepared ahead), not when a burst's batch commits.
 #[derive(Debug, Clone)]
 pub(crate) struct Queued {
-    pub message: OutboxMessage,
+    /// The conversation it is queued to (see [`OutboxMessage::queued_to`]).
+    pub queued_to: Option<String>,
     json: Box<RawValue>,
 }
 
@@ -243,7 +246,10 @@ struct NewEntry<'a> {
 impl Queued {
     pub fn new(message: OutboxMessage) -> Result<Queued, serde_json::Error> {
         let json = serde_json::value::to_raw_value(&message)?;
-        Ok(Queued { message, json })
+        Ok(Queued {
+            queued_to: message.queued_to().map(str::to_owned),
+            json,
+        })
     }
 
     /// What `OutboxEntry::new(message, enqueued_at).encode()` gives, without encoding

@@ -173,6 +173,7 @@ fn a_message_encoded_when_queued_is_stored_as_the_entry_would_encode_it() {
     ];
     for message in messages {
         let queued = outbox::Queued::new(message.clone()).expect("encodes");
+        assert_eq!(queued.queued_to.as_deref(), message.queued_to());
         let stored = queued.entry_json(t(7)).expect("wraps");
         assert_eq!(
             stored,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::keys::{timer_key, timer_window, FORMAT_KEY};
-use super::packed::{is_bucket_key, GROW_AT};
+use super::packed::{self, is_bucket_key, GROW_AT};
 use super::records;
 use super::suite::Grant;
 use super::*;
@@ -99,7 +99,57 @@ async fn a_format_1_directory_is_packed_when_opened_and_reads_the_same() {
             .len(),
         100
     );
-    assert_eq!(store.meta_counter(FORMAT_KEY).expect("format"), 2);
+    assert_eq!(store.meta_counter(FORMAT_KEY).expect("format"), 3);
+}
+
+/// Format 2 placed a timer by the hash of its whole key; format 3 by its subject's.
+/// Each one must still be found where it is looked for: cancelled, not left to fire.
+#[tokio::test]
+async fn a_format_2_directory_has_its_timers_placed_again_and_each_can_be_cancelled() {
+    const BUCKETS: u32 = 8;
+    let dir = tempfile::tempdir().expect("dir");
+    let timers: Vec<(DateTime<Utc>, String)> = (0..200)
+        .map(|i| (t(i % 1_200), format!("REQ-{i}")))
+        .collect();
+    {
+        let store = SledStore::open(dir.path()).expect("open");
+        let mut buckets = std::collections::BTreeMap::new();
+        for (due, subject) in &timers {
+            let key = timer_key(*due, subject, "expiry");
+            let window = timer_window(&key).expect("a window");
+            let at = packed::bucket_of(packed::hash(&key), BUCKETS);
+            let json = serde_json::to_string(&TimerEntry::new("expiry", subject)).expect("json");
+            let bucket: &mut packed::Bucket = buckets.entry((window, at)).or_default();
+            bucket.buckets = if at == 0 { BUCKETS } else { 0 };
+            bucket
+                .members
+                .insert(key, records::envelope(1, 1, &[], &json));
+        }
+        for ((window, at), bucket) in &buckets {
+            store
+                .tree(Table::Timers)
+                .insert(packed::bucket_key(window, *at), bucket.encode())
+                .expect("a format-2 bucket");
+        }
+        store
+            .tree(Table::Meta)
+            .insert(FORMAT_KEY, &2u64.to_be_bytes()[..])
+            .expect("format 2");
+        store.flush().await.expect("flushed");
+    }
+    let store = SledStore::reopen(dir.path()).expect("reopens");
+    assert_eq!(store.meta_counter(FORMAT_KEY).expect("format"), 3);
+    assert_eq!(store.due_timers(t(1_200)).expect("due").len(), 200);
+    let cancel_all = timers.iter().fold(Change::new(), |change, (due, subject)| {
+        change.cancel_timer(*due, subject, "expiry")
+    });
+    store.commit(cancel_all).await.expect("cancelled");
+    assert_eq!(store.due_timers(t(1_200)).expect("due").len(), 0);
+    assert_eq!(
+        store.tree(Table::Timers).len(),
+        0,
+        "no bucket is left behind"
+    );
 }
 
 #[tokio::test]
@@ -109,13 +159,13 @@ async fn a_directory_from_a_newer_format_is_refused() {
         let store = SledStore::open(dir.path()).expect("open");
         store
             .tree(Table::Meta)
-            .insert(FORMAT_KEY, &3u64.to_be_bytes()[..])
-            .expect("format 3");
+            .insert(FORMAT_KEY, &4u64.to_be_bytes()[..])
+            .expect("format 4");
         store.flush().await.expect("flushed");
     }
     let err = SledStore::reopen(dir.path()).expect_err("refused");
     assert!(
-        matches!(err, StoreError::NewerFormat { found: 3, .. }),
+        matches!(err, StoreError::NewerFormat { found: 4, .. }),
         "{err}"
     );
 }

@@ -49,7 +49,7 @@ impl Group<'_> {
         value: &[u8],
     ) -> TxResult<bool, E> {
         let n = self.buckets::<E>()?;
-        let at = packed::bucket_of(packed::hash(member), n);
+        let at = packed::bucket_of(self.hash(member), n);
         let mut bucket = self.take::<E>(at)?.unwrap_or_else(|| Bucket {
             buckets: if at == 0 { 1 } else { 0 },
             ..Bucket::default()
@@ -74,7 +74,7 @@ impl Group<'_> {
         member: &[u8],
     ) -> TxResult<Option<Vec<u8>>, E> {
         let n = self.buckets::<E>()?;
-        let at = packed::bucket_of(packed::hash(member), n);
+        let at = packed::bucket_of(self.hash(member), n);
         let Some(mut bucket) = self.take::<E>(at)? else {
             self.keep(at, None);
             return Ok(None);
@@ -88,6 +88,15 @@ impl Group<'_> {
         self.put(at, (!gone).then_some(bucket));
         self.settle::<E>()?;
         Ok(removed)
+    }
+
+    /// The hash that places `member`: a timer by its subject (see
+    /// [`packed::timer_hash`]), anything else by its whole key.
+    fn hash(&self, member: &[u8]) -> u64 {
+        match self.table {
+            Table::Timers => packed::timer_hash(member),
+            _ => packed::hash(member),
+        }
     }
 
     /// How many buckets the group has (bucket 0 says; 1 for a new group).
@@ -146,7 +155,7 @@ impl Group<'_> {
         };
         let moved: Vec<Vec<u8>> = from
             .keys()
-            .filter(|k| packed::bucket_of(packed::hash(k), n + 1) == n)
+            .filter(|k| packed::bucket_of(self.hash(k), n + 1) == n)
             .cloned()
             .collect();
         let mut grown = Bucket::default();

@@ -32,7 +32,9 @@ use super::tx::{Tx, TxResult};
 /// The on-disk layout this build writes (in `meta`); a newer one is refused.
 /// 2: timers and index rows packed into groups (`packed`); a format-1 directory is
 /// packed once when opened.
-const FORMAT: u64 = 2;
+/// 3: timers placed in their window by their request's hash (`packed::timer_hash`);
+/// a format-2 directory's timers are placed again once when opened.
+const FORMAT: u64 = 3;
 
 /// sled's default page cache is 1 GiB; c1bot's working set is small.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -175,13 +177,18 @@ impl SledStore {
                 Ok(())
             }
             Some(Ok(be)) if u64::from_be_bytes(be) < FORMAT => {
-                self.pack_unpacked_rows()?;
+                if u64::from_be_bytes(be) < 2 {
+                    self.pack_unpacked_rows()?;
+                }
+                // Also after packing: an older release's packing, cut short by a
+                // crash, may have left buckets in format 2's placement.
+                self.rehash_timer_windows()?;
                 meta.insert(FORMAT_KEY, &FORMAT.to_be_bytes()[..])
                     .map_err(|e| StoreError::storage("writing the format version", e))?;
                 self.inner
                     .db
                     .flush()
-                    .map_err(|e| StoreError::storage("flushing the packed rows", e))?;
+                    .map_err(|e| StoreError::storage("flushing the upgraded rows", e))?;
                 Ok(())
             }
             Some(Ok(be)) if u64::from_be_bytes(be) == FORMAT => Ok(()),

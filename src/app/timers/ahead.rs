@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::firing::Firing;
 use crate::app::grants::TIMER_GRANT_EXPIRE;
-use crate::store::TimerEntry;
+use crate::store::{commit_order, TimerEntry};
 
 /// How far ahead expiries are prepared.
 pub const LOOK_AHEAD: std::time::Duration = std::time::Duration::from_secs(3);
@@ -92,24 +92,41 @@ impl Ahead {
         self.ready.keys().next().map(|(at, _, _)| *at)
     }
 
-    /// Up to `limit` prepared firings due by `now`, earliest first.
+    /// Up to `limit` prepared firings due by `now`: earliest first when all of them
+    /// fit, else (a backlog: every one of them is late already) `limit` of them in
+    /// the store's [`commit_order`], so the batch rewrites few of the store's buckets.
     pub fn take_due(
         &mut self,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Vec<(DateTime<Utc>, TimerEntry, Firing)> {
-        let mut out = Vec::new();
-        while out.len() < limit {
-            match self.ready.first_entry() {
-                Some(first) if first.key().0 <= now => {
-                    let ((at, _, _), (entry, firing)) = first.remove_entry();
-                    out.push((at, entry, firing));
-                }
-                _ => break,
-            }
-        }
-        out
+        let due = self.ready.keys().take_while(|(at, _, _)| *at <= now);
+        let mut keys: Vec<Key> = if due.clone().count() <= limit {
+            due.cloned().collect()
+        } else {
+            let mut ordered: Vec<(u64, &Key)> = due.map(|k| (commit_order(&k.1), k)).collect();
+            ordered.select_nth_unstable(limit);
+            let mut chosen: Vec<Key> = ordered[..limit].iter().map(|(_, k)| (*k).clone()).collect();
+            chosen.sort();
+            chosen
+        };
+        keys.truncate(limit);
+        keys.into_iter()
+            .filter_map(|k| {
+                let (entry, firing) = self.ready.remove(&k)?;
+                Some((k.0, entry, firing))
+            })
+            .collect()
     }
+}
+
+/// `due` in the order to fire it: as it is (earliest first) when it fits in one batch
+/// of `batch`, else in the store's [`commit_order`] (every one of them is late).
+pub fn in_commit_order(mut due: Due, batch: usize) -> Due {
+    if due.len() > batch {
+        due.sort_by_cached_key(|(_, entry)| commit_order(&entry.subject));
+    }
+    due
 }
 
 #[cfg(test)]
@@ -185,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn firings_come_out_when_due_earliest_first_and_at_most_limit() {
+    fn firings_come_out_when_due_and_at_most_limit() {
         let mut ahead = Ahead::default();
         ahead.insert(at(5), entry("REQ-3"), firing());
         ahead.insert(at(1), entry("REQ-1"), firing());
@@ -194,14 +211,53 @@ mod tests {
         assert!(ahead.take_due(at(0), 10).is_empty());
         let first = ahead.take_due(at(2), 1);
         assert_eq!(first.len(), 1);
-        assert_eq!(first[0].1.subject, "REQ-1");
         let rest = ahead.take_due(at(2), 10);
         assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].1.subject, "REQ-2");
+        let mut both = [first[0].1.subject.clone(), rest[0].1.subject.clone()];
+        both.sort();
+        assert_eq!(both, ["REQ-1", "REQ-2"]);
         assert_eq!(ahead.len(), 1);
         assert!(ahead.contains(at(5), &entry("REQ-3")));
         assert!(!ahead.contains(at(1), &entry("REQ-3")));
         assert_eq!(ahead.take_due(at(5), 10).len(), 1);
         assert_eq!(ahead.earliest(), None);
+    }
+
+    fn subjects_in_commit_order(n: u32) -> Vec<String> {
+        let mut all: Vec<String> = (0..n).map(|n| format!("REQ-{n}")).collect();
+        all.sort_by_key(|s| commit_order(s));
+        all
+    }
+
+    #[test]
+    fn a_backlog_comes_out_in_commit_order_and_what_fits_earliest_first() {
+        let mut ahead = Ahead::default();
+        for n in 0..100 {
+            ahead.insert(at(n % 10), entry(&format!("REQ-{n}")), firing());
+        }
+        let batch = ahead.take_due(at(59), 30);
+        let mut expected = subjects_in_commit_order(100)[..30].to_vec();
+        expected.sort();
+        let mut got: Vec<String> = batch.iter().map(|(_, e, _)| e.subject.clone()).collect();
+        got.sort();
+        assert_eq!(got, expected, "the 30 first in commit order");
+        assert!(batch.windows(2).all(|w| w[0].0 <= w[1].0));
+        let rest = ahead.take_due(at(59), 70);
+        assert_eq!(rest.len(), 70, "the rest fit: all of them");
+        assert!(rest.windows(2).all(|w| w[0].0 <= w[1].0), "earliest first");
+        assert_eq!(ahead.len(), 0);
+    }
+
+    #[test]
+    fn due_timers_fire_in_commit_order_only_when_they_fill_more_than_a_batch() {
+        let due: Due = (0..20)
+            .map(|n| (at(n % 7), entry(&format!("REQ-{n}"))))
+            .collect();
+        assert_eq!(in_commit_order(due.clone(), 20), due, "one batch: as read");
+        let reordered: Vec<String> = in_commit_order(due, 19)
+            .into_iter()
+            .map(|(_, e)| e.subject)
+            .collect();
+        assert_eq!(reordered, subjects_in_commit_order(20));
     }
 }

@@ -1,6 +1,7 @@
 //! Committing timer firings: each batch in one transaction, stamped with the time it
-//! commits, and made durable by one flush that runs while the next batch is written
-//! (on sled; a PostgreSQL commit is durable when it returns). What follows a commit
+//! commits, and made durable by a flush that runs while the next batches are written
+//! (on sled, at most [`UNFLUSHED`] batches at a time; a PostgreSQL commit is durable
+//! when it returns). What follows a commit
 //! (App Home refreshes, provisioner runs) waits for its flush, so nothing is shown
 //! or started for a change a crash could still undo. A firing that fails, or whose
 //! flush fails, is moved forward (see [`super::failing`]).
@@ -22,21 +23,28 @@ type After = (
     Option<Job>,
 );
 
+/// Batches written and not yet known to be on disk, at most: a burst's writes do not
+/// wait for each flush (one flush often covers two batches: sled's flushes queue, and
+/// the later one covers every write before it started).
+const UNFLUSHED: usize = 4;
+
 /// A batch written, on its way to the disk.
 struct InFlight {
     flush: JoinHandle<Result<(), StoreError>>,
     after: Vec<After>,
 }
 
-/// Commits batches one after another, at most one of them not yet flushed.
+/// Commits batches one after another, at most [`UNFLUSHED`] of them not yet flushed.
 #[derive(Default)]
 pub(super) struct Committer {
-    in_flight: Option<InFlight>,
+    /// Oldest first; each flush covers the ones before it.
+    in_flight: std::collections::VecDeque<InFlight>,
 }
 
 impl Committer {
-    /// Writes `ready` in one transaction, settles the batch before it, and starts
-    /// this one's flush; moves every timer in `failed` (or whose commit failed)
+    /// Writes `ready` in one transaction, settles the batches before it that are on
+    /// disk (waiting for the oldest while [`UNFLUSHED`] are not), and starts this
+    /// one's flush; moves every timer in `failed` (or whose commit failed)
     /// forward. Returns (committed, moved forward).
     pub async fn commit(
         &mut self,
@@ -70,9 +78,14 @@ impl Committer {
             }
         }
         let committed = written.len();
-        self.settle(services).await?;
+        while let Some(oldest) = self.in_flight.front() {
+            if !oldest.flush.is_finished() && self.in_flight.len() < UNFLUSHED {
+                break;
+            }
+            self.settle_oldest(services).await?;
+        }
         let store = services.store.clone();
-        self.in_flight = Some(InFlight {
+        self.in_flight.push_back(InFlight {
             flush: tokio::spawn(async move { store.flush_committed(&results).await }),
             after: written,
         });
@@ -84,10 +97,18 @@ impl Committer {
         Ok((committed, moved))
     }
 
-    /// Waits for the batch in flight to reach the disk, then does what follows each
-    /// of its commits; if the flush failed, moves its timers forward.
+    /// Waits for every batch in flight to reach the disk, then does what follows each
+    /// of its commits; if a flush failed, moves its timers forward.
     pub async fn settle(&mut self, services: &Services) -> anyhow::Result<()> {
-        let Some(InFlight { flush, after }) = self.in_flight.take() else {
+        while !self.in_flight.is_empty() {
+            self.settle_oldest(services).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Committer::settle`] for the oldest batch in flight.
+    async fn settle_oldest(&mut self, services: &Services) -> anyhow::Result<()> {
+        let Some(InFlight { flush, after }) = self.in_flight.pop_front() else {
             return Ok(());
         };
         let flushed = match flush.await {

@@ -192,6 +192,7 @@ async fn fire_now(
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let mut moved_any = false;
+    due = ahead::in_commit_order(due, BATCH);
     while !due.is_empty() {
         let batch: Due = due.drain(..due.len().min(BATCH)).collect();
         let started = Instant::now();

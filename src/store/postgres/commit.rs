@@ -330,7 +330,7 @@ pub(super) async fn write_deferred(
                 detail: format!("an outbox entry does not serialize: {e}"),
             })?);
             ids.push(id);
-            let channel = queued.message.queued_to().map(str::to_owned);
+            let channel = queued.queued_to.clone();
             reserved.describe(id as u64, channel.clone());
             assigned.push((slot, Assigned::Outbox(id as u64, channel)));
         }
