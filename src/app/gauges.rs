@@ -1,14 +1,12 @@
 //! State gauges for `/metrics`, read from the store at scrape time without a scan:
 //! requests and grants by state and open tasks from the store's counters, overdue
 //! revocations from the keys of the revokes in flight (each request read once, when
-//! its revoke is first seen), and the outbox depth (messages committed but not yet
+//! its revoke could first be overdue: `overdue`), and the outbox depth (messages committed but not yet
 //! delivered to Slack) from memory.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
-
+use super::overdue::RevokeStarts;
 use crate::metrics::{Gauge, GaugeSource};
 use crate::store::{Store, Table};
 use crate::workflow::grant::GrantState;
@@ -19,11 +17,10 @@ pub struct StoreGauges {
     pub clock: crate::clock::Clock,
     /// A revoke task open longer than this is overdue.
     pub revoke_overdue_after: std::time::Duration,
-    /// When each open revoke started, by request: a revoke's start never changes
-    /// while it is open, so a scrape lists the open revokes' keys and reads only the
-    /// requests it has not seen before (a burst of 10,000 expiries is read once,
-    /// not on every scrape).
-    pub revoke_started: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// When each open revoke started, as far as the scrapes know: a revoke's start
+    /// never changes while it is open, so a scrape lists the open revokes' keys and
+    /// reads a request only once its revoke could be overdue (see [`RevokeStarts`]).
+    pub revoke_started: Mutex<RevokeStarts>,
 }
 
 impl GaugeSource for StoreGauges {
@@ -109,48 +106,37 @@ impl StoreGauges {
                 return f64::NAN;
             }
         };
-        let known: Vec<String> = {
-            let mut started = self
-                .revoke_started
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let open: std::collections::HashSet<&String> = open.iter().collect();
-            started.retain(|key, _| open.contains(key));
-            open.into_iter()
-                .filter(|key| !started.contains_key(*key))
-                .cloned()
-                .collect()
-        };
-        for key in known {
+        let now = self.clock.now();
+        let cutoff = now
+            - chrono::Duration::from_std(self.revoke_overdue_after)
+                .unwrap_or(chrono::Duration::hours(1));
+        let to_read = self.starts().listed(&open, now, cutoff);
+        for key in to_read {
             match self.store.get::<AccessRequest>(Table::Requests, &key).await {
-                Ok(Some(stored)) => {
-                    let started = stored.data.grant.as_ref().and_then(|grant| {
+                Ok(stored) => {
+                    let started = stored.and_then(|stored| {
+                        let grant = stored.data.grant?;
                         (grant.state == GrantState::Deprovisioning)
                             .then_some(grant.ending_started_at)
                             .flatten()
                     });
-                    if let Some(started) = started {
-                        self.revoke_started
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(key, started);
+                    match started {
+                        Some(at) => self.starts().started(key, at),
+                        None => self.starts().unknown(key),
                     }
                 }
-                Ok(None) => {}
                 Err(error) => {
                     tracing::error!(%error, request_id = %key, "cannot read an open revoke");
                     return f64::NAN;
                 }
             }
         }
-        let cutoff = self.clock.now()
-            - chrono::Duration::from_std(self.revoke_overdue_after)
-                .unwrap_or(chrono::Duration::hours(1));
+        self.starts().overdue(cutoff) as f64
+    }
+
+    fn starts(&self) -> std::sync::MutexGuard<'_, RevokeStarts> {
         self.revoke_started
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .filter(|started| **started <= cutoff)
-            .count() as f64
     }
 }

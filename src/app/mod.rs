@@ -27,6 +27,7 @@ pub mod leader;
 pub mod mrkdwn;
 pub mod notify;
 pub mod one_line;
+pub mod overdue;
 pub mod policy_input;
 pub mod provisioning;
 pub mod quarantine_gauges;
