@@ -101,7 +101,7 @@ impl Ahead {
         limit: usize,
     ) -> Vec<(DateTime<Utc>, TimerEntry, Firing)> {
         let due = self.ready.keys().take_while(|(at, _, _)| *at <= now);
-        let mut keys: Vec<Key> = if due.clone().count() <= limit {
+        let keys: Vec<Key> = if due.clone().count() <= limit {
             due.cloned().collect()
         } else {
             let mut ordered: Vec<(u64, &Key)> = due.map(|k| (commit_order(&k.1), k)).collect();
@@ -110,7 +110,6 @@ impl Ahead {
             chosen.sort();
             chosen
         };
-        keys.truncate(limit);
         keys.into_iter()
             .filter_map(|k| {
                 let (entry, firing) = self.ready.remove(&k)?;

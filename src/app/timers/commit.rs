@@ -1,10 +1,10 @@
 //! Committing timer firings: each batch in one transaction, stamped with the time it
 //! commits, and made durable by a flush that runs while the next batches are written
 //! (on sled, at most [`UNFLUSHED`] batches at a time; a PostgreSQL commit is durable
-//! when it returns). What follows a commit
-//! (App Home refreshes, provisioner runs) waits for its flush, so nothing is shown
-//! or started for a change a crash could still undo. A firing that fails, or whose
-//! flush fails, is moved forward (see [`super::failing`]).
+//! when it returns). What follows a commit (App Home refreshes, provisioner runs)
+//! waits for its flush, so nothing is shown or started for a change a crash could
+//! still undo (its timers are undone with it, and fire again). A firing that fails,
+//! or whose flush fails, is moved forward (see [`super::failing`]).
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
