@@ -44,6 +44,18 @@ pub async fn ask_from(
 }
 
 /// How `person` reads `at` in a Slack date token: their own zone, 24-hour clock.
+/// Waits for `person`'s "access is active" DM and checks it says the access ends at `end`.
+pub async fn active_until(person: &Person, end: DateTime<Utc>, why: &str) {
+    let active = dm_containing(person, "Your access is active").await;
+    assert!(
+        active
+            .visible_text()
+            .contains(&format!("<!date^{}^", end.timestamp())),
+        "{why}: {}",
+        active.visible_text()
+    );
+}
+
 fn local(person: &Person, at: DateTime<Utc>) -> String {
     let zone = FixedOffset::east_opt(i32::try_from(person.user().tz_offset).expect("offset"))
         .expect("a zone");
@@ -169,14 +181,7 @@ async fn approved_before_the_window_provisioning_starts_at_the_window_not_before
     assert_eq!(windows_opened(&app).await, ["REQ-1001", "REQ-1002"]);
     advance(&app, HOUR / 2);
     carol.click("Mark complete").await.expect("carol completes");
-    let active = dm_containing(&alice, "Your access is active").await;
-    assert!(
-        active
-            .visible_text()
-            .contains(&format!("<!date^{}^", end.timestamp())),
-        "ends at start + 4 h: {}",
-        active.visible_text()
-    );
+    active_until(&alice, end, "ends at start + 4 h").await;
     advance(&app, Duration::from_secs(3 * 3600 + 31 * 60));
     dm_containing(&carol, "from <@U0ALICE001>: expired").await;
     app.stop().await;
@@ -222,15 +227,8 @@ async fn approved_inside_the_window_access_starts_at_once_and_ends_with_the_wind
     bob.click("Approve").await.expect("bob approves");
     dm_containing(&carol, GRANT_TASK).await;
     carol.click("Mark complete").await.expect("carol completes");
-    let active = dm_containing(&alice, "Your access is active").await;
     let end = later(start, 4 * HOUR);
-    assert!(
-        active
-            .visible_text()
-            .contains(&format!("<!date^{}^", end.timestamp())),
-        "the window's end, not approval + 4 h: {}",
-        active.visible_text()
-    );
+    active_until(&alice, end, "the window's end, not approval + 4 h").await;
     app.stop().await;
 }
 
