@@ -18,7 +18,7 @@ use deadpool_postgres::Transaction;
 use super::audit::Chain;
 use super::cached::Cached;
 use super::outbox::Reserved;
-use super::pipeline::Pipeline;
+use super::pipeline::{Pipeline, Write};
 use super::records::{lost_insert_race, move_counts, Counts, Locked, Stored};
 use super::{transaction, Ctx, Mode, PgStore};
 use crate::store::change::Op;
@@ -246,28 +246,18 @@ pub(super) async fn prepare<'c>(
                 let json = entry.encode().map_err(|e| CommitError::Invalid {
                     detail: format!("a timer does not serialize: {e}"),
                 })?;
-                pipeline.push(
-                    "INSERT INTO c1bot_timers (due_ms, subject, kind, v, entry) \
-                     VALUES ($1, $2, $3, $4, $5::text::jsonb) \
-                     ON CONFLICT (due_ms, subject, kind) DO UPDATE SET v = EXCLUDED.v, entry = EXCLUDED.entry",
-                    vec![
-                        Box::new(due),
-                        Box::new(subject),
-                        Box::new(kind),
-                        Box::new(crate::store::TimerEntry::VERSION as i32),
-                        Box::new(json),
-                    ],
-                    "scheduling a timer",
-                );
+                pipeline.push(Write::PutTimer {
+                    due,
+                    subject,
+                    kind,
+                    v: crate::store::TimerEntry::VERSION as i32,
+                    json,
+                });
                 committed.timers_changed = true;
             }
             Op::CancelTimer { key } => {
                 let (due, subject, kind) = timer_parts(key)?;
-                pipeline.push(
-                    "DELETE FROM c1bot_timers WHERE due_ms = $1 AND subject = $2 AND kind = $3",
-                    vec![Box::new(due), Box::new(subject), Box::new(kind)],
-                    "cancelling a timer",
-                );
+                pipeline.push(Write::CancelTimer { due, subject, kind });
                 committed.timers_changed = true;
             }
         }

@@ -11,6 +11,11 @@
 //! committed again with **a savepoint per change**, in transactions of [`GROUP`].
 //! Changes that complete journal rows (which delete as they check) always take the
 //! savepoint path. The outbox counter and audit head move once per transaction.
+//!
+//! An at-once transaction checks every change against its view of the locked records
+//! (kept up to date by each kept change) and sends the writes last, netted and
+//! set-based ([`super::net`]). A large group whose two halves share no record or
+//! timer is committed as two such transactions at once ([`super::halves`]).
 
 use std::collections::HashSet;
 
@@ -18,6 +23,8 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 
 use super::commit::{apply, prepare, records_of, write_deferred, Deferred};
+use super::halves;
+use super::net::NetWrites;
 use super::outbox::Reserved;
 use super::records::{move_counts, Counts, Locked, Prefetched};
 use super::{transaction, Ctx, Mode, PgStore, Retry};
@@ -63,7 +70,19 @@ type Results = Vec<Result<Committed, CommitError>>;
 
 impl PgStore {
     /// Commits `changes` as the module docs say; one result per change, in order.
-    pub async fn commit_all(&self, changes: Vec<Change>) -> Results {
+    pub async fn commit_all(&self, mut changes: Vec<Change>) -> Results {
+        if halves::independent(&changes) {
+            let second = changes.split_off(changes.len() / 2);
+            let (mut first, second) =
+                tokio::join!(self.commit_in_order(changes), self.commit_in_order(second));
+            first.extend(second);
+            return first;
+        }
+        self.commit_in_order(changes).await
+    }
+
+    /// `changes` one group of [`AT_ONCE`] after another.
+    async fn commit_in_order(&self, changes: Vec<Change>) -> Results {
         let mut results = Vec::with_capacity(changes.len());
         let mut changes = changes.into_iter().peekable();
         while changes.peek().is_some() {
@@ -96,13 +115,15 @@ impl PgStore {
         let now = Utc::now();
         let outcome = transaction!(self, Mode::Write, AtOnce, |tx| {
             let mut group = Group::lock(&tx, changes).await?;
+            let mut writes = NetWrites::default();
             for (slot, change) in changes.iter().enumerate() {
                 let (at, mut own, mut locked) = group.begin(change, now);
+                // Every record the change reads is in the group's view: no statement
+                // runs until the writes below.
                 match prepare(&tx, change, at, None, slot, &mut own, &mut locked).await {
                     Ok((committed, pipeline)) => {
-                        if pipeline.run(&tx).await.is_err() {
-                            return Err(AtOnce::NeedsSavepoints);
-                        }
+                        writes.add(pipeline);
+                        group.prefetched.kept(records_of(change, false), &locked);
                         group.keep(committed, own, locked);
                     }
                     // Checked before any write: nothing to undo.
@@ -111,6 +132,9 @@ impl PgStore {
                     }
                     Err(error) => return Err(AtOnce::Failed(error)),
                 }
+            }
+            if writes.run(&tx).await.is_err() {
+                return Err(AtOnce::NeedsSavepoints);
             }
             Ok(group.finish(&tx, self).await?)
         });
@@ -142,6 +166,8 @@ impl PgStore {
                 .ctx("committing a group of changes")?;
             for (slot, change) in changes.iter().enumerate() {
                 let (at, mut own, mut locked) = group.begin(change, now);
+                // Kept or rolled back, a later change locks these again to see them.
+                group.prefetched.wrote(records_of(change, false));
                 match apply(&tx, change, at, None, slot, &mut own, &mut locked).await {
                     Ok(committed) => {
                         tx.batch_execute("RELEASE SAVEPOINT c1bot_change; SAVEPOINT c1bot_change")
@@ -234,14 +260,9 @@ impl<'c> Group<'c> {
     }
 
     /// The next change's commit time, its own deferred writes, and its view of the
-    /// locked records; later changes see what it writes by locking it again.
-    fn begin(
-        &mut self,
-        change: &Change,
-        now: DateTime<Utc>,
-    ) -> (DateTime<Utc>, Deferred<'c>, Locked) {
+    /// locked records.
+    fn begin(&self, change: &Change, now: DateTime<Utc>) -> (DateTime<Utc>, Deferred<'c>, Locked) {
         let locked = self.prefetched.seed(records_of(change, true));
-        self.prefetched.wrote(records_of(change, false));
         (change.stamp().unwrap_or(now), Deferred::default(), locked)
     }
 

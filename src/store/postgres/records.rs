@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use deadpool_postgres::Transaction;
 
 use super::cached::Cached;
-use super::pipeline::Pipeline;
+use super::pipeline::{Pipeline, Write};
 use super::{Ctx, PgStore};
 use crate::store::keys::count_key;
 use crate::store::records::{self, Record};
@@ -206,7 +206,24 @@ impl Prefetched {
         locked
     }
 
-    /// Notes the records a change wrote or deleted, kept or not.
+    /// Notes the rows a kept change left in `keys`, as its view `locked` has them: a
+    /// group whose writes wait for its end (`net`) shows them to later changes this
+    /// way, as the database cannot yet.
+    pub(super) fn kept<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = (Table, &'k str)>,
+        locked: &Locked,
+    ) {
+        for (table, key) in keys {
+            let at = (table, key.to_owned());
+            if let Some(row) = locked.rows.get(&at) {
+                self.rows.insert(at, row.clone());
+            }
+        }
+    }
+
+    /// Notes the records a change wrote or deleted, kept or not: a later change locks
+    /// them again, to see them as the database has them now.
     pub(super) fn wrote<'k>(&mut self, keys: impl IntoIterator<Item = (Table, &'k str)>) {
         self.written
             .extend(keys.into_iter().map(|(t, k)| (t, k.to_owned())));
@@ -286,37 +303,25 @@ impl Locked {
         let old = self.lock_row(tx, table, key).await?;
         let rev = match &old {
             None => {
-                pipeline.push_create(
-                    "INSERT INTO c1bot_records (tbl, key, v, rev, idx, data) \
-                     VALUES ($1, $2, $3, 1, $4, $5::text::jsonb)",
-                    vec![
-                        Box::new(table.name()),
-                        Box::new(key.to_owned()),
-                        Box::new(v),
-                        Box::new(idx.to_vec()),
-                        Box::new(json.to_owned()),
-                    ],
-                    "creating a record",
+                pipeline.push(Write::CreateRecord {
                     table,
-                    key,
-                );
+                    key: key.to_owned(),
+                    v,
+                    idx: idx.to_vec(),
+                    json: json.to_owned(),
+                });
                 1
             }
             Some((current, _)) => {
                 let rev = current + 1;
-                pipeline.push(
-                    "UPDATE c1bot_records SET v = $3, rev = $4, idx = $5, data = $6::text::jsonb \
-                     WHERE tbl = $1 AND key = $2",
-                    vec![
-                        Box::new(table.name()),
-                        Box::new(key.to_owned()),
-                        Box::new(v),
-                        Box::new(rev as i64),
-                        Box::new(idx.to_vec()),
-                        Box::new(json.to_owned()),
-                    ],
-                    "writing a record",
-                );
+                pipeline.push(Write::UpdateRecord {
+                    table,
+                    key: key.to_owned(),
+                    v,
+                    rev: rev as i64,
+                    idx: idx.to_vec(),
+                    json: json.to_owned(),
+                });
                 rev
             }
         };
@@ -349,11 +354,10 @@ impl Locked {
         let Some((_, before)) = self.lock_row(tx, table, key).await? else {
             return Ok(());
         };
-        pipeline.push(
-            "DELETE FROM c1bot_records WHERE tbl = $1 AND key = $2",
-            vec![Box::new(table.name()), Box::new(key.to_owned())],
-            "deleting a record",
-        );
+        pipeline.push(Write::DeleteRecord {
+            table,
+            key: key.to_owned(),
+        });
         self.move_index(table, key, &before, &[], pipeline);
         self.rows.insert((table, key.to_owned()), None);
         Ok(())
@@ -379,15 +383,11 @@ impl Locked {
             }
             // Also for a counted entry: stores written before counted entries lost
             // their rows may still have one.
-            pipeline.push(
-                "DELETE FROM c1bot_index WHERE tbl = $1 AND name = $2 AND key = $3",
-                vec![
-                    Box::new(table.name()),
-                    Box::new(entry.name),
-                    Box::new(key.to_owned()),
-                ],
-                "removing an index row",
-            );
+            pipeline.push(Write::RemoveIndex {
+                table,
+                name: entry.name,
+                key: key.to_owned(),
+            });
         }
         for new in after.iter().filter(|e| !before.contains(e)) {
             let entry = IndexKey::from_stored(new);
@@ -399,16 +399,11 @@ impl Locked {
                     .or_default() += 1;
                 continue;
             }
-            pipeline.push(
-                "INSERT INTO c1bot_index (tbl, name, key) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-                vec![
-                    Box::new(table.name()),
-                    Box::new(entry.name),
-                    Box::new(key.to_owned()),
-                ],
-                "writing an index row",
-            );
+            pipeline.push(Write::AddIndex {
+                table,
+                name: entry.name,
+                key: key.to_owned(),
+            });
         }
     }
 

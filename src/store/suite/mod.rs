@@ -8,6 +8,7 @@
 //! crash right after a commit) stay in `store::tests`.
 
 mod effects;
+mod groups;
 mod journal;
 mod outbox;
 mod records;
