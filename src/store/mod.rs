@@ -34,6 +34,7 @@ mod sled_store;
 mod timer_rehash;
 mod timers;
 mod tx;
+mod warm;
 
 #[cfg(test)]
 mod outbox_tests;
@@ -257,6 +258,28 @@ impl Store {
             Backend::Sled(s) => s.commit_all(changes).await,
             Backend::Postgres(p) => p.commit_all(changes).await,
         }
+    }
+
+    /// Starts reading ahead, on another thread, what committing `changes` will read
+    /// (sled: records and packed buckets, into its cache; see `warm`), giving up at
+    /// `until`. Nothing on PostgreSQL. Returns at once; nothing depends on it.
+    pub fn warm<'c>(
+        &self,
+        changes: impl IntoIterator<Item = &'c Change>,
+        until: std::time::Instant,
+    ) {
+        let Backend::Sled(sled) = &self.backend else {
+            return;
+        };
+        let reads = warm::Reads::of(changes);
+        if reads.is_empty() {
+            return;
+        }
+        let sled = sled.clone();
+        tokio::task::spawn_blocking(move || match sled.warm(&reads, until) {
+            Ok(read) => tracing::debug!(read, "read ahead for a batch of commits"),
+            Err(error) => tracing::debug!(%error, "reading ahead failed (the commit reads again)"),
+        });
     }
 
     /// [`Store::commit_all`] without waiting for the disk (sled): later reads see the

@@ -75,6 +75,14 @@ impl Bucket {
     }
 }
 
+/// How many buckets a group has, from its bucket 0's bytes, without decoding it.
+pub(crate) fn buckets_in(head: &[u8]) -> Option<u32> {
+    match head {
+        [LAYOUT, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d]).max(1)),
+        _ => None,
+    }
+}
+
 fn put_part(out: &mut Vec<u8>, part: &[u8]) {
     // A member is a key or a small record: far below 4 GiB.
     out.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
@@ -143,6 +151,15 @@ pub(crate) fn timer_hash(member: &[u8]) -> u64 {
     let rest = member.get(8..).unwrap_or(member);
     let subject = rest.split(|b| *b == 0).next().unwrap_or(rest);
     hash(subject)
+}
+
+/// The hash that places `member` in a group of `table`: a timer by its subject
+/// ([`timer_hash`]), anything else by its whole key.
+pub(crate) fn member_hash(table: super::Table, member: &[u8]) -> u64 {
+    match table {
+        super::Table::Timers => timer_hash(member),
+        _ => hash(member),
+    }
 }
 
 /// The order in which a backlog of changes to the records `key` names writes the
@@ -256,6 +273,8 @@ mod tests {
         assert!(Bucket::decode(&bytes[..bytes.len() - 1]).is_err());
         assert!(Bucket::decode(b"").is_err());
         assert!(Bucket::decode(&[9]).is_err(), "an unknown layout");
+        assert_eq!(buckets_in(&bytes), Some(3));
+        assert_eq!(buckets_in(&[9, 0, 0, 0, 3]), None);
     }
 
     #[test]

@@ -90,13 +90,9 @@ impl Group<'_> {
         Ok(removed)
     }
 
-    /// The hash that places `member`: a timer by its subject (see
-    /// [`packed::timer_hash`]), anything else by its whole key.
+    /// The hash that places `member` (see [`packed::member_hash`]).
     fn hash(&self, member: &[u8]) -> u64 {
-        match self.table {
-            Table::Timers => packed::timer_hash(member),
-            _ => packed::hash(member),
-        }
+        packed::member_hash(self.table, member)
     }
 
     /// How many buckets the group has (bucket 0 says; 1 for a new group).

@@ -112,7 +112,7 @@ pub(crate) fn envelope(v: u32, rev: u64, idx: &[String], data_json: &str) -> Vec
 }
 
 /// The revision and index entries of a stored envelope, without decoding its data.
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 pub(crate) struct Header {
     #[serde(default)]
     pub rev: u64,
@@ -215,11 +215,6 @@ pub(crate) fn decode_parts<T: Record>(
     })
 }
 
-/// The revision of a stored envelope, without decoding its data.
-pub(crate) fn revision(bytes: &[u8]) -> Result<u64, serde_json::Error> {
-    Ok(header(bytes)?.rev)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,7 +250,7 @@ mod tests {
         assert_eq!(raw, json!({"v": 3, "rev": 7, "data": {"name": "x\"}"}}));
         let back: Versioned<Sample> = decode(&bytes).expect("decodes");
         assert_eq!(back.data.name, "x\"}");
-        assert_eq!(revision(&bytes).expect("revision"), 7);
+        assert_eq!(header(&bytes).expect("header").rev, 7);
     }
 
     #[test]

@@ -36,8 +36,11 @@ use super::tx::{Tx, TxResult};
 /// a format-2 directory's timers are placed again once when opened.
 const FORMAT: u64 = 3;
 
-/// sled's default page cache is 1 GiB; c1bot's working set is small.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// sled's page cache (its default is 1 GiB). Idle, c1bot's working set is small and
+/// the cache fills only as pages are read; it must hold what an expiry burst reads
+/// ahead (`warm`: at 1,000,000 grants, about 150,000 keys for 10,000 expiries), which
+/// 64 MiB did not (BENCHMARKS.md, "Expiry bursts, session 9").
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A handle on the open database. Cheap to clone; clones share the database and the
 /// wake-ups.

@@ -6,6 +6,9 @@
 //! state. sled offers no range scans inside a transaction, which is why counters and
 //! the audit head are single keys in `meta`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
@@ -28,13 +31,22 @@ pub(crate) struct Tx<'a> {
     pub(crate) trees: &'a [TransactionalTree],
     /// Packed buckets read and changed so far, written out when the closure succeeds.
     pub(crate) packed: PackedWrites,
+    /// Record headers this view has read or written (`None`: absent), kept in step
+    /// with every record write made through it ([`Tx::put_json`], [`Tx::delete`]):
+    /// a change's expectation and its write then parse the stored record once. Lives
+    /// as long as the view, so a closure that sled runs again starts without it.
+    headers: RefCell<HashMap<RecordAt, Option<records::Header>>>,
 }
+
+/// A record's table and key.
+type RecordAt = (Table, Vec<u8>);
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(trees: &'a [TransactionalTree]) -> Self {
         Tx {
             trees,
             packed: PackedWrites::default(),
+            headers: RefCell::default(),
         }
     }
 
@@ -101,13 +113,7 @@ impl<'a> Tx<'a> {
         table: Table,
         key: &[u8],
     ) -> TxResult<Option<u64>, E> {
-        let Some(bytes) = self.tree(table).get(key)? else {
-            return Ok(None);
-        };
-        match records::revision(&bytes) {
-            Ok(rev) => Ok(Some(rev)),
-            Err(e) => abort_with(StoreError::decode(table, key, e)),
-        }
+        Ok(self.header::<E>(table, key)?.map(|h| h.rev))
     }
 
     /// The revision and index entries stored under `key` (`None` when absent).
@@ -116,13 +122,19 @@ impl<'a> Tx<'a> {
         table: Table,
         key: &[u8],
     ) -> TxResult<Option<records::Header>, E> {
-        let Some(bytes) = self.tree(table).get(key)? else {
-            return Ok(None);
-        };
-        match records::header(&bytes) {
-            Ok(header) => Ok(Some(header)),
-            Err(e) => abort_with(StoreError::decode(table, key, e)),
+        let at = (table, key.to_vec());
+        if let Some(known) = self.headers.borrow().get(&at) {
+            return Ok(known.clone());
         }
+        let header = match self.tree(table).get(key)? {
+            None => None,
+            Some(bytes) => match records::header(&bytes) {
+                Ok(header) => Some(header),
+                Err(e) => return abort_with(StoreError::decode(table, key, e)),
+            },
+        };
+        self.headers.borrow_mut().insert(at, header.clone());
+        Ok(header)
     }
 
     /// Writes `data_json` (already serialized) under the next revision with its index
@@ -142,6 +154,13 @@ impl<'a> Tx<'a> {
         self.move_index::<E>(table, key, &before, idx)?;
         self.tree(table)
             .insert(key, records::envelope(v, rev, idx, data_json))?;
+        let header = records::Header {
+            rev,
+            idx: idx.to_vec(),
+        };
+        self.headers
+            .borrow_mut()
+            .insert((table, key.to_vec()), Some(header));
         Ok(rev)
     }
 
@@ -151,6 +170,9 @@ impl<'a> Tx<'a> {
             self.move_index::<E>(table, key, &old.idx, &[])?;
         }
         self.tree(table).remove(key)?;
+        self.headers
+            .borrow_mut()
+            .insert((table, key.to_vec()), None);
         Ok(())
     }
 

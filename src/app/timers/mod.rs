@@ -163,6 +163,7 @@ async fn pass_with(
         // (ahead, or when due, where a failure is counted and moves it forward).
         let (ready, failed) = prepare_ahead(services, soon).await;
         let prepared_any = !ready.is_empty();
+        warm(services, &ready);
         for (at, entry, firing) in ready {
             ahead.insert(at, entry, firing);
         }
@@ -260,6 +261,19 @@ async fn prepare_ahead(services: &Services, soon: Due) -> (Vec<Ready>, Vec<Faile
         failed.len() as u64,
     );
     (ready, failed)
+}
+
+/// Has the store read ahead what `ready` will read when it commits, until the first
+/// of them is due (when the commits start and need the CPU).
+fn warm(services: &Services, ready: &[Ready]) {
+    let Some(first) = ready.iter().map(|(at, _, _)| *at).min() else {
+        return;
+    };
+    let left = (first - services.now()).to_std().unwrap_or_default();
+    let until = Instant::now() + left;
+    services
+        .store
+        .warm(ready.iter().map(|(_, _, firing)| &firing.change), until);
 }
 
 async fn prepare_all(
