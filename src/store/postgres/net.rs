@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use deadpool_postgres::Transaction;
+use tokio_postgres::types::ToSql;
 
 use super::cached::Cached;
 use super::pipeline::{Pipeline, Write};
@@ -122,51 +123,44 @@ impl NetWrites {
                 (Some(row), false) => created.push(tbl, key, row),
             }
         }
-        if !gone.tbl.is_empty() {
-            tx.execute_cached(
-                "DELETE FROM c1bot_records r USING UNNEST($1::text[], $2::text[]) AS d(tbl, key) \
-                 WHERE r.tbl = d.tbl AND r.key = d.key",
-                &[&gone.tbl, &gone.key],
-            )
-            .await
-            .ctx("deleting records")?;
-        }
-        if !updated.tbl.is_empty() {
-            tx.execute_cached(
-                "UPDATE c1bot_records r SET v = u.v, rev = u.rev, \
-                 idx = ARRAY(SELECT jsonb_array_elements_text(u.idx::jsonb)), data = u.data::jsonb \
-                 FROM UNNEST($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[]) \
-                 AS u(tbl, key, v, rev, idx, data) WHERE r.tbl = u.tbl AND r.key = u.key",
-                &[
-                    &updated.tbl,
-                    &updated.key,
-                    &updated.v,
-                    &updated.rev,
-                    &updated.idx,
-                    &updated.json,
-                ],
-            )
-            .await
-            .ctx("writing records")?;
-        }
-        if !created.tbl.is_empty() {
-            tx.execute_cached(
-                "INSERT INTO c1bot_records (tbl, key, v, rev, idx, data) \
-                 SELECT tbl, key, v, rev, ARRAY(SELECT jsonb_array_elements_text(idx::jsonb)), data::jsonb \
-                 FROM UNNEST($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[]) \
-                 AS c(tbl, key, v, rev, idx, data)",
-                &[
-                    &created.tbl,
-                    &created.key,
-                    &created.v,
-                    &created.rev,
-                    &created.idx,
-                    &created.json,
-                ],
-            )
-            .await
-            .ctx("creating records")?;
-        }
+        send(
+            tx,
+            gone.tbl.len(),
+            "deleting records",
+            DELETE_RECORDS,
+            &[&gone.tbl, &gone.key],
+        )
+        .await?;
+        send(
+            tx,
+            updated.tbl.len(),
+            "writing records",
+            UPDATE_RECORDS,
+            &[
+                &updated.tbl,
+                &updated.key,
+                &updated.v,
+                &updated.rev,
+                &updated.idx,
+                &updated.json,
+            ],
+        )
+        .await?;
+        send(
+            tx,
+            created.tbl.len(),
+            "creating records",
+            INSERT_RECORDS,
+            &[
+                &created.tbl,
+                &created.key,
+                &created.v,
+                &created.rev,
+                &created.idx,
+                &created.json,
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -177,25 +171,22 @@ impl NetWrites {
             into.push(tbl, key);
             into.name.push(name);
         }
-        if !removed.tbl.is_empty() {
-            tx.execute_cached(
-                "DELETE FROM c1bot_index i \
-                 USING UNNEST($1::text[], $2::text[], $3::text[]) AS d(tbl, name, key) \
-                 WHERE i.tbl = d.tbl AND i.name = d.name AND i.key = d.key",
-                &[&removed.tbl, &removed.name, &removed.key],
-            )
-            .await
-            .ctx("removing index rows")?;
-        }
-        if !added.tbl.is_empty() {
-            tx.execute_cached(
-                "INSERT INTO c1bot_index (tbl, name, key) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
-                &[&added.tbl, &added.name, &added.key],
-            )
-            .await
-            .ctx("writing index rows")?;
-        }
+        send(
+            tx,
+            removed.tbl.len(),
+            "removing index rows",
+            DELETE_INDEX_ROWS,
+            &[&removed.tbl, &removed.name, &removed.key],
+        )
+        .await?;
+        send(
+            tx,
+            added.tbl.len(),
+            "writing index rows",
+            INSERT_INDEX_ROWS,
+            &[&added.tbl, &added.name, &added.key],
+        )
+        .await?;
         Ok(())
     }
 
@@ -215,37 +206,77 @@ impl NetWrites {
                 into.json.push(json);
             }
         }
-        if !cancelled.due.is_empty() {
-            tx.execute_cached(
-                "DELETE FROM c1bot_timers t \
-                 USING UNNEST($1::bigint[], $2::text[], $3::text[]) AS d(due_ms, subject, kind) \
-                 WHERE t.due_ms = d.due_ms AND t.subject = d.subject AND t.kind = d.kind",
-                &[&cancelled.due, &cancelled.subject, &cancelled.kind],
-            )
-            .await
-            .ctx("cancelling timers")?;
-        }
-        if !scheduled.due.is_empty() {
-            tx.execute_cached(
-                "INSERT INTO c1bot_timers (due_ms, subject, kind, v, entry) \
-                 SELECT due_ms, subject, kind, v, entry::jsonb \
-                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[]) \
-                 AS s(due_ms, subject, kind, v, entry) \
-                 ON CONFLICT (due_ms, subject, kind) DO UPDATE SET v = EXCLUDED.v, entry = EXCLUDED.entry",
-                &[
-                    &scheduled.due,
-                    &scheduled.subject,
-                    &scheduled.kind,
-                    &scheduled.v,
-                    &scheduled.json,
-                ],
-            )
-            .await
-            .ctx("scheduling timers")?;
-        }
+        send(
+            tx,
+            cancelled.due.len(),
+            "cancelling timers",
+            DELETE_TIMERS,
+            &[&cancelled.due, &cancelled.subject, &cancelled.kind],
+        )
+        .await?;
+        send(
+            tx,
+            scheduled.due.len(),
+            "scheduling timers",
+            UPSERT_TIMERS,
+            &[
+                &scheduled.due,
+                &scheduled.subject,
+                &scheduled.kind,
+                &scheduled.v,
+                &scheduled.json,
+            ],
+        )
+        .await?;
         Ok(())
     }
 }
+
+/// Runs `sql` when it has `rows` rows to write (an empty one would be a round trip
+/// for nothing).
+async fn send(
+    tx: &Transaction<'_>,
+    rows: usize,
+    context: &'static str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<(), StoreError> {
+    if rows > 0 {
+        tx.execute_cached(sql, params).await.ctx(context)?;
+    }
+    Ok(())
+}
+
+const DELETE_RECORDS: &str =
+    "DELETE FROM c1bot_records r USING UNNEST($1::text[], $2::text[]) AS d(tbl, key) \
+    WHERE r.tbl = d.tbl AND r.key = d.key";
+
+const UPDATE_RECORDS: &str = "UPDATE c1bot_records r SET v = u.v, rev = u.rev, \
+    idx = ARRAY(SELECT jsonb_array_elements_text(u.idx::jsonb)), data = u.data::jsonb \
+    FROM UNNEST($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[]) \
+    AS u(tbl, key, v, rev, idx, data) WHERE r.tbl = u.tbl AND r.key = u.key";
+
+const INSERT_RECORDS: &str = "INSERT INTO c1bot_records (tbl, key, v, rev, idx, data) \
+    SELECT tbl, key, v, rev, ARRAY(SELECT jsonb_array_elements_text(idx::jsonb)), data::jsonb \
+    FROM UNNEST($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[]) \
+    AS c(tbl, key, v, rev, idx, data)";
+
+const DELETE_INDEX_ROWS: &str = "DELETE FROM c1bot_index i \
+    USING UNNEST($1::text[], $2::text[], $3::text[]) AS d(tbl, name, key) \
+    WHERE i.tbl = d.tbl AND i.name = d.name AND i.key = d.key";
+
+const INSERT_INDEX_ROWS: &str = "INSERT INTO c1bot_index (tbl, name, key) \
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING";
+
+const DELETE_TIMERS: &str = "DELETE FROM c1bot_timers t \
+    USING UNNEST($1::bigint[], $2::text[], $3::text[]) AS d(due_ms, subject, kind) \
+    WHERE t.due_ms = d.due_ms AND t.subject = d.subject AND t.kind = d.kind";
+
+const UPSERT_TIMERS: &str = "INSERT INTO c1bot_timers (due_ms, subject, kind, v, entry) \
+    SELECT due_ms, subject, kind, v, entry::jsonb \
+    FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[]) \
+    AS s(due_ms, subject, kind, v, entry) \
+    ON CONFLICT (due_ms, subject, kind) DO UPDATE SET v = EXCLUDED.v, entry = EXCLUDED.entry";
 
 /// Table, key (and for index rows, name) columns of one statement.
 #[derive(Default)]
