@@ -111,6 +111,21 @@ pub(crate) fn envelope(v: u32, rev: u64, idx: &[String], data_json: &str) -> Vec
     format!(r#"{{"v":{v},"rev":{rev},"idx":{idx},"data":{data_json}}}"#).into_bytes()
 }
 
+/// How a record's index entries (as stored) move from `before` to `after`: the
+/// entries it leaves, and the entries it gains.
+pub(crate) fn index_moves<'a>(
+    before: &'a [String],
+    after: &'a [String],
+) -> (
+    impl Iterator<Item = &'a String>,
+    impl Iterator<Item = &'a String>,
+) {
+    (
+        before.iter().filter(move |e| !after.contains(e)),
+        after.iter().filter(move |e| !before.contains(e)),
+    )
+}
+
 /// The revision and index entries of a stored envelope, without decoding its data.
 #[derive(Deserialize, Clone)]
 pub(crate) struct Header {

@@ -187,7 +187,8 @@ impl<'a> Tx<'a> {
         if before == after {
             return Ok(());
         }
-        for gone in before.iter().filter(|e| !after.contains(e)) {
+        let (gone, new) = records::index_moves(before, after);
+        for gone in gone {
             let entry = IndexKey::from_stored(gone);
             // Also for a counted entry: stores written before counted entries lost
             // their rows still have one.
@@ -197,7 +198,7 @@ impl<'a> Tx<'a> {
                 self.add_to_counter::<E>(&count_key(table, &entry.name), -1)?;
             }
         }
-        for new in after.iter().filter(|e| !before.contains(e)) {
+        for new in new {
             let entry = IndexKey::from_stored(new);
             // A counted entry is a counter only: nothing looks records up by it, and a
             // row per record would double the index (and sled's memory) for nothing.

@@ -69,11 +69,8 @@ impl SledStore {
                 continue;
             };
             let before = records::header(&bytes).map(|h| h.idx).unwrap_or_default();
-            let moved = before
-                .iter()
-                .filter(|e| !after.contains(e))
-                .chain(after.iter().filter(|e| !before.contains(e)));
-            for entry in moved {
+            let (gone, new) = records::index_moves(&before, after);
+            for entry in gone.chain(new) {
                 let entry = IndexKey::from_stored(entry);
                 let prefix = index_prefix(*table, &entry.name);
                 read += self.warm_bucket(Table::Index, &prefix, key.as_bytes())?;

@@ -57,7 +57,15 @@ impl NetWrites {
                     v,
                     idx,
                     json,
-                } => self.record(table.name(), key, false, Some((v, 1, idx, json))),
+                } => {
+                    let row = Row {
+                        v,
+                        rev: 1,
+                        idx,
+                        json,
+                    };
+                    self.record(table.name(), key, false, Some(row));
+                }
                 Write::UpdateRecord {
                     table,
                     key,
@@ -65,7 +73,10 @@ impl NetWrites {
                     rev,
                     idx,
                     json,
-                } => self.record(table.name(), key, true, Some((v, rev, idx, json))),
+                } => {
+                    let row = Row { v, rev, idx, json };
+                    self.record(table.name(), key, true, Some(row));
+                }
                 Write::DeleteRecord { table, key } => self.record(table.name(), key, true, None),
                 Write::AddIndex { table, name, key } => {
                     self.index.insert((table.name(), name, key), true);
@@ -91,18 +102,12 @@ impl NetWrites {
 
     /// A write to a record; `existed` is what this write implies about the record
     /// before it, which only the group's first write to it tells about the group.
-    fn record(
-        &mut self,
-        tbl: &'static str,
-        key: String,
-        existed: bool,
-        row: Option<(i32, i64, Vec<String>, String)>,
-    ) {
+    fn record(&mut self, tbl: &'static str, key: String, existed: bool, row: Option<Row>) {
         let net = self.records.entry((tbl, key)).or_insert(RecordNet {
             existed,
             last: None,
         });
-        net.last = row.map(|(v, rev, idx, json)| Row { v, rev, idx, json });
+        net.last = row;
     }
 
     /// Sends the netted writes: one statement per kind that has any.

@@ -373,7 +373,8 @@ impl Locked {
         after: &[String],
         pipeline: &mut Pipeline,
     ) {
-        for gone in before.iter().filter(|e| !after.contains(e)) {
+        let (gone, new) = records::index_moves(before, after);
+        for gone in gone {
             let entry = IndexKey::from_stored(gone);
             if entry.counted {
                 *self
@@ -389,7 +390,7 @@ impl Locked {
                 key: key.to_owned(),
             });
         }
-        for new in after.iter().filter(|e| !before.contains(e)) {
+        for new in new {
             let entry = IndexKey::from_stored(new);
             // A counted entry is a counter only: nothing looks records up by it.
             if entry.counted {

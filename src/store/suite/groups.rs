@@ -19,13 +19,6 @@ fn grant(owner: &str) -> Grant {
     }
 }
 
-async fn index(store: &Store, name: &str) -> Vec<String> {
-    store
-        .index_keys(Table::Requests, name)
-        .await
-        .expect("index")
-}
-
 async fn timer_subjects(store: &Store, kind: &str) -> Vec<String> {
     let mut subjects: Vec<String> = store
         .timers_of_kind_before(kind, t(10_000))
@@ -96,16 +89,16 @@ async fn a_group_leaves_each_record_index_row_and_timer_as_its_last_change_left_
     let three: Option<Versioned<Grant>> = store.get(Table::Requests, "G-3").await.expect("read");
     assert!(three.is_none());
 
-    assert_eq!(index(&store, "active:aws-prod").await, ["G-1", "G-2"]);
-    assert_eq!(index(&store, "person:bob").await, ["G-1"]);
-    assert_eq!(index(&store, "person:dave").await, ["G-2"]);
+    assert_eq!(indexed(&store, "active:aws-prod").await, ["G-1", "G-2"]);
+    assert_eq!(indexed(&store, "person:bob").await, ["G-1"]);
+    assert_eq!(indexed(&store, "person:dave").await, ["G-2"]);
     for gone in [
         "person:alice",
         "person:carol",
         "person:erin",
         "person:mallory",
     ] {
-        assert!(index(&store, gone).await.is_empty(), "{gone}");
+        assert!(indexed(&store, gone).await.is_empty(), "{gone}");
     }
     let timers = store
         .timers_of_kind_before("expiry", t(10_000))

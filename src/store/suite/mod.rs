@@ -136,6 +136,14 @@ pub(crate) fn reminder(subject: &str) -> TimerEntry {
     TimerEntry::new("reminder", subject)
 }
 
+/// The keys of the requests indexed under `name`.
+pub(crate) async fn indexed(store: &Store, name: &str) -> Vec<String> {
+    store
+        .index_keys(Table::Requests, name)
+        .await
+        .expect("index")
+}
+
 pub(crate) async fn audit_lines(store: &Store) -> Vec<Value> {
     let mut out = Vec::new();
     store.export_audit(&mut out).await.expect("export");

@@ -234,13 +234,6 @@ fn owned(owner: &str, state: &str) -> Owned {
     }
 }
 
-async fn keys(store: &Store, name: &str) -> Vec<String> {
-    store
-        .index_keys(Table::Requests, name)
-        .await
-        .expect("index")
-}
-
 async fn count(store: &Store, name: &str) -> u64 {
     store.count(Table::Requests, name).await.expect("count")
 }
@@ -265,7 +258,7 @@ async fn index_entries_and_counts_follow_each_record_in_its_own_commit(store: St
     assert_eq!(alices, ["REQ-1", "REQ-2"]);
     assert_eq!(count(&store, "state:pending").await, 3);
     assert!(
-        keys(&store, "state:pending").await.is_empty(),
+        indexed(&store, "state:pending").await.is_empty(),
         "a counted entry is a counter only, not an index row"
     );
 
@@ -278,9 +271,9 @@ async fn index_entries_and_counts_follow_each_record_in_its_own_commit(store: St
         )
         .await
         .expect("commit");
-    assert_eq!(keys(&store, "owner:alice").await, ["REQ-1"]);
-    assert_eq!(keys(&store, "owner:carol").await, ["REQ-2"]);
-    assert!(keys(&store, "owner:bob").await.is_empty());
+    assert_eq!(indexed(&store, "owner:alice").await, ["REQ-1"]);
+    assert_eq!(indexed(&store, "owner:carol").await, ["REQ-2"]);
+    assert!(indexed(&store, "owner:bob").await.is_empty());
     assert_eq!(count(&store, "state:pending").await, 1);
     assert_eq!(count(&store, "state:approved").await, 1);
     assert_eq!(
@@ -321,7 +314,7 @@ async fn index_entries_and_counts_follow_each_record_in_its_own_commit(store: St
         )
         .await;
     assert!(failed.is_err());
-    assert_eq!(keys(&store, "owner:alice").await, ["REQ-1"]);
+    assert_eq!(indexed(&store, "owner:alice").await, ["REQ-1"]);
     assert_eq!(count(&store, "state:denied").await, 0);
 }
 
@@ -364,20 +357,20 @@ async fn a_group_commit_counts_the_changes_it_keeps_and_only_those(store: Store)
         "the conflict moved nothing"
     );
     assert_eq!(count(&store, "state:denied").await, 1);
-    assert_eq!(keys(&store, "owner:bulk").await.len(), 150);
+    assert_eq!(indexed(&store, "owner:bulk").await.len(), 150);
 }
 
 async fn records_written_before_their_index_are_indexed_once_at_reindex(store: Store) {
     // Written as an older build did: the same data without index entries.
     let old = r#"{"v":1,"rev":4,"data":{"owner":"alice","state":"pending"}}"#;
     plant(&store, Table::Requests, b"REQ-2", old.as_bytes(), old).await;
-    assert!(keys(&store, "owner:alice").await.is_empty());
+    assert!(indexed(&store, "owner:alice").await.is_empty());
     let reindexed = store
         .reindex::<Owned>(Table::Requests, 1)
         .await
         .expect("reindex");
     assert_eq!(reindexed, 1);
-    assert_eq!(keys(&store, "owner:alice").await, ["REQ-2"]);
+    assert_eq!(indexed(&store, "owner:alice").await, ["REQ-2"]);
     assert_eq!(count(&store, "state:pending").await, 1);
     // Once per version: a second start does nothing.
     let again = store
