@@ -136,6 +136,9 @@ pub(crate) struct Header {
 }
 
 pub(crate) fn header(bytes: &[u8]) -> Result<Header, serde_json::Error> {
+    if let Some(header) = header_before_data(bytes) {
+        return Ok(header);
+    }
     #[derive(Deserialize)]
     struct WithData {
         #[serde(default)]
@@ -150,6 +153,41 @@ pub(crate) fn header(bytes: &[u8]) -> Result<Header, serde_json::Error> {
         rev: parsed.rev,
         idx: parsed.idx,
     })
+}
+
+/// The header of an envelope laid out as [`envelope`] writes it (`{"v":…,"rev":…,`
+/// then `"idx":[…],` when there are entries, then `"data":`), read from the bytes
+/// before the data: a transaction reads the header of every record it writes, and
+/// skipping a record's data was most of that. `None` for any other layout (an older
+/// or hand-written record), which is read whole instead.
+fn header_before_data(bytes: &[u8]) -> Option<Header> {
+    let rest = bytes.strip_prefix(br#"{"v":"#)?;
+    let (_, rest) = leading_number(rest)?;
+    let rest = rest.strip_prefix(br#","rev":"#)?;
+    let (rev, rest) = leading_number(rest)?;
+    if rest.starts_with(br#","data":"#) {
+        return Some(Header {
+            rev,
+            idx: Vec::new(),
+        });
+    }
+    let rest = rest.strip_prefix(br#","idx":"#)?;
+    let mut entries = serde_json::Deserializer::from_slice(rest).into_iter::<Vec<String>>();
+    let idx = entries.next()?.ok()?;
+    let rest = rest.get(entries.byte_offset()..)?;
+    rest.starts_with(br#","data":"#)
+        .then_some(Header { rev, idx })
+}
+
+/// The decimal number `bytes` starts with (at most 19 digits), and what follows it.
+fn leading_number(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let (number, rest) = bytes.split_at(digits);
+    let number = std::str::from_utf8(number).ok()?.parse().ok()?;
+    Some((number, rest))
 }
 
 #[cfg(test)]
@@ -266,6 +304,61 @@ mod tests {
         let back: Versioned<Sample> = decode(&bytes).expect("decodes");
         assert_eq!(back.data.name, "x\"}");
         assert_eq!(header(&bytes).expect("header").rev, 7);
+    }
+
+    /// What the full parse says, for comparison with the shortcut.
+    fn header_read_whole(bytes: &[u8]) -> (u64, Vec<String>) {
+        let value: Value = serde_json::from_slice(bytes).expect("JSON");
+        let idx = value["idx"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e.as_str().expect("text").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (value["rev"].as_u64().unwrap_or(0), idx)
+    }
+
+    #[test]
+    fn the_header_of_an_envelope_as_written_is_read_before_its_data() {
+        let entries = [
+            vec![],
+            vec!["active:aws-prod".to_owned()],
+            vec![
+                "a\"b\\c".to_owned(),
+                "#state:active".to_owned(),
+                "ü,]}".to_owned(),
+            ],
+        ];
+        for idx in entries {
+            for rev in [0, 1, 42, u64::from(u32::MAX) + 5] {
+                let bytes = envelope(3, rev, &idx, r#"{"name":"x\"}],\"data\":"}"#);
+                let shortcut = header_before_data(&bytes).expect("the layout envelope writes");
+                assert_eq!(
+                    (shortcut.rev, shortcut.idx.clone()),
+                    header_read_whole(&bytes)
+                );
+                let read = header(&bytes).expect("header");
+                assert_eq!((read.rev, read.idx), (rev, idx.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn an_envelope_laid_out_otherwise_has_its_header_read_whole() {
+        for bytes in [
+            &br#"{"data":{"name":"a"},"rev":4,"v":3,"idx":["x"]}"#[..],
+            br#"{"v":3,"idx":["x"],"rev":4,"data":{}}"#,
+            br#"{"v":3, "rev":4,"data":{}}"#,
+            br#"{"v":3,"rev":4,"idx":["x"] ,"data":{}}"#,
+        ] {
+            assert!(header_before_data(bytes).is_none(), "{bytes:?}");
+            let read = header(bytes).expect("header");
+            assert_eq!((read.rev, read.idx), header_read_whole(bytes));
+        }
+        assert!(header(br#"{"v":3,"rev":"#).is_err());
+        assert!(header(br#"{"v":3,"rev":99999999999999999999,"data":{}}"#).is_err());
     }
 
     #[test]
