@@ -209,7 +209,7 @@ pub async fn sled_to_postgres(from: &SledStore, to: &PgStore) -> Result<Migrated
     for (table, sql, count) in [
         (
             Table::Outbox,
-            "INSERT INTO c1bot_outbox (id, v, entry) VALUES ($1, $2, $3::text::jsonb)",
+            "INSERT INTO c1bot_outbox (id, v, entry) VALUES ($1, $2, $3::text::json)",
             &mut done.outbox,
         ),
         (

@@ -326,7 +326,7 @@ pub(super) async fn write_deferred(
         }
         tx.execute_cached(
             "INSERT INTO c1bot_outbox (id, v, entry) \
-             SELECT id, $2, entry::jsonb FROM UNNEST($1::bigint[], $3::text[]) AS t(id, entry)",
+             SELECT id, $2, entry::json FROM UNNEST($1::bigint[], $3::text[]) AS t(id, entry)",
             &[&ids, &(OutboxEntry::VERSION as i32), &entries],
         )
         .await

@@ -104,20 +104,24 @@ pub(crate) enum Mode {
 impl PgStore {
     /// Connects (bounded waits), then creates or migrates the schema.
     pub async fn connect(url: &crate::config::DatabaseUrl) -> Result<PgStore, StoreError> {
-        let pool = connect::pool(url)?;
-        let store = PgStore {
+        let store = Self::unmigrated(url)?;
+        schema::migrate(&store).await?;
+        store.index_outbox().await?;
+        Ok(store)
+    }
+
+    /// The pool, before anything is read or migrated.
+    fn unmigrated(url: &crate::config::DatabaseUrl) -> Result<PgStore, StoreError> {
+        Ok(PgStore {
             inner: Arc::new(Inner {
-                pool,
+                pool: connect::pool(url)?,
                 database: url.to_string(),
                 outbox_ready: Notify::new(),
                 timers_changed: Notify::new(),
                 outbox_index: OutboxIndex::default(),
                 fence: RwLock::new(None),
             }),
-        };
-        schema::migrate(&store).await?;
-        store.index_outbox().await?;
-        Ok(store)
+        })
     }
 
     /// The database, as `postgres://user@host:port/name` (no password).

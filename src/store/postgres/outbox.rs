@@ -96,9 +96,9 @@ async fn write_entry(
         .encode()
         .map_err(|e| StoreError::decode(Table::Outbox, &seq_key(id as u64), e))?;
     let sql = if new {
-        "INSERT INTO c1bot_outbox (id, v, entry) VALUES ($1, $2, $3::text::jsonb)"
+        "INSERT INTO c1bot_outbox (id, v, entry) VALUES ($1, $2, $3::text::json)"
     } else {
-        "UPDATE c1bot_outbox SET v = $2, entry = $3::text::jsonb WHERE id = $1"
+        "UPDATE c1bot_outbox SET v = $2, entry = $3::text::json WHERE id = $1"
     };
     tx.execute_cached(sql, &[&id, &(OutboxEntry::VERSION as i32), &json])
         .await

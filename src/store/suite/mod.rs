@@ -189,7 +189,7 @@ pub(crate) async fn plant(store: &Store, table: Table, key: &[u8], sled: &[u8], 
             let id = keys::seq_from_key(key).expect("a seq key") as i64;
             client
                 .execute(
-                    "INSERT INTO c1bot_outbox (id, v, entry) VALUES ($1, 1, $2::text::jsonb) \
+                    "INSERT INTO c1bot_outbox (id, v, entry) VALUES ($1, 1, $2::text::json) \
                      ON CONFLICT (id) DO UPDATE SET entry = EXCLUDED.entry",
                     &[&id, &pg],
                 )
