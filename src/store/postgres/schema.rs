@@ -242,6 +242,19 @@ mod tests {
             .expect("the column")
             .get(0);
         assert_eq!(kind, "json");
+
+        // An older leader still serving while a newer instance migrated (a rolling
+        // upgrade) queues as version 1 did: jsonb is assigned to json.
+        client
+            .execute(
+                "INSERT INTO c1bot_outbox (id, v, entry) VALUES (8, 1, $1::text::jsonb)",
+                &[&entry],
+            )
+            .await
+            .expect("queued the version-1 way into the migrated table");
+        drop(client);
+        let read = store.outbox_entry(8).await.expect("reads").expect("queued");
+        assert_eq!(read.message.args["text"], "a \"quoted\" word");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
