@@ -136,36 +136,10 @@ impl NetWrites {
             &[&gone.tbl, &gone.key],
         )
         .await?;
-        send(
-            tx,
-            updated.tbl.len(),
-            "writing records",
-            UPDATE_RECORDS,
-            &[
-                &updated.tbl,
-                &updated.key,
-                &updated.v,
-                &updated.rev,
-                &updated.idx,
-                &updated.json,
-            ],
-        )
-        .await?;
-        send(
-            tx,
-            created.tbl.len(),
-            "creating records",
-            INSERT_RECORDS,
-            &[
-                &created.tbl,
-                &created.key,
-                &created.v,
-                &created.rev,
-                &created.idx,
-                &created.json,
-            ],
-        )
-        .await?;
+        let (rows, params) = (updated.tbl.len(), updated.params());
+        send(tx, rows, "writing records", UPDATE_RECORDS, &params).await?;
+        let (rows, params) = (created.tbl.len(), created.params());
+        send(tx, rows, "creating records", INSERT_RECORDS, &params).await?;
         Ok(())
     }
 
@@ -319,6 +293,14 @@ impl<'a> Updates<'a> {
         self.rev.push(row.rev);
         self.idx.push(idx);
         self.json.push(&row.json);
+    }
+
+    /// The statement's parameters, in the order `UPDATE_RECORDS` and
+    /// `INSERT_RECORDS` number them.
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.tbl, &self.key, &self.v, &self.rev, &self.idx, &self.json,
+        ]
     }
 }
 
