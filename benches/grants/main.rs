@@ -34,6 +34,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use axum::routing::post;
 use c1bot::config::DatabaseUrl;
 use c1bot::simulator::{SimOptions, Simulator, Workspace};
@@ -156,22 +157,26 @@ async fn reads(sim: &Simulator, health: &str) -> anyhow::Result<Reads> {
         out.status_us.push(started.elapsed().as_micros() as i64);
         anyhow::ensure!(status.acked, "status acked");
     }
-    let published = || {
+    // When each of bob's Homes reached Slack: the simulator stamps a call as it
+    // arrives. Waiting is woken by the simulator's changes (no polling loop taking
+    // the CPU the Home is rendered with).
+    let published = |sim: &Simulator| -> Vec<Instant> {
         sim.calls_to("views.publish")
             .iter()
             .filter(|c| c.args["user_id"] == BOB)
-            .count()
+            .map(|c| c.at.into_std())
+            .collect()
     };
     for _ in 0..50 {
-        let before = published();
+        let before = published(sim).len();
         let started = Instant::now();
         bob.open_app_home().await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while published() == before {
-            anyhow::ensure!(Instant::now() < deadline, "bob's Home was not published");
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        }
-        out.home_us.push(started.elapsed().as_micros() as i64);
+        sim.wait_for(Duration::from_secs(10), |sim| published(sim).len() > before)
+            .await
+            .context("bob's Home was not published")?;
+        let at = published(sim)[before];
+        out.home_us
+            .push(at.duration_since(started).as_micros() as i64);
     }
     Ok(out)
 }

@@ -3,8 +3,8 @@
 //! their decisions ("Reviews waiting for me").
 //!
 //! Which campaigns are shown and in what order is decided by the pure [`owned`] and
-//! [`to_review`]; [`add_lists`] reads the campaigns from the store and fills the
-//! lists of `blocks/home.json`. Read-only: nothing here changes a campaign, and
+//! [`to_review`]; [`campaigns_of`] reads the campaigns from the store and [`add_lists`]
+//! fills the lists of `blocks/home.json`. Read-only: nothing here changes a campaign, and
 //! publishing the view stays with [`super::status`].
 
 use std::cmp::Reverse;
@@ -58,35 +58,43 @@ pub fn to_review<'a>(campaigns: &'a [Campaign], user: &str) -> Vec<(&'a Campaign
     waiting
 }
 
-/// `vars` with the lists `my_campaigns` and `my_reviews` for `user`.
-pub async fn add_lists(services: &Services, user: &str, vars: Vars) -> Vars {
-    let campaigns = campaigns_of(services, user).await;
-    let mine = owned(&campaigns, user)
-        .into_iter()
-        .map(owned_item)
-        .collect();
-    let reviews = to_review(&campaigns, user)
+/// `vars` with the lists `my_campaigns` and `my_reviews` for `user`, from the
+/// campaigns [`campaigns_of`] read.
+pub fn add_lists(campaigns: &[Campaign], user: &str, vars: Vars) -> Vars {
+    let mine = owned(campaigns, user).into_iter().map(owned_item).collect();
+    let reviews = to_review(campaigns, user)
         .into_iter()
         .map(|(c, left)| review_item(c, left))
         .collect();
     vars.list("my_campaigns", mine).list("my_reviews", reviews)
 }
 
-/// The campaigns `user` owns or still has items to review in, through the index.
-async fn campaigns_of(services: &Services, user: &str) -> Vec<Campaign> {
-    let mut found: std::collections::BTreeMap<String, Campaign> = Default::default();
-    for name in [format!("owner:{user}"), format!("reviewer:{user}")] {
-        match services
-            .store
-            .index::<Campaign>(Table::Campaigns, &name)
-            .await
-        {
-            Ok(rows) => found.extend(rows.into_iter().map(|(k, v)| (k, v.data))),
-            // Home still shows the request lists; the review lists read as empty.
-            Err(error) => tracing::error!(%error, "cannot read campaigns for App Home"),
+/// The campaigns `user` owns or still has items to review in, through the index (one
+/// round trip on PostgreSQL). Home still shows the request lists when this cannot be
+/// read: the review lists then read as empty.
+pub async fn campaigns_of(services: &Services, user: &str) -> Vec<Campaign> {
+    let names = [format!("owner:{user}"), format!("reviewer:{user}")];
+    let found = match services
+        .store
+        .index_read_any::<Campaign>(Table::Campaigns, &names)
+        .await
+    {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::error!(%error, "cannot read campaigns for App Home");
+            return Vec::new();
+        }
+    };
+    let mut campaigns = Vec::with_capacity(found.len());
+    for (key, record) in found {
+        match record {
+            Ok(stored) => campaigns.push(stored.data),
+            Err(error) => {
+                tracing::error!(%error, campaign = key, "cannot read a campaign for App Home")
+            }
         }
     }
-    found.into_values().collect()
+    campaigns
 }
 
 fn completed_at(campaign: &Campaign) -> Option<DateTime<Utc>> {

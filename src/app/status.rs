@@ -170,7 +170,11 @@ pub async fn status_message(services: &Services, user: &str) -> Value {
 
 /// Renders and publishes `user`'s App Home.
 pub async fn publish_home(services: &Services, user: &str) {
-    let requests = super::request_index::for_person(services, user).await;
+    // Two independent index reads, so one wait for the store instead of two.
+    let (requests, campaigns) = tokio::join!(
+        super::request_index::for_person(services, user),
+        super::home_campaigns::campaigns_of(services, user)
+    );
     let now = services.now();
     let pick = |keep: &dyn Fn(&AccessRequest) -> bool| -> Vec<Vars> {
         requests
@@ -197,7 +201,7 @@ pub async fn publish_home(services: &Services, user: &str) {
             "my_access",
             pick(&|r| r.beneficiary == user && is_active(r)),
         );
-    let vars = super::home_campaigns::add_lists(services, user, vars).await;
+    let vars = super::home_campaigns::add_lists(&campaigns, user, vars);
     let vars = vars.list("notices", admin_notices(services, user).await);
     let view = match services.templates().render("home", &vars) {
         Ok(view) => view,
