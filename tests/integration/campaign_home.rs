@@ -15,7 +15,7 @@ fn home_now(person: &Person) -> String {
 }
 
 use crate::campaigns::{alice_has_access, create};
-use crate::helpers::{eventually, spawn_app};
+use crate::helpers::{eventually, spawn_app, start};
 use crate::requests::{dm_containing, WAIT};
 
 /// A name that would ping the channel and turn bold if it reached mrkdwn unescaped.
@@ -95,5 +95,57 @@ async fn an_owner_follows_a_review_and_a_reviewer_sees_what_is_left_in_app_home(
     })
     .await;
     home_showing(&frank, "_No access review is waiting for you._").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_campaign_that_cannot_be_read_leaves_the_owners_other_campaigns_in_app_home() {
+    let mut app = spawn_app().await;
+    alice_has_access(&app).await;
+    let bob = app.sim.person("bob");
+    assert!(matches!(
+        create(&bob, "Q1 review").await,
+        SubmitOutcome::Closed
+    ));
+    assert!(matches!(
+        create(&bob, "Q2 review").await,
+        SubmitOutcome::Closed
+    ));
+    home_showing(&bob, "*CMP-2*").await;
+
+    // Damage: CMP-2's stored record no longer decodes; its index rows stay.
+    app.bot
+        .take()
+        .expect("running")
+        .stop()
+        .await
+        .expect("stops");
+    {
+        let db = sled::open(&app.config.data_dir).expect("the stopped bot's data");
+        let campaigns = db.open_tree("campaigns").expect("campaigns");
+        assert!(
+            campaigns.get("CMP-2").expect("read").is_some(),
+            "CMP-2 is stored"
+        );
+        campaigns
+            .insert("CMP-2", &b"{not a campaign"[..])
+            .expect("planted");
+        db.flush().expect("flushed");
+    }
+    let app = start(app).await;
+
+    // The Home published before the restart still lists both: reopen until a new
+    // one is published.
+    eventually(
+        WAIT,
+        "bob's Home lists CMP-1 without the damaged CMP-2",
+        || async {
+            bob.open_app_home().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let home = home_now(&bob);
+            home.contains("*CMP-1*  Q1 review") && !home.contains("CMP-2")
+        },
+    )
+    .await;
     app.stop().await;
 }
