@@ -114,12 +114,7 @@ async fn a_campaign_that_cannot_be_read_leaves_the_owners_other_campaigns_in_app
     home_showing(&bob, "*CMP-2*").await;
 
     // Damage: CMP-2's stored record no longer decodes; its index rows stay.
-    app.bot
-        .take()
-        .expect("running")
-        .stop()
-        .await
-        .expect("stops");
+    crate::helpers::stop_bot(&mut app).await;
     {
         let db = sled::open(&app.config.data_dir).expect("the stopped bot's data");
         let campaigns = db.open_tree("campaigns").expect("campaigns");

@@ -83,13 +83,19 @@ pub async fn start(mut app: TestApp) -> TestApp {
 
 /// Stops the bot and starts it again on the same data directory and simulator.
 pub async fn restart(mut app: TestApp) -> TestApp {
+    stop_bot(&mut app).await;
+    start(app).await
+}
+
+/// Stops the bot, keeping the simulator and the data directory (to look at or change
+/// before [`start`]).
+pub async fn stop_bot(app: &mut TestApp) {
     app.bot
         .take()
         .expect("running")
         .stop()
         .await
         .expect("stops");
-    start(app).await
 }
 
 impl TestApp {

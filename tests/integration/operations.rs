@@ -204,12 +204,7 @@ async fn a_backup_taken_under_load_restores_to_a_working_instance() {
     );
 
     // Restore: a new instance on the copy.
-    app.bot
-        .take()
-        .expect("running")
-        .stop()
-        .await
-        .expect("stops");
+    crate::helpers::stop_bot(&mut app).await;
     app.config.data_dir = copy.clone();
     let app = crate::helpers::start(app).await;
     let status = app

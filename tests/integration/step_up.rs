@@ -250,12 +250,7 @@ async fn step_up_allow_works_with_the_bot_stopped_and_refuses_what_is_not_a_user
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not a Slack user id"));
 
-    app.bot
-        .take()
-        .expect("running")
-        .stop()
-        .await
-        .expect("stops");
+    crate::helpers::stop_bot(&mut app).await;
     let said = allow(&app, BOB).await;
     assert!(said.contains("may enrol"), "{said}");
     let app = start(app).await;
