@@ -776,6 +776,7 @@ fn escalate(task: &mut Task, owners: BTreeSet<UserId>, effects: &mut Vec<GrantEf
     }
 }
 
+// Also used by tests of what follows a grant's transitions (`app::campaigns::ended`).
 #[cfg(test)]
 #[path = "grant_tests.rs"]
-mod tests;
+pub(crate) mod tests;

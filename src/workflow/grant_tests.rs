@@ -16,7 +16,7 @@ fn timing() -> Timing {
     }
 }
 
-fn manual(people: &[&str]) -> Via {
+pub(crate) fn manual(people: &[&str]) -> Via {
     Via::Manual {
         assignees: people.iter().map(|p| p.to_string()).collect(),
         after_failure: None,
@@ -91,7 +91,7 @@ fn active() -> AccessRequest {
     .request
 }
 
-fn expired(via: Via) -> AccessRequest {
+pub(crate) fn expired(via: Via) -> AccessRequest {
     step(
         &active(),
         GrantAction::Expire { via },

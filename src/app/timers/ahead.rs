@@ -120,10 +120,15 @@ impl Ahead {
 }
 
 /// `due` in the order to fire it: as it is (earliest first) when it fits in one batch
-/// of `batch`, else in the store's [`commit_order`] (every one of them is late).
+/// of `batch`, else (every one of them is late) expiries first, each part in the
+/// store's [`commit_order`]. Access ends before the bookkeeping it causes: a backlog
+/// of expiries read with their campaigns' follow-ups (after a restart, or a burst
+/// larger than [`MAX_AHEAD`]) would otherwise revoke in batches shared with them.
 pub fn in_commit_order(mut due: Due, batch: usize) -> Due {
     if due.len() > batch {
-        due.sort_by_cached_key(|(_, entry)| commit_order(&entry.subject));
+        due.sort_by_cached_key(|(_, entry)| {
+            (!prepares_ahead(&entry.kind), commit_order(&entry.subject))
+        });
     }
     due
 }
@@ -258,5 +263,24 @@ mod tests {
             .map(|(_, e)| e.subject)
             .collect();
         assert_eq!(reordered, subjects_in_commit_order(20));
+    }
+
+    #[test]
+    fn a_backlog_fires_its_expiries_before_the_follow_ups_read_with_them() {
+        let follow_up = |n: u32| {
+            let entry = TimerEntry::new(crate::app::campaigns::ended::TIMER, format!("REQ-{n}"));
+            (at(0), entry)
+        };
+        let expiry = |n: u32| (at(1), entry(&format!("REQ-{n}")));
+        let due: Due = (0..10).map(follow_up).chain((10..20).map(expiry)).collect();
+        let kinds: Vec<String> = in_commit_order(due, 5)
+            .into_iter()
+            .map(|(_, e)| e.kind)
+            .collect();
+        let expiries = kinds
+            .iter()
+            .take_while(|k| *k == TIMER_GRANT_EXPIRE)
+            .count();
+        assert_eq!(expiries, 10, "{kinds:?}");
     }
 }
