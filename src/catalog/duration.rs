@@ -31,51 +31,13 @@ pub enum DurationError {
 }
 
 impl AccessDuration {
-    /// Parses `90s`, `30m`, `4h`, `1h30m`, `1h 30m`, `2d`, `1w`; units s, m, h, d, w.
+    /// Parses `90s`, `30m`, `4h`, `1h30m`, `1h 30m`, `2d`, `1w`, `2hours`, `1hr30min`:
+    /// see [`parse_seconds`].
     pub fn parse(text: &str) -> Result<Self, DurationError> {
-        let malformed = || DurationError::Malformed(text.to_owned());
-        let mut total: u64 = 0;
-        let mut number: Option<u64> = None;
-        let mut saw_part = false;
-        for c in text.trim().chars() {
-            match c {
-                '0'..='9' => {
-                    let digit = u64::from(c as u8 - b'0');
-                    let n = number.unwrap_or(0);
-                    number = Some(
-                        n.checked_mul(10)
-                            .and_then(|n| n.checked_add(digit))
-                            .filter(|n| *n <= LONGEST)
-                            .ok_or_else(|| DurationError::TooLong(text.to_owned()))?,
-                    );
-                }
-                ' ' if number.is_none() => {}
-                's' | 'm' | 'h' | 'd' | 'w' => {
-                    let n = number.take().ok_or_else(malformed)?;
-                    let unit = match c {
-                        's' => 1,
-                        'm' => MINUTE,
-                        'h' => HOUR,
-                        'd' => DAY,
-                        _ => WEEK,
-                    };
-                    total = n
-                        .checked_mul(unit)
-                        .and_then(|part| total.checked_add(part))
-                        .filter(|t| *t <= LONGEST)
-                        .ok_or_else(|| DurationError::TooLong(text.to_owned()))?;
-                    saw_part = true;
-                }
-                _ => return Err(malformed()),
-            }
+        match parse_seconds(text)? {
+            0 => Err(DurationError::Zero(text.to_owned())),
+            total => Ok(AccessDuration(Duration::from_secs(total))),
         }
-        if number.is_some() || !saw_part {
-            return Err(malformed());
-        }
-        if total == 0 {
-            return Err(DurationError::Zero(text.to_owned()));
-        }
-        Ok(AccessDuration(Duration::from_secs(total)))
     }
 
     /// `None` for zero or more than a year.
@@ -92,6 +54,54 @@ impl AccessDuration {
     pub fn as_duration(self) -> Duration {
         self.0
     }
+}
+
+/// The seconds `text` says, at most a year; zero is allowed here, not by
+/// [`AccessDuration::parse`]. The one grammar of written durations, read by the
+/// catalog, the config, policies' `max_duration` and the request line: parts of a
+/// number glued to a unit of [`unit_seconds`] (`1h30m`, `2hours`), parts apart or
+/// not (`1h 30m`), lowercase.
+pub fn parse_seconds(text: &str) -> Result<u64, DurationError> {
+    let malformed = || DurationError::Malformed(text.to_owned());
+    let too_long = || DurationError::TooLong(text.to_owned());
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(malformed());
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let letters = rest[digits..]
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .map_or(rest.len(), |n| digits + n);
+        let unit = unit_seconds(&rest[digits..letters]).filter(|_| digits > 0);
+        let unit = unit.ok_or_else(malformed)?;
+        // Only digits are left, so a number that does not parse is too long.
+        let count: u64 = rest[..digits].parse().map_err(|_| too_long())?;
+        total = count
+            .checked_mul(unit)
+            .and_then(|part| total.checked_add(part))
+            .filter(|total| *total <= LONGEST)
+            .ok_or_else(too_long)?;
+        rest = rest[letters..].trim_start();
+    }
+    Ok(total)
+}
+
+/// Seconds in a unit, written as a letter or a word. Lowercase only, so `M` can
+/// never be read as months where minutes were meant; a month is 30 days.
+pub fn unit_seconds(unit: &str) -> Option<u64> {
+    Some(match unit {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => MINUTE,
+        "h" | "hr" | "hrs" | "hour" | "hours" => HOUR,
+        "d" | "day" | "days" => DAY,
+        "w" | "wk" | "wks" | "week" | "weeks" => WEEK,
+        "month" | "months" => 30 * DAY,
+        _ => return None,
+    })
 }
 
 /// "4 h", "30 min", "1 h 30 min", "1 d 4 h": the largest unit and the next one.
@@ -226,11 +236,17 @@ mod tests {
         assert_eq!(secs("2d"), 2 * 86400);
         assert_eq!(secs("1w"), 7 * 86400);
         assert_eq!(secs("90s"), 90);
+        assert_eq!(secs("2hours"), 2 * 3600);
+        assert_eq!(secs("1hr30min"), 5400);
+        assert_eq!(secs("1month"), 30 * 86400);
+        assert_eq!(secs("1w 2d"), 9 * 86400);
     }
 
     #[test]
     fn malformed_zero_and_huge_durations_are_refused() {
-        for bad in ["", "4", "h", "4x", "-1h", "1.5h", "4 h", "h4"] {
+        for bad in [
+            "", "4", "h", "4x", "-1h", "1.5h", "4 h", "h4", "1M", "2H", "1h,30m",
+        ] {
             assert!(
                 matches!(AccessDuration::parse(bad), Err(DurationError::Malformed(_))),
                 "{bad:?}"
@@ -246,6 +262,16 @@ mod tests {
         ));
         assert!(matches!(
             AccessDuration::parse("99999999999999999999999h"),
+            Err(DurationError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn zero_is_a_number_of_seconds_but_no_access_duration() {
+        assert_eq!(parse_seconds("0s"), Ok(0));
+        assert_eq!(parse_seconds(" 1d "), Ok(86400));
+        assert!(matches!(
+            parse_seconds("367d"),
             Err(DurationError::TooLong(_))
         ));
     }

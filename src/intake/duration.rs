@@ -2,11 +2,15 @@
 //! `1 hour and 30 minutes`, `permanent`), checked against an entitlement's maximum,
 //! and said back in words ("at most 8 hours for ReadOnly").
 //!
-//! The catalog's own parser reads the compact forms; this adds the spoken ones.
+//! The compact forms and the units are the catalog's one grammar
+//! ([`crate::catalog::parse_seconds`]); this adds the spoken ones: a count and a unit
+//! as two words, and "and" between parts.
 
 use super::text::{key, preview};
 use super::Part;
-use crate::catalog::{AccessDuration, DurationError, Entitlement, MaxDuration, RequestedDuration};
+use crate::catalog::{
+    unit_seconds, AccessDuration, DurationError, Entitlement, MaxDuration, RequestedDuration,
+};
 
 const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
@@ -132,6 +136,7 @@ struct Piece {
 /// (`2 hours`, `an hour`).
 fn part_at(words: &[&str], at: usize) -> Option<Result<Piece, String>> {
     let word = *words.get(at)?;
+    let starts_with_digit = word.starts_with(|c: char| c.is_ascii_digit());
     match AccessDuration::parse(word) {
         Ok(duration) => {
             return Some(Ok(Piece {
@@ -141,17 +146,18 @@ fn part_at(words: &[&str], at: usize) -> Option<Result<Piece, String>> {
         }
         Err(DurationError::Zero(_)) => return Some(Err("it must be longer than zero".to_owned())),
         Err(DurationError::TooLong(_)) => return Some(Err(too_long())),
+        // Digits glued to what is no unit: `2x`, `1.5h`.
+        Err(DurationError::Malformed(_))
+            if starts_with_digit && !word.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            return Some(Err(NOT_A_DURATION.to_owned()))
+        }
         Err(DurationError::Malformed(_)) => {}
     }
-    if let Some(secs) = glued(word) {
-        return Some(secs.map(|secs| Piece { secs, words: 1 }));
-    }
     let count = number(word)?;
-    let Some(unit) = words.get(at + 1).and_then(|w| unit(w)) else {
+    let Some(unit) = words.get(at + 1).and_then(|w| unit_seconds(w)) else {
         // A bare number is a duration without its unit; "a" or "one" is just a word.
-        return word
-            .starts_with(|c: char| c.is_ascii_digit())
-            .then(|| Err(format!("it needs a unit; {EXAMPLES}")));
+        return starts_with_digit.then(|| Err(format!("it needs a unit; {EXAMPLES}")));
     };
     Some(
         count
@@ -159,39 +165,6 @@ fn part_at(words: &[&str], at: usize) -> Option<Result<Piece, String>> {
             .map(|secs| Piece { secs, words: 2 })
             .ok_or_else(too_long),
     )
-}
-
-/// `2hours`, `90mins`, `1hr30min`: digits and unit words glued together. `None`
-/// when the word does not start with a digit; `Err` when it does but does not read
-/// as a duration.
-fn glued(word: &str) -> Option<Result<u64, String>> {
-    if !word.starts_with(|c: char| c.is_ascii_digit()) || word.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let bad = || Err(NOT_A_DURATION.to_owned());
-    let mut total: u64 = 0;
-    let mut rest = word;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let letters = rest[digits..]
-            .find(|c: char| !c.is_alphabetic())
-            .map_or(rest.len(), |n| digits + n);
-        let (Ok(count), Some(unit)) = (rest[..digits].parse::<u64>(), unit(&rest[digits..letters]))
-        else {
-            return Some(bad());
-        };
-        let Some(sum) = count
-            .checked_mul(unit)
-            .and_then(|secs| total.checked_add(secs))
-        else {
-            return Some(Err(too_long()));
-        };
-        total = sum;
-        rest = &rest[letters..];
-    }
-    Some(Ok(total))
 }
 
 fn number(word: &str) -> Option<u64> {
@@ -216,19 +189,6 @@ fn number(word: &str) -> Option<u64> {
         }
         _ => None,
     }
-}
-
-/// Seconds in a unit word.
-fn unit(word: &str) -> Option<u64> {
-    Some(match word {
-        "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        "m" | "min" | "mins" | "minute" | "minutes" => MINUTE,
-        "h" | "hr" | "hrs" | "hour" | "hours" => HOUR,
-        "d" | "day" | "days" => DAY,
-        "w" | "wk" | "wks" | "week" | "weeks" => 7 * DAY,
-        "month" | "months" => 30 * DAY,
-        _ => return None,
-    })
 }
 
 /// "8 hours", "1 day", "1 hour 30 minutes": the largest unit and the next one.

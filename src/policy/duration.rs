@@ -1,52 +1,30 @@
-//! The `max_duration` values policies write: `"8h"`, `"30m"`, `"1h30m"`, `"45s"` or a
-//! number of seconds. Pure; knows nothing of regorus.
+//! The `max_duration` values policies write: a duration in the catalog's one grammar
+//! (`"8h"`, `"30m"`, `"1h30m"`, `"1d"`, `"2w"`, [`crate::catalog::parse_seconds`]) or
+//! a number of seconds. Pure; knows nothing of regorus.
 
 use std::time::Duration;
 
-/// Parses a duration string made of `<digits><unit>` parts, units `h`, `m`, `s`, each
-/// at most once and in that order (`"1h30m"`), or bare digits meaning seconds.
+use crate::catalog::{parse_seconds, DurationError};
+
+/// Parses a policy's duration: bare digits are seconds, anything else is read as the
+/// catalog reads a duration (zero allowed: a cap that permits no access).
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("{text:?} is not a duration like \"8h\", \"30m\" or \"1h30m\"");
-    let text_trimmed = text.trim();
-    if text_trimmed.is_empty() {
-        return Err(invalid());
-    }
-    if text_trimmed.bytes().all(|byte| byte.is_ascii_digit()) {
-        return text_trimmed
+    let trimmed = text.trim();
+    if !trimmed.is_empty() && trimmed.bytes().all(|byte| byte.is_ascii_digit()) {
+        return trimmed
             .parse::<u64>()
             .map(Duration::from_secs)
-            .map_err(|_| invalid());
+            .map_err(|_| format!("{text:?} is more seconds than c1bot can count"));
     }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    // Units must come in decreasing order so "30m1h" and "1h1h" are rejected.
-    let mut smallest_unit_so_far = u64::MAX;
-    for character in text_trimmed.chars() {
-        if character.is_ascii_digit() {
-            digits.push(character);
-            continue;
-        }
-        let unit_seconds = match character {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(invalid()),
-        };
-        if digits.is_empty() || unit_seconds >= smallest_unit_so_far {
-            return Err(invalid());
-        }
-        smallest_unit_so_far = unit_seconds;
-        let amount: u64 = digits.parse().map_err(|_| invalid())?;
-        total = amount
-            .checked_mul(unit_seconds)
-            .and_then(|seconds| total.checked_add(seconds))
-            .ok_or_else(invalid)?;
-        digits.clear();
+    match parse_seconds(trimmed) {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(DurationError::TooLong(_)) => Err(format!(
+            "{text:?} is longer than a year, the longest access c1bot grants for a time"
+        )),
+        Err(_) => Err(format!(
+            "{text:?} is not a duration like \"8h\", \"30m\", \"1h30m\" or \"1d\""
+        )),
     }
-    if !digits.is_empty() {
-        return Err(invalid());
-    }
-    Ok(Duration::from_secs(total))
 }
 
 /// The inverse of [`parse_duration`] for whole seconds: `8h`, `1h30m`, `45s`, `0s`.
@@ -81,6 +59,10 @@ mod tests {
             ("3600", 3600),
             (" 15m ", 900),
             ("0s", 0),
+            ("1d", 86400),
+            ("2w", 14 * 86400),
+            ("1h 30m", 5400),
+            ("2hours", 7200),
         ];
         for (text, seconds) in cases {
             assert_eq!(
@@ -98,12 +80,11 @@ mod tests {
             "h",
             "8x",
             "1.5h",
-            "30m1h",
-            "1h1h",
             "-5m",
-            "1d",
             "8 h",
+            "1M",
             "99999999999999999999h",
+            "400d",
         ];
         for text in malformed {
             assert!(parse_duration(text).is_err(), "{text:?} should be refused");

@@ -249,7 +249,7 @@ mod tests {
             (
                 RuleKind::MaxDuration,
                 r#""8 hours""#,
-                "`max_duration`: \"8 hours\" is not a duration like \"8h\", \"30m\" or \"1h30m\"",
+                "`max_duration`: \"8 hours\" is not a duration like \"8h\", \"30m\", \"1h30m\" or \"1d\"",
             ),
             (
                 RuleKind::SpaceRead,

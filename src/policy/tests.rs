@@ -277,6 +277,15 @@ fn decisions_follow_the_documented_semantics() {
             Expect { max_duration_s: Some(5400), ..ALLOWED },
         ),
         (
+            "max_duration is written as the catalog writes durations: days and weeks too",
+            &[
+                ALLOW,
+                ("day.rego", "package t.day\nmax_duration := \"1d\"\n"),
+                ("fortnight.rego", "package t.fortnight\nmax_duration := \"2w\"\n"),
+            ],
+            Expect { max_duration_s: Some(86_400), ..ALLOWED },
+        ),
+        (
             "grants flow down two levels of inheriting spaces but not into one that does not inherit",
             &[ALLOW, ("spaces.rego", "package t.spaces\nspace_read contains \"root\" if true\nspace_write contains \"prod\" if true\n")],
             Expect { space_read: &["root", "prod", "prod-eu"], space_write: &["prod", "prod-eu"], ..ALLOWED },
