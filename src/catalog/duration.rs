@@ -57,11 +57,22 @@ impl AccessDuration {
 }
 
 /// The seconds `text` says, at most a year; zero is allowed here, not by
-/// [`AccessDuration::parse`]. The one grammar of written durations, read by the
-/// catalog, the config, policies' `max_duration` and the request line: parts of a
-/// number glued to a unit of [`unit_seconds`] (`1h30m`, `2hours`), parts apart or
-/// not (`1h 30m`), lowercase.
+/// [`AccessDuration::parse`]. Access is granted in whole seconds, so `1500ms` is
+/// refused.
 pub fn parse_seconds(text: &str) -> Result<u64, DurationError> {
+    let millis = parse_millis(text)?;
+    if millis % 1000 != 0 {
+        return Err(DurationError::Malformed(text.to_owned()));
+    }
+    Ok(millis / 1000)
+}
+
+/// The milliseconds `text` says, at most a year. The one grammar of written
+/// durations, read by the catalog (access and provisioner timeouts), the config,
+/// policies' `max_duration` and the request line: parts of a number glued to a unit
+/// (`ms` or one of [`unit_seconds`]), apart or not (`1h30m`, `1h 30m`, `2hours`),
+/// lowercase.
+pub fn parse_millis(text: &str) -> Result<u64, DurationError> {
     let malformed = || DurationError::Malformed(text.to_owned());
     let too_long = || DurationError::TooLong(text.to_owned());
     let mut rest = text.trim();
@@ -76,14 +87,17 @@ pub fn parse_seconds(text: &str) -> Result<u64, DurationError> {
         let letters = rest[digits..]
             .find(|c: char| !c.is_ascii_alphabetic())
             .map_or(rest.len(), |n| digits + n);
-        let unit = unit_seconds(&rest[digits..letters]).filter(|_| digits > 0);
-        let unit = unit.ok_or_else(malformed)?;
+        let unit = match &rest[digits..letters] {
+            "ms" => Some(1),
+            unit => unit_seconds(unit).map(|seconds| seconds * 1000),
+        };
+        let unit = unit.filter(|_| digits > 0).ok_or_else(malformed)?;
         // Only digits are left, so a number that does not parse is too long.
         let count: u64 = rest[..digits].parse().map_err(|_| too_long())?;
         total = count
             .checked_mul(unit)
             .and_then(|part| total.checked_add(part))
-            .filter(|total| *total <= LONGEST)
+            .filter(|total| *total <= LONGEST * 1000)
             .ok_or_else(too_long)?;
         rest = rest[letters..].trim_start();
     }
@@ -267,13 +281,19 @@ mod tests {
     }
 
     #[test]
-    fn zero_is_a_number_of_seconds_but_no_access_duration() {
+    fn zero_is_a_number_of_seconds_but_no_access_duration_and_ms_only_a_timeout() {
         assert_eq!(parse_seconds("0s"), Ok(0));
         assert_eq!(parse_seconds(" 1d "), Ok(86400));
         assert!(matches!(
             parse_seconds("367d"),
             Err(DurationError::TooLong(_))
         ));
+        assert!(matches!(
+            parse_seconds("1500ms"),
+            Err(DurationError::Malformed(_))
+        ));
+        assert_eq!(parse_millis("1s 500ms"), Ok(1500));
+        assert_eq!(parse_millis("2m"), Ok(120_000));
     }
 
     #[test]

@@ -816,7 +816,9 @@ impl Checker<'_> {
         let Some(text) = text else {
             return Some(default);
         };
-        let parsed = parse_short_duration(text);
+        let parsed = super::duration::parse_millis(text)
+            .ok()
+            .map(Duration::from_millis);
         match parsed {
             Some(d) if d >= Duration::from_millis(1) && d <= Duration::from_secs(600) => Some(d),
             _ => {
@@ -824,19 +826,5 @@ impl Checker<'_> {
                 None
             }
         }
-    }
-}
-
-/// "250ms", "10s", "2m" → a duration.
-fn parse_short_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        _ => None,
     }
 }
