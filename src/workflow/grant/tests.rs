@@ -1,7 +1,7 @@
 use chrono::{Duration as ChronoDuration, TimeZone};
 
 use super::*;
-use crate::workflow::request::{Decision, Step};
+use crate::workflow::request::{AccessDuration, Decision, State, Step};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
