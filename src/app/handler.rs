@@ -86,8 +86,8 @@ impl EnvelopeHandler for C1Handler {
             EnvelopeKind::SlashCommands => match envelope.decode() {
                 Inbound::SlashCommand(command) => ack.send(self.on_command(&command).await),
                 other => {
-                    tracing::warn!(?other, "a slash command c1bot cannot read; acked");
-                    ack.send(None);
+                    self.unread(EnvelopeKind::SlashCommands, &other);
+                    ack.send(Some(ephemeral(UNREADABLE_COMMAND.to_owned())));
                 }
             },
             EnvelopeKind::EventsApi => {
@@ -99,13 +99,27 @@ impl EnvelopeHandler for C1Handler {
                             .pointer("/event/type")
                             .and_then(Value::as_str)
                             .unwrap_or_default();
-                        if HANDLED_EVENTS.contains(&event_type) {
-                            self.on_event(callback.event);
-                        } else {
-                            tracing::debug!(event_type, "event c1bot does not read; acked");
+                        match callback.event {
+                            SlackEventCallbackBody::AppHomeOpened(opened) => {
+                                self.home_opened(opened.user.to_string());
+                            }
+                            // Named as one c1bot reads, but not in the shape Slack's
+                            // model has for it (slack-morphism then keeps it raw).
+                            _ if event_type == APP_HOME_OPENED => {
+                                self.unread(
+                                    EnvelopeKind::EventsApi,
+                                    &Inbound::Unsupported {
+                                        kind: EnvelopeKind::EventsApi,
+                                        detail: format!("{event_type} without the fields it has"),
+                                    },
+                                );
+                            }
+                            // Direct messages are journaled before this; what is left
+                            // (c1bot's own, edits) is not for c1bot.
+                            _ => tracing::debug!(event_type, "event c1bot does not read; acked"),
                         }
                     }
-                    other => tracing::warn!(?other, "an event c1bot cannot read; acked"),
+                    other => self.unread(EnvelopeKind::EventsApi, &other),
                 }
             }
         }
@@ -216,11 +230,13 @@ impl C1Handler {
                         callback_id = other,
                         "submission of an unknown modal; closing it"
                     );
+                    self.count_unread(EnvelopeKind::Interactive, "no_handler");
                     None
                 }
             },
             other => {
-                tracing::debug!(?other, "interaction with no handler; acked");
+                tracing::warn!(?other, "interaction with no handler; acked");
+                self.count_unread(EnvelopeKind::Interactive, "no_handler");
                 None
             }
         }
@@ -295,18 +311,40 @@ impl C1Handler {
         }
     }
 
-    fn on_event(&self, event: SlackEventCallbackBody) {
-        if let SlackEventCallbackBody::AppHomeOpened(opened) = event {
-            let services = self.services.clone();
-            let user = opened.user.to_string();
-            services.home_viewers.insert(&user);
-            services
-                .tasks
-                .clone()
-                .spawn(async move { status::publish_home(&services, &user).await });
-        }
+    /// A payload that does not decode into Slack's model for its kind: logged with
+    /// what it is, and counted.
+    fn unread(&self, kind: EnvelopeKind, inbound: &Inbound) {
+        tracing::warn!(
+            kind = kind.as_str(),
+            ?inbound,
+            "a payload c1bot cannot read; acked"
+        );
+        self.count_unread(kind, "undecodable");
+    }
+
+    fn count_unread(&self, kind: EnvelopeKind, why: &str) {
+        self.services.metrics.add(
+            "c1bot_envelopes_unread_total",
+            "Envelopes acked but not acted on: their payload did not decode (undecodable) or nothing handles it (no_handler).",
+            &[("kind", kind.as_str()), ("why", why)],
+            1,
+        );
+    }
+
+    /// Someone opened c1bot's App Home: it is published for them, and kept up to date
+    /// while they may still be looking.
+    fn home_opened(&self, user: String) {
+        let services = self.services.clone();
+        services.home_viewers.insert(&user);
+        services
+            .tasks
+            .clone()
+            .spawn(async move { status::publish_home(&services, &user).await });
     }
 }
+
+/// The answer to a slash command whose payload does not decode.
+const UNREADABLE_COMMAND: &str = "c1bot could not read that command, so it did nothing. Try again; if this keeps happening, tell whoever runs c1bot.";
 
 fn ephemeral(text: String) -> Value {
     json!({ "response_type": "ephemeral", "text": text })

@@ -337,6 +337,56 @@ async fn unknown_envelope_and_payload_types_are_acked_and_survived() {
     app.stop().await;
 }
 
+/// A slash command Slack's model cannot read (here: its `response_url` is no URL) is
+/// answered, so the person knows nothing happened, and counted for the operator;
+/// so is an `app_home_opened` event without its user.
+#[tokio::test]
+async fn a_payload_that_does_not_decode_is_answered_and_counted() {
+    let app = spawn_app().await;
+    let command = app
+        .sim
+        .push_raw_envelope(json!({
+            "envelope_id": "33333333-0000-0000-0000-000000000001", "type": "slash_commands",
+            "accepts_response_payload": true,
+            "payload": {
+                "token": "fixed-value", "team_id": "T0C1TEAM01", "channel_id": "C0GENERAL1",
+                "user_id": "U0ALICE001", "command": "/c1", "text": "status",
+                "api_app_id": "A0C1BOT001", "response_url": "not a url",
+                "trigger_id": "1.2.3"
+            }
+        }))
+        .await;
+    let answer = command.ack(WAIT).await.expect("acked").payload;
+    let text = answer
+        .as_ref()
+        .and_then(|a| a["text"].as_str())
+        .unwrap_or_default();
+    assert!(text.contains("could not read that command"), "{answer:?}");
+    let event = app
+        .sim
+        .push_raw_envelope(json!({
+            "envelope_id": "33333333-0000-0000-0000-000000000002", "type": "events_api",
+            "accepts_response_payload": false,
+            "payload": {
+                "token": "fixed-value", "team_id": "T0C1TEAM01", "api_app_id": "A0C1BOT001",
+                "type": "event_callback", "event_id": "Ev0ODD00001", "event_time": 1763630043,
+                "event": {"type": "app_home_opened", "tab": "home"}
+            }
+        }))
+        .await;
+    assert!(event.ack(WAIT).await.is_some());
+
+    let metrics = app.bot.as_ref().expect("running").metrics.clone();
+    eventually(WAIT, "both are counted", || async {
+        let text = metrics.render().await;
+        text.contains("c1bot_envelopes_unread_total{kind=\"slash_commands\",why=\"undecodable\"} 1")
+            && text
+                .contains("c1bot_envelopes_unread_total{kind=\"events_api\",why=\"undecodable\"} 1")
+    })
+    .await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_slow_web_api_does_not_delay_acks() {
     // One link, so both envelopes share it: a handler that blocked its connection would show.
