@@ -120,6 +120,15 @@ pub(super) fn against_spec(
             .required
             .iter()
             .any(|r| button.value.contains(&format!("{{{{{r}}}}}")));
+        if !button.links && !button.action.contains("{{") && !routed_anywhere(&button.action) {
+            problems.push(at(
+                line_of_path(text, &button.path),
+                format!(
+                    "the button '{}' does nothing: c1bot routes no clicks with that action_id (give it a url, or use a button c1bot knows)",
+                    button.action
+                ),
+            ));
+        }
         if routed && !spec.required.is_empty() && !names_it {
             problems.push(at(
                 line_of_path(text, &button.path),
@@ -179,7 +188,20 @@ fn listed_lists(spec: &Spec) -> String {
 struct Button {
     action: String,
     value: String,
+    /// A link button opens its URL; its click needs no handler.
+    links: bool,
     path: String,
+}
+
+/// Whether some template's contract routes clicks on `action`: the code declares in
+/// [`super::specs::SPECS`] each control a template writes out that it routes (a
+/// button whose action_id the code fills in, `{{action}}`, is the code's own).
+fn routed_anywhere(action: &str) -> bool {
+    super::specs::SPECS.iter().any(|spec| {
+        spec.controls
+            .iter()
+            .any(|control| control.rsplit('/').next() == Some(action))
+    })
 }
 
 /// Every button in `json` (below `path`).
@@ -207,6 +229,7 @@ fn buttons(json: &Value, path: &str) -> Vec<Button> {
                 found.push(Button {
                     action: text("action_id"),
                     value: text("value"),
+                    links: map.contains_key("url"),
                     path: path.to_owned(),
                 });
             }

@@ -84,6 +84,39 @@ fn a_button_that_no_longer_names_its_request_is_refused() {
 }
 
 #[test]
+fn a_button_no_handler_routes_is_refused_and_a_link_button_is_not() {
+    let escalate = r#"{
+          "type": "button",
+          "action_id": "escalate_now",
+          "text": { "type": "plain_text", "text": "Escalate" },
+          "value": "{{request_id}}"
+        },
+        {
+          "type": "button",
+          "action_id": "deny","#;
+    let problems = problems_after(
+        "approval_request.json",
+        replaced(
+            "{\n          \"type\": \"button\",\n          \"action_id\": \"deny\",",
+            escalate,
+        ),
+    );
+    assert_eq!(
+        problems,
+        ["approval_request.json:38: the button 'escalate_now' does nothing: c1bot routes no clicks with that action_id (give it a url, or use a button c1bot knows)"]
+    );
+    let runbook = escalate.replace(
+        r#""value": "{{request_id}}""#,
+        r#""url": "https://wiki.example/runbook""#,
+    );
+    let problems = problems_after("approval_request.json", move |text| {
+        let from = "{\n          \"type\": \"button\",\n          \"action_id\": \"deny\",";
+        text.replacen(from, &runbook, 1)
+    });
+    assert_eq!(problems, Vec::<String>::new());
+}
+
+#[test]
 fn a_removed_control_or_required_value_is_refused() {
     let problems = problems_after(
         "deny_reason_modal.json",
