@@ -67,12 +67,23 @@ pub fn parse_seconds(text: &str) -> Result<u64, DurationError> {
     Ok(millis / 1000)
 }
 
-/// The milliseconds `text` says, at most a year. The one grammar of written
-/// durations, read by the catalog (access and provisioner timeouts), the config,
-/// policies' `max_duration` and the request line: parts of a number glued to a unit
-/// (`ms` or one of [`unit_seconds`]), apart or not (`1h30m`, `1h 30m`, `2hours`),
-/// lowercase.
+/// The milliseconds `text` says, at most a year: [`parse_span`] for what is granted
+/// or waited for.
 pub fn parse_millis(text: &str) -> Result<u64, DurationError> {
+    let span = parse_span(text)?;
+    u64::try_from(span.as_millis())
+        .ok()
+        .filter(|millis| *millis <= LONGEST * 1000)
+        .ok_or_else(|| DurationError::TooLong(text.to_owned()))
+}
+
+/// The span `text` says. The one grammar of written durations, read by the catalog
+/// (access and provisioner timeouts), the config, policies' `max_duration` and the
+/// request line: parts of a number glued to a unit (`ms` or one of
+/// [`unit_seconds`]), apart or not (`1h30m`, `1h 30m`, `2hours`), lowercase. No
+/// limit but arithmetic: a policy's cap may be longer than any access (it then caps
+/// nothing); [`parse_millis`] holds the rest to a year.
+pub fn parse_span(text: &str) -> Result<Duration, DurationError> {
     let malformed = || DurationError::Malformed(text.to_owned());
     let too_long = || DurationError::TooLong(text.to_owned());
     let mut rest = text.trim();
@@ -97,11 +108,10 @@ pub fn parse_millis(text: &str) -> Result<u64, DurationError> {
         total = count
             .checked_mul(unit)
             .and_then(|part| total.checked_add(part))
-            .filter(|total| *total <= LONGEST * 1000)
             .ok_or_else(too_long)?;
         rest = rest[letters..].trim_start();
     }
-    Ok(total)
+    Ok(Duration::from_millis(total))
 }
 
 /// Seconds in a unit, written as a letter or a word. Lowercase only, so `M` can
@@ -294,6 +304,12 @@ mod tests {
         ));
         assert_eq!(parse_millis("1s 500ms"), Ok(1500));
         assert_eq!(parse_millis("2m"), Ok(120_000));
+        // Longer than any access, still a span (a policy's cap that caps nothing).
+        assert_eq!(parse_span("400d"), Ok(Duration::from_secs(400 * 86400)));
+        assert!(matches!(
+            parse_millis("400d"),
+            Err(DurationError::TooLong(_))
+        ));
     }
 
     #[test]
