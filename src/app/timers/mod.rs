@@ -23,7 +23,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -54,6 +54,11 @@ const BATCH: usize = 1024;
 /// Timers read from the store at once (due now, or expiries due within
 /// [`LOOK_AHEAD`]), besides those already prepared.
 const READ_AT_ONCE: usize = 8 * BATCH;
+
+/// Expiries prepared at once ahead of their due time. Preparing one waits mostly on
+/// store reads, so with a few in flight the store and the CPU both stay busy; an
+/// expiry's preparation is pure (it commits nothing), so they cannot race.
+const PREPARE_AT_ONCE: usize = 8;
 
 /// After a pass that could move nothing that was due (conflicts only, or runs
 /// already under way), look again this much later instead of spinning.
@@ -197,7 +202,9 @@ async fn fire_now(
     while !due.is_empty() {
         let batch: Due = due.drain(..due.len().min(BATCH)).collect();
         let started = Instant::now();
-        let (ready, failed) = prepare_all(services, batch, |_| now).await;
+        // One at a time: firing some kinds commits on its own (a campaign's
+        // follow-up, a provisioner run), and those would race each other.
+        let (ready, failed) = prepare_all(services, batch, 1, |_| now).await;
         let took = started.elapsed();
         let (committed, moved) = committer.commit(services, ready, failed).await?;
         tracing::debug!(
@@ -233,10 +240,9 @@ async fn next_look(
         .min())
 }
 
-/// Prepares each timer of `due` as of `as_of(its due time)`, catching errors and
-/// panics per timer.
 /// Prepares `soon` as of each one's due time; counts those that fail.
 async fn prepare_ahead(services: &Services, soon: Due) -> (Vec<Ready>, Vec<Failed>) {
+    let (count, started) = (soon.len(), Instant::now());
     let (ready, failed) = if !soon.is_empty() && services.faults.take_prepare_ahead_failure() {
         let why = "injected fault: prepare-ahead-fail (C1BOT_FAULTS)";
         let failed = soon
@@ -244,8 +250,12 @@ async fn prepare_ahead(services: &Services, soon: Due) -> (Vec<Ready>, Vec<Faile
             .map(|(at, entry)| (at, entry, why.to_owned()));
         (Vec::new(), failed.collect())
     } else {
-        prepare_all(services, soon, |at| at).await
+        prepare_all(services, soon, PREPARE_AT_ONCE, |at| at).await
     };
+    if count > 0 {
+        let prepare_ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(count, prepare_ms, "expiries prepared ahead");
+    }
     if let Some((_, entry, error)) = failed.first() {
         tracing::warn!(
             count = failed.len(),
@@ -276,18 +286,30 @@ fn warm(services: &Services, ready: &[Ready]) {
         .warm(ready.iter().map(|(_, _, firing)| &firing.change), until);
 }
 
+/// Prepares each timer of `due` as of `as_of(its due time)`, catching errors and
+/// panics per timer, `at_once` of them in flight (in order all the same).
 async fn prepare_all(
     services: &Services,
     due: Due,
+    at_once: usize,
     as_of: impl Fn(DateTime<Utc>) -> DateTime<Utc>,
 ) -> (Vec<Ready>, Vec<Failed>) {
+    let prepared: Vec<_> = futures_util::stream::iter(due)
+        .map(|(at, entry)| {
+            let span =
+                tracing::info_span!("timer", request_id = %entry.subject, kind = %entry.kind);
+            let as_of = as_of(at);
+            async move {
+                let firing = fire::prepare(services, at, &entry, as_of).instrument(span);
+                let prepared = AssertUnwindSafe(firing).catch_unwind().await;
+                (at, entry, prepared)
+            }
+        })
+        .buffered(at_once.max(1))
+        .collect()
+        .await;
     let (mut ready, mut failed) = (Vec::new(), Vec::new());
-    for (at, entry) in due {
-        let span = tracing::info_span!("timer", request_id = %entry.subject, kind = %entry.kind);
-        let prepared =
-            AssertUnwindSafe(fire::prepare(services, at, &entry, as_of(at)).instrument(span))
-                .catch_unwind()
-                .await;
+    for (at, entry, prepared) in prepared {
         match prepared {
             Ok(Ok(Fired::Commit(firing))) => ready.push((at, entry, firing)),
             Ok(Ok(Fired::Nothing)) => services.failing_timers.recovered(&entry),
