@@ -1,5 +1,6 @@
 //! Loops that die or meet damaged rows: the timer loop restarts after a panic while
-//! `/readyz` says so; an undecodable timer is quarantined and the rest still fire.
+//! `/readyz` says so; an undecodable timer is quarantined and the rest still fire; a
+//! timer of an unknown kind is kept and tried again.
 
 use std::time::Duration;
 
@@ -68,4 +69,39 @@ async fn an_undecodable_timer_is_quarantined_and_every_other_timer_still_fires()
     assert_eq!(bot.ready().await.0, 200, "a damaged row is not a dead loop");
     bot.kill_9().await;
     setup.sim.shutdown().await;
+}
+
+/// A timer of a kind this release does not know (a newer release sharing the
+/// database wrote it) is kept, moved forward and counted, never dropped.
+#[tokio::test]
+async fn a_timer_of_an_unknown_kind_is_kept_and_tried_again() {
+    let app = crate::grants::app_with(|_| {}).await;
+    let bot = app.bot.as_ref().expect("running");
+    let now = bot.clock.now();
+    let timer = c1bot::store::TimerEntry::new("from-a-newer-release", "REQ-1");
+    bot.store
+        .commit(c1bot::store::Change::new().timer(now, timer))
+        .await
+        .expect("scheduled");
+    eventually(WAIT, "the failure is counted", || async {
+        bot.metrics
+            .render()
+            .await
+            .contains("c1bot_timer_failures_total{kind=\"from-a-newer-release\"} 1")
+    })
+    .await;
+    let later = bot
+        .store
+        .due_timers_limit(now + chrono::Duration::hours(1), 10)
+        .await
+        .expect("read the timers");
+    assert!(
+        later
+            .timers
+            .iter()
+            .any(|(at, e)| e.kind == "from-a-newer-release" && e.failures == 1 && *at > now),
+        "{:?}",
+        later.timers
+    );
+    app.stop().await;
 }

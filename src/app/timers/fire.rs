@@ -88,10 +88,12 @@ pub(super) async fn prepare(
         (_, Some(step)) => Action::Escalate { step },
         (TIMER_REMIND, _) => Action::Remind,
         (TIMER_EXPIRE, _) => Action::Expire,
-        (other, None) => {
-            tracing::warn!(kind = other, "unknown timer kind dropped");
-            return Ok(Fired::just(done));
-        }
+        // Written by a newer release sharing the store (a rolling upgrade on
+        // PostgreSQL): kept, moved forward and counted like any timer that cannot
+        // fire, so the release that knows it fires it.
+        (other, None) => anyhow::bail!(
+            "c1bot does not know the timer kind {other:?} (a newer release may have written it)"
+        ),
     };
     let Some(stored) = services.load_request(&entry.subject).await? else {
         return Ok(Fired::just(done));
