@@ -105,14 +105,8 @@ impl EnvelopeHandler for C1Handler {
                             }
                             // Named as one c1bot reads, but not in the shape Slack's
                             // model has for it (slack-morphism then keeps it raw).
-                            _ if event_type == APP_HOME_OPENED => {
-                                self.unread(
-                                    EnvelopeKind::EventsApi,
-                                    &Inbound::Unsupported {
-                                        kind: EnvelopeKind::EventsApi,
-                                        detail: format!("{event_type} without the fields it has"),
-                                    },
-                                );
+                            other if event_type == APP_HOME_OPENED => {
+                                self.unread(EnvelopeKind::EventsApi, &other);
                             }
                             // Direct messages are journaled before this; what is left
                             // (c1bot's own, edits) is not for c1bot.
@@ -313,10 +307,10 @@ impl C1Handler {
 
     /// A payload that does not decode into Slack's model for its kind: logged with
     /// what it is, and counted.
-    fn unread(&self, kind: EnvelopeKind, inbound: &Inbound) {
+    fn unread(&self, kind: EnvelopeKind, payload: &dyn std::fmt::Debug) {
         tracing::warn!(
             kind = kind.as_str(),
-            ?inbound,
+            ?payload,
             "a payload c1bot cannot read; acked"
         );
         self.count_unread(kind, "undecodable");

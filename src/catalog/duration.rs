@@ -32,7 +32,7 @@ pub enum DurationError {
 
 impl AccessDuration {
     /// Parses `90s`, `30m`, `4h`, `1h30m`, `1h 30m`, `2d`, `1w`, `2hours`, `1hr30min`:
-    /// see [`parse_seconds`].
+    /// the grammar of [`parse_span`], in whole seconds, more than zero, at most a year.
     pub fn parse(text: &str) -> Result<Self, DurationError> {
         match parse_seconds(text)? {
             0 => Err(DurationError::Zero(text.to_owned())),
@@ -59,7 +59,7 @@ impl AccessDuration {
 /// The seconds `text` says, at most a year; zero is allowed here, not by
 /// [`AccessDuration::parse`]. Access is granted in whole seconds, so `1500ms` is
 /// refused.
-pub fn parse_seconds(text: &str) -> Result<u64, DurationError> {
+fn parse_seconds(text: &str) -> Result<u64, DurationError> {
     let millis = parse_millis(text)?;
     if millis % 1000 != 0 {
         return Err(DurationError::Malformed(text.to_owned()));

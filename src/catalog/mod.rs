@@ -26,8 +26,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use duration::{
-    parse_millis, parse_seconds, parse_span, unit_seconds, AccessDuration, DurationError,
-    MaxDuration, RequestedDuration,
+    parse_millis, parse_span, unit_seconds, AccessDuration, DurationError, MaxDuration,
+    RequestedDuration,
 };
 pub use fields::{
     check_all as check_fields, well_formed as well_formed_fields, FieldKind, FormField, Pattern,

@@ -3,7 +3,7 @@
 //! and said back in words ("at most 8 hours for ReadOnly").
 //!
 //! The compact forms and the units are the catalog's one grammar
-//! ([`crate::catalog::parse_seconds`]); this adds the spoken ones: a count and a unit
+//! ([`AccessDuration::parse`]); this adds the spoken ones: a count and a unit
 //! as two words, and "and" between parts.
 
 use super::text::{key, preview};

@@ -240,7 +240,7 @@ impl Checker<'_> {
         let Some(text) = text else {
             return Some(default);
         };
-        let parsed = crate::catalog::duration::parse_millis(text)
+        let parsed = crate::catalog::parse_millis(text)
             .ok()
             .map(Duration::from_millis);
         match parsed {
