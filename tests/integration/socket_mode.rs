@@ -326,6 +326,21 @@ async fn unknown_envelope_and_payload_types_are_acked_and_survived() {
         .await;
     assert!(odd_envelope.ack(WAIT).await.is_some());
     assert!(odd_interaction.ack(WAIT).await.is_some());
+    // A modal c1bot never opened, submitted.
+    let odd_modal = app
+        .sim
+        .push_raw_envelope(json!({"envelope_id": "22222222-0000-0000-0000-000000000003", "type": "interactive", "accepts_response_payload": true, "payload": {"type": "view_submission", "team": {"id": "T0C1TEAM01"}, "user": {"id": "U0ALICE001"}, "view": {"callback_id": "not_ours", "state": {"values": {}}}}}))
+        .await;
+    assert!(odd_modal.ack(WAIT).await.is_some());
+    // Both interactions nothing handles are counted for the operator.
+    let metrics = app.bot.as_ref().expect("running").metrics.clone();
+    eventually(WAIT, "the unhandled interactions are counted", || async {
+        metrics
+            .render()
+            .await
+            .contains("c1bot_envelopes_unread_total{kind=\"interactive\",why=\"no_handler\"} 2")
+    })
+    .await;
 
     let outcome = app
         .sim
