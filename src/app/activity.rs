@@ -37,7 +37,7 @@ pub fn line(
         .mention("requester", &request.requester)
         .text("entitlement", &names.entitlement)
         .text("resource", &names.resource)
-        .mrkdwn("duration", super::scheduled::duration_shown(request))
+        .mrkdwn("duration", super::schedule_shown::duration_shown(request))
         .text("stage", stage(request))
         .text("reason", reason)
         .date("requested_at", request.created_at.timestamp());

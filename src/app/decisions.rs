@@ -8,14 +8,16 @@
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use super::commit_path::{decide_and_commit, Decided, Ended};
+use super::consequences::Committed;
 use super::services::Services;
 use crate::policy::Action as PolicyAction;
-use crate::store::{AuditEvent, Change, CommitError, Table};
+use crate::store::{AuditEvent, Change, Table};
 use crate::templates::Vars;
 use crate::workflow::approval::{self, Action, Actor, Effect};
+use crate::workflow::request::AccessRequest;
 
 pub const DENY_CALLBACK_ID: &str = "c1_deny";
-const ATTEMPTS: usize = 5;
 
 /// What became of an action, for the person who took it.
 #[derive(Debug)]
@@ -30,7 +32,7 @@ pub enum Result {
     NeedsStepUp,
 }
 
-impl From<Result> for super::journal::Outcome {
+impl From<Result> for super::journaled::Outcome {
     fn from(result: Result) -> Self {
         match result {
             Result::Done => Self::Committed,
@@ -135,153 +137,171 @@ async fn act_once(
     also: &Change,
     stepped_up: bool,
 ) -> Result {
-    for _ in 0..ATTEMPTS {
-        let stored = match services.load_request(request_id).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return Result::Refused(format!("There is no request {request_id}.")),
-            Err(error) => {
-                tracing::error!(%error, request_id, "cannot read a request");
-                return Result::Unavailable(
-                    "c1bot could not read that request just now; try again in a moment.".into(),
-                );
-            }
-        };
-        let request = stored.data;
-        let (actor, needs_step_up) = match actor_for(services, user, &request, &action).await {
-            Ok(actor) => actor,
-            Err(message) => return Result::Unavailable(message),
-        };
-        let now = services.now();
-        let transition = match approval::apply(&request, action.clone(), &actor, now) {
-            Ok(transition) => transition,
-            Err(refusal) => {
-                services
-                    .audit_refusal(
-                        user,
-                        request_id,
-                        audit_action(&action),
-                        refusal.message(request_id),
-                    )
-                    .await;
-                return Result::Refused(refusal.message(request_id));
-            }
-        };
-        // Asked only once the approval would count: a refusal needs no code.
-        if needs_step_up && !stepped_up {
-            return Result::NeedsStepUp;
-        }
-        let plan = if transition.effects.contains(&Effect::Provision) {
-            match super::grants::plan_start(services, &transition.request).await {
-                Ok(plan) => Some(plan),
-                Err(error) => {
-                    tracing::warn!(%error, request_id, "cannot resolve who provisions");
-                    return Result::Unavailable(
-                        "c1bot could not look up who grants this access just now; nothing changed. Try again in a moment.".into(),
-                    );
+    let action = &action;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        also,
+        move || async move {
+            match decide(services, user, request_id, action, stepped_up).await {
+                Ok((change, next)) => {
+                    let state = next.state.label();
+                    Decided::commit_of(change, Committed::Request(Box::new(next)), state)
                 }
+                Err(result) => Decided::Stop(result),
             }
-        } else {
-            None
-        };
-        let names = services.names(&transition.request);
-        let messages = match services
-            .notifier(&names)
-            .messages(&transition.request, &transition.effects)
-        {
-            Ok(messages) => messages,
-            Err(error) => {
-                tracing::error!(%error, "cannot render the decision's messages");
-                return Result::Unavailable(
-                    "c1bot could not record that decision; nothing changed. Try again.".into(),
-                );
-            }
-        };
-        let mut detail = json!({
-            "state": transition.request.state,
-            "policy_allowed": actor.policy_allows,
-            "policy_reasons": actor.policy_reasons,
-        });
-        if stepped_up {
-            detail["stepped_up"] = json!(true);
+        },
+    )
+    .await;
+    match ended {
+        Ended::Committed(state) => {
+            tracing::info!(
+                request_id,
+                user,
+                action = audit_action(action),
+                state,
+                "decision recorded"
+            );
+            Result::Done
         }
-        let mut change = Change::new()
-            .at(now)
-            .expect(Table::Requests, request_id, Some(stored.rev))
-            .audit(AuditEvent {
-                actor: user.to_owned(),
-                action: audit_action(&action).into(),
-                subject: request_id.to_owned(),
-                detail,
-            });
-        for message in messages {
-            change = change.outbox(message);
+        Ended::AlreadyDone(_) => Result::Done,
+        Ended::Stopped(result) => result,
+        Ended::Failed(error) => {
+            tracing::error!(%error, request_id, "cannot store a decision");
+            Result::Unavailable(
+                "c1bot could not record that decision; nothing changed. Try again.".into(),
+            )
         }
-        change = match &plan {
-            Some(plan) => {
-                match super::grants::start(services, &transition.request, plan, now, change) {
-                    // Scheduled access approved ahead of its window waits for it
-                    // (`app::scheduled`); its activity line says so.
-                    Ok(change) if crate::workflow::schedule::waiting(&transition.request) => {
-                        match services.activity_line(&transition.request, false) {
-                            Some(line) => change.outbox(line),
-                            None => change,
-                        }
-                    }
-                    Ok(change) => change,
-                    Err(error) => {
-                        tracing::error!(%error, "cannot render the provisioning task");
-                        return Result::Unavailable(
-                            "c1bot could not record that decision; nothing changed. Try again."
-                                .into(),
-                        );
-                    }
-                }
-            }
-            None => {
-                let change = change.put(Table::Requests, request_id, &transition.request);
-                match services.activity_line(&transition.request, false) {
-                    Some(line) => change.outbox(line),
-                    None => change,
-                }
-            }
-        };
-        for (due, timer) in
-            super::timers::escalation_timers(&transition.request, &transition.effects, now)
-        {
-            change = change.timer(due, timer);
-        }
-        match services.store.commit(change.and(also.clone())).await {
-            Ok(_) => {
-                tracing::info!(
-                    request_id,
-                    user,
-                    action = audit_action(&action),
-                    state = transition.request.state.label(),
-                    "decision recorded"
-                );
-                super::status::refresh_homes(services, &transition.request);
-                return Result::Done;
-            }
-            Err(error) if error.already_processed() => return Result::Done,
-            Err(CommitError::Conflict { .. }) => {
-                tracing::info!(
-                    request_id,
-                    user,
-                    "the request changed while deciding; deciding again on the new state"
-                );
-                continue;
-            }
-            Err(error) => {
-                tracing::error!(%error, request_id, "cannot store a decision");
-                return Result::Unavailable(
-                    "c1bot could not record that decision; nothing changed. Try again.".into(),
-                );
-            }
-        }
+        Ended::KeptChanging => Result::Refused(format!(
+            "{request_id} is changing quickly right now; try again."
+        )),
     }
-    Result::Refused(format!(
-        "{request_id} is changing quickly right now; try again."
-    ))
+}
+
+/// One attempt: the decision on the stored request, as the change to commit (expecting
+/// the revision read) and the request it leaves; or what to tell the person.
+async fn decide(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    action: &Action,
+    stepped_up: bool,
+) -> std::result::Result<(Change, AccessRequest), Result> {
+    let stored = match services.load_request(request_id).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => {
+            return Err(Result::Refused(format!(
+                "There is no request {request_id}."
+            )))
+        }
+        Err(error) => {
+            tracing::error!(%error, request_id, "cannot read a request");
+            return Err(Result::Unavailable(
+                "c1bot could not read that request just now; try again in a moment.".into(),
+            ));
+        }
+    };
+    let request = stored.data;
+    let (actor, needs_step_up) = actor_for(services, user, &request, action)
+        .await
+        .map_err(Result::Unavailable)?;
+    let now = services.now();
+    let transition = match approval::apply(&request, action.clone(), &actor, now) {
+        Ok(transition) => transition,
+        Err(refusal) => {
+            services
+                .audit_refusal(
+                    user,
+                    request_id,
+                    audit_action(action),
+                    refusal.message(request_id),
+                )
+                .await;
+            return Err(Result::Refused(refusal.message(request_id)));
+        }
+    };
+    // Asked only once the approval would count: a refusal needs no code.
+    if needs_step_up && !stepped_up {
+        return Err(Result::NeedsStepUp);
+    }
+    let unrecorded = || {
+        Result::Unavailable(
+            "c1bot could not record that decision; nothing changed. Try again.".into(),
+        )
+    };
+    let plan = if transition.effects.contains(&Effect::Provision) {
+        match super::grants::plan_start(services, &transition.request).await {
+            Ok(plan) => Some(plan),
+            Err(error) => {
+                tracing::warn!(%error, request_id, "cannot resolve who provisions");
+                return Err(Result::Unavailable(
+                    "c1bot could not look up who grants this access just now; nothing changed. Try again in a moment.".into(),
+                ));
+            }
+        }
+    } else {
+        None
+    };
+    let names = services.names(&transition.request);
+    let messages = services
+        .notifier(&names)
+        .messages(&transition.request, &transition.effects)
+        .map_err(|error| {
+            tracing::error!(%error, "cannot render the decision's messages");
+            unrecorded()
+        })?;
+    let mut detail = json!({
+        "state": transition.request.state,
+        "policy_allowed": actor.policy_allows,
+        "policy_reasons": actor.policy_reasons,
+    });
+    if stepped_up {
+        detail["stepped_up"] = json!(true);
+    }
+    let mut change = Change::new()
+        .at(now)
+        .expect(Table::Requests, request_id, Some(stored.rev))
+        .audit(AuditEvent {
+            actor: user.to_owned(),
+            action: audit_action(action).into(),
+            subject: request_id.to_owned(),
+            detail,
+        });
+    for message in messages {
+        change = change.outbox(message);
+    }
+    change = match &plan {
+        Some(plan) => {
+            let started = super::grants::start(services, &transition.request, plan, now, change)
+                .map_err(|error| {
+                    tracing::error!(%error, "cannot render the provisioning task");
+                    unrecorded()
+                })?;
+            // Scheduled access approved ahead of its window waits for it
+            // (`app::scheduled`); its activity line says so.
+            if crate::workflow::schedule::waiting(&transition.request) {
+                match services.activity_line(&transition.request, false) {
+                    Some(line) => started.outbox(line),
+                    None => started,
+                }
+            } else {
+                started
+            }
+        }
+        None => {
+            let change = change.put(Table::Requests, request_id, &transition.request);
+            match services.activity_line(&transition.request, false) {
+                Some(line) => change.outbox(line),
+                None => change,
+            }
+        }
+    };
+    for (due, timer) in
+        super::timer_entries::escalation_timers(&transition.request, &transition.effects, now)
+    {
+        change = change.timer(due, timer);
+    }
+    Ok((change, transition.request))
 }
 
 /// Who is acting and what policy says about them deciding this request, and whether

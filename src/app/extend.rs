@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::grants::StartPlan;
-use super::journal::route::Sender;
+use super::journaled::Sender;
 use super::services::Services;
 use crate::templates::{Choice, Vars};
 use crate::workflow::grant::GrantState;

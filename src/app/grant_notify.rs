@@ -104,7 +104,7 @@ impl GrantNotifier<'_> {
             .text("resource", &self.names.resource)
             .text("entitlement", &self.names.entitlement)
             .text("space", &self.names.space)
-            .mrkdwn("duration", super::scheduled::duration_shown(request))
+            .mrkdwn("duration", super::schedule_shown::duration_shown(request))
             .text("justification", &request.justification)
             .mrkdwn("form_fields", self.names.form_fields.clone())
     }
@@ -166,12 +166,14 @@ impl GrantNotifier<'_> {
                     .filter(|d| d.approved)
                     .map(|d| &d.by)
                     .collect();
-                notes.push(super::scheduled::task_note(request).unwrap_or_else(|| {
-                    format!(
-                        "The clock for {} starts when you mark it complete.",
-                        duration_text(request.duration)
-                    )
-                }));
+                notes.push(
+                    super::schedule_shown::task_note(request).unwrap_or_else(|| {
+                        format!(
+                            "The clock for {} starts when you mark it complete.",
+                            duration_text(request.duration)
+                        )
+                    }),
+                );
                 let vars = self.base(request).mrkdwn("note", note(&notes));
                 let vars = if approvers.is_empty() {
                     vars.text("approved_by", "policy (automatic)")

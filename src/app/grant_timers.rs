@@ -9,11 +9,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::firing::{Fired, Firing, TimerAudit};
 use super::grants::{
     self, TIMER_GRANT_EXPIRE, TIMER_GRANT_REMIND, TIMER_PROVISIONER, TIMER_REVOKE_OVERDUE,
 };
 use super::services::Services;
-use super::timers::{Fired, Firing, TimerAudit};
 use crate::store::{Table, TimerEntry};
 use crate::workflow::grant::{self as workflow, GrantAction, GrantRefusal};
 
@@ -37,7 +37,7 @@ pub async fn prepare(
     if entry.kind == TIMER_PROVISIONER {
         return super::provisioning::prepare_run(services, at, entry, now).await;
     }
-    let done = crate::app::timers::dropping(at, entry, now);
+    let done = crate::app::firing::dropping(at, entry, now);
     let Some(stored) = services.load_request(&entry.subject).await? else {
         return Ok(Fired::just(done));
     };

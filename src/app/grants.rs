@@ -13,12 +13,14 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use super::commit_path::{decide_and_commit, Decided, Ended};
+use super::consequences::Committed;
 use super::deactivated::Screened;
 use super::grant_notify::GrantNotifier;
 use super::services::Services;
 use crate::catalog::{Entitlement, Resource};
 use crate::policy::Action as PolicyAction;
-use crate::store::{AuditEvent, Change, CommitError, OutboxMessage, Table, TimerEntry, Versioned};
+use crate::store::{AuditEvent, Change, OutboxMessage, Table, TimerEntry, Versioned};
 use crate::templates::RenderError;
 use crate::workflow::grant::{self, GrantAction, GrantEffect, TaskKind, TimerKind, Via};
 use crate::workflow::request::AccessRequest;
@@ -31,8 +33,6 @@ pub const TIMER_GRANT_EXPIRE: &str = "grant-expire";
 pub const TIMER_GRANT_REMIND: &str = "grant-remind";
 pub const TIMER_REVOKE_OVERDUE: &str = "revoke-overdue";
 pub const TIMER_PROVISIONER: &str = "provisioner-run";
-
-const ATTEMPTS: usize = 5;
 
 /// The reason recorded when the person with the access clicks *I'm done*.
 pub const DONE_REASON: &str = "no longer needed (I'm done)";
@@ -47,7 +47,7 @@ pub enum Outcome {
     Unavailable(String),
 }
 
-impl From<Outcome> for super::journal::Outcome {
+impl From<Outcome> for super::journaled::Outcome {
     fn from(outcome: Outcome) -> Self {
         match outcome {
             Outcome::Done => Self::Committed,
@@ -111,7 +111,7 @@ pub fn render(
         })
         .collect();
     // Access that ends closes its review items, in a follow-up that cannot be lost.
-    timers.extend(super::campaigns::ended::timer_for(&request));
+    timers.extend(super::timer_entries::access_ended(&request));
     Ok(Rendered {
         request,
         messages,
@@ -347,75 +347,104 @@ async fn act_once(
     ask: Ask,
     also: &Change,
 ) -> Outcome {
-    for _ in 0..ATTEMPTS {
-        let stored = match load_to_act(services, request_id).await {
-            Ok(stored) => stored,
-            Err(outcome) => return outcome,
-        };
-        let request = stored.data;
-        let action = match resolve(services, user, &request, &ask).await {
-            Ok(action) => action,
-            Err(message) => return Outcome::Unavailable(message),
-        };
-        let now = services.now();
-        let transition = match grant::apply(&request, action.clone(), now, services.timing()) {
-            Ok(transition) => transition,
-            Err(refusal) => {
-                services
-                    .audit_refusal(
-                        user,
-                        request_id,
-                        audit_action(&ask),
-                        refusal.message(request_id),
-                    )
-                    .await;
-                return Outcome::Refused(refusal.message(request_id));
+    let ask = &ask;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        also,
+        move || async move {
+            match decide(services, user, request_id, ask).await {
+                Ok((change, next)) => {
+                    let state = next
+                        .grant
+                        .as_ref()
+                        .map(|g| g.state.label())
+                        .unwrap_or_default();
+                    Decided::commit_of(change, Committed::Request(Box::new(next)), state)
+                }
+                Err(outcome) => Decided::Stop(outcome),
             }
-        };
-        let state = transition
-            .request
-            .grant
-            .as_ref()
-            .map(|g| g.state.label())
-            .unwrap_or_default();
-        let rendered = match render(services, transition.request, &transition.effects) {
-            Ok(rendered) => rendered,
-            Err(error) => {
-                tracing::error!(%error, request_id, "cannot render a grant change");
-                return Outcome::Unavailable(
-                    "c1bot could not record that; nothing changed. Try again.".into(),
-                );
-            }
-        };
-        let next = rendered.request.clone();
-        let change = rendered.into_change(
-            Change::new()
-                .at(now)
-                .expect(Table::Requests, request_id, Some(stored.rev))
-                .audit(AuditEvent {
-                    actor: user.to_owned(),
-                    action: audit_action(&ask).into(),
-                    subject: request_id.to_owned(),
-                    detail: audit_detail(&ask, state),
-                }),
+        },
+    )
+    .await;
+    if let Ended::Committed(state) = &ended {
+        tracing::info!(
+            request_id,
+            user,
+            action = audit_action(ask),
+            state,
+            "grant change recorded"
         );
-        match commit_attempt(services, request_id, change, also).await {
-            Attempt::Committed => {
-                tracing::info!(
-                    request_id,
-                    user,
-                    action = audit_action(&ask),
-                    state,
-                    "grant change recorded"
-                );
-                super::status::refresh_homes(services, &next);
-                return Outcome::Done;
-            }
-            Attempt::Conflict => continue,
-            Attempt::Over(outcome) => return outcome,
-        }
     }
-    changing_quickly(request_id)
+    outcome_of(ended, request_id)
+}
+
+/// One attempt: `ask` on the stored request, as the change to commit (expecting the
+/// revision read) and the request it leaves; or what to tell the person.
+async fn decide(
+    services: &Services,
+    user: &str,
+    request_id: &str,
+    ask: &Ask,
+) -> Result<(Change, AccessRequest), Outcome> {
+    let stored = load_to_act(services, request_id).await?;
+    let request = stored.data;
+    let action = resolve(services, user, &request, ask)
+        .await
+        .map_err(Outcome::Unavailable)?;
+    let now = services.now();
+    let transition = match grant::apply(&request, action, now, services.timing()) {
+        Ok(transition) => transition,
+        Err(refusal) => {
+            services
+                .audit_refusal(
+                    user,
+                    request_id,
+                    audit_action(ask),
+                    refusal.message(request_id),
+                )
+                .await;
+            return Err(Outcome::Refused(refusal.message(request_id)));
+        }
+    };
+    let state = transition
+        .request
+        .grant
+        .as_ref()
+        .map(|g| g.state.label())
+        .unwrap_or_default();
+    let rendered = render(services, transition.request, &transition.effects).map_err(|error| {
+        tracing::error!(%error, request_id, "cannot render a grant change");
+        Outcome::Unavailable("c1bot could not record that; nothing changed. Try again.".into())
+    })?;
+    let next = rendered.request.clone();
+    let change = rendered.into_change(
+        Change::new()
+            .at(now)
+            .expect(Table::Requests, request_id, Some(stored.rev))
+            .audit(AuditEvent {
+                actor: user.to_owned(),
+                action: audit_action(ask).into(),
+                subject: request_id.to_owned(),
+                detail: audit_detail(ask, state),
+            }),
+    );
+    Ok((change, next))
+}
+
+/// What the person who acted on `request_id` is told of how the commit path ended.
+pub fn outcome_of<T>(ended: Ended<T, Outcome>, request_id: &str) -> Outcome {
+    match ended {
+        Ended::Committed(_) | Ended::AlreadyDone(_) => Outcome::Done,
+        Ended::Stopped(outcome) => outcome,
+        Ended::Failed(error) => {
+            tracing::error!(%error, request_id, "cannot store a change");
+            Outcome::Unavailable("c1bot could not record that; nothing changed. Try again.".into())
+        }
+        Ended::KeptChanging => Outcome::Refused(format!(
+            "{request_id} is changing quickly right now; try again."
+        )),
+    }
 }
 
 /// The request an attempt decides on, or what to tell the person when there is none
@@ -436,44 +465,6 @@ pub async fn load_to_act(
             ))
         }
     }
-}
-
-/// What one attempt of a decide-and-commit loop came to.
-pub enum Attempt {
-    /// Committed now.
-    Committed,
-    /// A concurrent change won: decide again on the fresh state.
-    Conflict,
-    /// Finished without this commit: done already (before a restart), or failed
-    /// with nothing changed (the person is told so).
-    Over(Outcome),
-}
-
-/// Commits one attempt's `change` (expecting the revision it read) with `also`.
-pub async fn commit_attempt(
-    services: &Services,
-    request_id: &str,
-    change: Change,
-    also: &Change,
-) -> Attempt {
-    match services.store.commit(change.and(also.clone())).await {
-        Ok(_) => Attempt::Committed,
-        Err(error) if error.already_processed() => Attempt::Over(Outcome::Done),
-        Err(CommitError::Conflict { .. }) => Attempt::Conflict,
-        Err(error) => {
-            tracing::error!(%error, request_id, "cannot store a change");
-            Attempt::Over(Outcome::Unavailable(
-                "c1bot could not record that; nothing changed. Try again.".into(),
-            ))
-        }
-    }
-}
-
-/// The answer when every attempt lost to a concurrent change.
-pub fn changing_quickly(request_id: &str) -> Outcome {
-    Outcome::Refused(format!(
-        "{request_id} is changing quickly right now; try again."
-    ))
 }
 
 /// The workflow action for `ask` on the current state, with what it needs resolved:
@@ -548,11 +539,11 @@ fn audit_detail(ask: &Ask, state: &str) -> Value {
 /// same commit ("Revoking …") or, refused, by the journal with the reason.
 pub async fn revoke_now(
     services: &Services,
-    sender: &super::journal::route::Sender,
+    sender: &super::journaled::Sender,
     request_id: &str,
     reason: String,
     also: Change,
-) -> super::journal::Outcome {
+) -> super::journaled::Outcome {
     let told = format!(
         "Revoking {request_id}: its access is being removed, and the person who had it is told."
     );

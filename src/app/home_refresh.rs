@@ -3,20 +3,14 @@
 //! changes marked them meanwhile. A burst of a thousand changes for one approver is
 //! a couple of `views.publish` calls, not a thousand, and never a task per change.
 //!
-//! Owns the queue and the loop; rendering is `super::status::publish_home`.
+//! Owns the queue; the loop that publishes is `super::status::publish_marked_homes`.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
-use super::services::Services;
-use crate::supervise::Heartbeat;
-
-/// The loop beats at least this often while idle.
-const IDLE_BEAT: Duration = Duration::from_secs(60);
 pub const STALE_AFTER: Duration = Duration::from_secs(600);
 
 /// People whose Home is owed a publish.
@@ -43,29 +37,15 @@ impl HomeQueue {
         }
     }
 
-    /// Everyone marked so far, unmarked: a change after this marks them again.
-    fn take(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.inner.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Returns once something is marked (at once if something was marked while
+    /// nobody waited).
+    pub async fn marked(&self) {
+        self.inner.wake.notified().await;
     }
-}
 
-/// Publishes marked Homes until `shutdown`.
-pub async fn run(services: Services, beat: Heartbeat, shutdown: CancellationToken) {
-    let queue = services.homes.clone();
-    while !shutdown.is_cancelled() {
-        beat.beat();
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = queue.inner.wake.notified() => {}
-            () = tokio::time::sleep(IDLE_BEAT) => {}
-        }
-        for person in queue.take() {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            super::status::publish_home(&services, &person).await;
-            beat.beat();
-        }
+    /// Everyone marked so far, unmarked: a change after this marks them again.
+    pub fn take(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.inner.pending.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 

@@ -10,19 +10,24 @@ pub mod audit_anchor;
 pub mod break_glass;
 pub mod campaigns;
 pub mod commands;
+pub mod commit_path;
+pub mod consequences;
 pub mod deactivated;
 pub mod decisions;
 pub mod directory;
 pub mod dm;
 pub mod extend;
+pub mod firing;
 pub mod gauges;
 pub mod grant_notify;
 pub mod grant_timers;
 pub mod grants;
 pub mod handler;
+pub mod handles;
 pub mod home_campaigns;
 pub mod home_refresh;
 pub mod journal;
+pub mod journaled;
 pub mod leader;
 pub mod mrkdwn;
 pub mod notify;
@@ -36,12 +41,15 @@ pub mod request_form;
 pub mod request_index;
 pub mod requests;
 pub mod retention;
+pub mod schedule_shown;
 pub mod scheduled;
 pub mod scopes;
+pub mod seal;
 pub mod services;
 pub mod status;
 pub mod step_up;
 pub mod stored;
+pub mod timer_entries;
 pub mod timers;
 pub mod upkeep;
 
@@ -246,6 +254,14 @@ pub async fn start_on(
             "the clock runs ahead of the system clock (C1BOT_CLOCK_OFFSET_SECS)"
         );
     }
+    let (home_viewers, homes) = (
+        services::HomeViewers::default(),
+        home_refresh::HomeQueue::default(),
+    );
+    let consequences = consequences::Consequences::none().subscribe(status::republish_on_commit(
+        homes.clone(),
+        home_viewers.clone(),
+    ));
     let services = Services {
         web: web.clone(),
         store: store.clone(),
@@ -258,23 +274,24 @@ pub async fn start_on(
         requests: config.requests,
         grants: config.grants,
         clock: clock.clone(),
-        home_viewers: services::HomeViewers::default(),
-        homes: home_refresh::HomeQueue::default(),
+        home_viewers,
+        homes,
+        consequences,
         provisioners: crate::provisioner::Runner::new(&config.catalog, |name| {
             config.provisioner_secrets.get(name)
         })
         .context("setting up the automatic provisioners")?,
-        jobs: provisioning::Jobs::default(),
+        jobs: handles::Jobs::default(),
         activity: config.activity.clone(),
         break_glass: config.break_glass.clone(),
         metrics: metrics.clone(),
         intake: journal::InFlight::default(),
         tasks: tokio_util::task::TaskTracker::new(),
-        failing_timers: timers::FailingTimers::default(),
+        failing_timers: handles::FailingTimers::default(),
         burst: crate::burst::Burst::default(),
         faults: services::InjectedFaults::new(config.faults),
         features: features.clone(),
-        step_up: config.step_up_key.as_ref().map(step_up::seal::Sealer::new),
+        step_up: config.step_up_key.as_ref().map(seal::Sealer::new),
     };
     if config.faults != crate::config::Faults::default() {
         tracing::warn!(faults = ?config.faults, "faults are injected on purpose (C1BOT_FAULTS)");
@@ -353,7 +370,7 @@ pub async fn start_on(
             "homes",
             home_refresh::STALE_AFTER,
             sender_stop.clone(),
-            move |beat| home_refresh::run(services.clone(), beat, stop.clone()),
+            move |beat| status::publish_marked_homes(services.clone(), beat, stop.clone()),
         )
     };
     let retention = {

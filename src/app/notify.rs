@@ -77,7 +77,7 @@ impl Notifier<'_> {
             .text("resource", &self.names.resource)
             .text("entitlement", &self.names.entitlement)
             .text("space", &self.names.space)
-            .mrkdwn("duration", super::scheduled::duration_shown(request))
+            .mrkdwn("duration", super::schedule_shown::duration_shown(request))
             .text("justification", &request.justification)
             .mrkdwn("form_fields", self.names.form_fields.clone())
             .date("requested_at", request.created_at.timestamp())
@@ -324,7 +324,7 @@ impl Notifier<'_> {
         // Approved ahead of its window: when it starts instead of "being set up".
         let detail = match outcome {
             Outcome::Approved | Outcome::AutoApproved => {
-                super::scheduled::waiting_detail(request).unwrap_or(detail)
+                super::schedule_shown::waiting_detail(request).unwrap_or(detail)
             }
             _ => detail,
         };

@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 
-use super::journal::route::Sender;
-use super::journal::Outcome;
+use super::journaled::Outcome;
+use super::journaled::Sender;
 use super::requests::{self, Prefill};
 use super::services::Services;
 use crate::intake::{self, Part};

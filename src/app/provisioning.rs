@@ -8,72 +8,28 @@
 //! running), and the call is made again with the same `idempotency_key`. In this
 //! process a run under way is never started twice (the `running` set).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use super::commit_path::{decide_and_commit, Decided, Ended};
+use super::consequences::Committed;
+use super::firing::{Fired, Firing};
 use super::grants::{self, TIMER_PROVISIONER};
+use super::handles::Job;
 use super::services::Services;
-use super::timers::{Fired, Firing};
 use crate::catalog::Automatic;
 use crate::provisioner::{DocItem, DocUser, Document, Operation, Outcome};
-use crate::store::{AuditEvent, Change, CommitError, Table, TimerEntry};
+use crate::store::{AuditEvent, Change, Table, TimerEntry};
 use crate::workflow::grant::{self as workflow, GrantAction, TaskKind};
 use crate::workflow::request::AccessRequest;
 
 /// Provisioner calls in flight at once: enough to drain a burst of expiries
 /// quickly, few enough not to flood the system being called.
-const CONCURRENCY: usize = 64;
 /// Added to a lease beyond the provisioner's own worst case.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
-const ATTEMPTS: usize = 5;
-
-/// Runs under way in this process; cheap to clone.
-#[derive(Clone)]
-pub struct Jobs {
-    running: Arc<Mutex<HashSet<String>>>,
-    permits: Arc<Semaphore>,
-}
-
-impl Default for Jobs {
-    fn default() -> Self {
-        Self {
-            running: Arc::default(),
-            permits: Arc::new(Semaphore::new(CONCURRENCY)),
-        }
-    }
-}
-
-impl Jobs {
-    fn is_running(&self, request_id: &str) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(request_id)
-    }
-
-    fn set_running(&self, request_id: &str, running: bool) {
-        let mut set = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if running {
-            set.insert(request_id.to_owned());
-        } else {
-            set.remove(request_id);
-        }
-    }
-}
-
-/// A run to start once its lease is committed.
-#[derive(Debug, Clone)]
-pub struct Job {
-    request_id: String,
-    kind: TaskKind,
-    lease: DateTime<Utc>,
-}
 
 /// The longest a run can take: every attempt timing out, with every backoff.
 pub fn lease_for(automatic: &Automatic) -> Duration {
@@ -144,7 +100,7 @@ pub async fn prepare_run(
     entry: &TimerEntry,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Fired> {
-    let done = crate::app::timers::dropping(at, entry, now);
+    let done = crate::app::firing::dropping(at, entry, now);
     if services.jobs.is_running(&entry.subject) {
         // Its own lease; the run in progress settles it.
         return Ok(Fired::Nothing);
@@ -189,7 +145,7 @@ pub fn spawn(services: &Services, job: Job) {
     let services = services.clone();
     let span = tracing::info_span!("provisioner", request_id = %job.request_id);
     tokio::spawn(async move {
-        let permit = services.jobs.permits.clone().acquire_owned().await;
+        let permit = services.jobs.permits().acquire_owned().await;
         if let Err(error) = run(&services, &job).await {
             tracing::error!(%error, request_id = %job.request_id, "provisioner run failed to settle; it runs again when its lease ends");
         }
@@ -288,19 +244,53 @@ async fn settle(
     request_id: &str,
     outcome: Outcome,
 ) -> anyhow::Result<()> {
-    for _ in 0..ATTEMPTS {
-        let Some(stored) = services.load_request(request_id).await? else {
-            return Ok(());
-        };
-        let fallback = grants::fallback_for(services, &stored.data).await;
-        let now = services.now();
-        let action = GrantAction::Automatic {
-            kind: job.kind,
-            ok: outcome.ok,
-            detail: outcome.detail.clone(),
-            fallback,
-        };
-        let audit = AuditEvent {
+    let outcome = &outcome;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &Change::new(),
+        move || async move {
+            match recorded(services, job, request_id, outcome).await {
+                Ok(Some((change, next))) => {
+                    let stage = next.stage();
+                    Decided::commit_of(change, Committed::Request(Box::new(next)), Some(stage))
+                }
+                // The task moved on meanwhile (someone revoked by hand): keep the record.
+                Ok(None) => {
+                    Decided::commit(lease_done(services.now(), job, request_id, outcome), None)
+                }
+                Err(error) => Decided::Stop(error),
+            }
+        },
+    )
+    .await;
+    match ended {
+        Ended::Committed(Some(state)) => {
+            tracing::info!(
+                request_id,
+                ok = outcome.ok,
+                attempts = outcome.attempts,
+                state,
+                "provisioner result recorded"
+            );
+            Ok(())
+        }
+        Ended::Committed(None) | Ended::AlreadyDone(_) => Ok(()),
+        Ended::Stopped(error) => Err(error),
+        Ended::Failed(error) => Err(error.into()),
+        Ended::KeptChanging => {
+            anyhow::bail!("{request_id} kept changing while recording the provisioner's result")
+        }
+    }
+}
+
+/// The lease cancelled and the call audited with its duration: what is recorded of
+/// every provisioner run.
+fn lease_done(now: DateTime<Utc>, job: &Job, request_id: &str, outcome: &Outcome) -> Change {
+    Change::new()
+        .at(now)
+        .cancel_timer(job.lease, request_id, TIMER_PROVISIONER)
+        .audit(AuditEvent {
             actor: "c1bot".into(),
             action: format!("provisioner.{}", job.kind.as_str()),
             subject: request_id.to_owned(),
@@ -310,41 +300,39 @@ async fn settle(
                 "elapsed_ms": outcome.elapsed.as_millis() as u64,
                 "detail": outcome.detail,
             }),
-        };
-        let lease_done =
-            Change::new()
-                .at(now)
-                .cancel_timer(job.lease, request_id, TIMER_PROVISIONER);
-        let transition = match workflow::apply(&stored.data, action, now, services.timing()) {
-            Ok(transition) => transition,
-            Err(_) => {
-                // The task moved on meanwhile (someone revoked by hand): keep the record.
-                services.store.commit(lease_done.audit(audit)).await?;
-                return Ok(());
-            }
-        };
-        let next = transition.request.clone();
-        let change = grants::render(services, transition.request, &transition.effects)?
-            .into_change(
-                lease_done
-                    .expect(Table::Requests, request_id, Some(stored.rev))
-                    .audit(audit),
-            );
-        match services.store.commit(change).await {
-            Ok(_) => {
-                tracing::info!(
-                    request_id,
-                    ok = outcome.ok,
-                    attempts = outcome.attempts,
-                    state = next.stage(),
-                    "provisioner result recorded"
-                );
-                super::status::refresh_homes(services, &next);
-                return Ok(());
-            }
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => return Err(error.into()),
-        }
-    }
-    anyhow::bail!("{request_id} kept changing while recording the provisioner's result")
+        })
+}
+
+/// One attempt: the result on the stored request (the grant moves on, or the task
+/// goes to the fallback assignees) with [`lease_done`], and the request it leaves;
+/// `None` when the task has moved on (or the request is gone).
+async fn recorded(
+    services: &Services,
+    job: &Job,
+    request_id: &str,
+    outcome: &Outcome,
+) -> anyhow::Result<Option<(Change, AccessRequest)>> {
+    let Some(stored) = services.load_request(request_id).await? else {
+        return Ok(None);
+    };
+    let fallback = grants::fallback_for(services, &stored.data).await;
+    let action = GrantAction::Automatic {
+        kind: job.kind,
+        ok: outcome.ok,
+        detail: outcome.detail.clone(),
+        fallback,
+    };
+    let now = services.now();
+    let Ok(transition) = workflow::apply(&stored.data, action, now, services.timing()) else {
+        return Ok(None);
+    };
+    let next = transition.request.clone();
+    let change = grants::render(services, transition.request, &transition.effects)?.into_change(
+        lease_done(now, job, request_id, outcome).expect(
+            Table::Requests,
+            request_id,
+            Some(stored.rev),
+        ),
+    );
+    Ok(Some((change, next)))
 }

@@ -83,21 +83,23 @@ pub struct Services {
     pub home_viewers: HomeViewers,
     /// Homes owed a publish, coalesced per person.
     pub homes: super::home_refresh::HomeQueue,
+    /// What follows a commit, subscribed to once (see [`super::commit_path`]).
+    pub consequences: super::consequences::Consequences,
     /// Runs the entitlements' webhooks and commands.
     pub provisioners: crate::provisioner::Runner,
     /// Provisioner runs under way in this process.
-    pub jobs: super::provisioning::Jobs,
+    pub jobs: super::handles::Jobs,
     pub activity: crate::config::ActivityConfig,
     /// `[break_glass]`: the security channel and the review's reminders.
     pub break_glass: crate::config::BreakGlassConfig,
     pub metrics: crate::metrics::Metrics,
     /// Journal rows being processed in this process.
-    pub intake: super::journal::InFlight,
+    pub intake: super::journaled::InFlight,
     /// Background work started by handlers (App Home publishes, provisioner runs,
     /// modal opens): shutdown waits for it, bounded.
     pub tasks: tokio_util::task::TaskTracker,
     /// Timers whose firing is failing now (the `c1bot_timers_failing` gauge).
-    pub failing_timers: super::timers::FailingTimers,
+    pub failing_timers: super::handles::FailingTimers,
     /// Marked by the timer loop while a burst of firings commits; the outbox sender
     /// yields to it.
     pub burst: crate::burst::Burst,
@@ -106,7 +108,7 @@ pub struct Services {
     /// Which features are on, and which wait for a scope.
     pub features: crate::features::Availability,
     /// Seals step-up secrets; `None` without `C1BOT_STEP_UP_KEY`.
-    pub step_up: Option<super::step_up::seal::Sealer>,
+    pub step_up: Option<super::seal::Sealer>,
 }
 
 /// The faults `C1BOT_FAULTS` asked for, counted down as they happen.
@@ -348,10 +350,10 @@ impl Services {
     }
 
     /// A line only the person who clicked sees, where they clicked: through the
-    /// click's `response_url` (see [`Sender::tell`](super::journal::route::Sender::tell)),
+    /// click's `response_url` (see [`Sender::tell`](super::journaled::Sender::tell)),
     /// sent through the outbox so it is retried and, once the URL has expired,
     /// delivered to their DM. It tells; it decides nothing.
-    pub fn answer(&self, to: &super::journal::route::Sender, text: &str) {
+    pub fn answer(&self, to: &super::journaled::Sender, text: &str) {
         let change = crate::store::Change::new()
             .at(self.now())
             .outbox(to.tell(text));

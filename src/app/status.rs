@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
+use super::consequences::Committed;
 use super::services::Services;
-use crate::campaign::Campaign;
 use crate::slack::web::methods;
 
 use crate::templates::Vars;
@@ -56,7 +56,7 @@ fn item(services: &Services, request: &AccessRequest) -> Vars {
         .text("request_id", &request.id)
         .text("resource", &names.resource)
         .text("entitlement", &names.entitlement)
-        .mrkdwn("duration", super::scheduled::duration_shown(request))
+        .mrkdwn("duration", super::schedule_shown::duration_shown(request))
         .date("requested_at", request.created_at.timestamp())
         .text("stage", stage(request, services.now()))
         .mention("requester", &request.beneficiary)
@@ -243,36 +243,76 @@ async fn admin_notices(services: &Services, user: &str) -> Vec<Vars> {
         .collect()
 }
 
-/// Republishes App Home for everyone a request concerns, in the background
-/// (coalesced per person: see `super::home_refresh`).
-pub fn refresh_homes(services: &Services, request: &AccessRequest) {
-    let mut people: Vec<String> = vec![request.requester.clone(), request.beneficiary.clone()];
-    people.extend(
-        request
-            .steps
-            .iter()
-            .flat_map(|s| s.approvers.iter().cloned()),
-    );
-    if let Some(grant) = &request.grant {
-        people.extend(grant.provision.workers());
-        people.extend(grant.deprovision.iter().flat_map(|t| t.workers()));
+/// The Home publisher beats at least this often while idle.
+const IDLE_BEAT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Publishes each Home marked in `services.homes` once, until `shutdown`
+/// (supervised; see `super::home_refresh`).
+pub async fn publish_marked_homes(
+    services: Services,
+    beat: crate::supervise::Heartbeat,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let queue = services.homes.clone();
+    while !shutdown.is_cancelled() {
+        beat.beat();
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = queue.marked() => {}
+            () = tokio::time::sleep(IDLE_BEAT) => {}
+        }
+        for person in queue.take() {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            publish_home(&services, &person).await;
+            beat.beat();
+        }
     }
-    republish(services, people);
 }
 
-/// Republishes App Home for a campaign's owners and reviewers, in the background:
-/// owners see its state and progress there, reviewers how many items are left.
-pub fn refresh_campaign_homes(services: &Services, campaign: &Campaign) {
-    let mut people = campaign.owners.clone();
-    people.extend(campaign.reviewers());
-    republish(services, people);
+/// App Home's subscription to committed changes (wired once at start-up, see
+/// [`super::consequences`]): everyone a change concerns is marked for one publish
+/// (coalesced per person: see `super::home_refresh`).
+pub fn republish_on_commit(
+    homes: super::home_refresh::HomeQueue,
+    viewers: super::services::HomeViewers,
+) -> impl Fn(&Committed) + Send + Sync + 'static {
+    move |committed| {
+        let mut people = concerned(committed);
+        // Slack shows App Home only to someone who opens it, and it is published fresh
+        // then; keeping it live matters only for those who have it open.
+        people.retain(|person| viewers.contains(person));
+        homes.mark(people);
+    }
 }
 
-fn republish(services: &Services, mut people: Vec<String>) {
+/// Whose App Home shows a committed change: a request's requester, beneficiary,
+/// approvers and task assignees; a campaign's owners (its state and progress) and
+/// reviewers (how many items are left).
+fn concerned(committed: &Committed) -> Vec<String> {
+    let mut people = match committed {
+        Committed::Request(request) => {
+            let mut people = vec![request.requester.clone(), request.beneficiary.clone()];
+            people.extend(
+                request
+                    .steps
+                    .iter()
+                    .flat_map(|s| s.approvers.iter().cloned()),
+            );
+            if let Some(grant) = &request.grant {
+                people.extend(grant.provision.workers());
+                people.extend(grant.deprovision.iter().flat_map(|t| t.workers()));
+            }
+            people
+        }
+        Committed::Campaign(campaign) => {
+            let mut people = campaign.owners.clone();
+            people.extend(campaign.reviewers());
+            people
+        }
+    };
     people.sort();
     people.dedup();
-    // Slack shows App Home only to someone who opens it, and it is published fresh
-    // then; keeping it live matters only for those who have it open.
-    people.retain(|person| services.home_viewers.contains(person));
-    services.homes.mark(people);
+    people
 }

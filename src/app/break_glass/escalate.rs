@@ -182,7 +182,9 @@ pub async fn take_now(
     let change = change.expect(Table::Requests, request_id, Some(stored.rev));
     match services.store.commit(change.and(also.clone())).await {
         Ok(_) => {
-            crate::app::status::refresh_homes(services, &request);
+            services
+                .consequences
+                .committed(&crate::app::consequences::Committed::Request(Box::new(request)));
             Ok(())
         }
         Err(error) if error.already_processed() => Ok(()),

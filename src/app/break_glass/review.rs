@@ -6,9 +6,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::app::grants::{self, Attempt, Outcome};
+use crate::app::commit_path::{decide_and_commit, Decided};
+use crate::app::consequences::Committed;
+use crate::app::firing::{Fired, Firing};
+use crate::app::grants::{self, Outcome};
 use crate::app::services::Services;
-use crate::app::timers::{Fired, Firing};
 use crate::store::{AuditEvent, Change, OutboxMessage, Table, TimerEntry};
 use crate::templates::{Mrkdwn, Vars};
 use crate::workflow::break_glass::{self, Verdict};
@@ -21,8 +23,6 @@ pub const REVOKE: &str = "break_glass_revoke";
 pub const REVOKE_CALLBACK_ID: &str = "c1_break_glass_revoke";
 /// The reminder timer of an unanswered review.
 pub const TIMER: &str = "break-glass-review";
-
-const ATTEMPTS: usize = 5;
 
 /// Where reviewer `who`'s task for `request_id` is recorded (edited when closed).
 pub fn review_key(request_id: &str, who: &str) -> String {
@@ -102,34 +102,33 @@ async fn decide(
     verdict: Verdict,
     also: &Change,
 ) -> Outcome {
-    for _ in 0..ATTEMPTS {
-        let stored = match grants::load_to_act(services, request_id).await {
-            Ok(stored) => stored,
-            Err(outcome) => return outcome,
-        };
-        let now = services.now();
-        let change = match reviewed(services, user, stored.data, &verdict, now) {
-            Ok(change) => change,
-            Err(message) => {
-                services
-                    .audit_refusal(user, request_id, "break_glass.review", message.clone())
-                    .await;
-                return Outcome::Refused(message);
-            }
-        };
-        let change = change.expect(Table::Requests, request_id, Some(stored.rev));
-        match grants::commit_attempt(services, request_id, change, also).await {
-            Attempt::Committed => {
-                if let Ok(Some(next)) = services.load_request(request_id).await {
-                    crate::app::status::refresh_homes(services, &next.data);
+    let verdict = &verdict;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        also,
+        move || async move {
+            let stored = match grants::load_to_act(services, request_id).await {
+                Ok(stored) => stored,
+                Err(outcome) => return Decided::Stop(outcome),
+            };
+            let now = services.now();
+            match reviewed(services, user, stored.data, verdict, now) {
+                Ok((change, next)) => {
+                    let change = change.expect(Table::Requests, request_id, Some(stored.rev));
+                    Decided::commit_of(change, Committed::Request(Box::new(next)), ())
                 }
-                return Outcome::Done;
+                Err(message) => {
+                    services
+                        .audit_refusal(user, request_id, "break_glass.review", message.clone())
+                        .await;
+                    Decided::Stop(Outcome::Refused(message))
+                }
             }
-            Attempt::Conflict => continue,
-            Attempt::Over(outcome) => return outcome,
-        }
-    }
-    grants::changing_quickly(request_id)
+        },
+    )
+    .await;
+    grants::outcome_of(ended, request_id)
 }
 
 /// The change a review makes: the verdict on the request, the revocation with its
@@ -140,7 +139,7 @@ fn reviewed(
     request: AccessRequest,
     verdict: &Verdict,
     now: DateTime<Utc>,
-) -> Result<Change, String> {
+) -> Result<(Change, AccessRequest), String> {
     let request = break_glass::review(request, user, verdict.clone(), now)?;
     let (action, detail) = match verdict {
         Verdict::LooksRight => ("found it right", json!({"verdict": "looks_right"})),
@@ -160,7 +159,10 @@ fn reviewed(
         "c1bot could not record that; nothing changed. Try again.".to_owned()
     };
     Ok(match verdict {
-        Verdict::LooksRight => change.put(Table::Requests, request.id.clone(), &request),
+        Verdict::LooksRight => (
+            change.put(Table::Requests, request.id.clone(), &request),
+            request,
+        ),
         Verdict::Revoke { reason } => {
             let action = GrantAction::Revoke {
                 by: user.to_owned(),
@@ -173,12 +175,14 @@ fn reviewed(
                 .map_err(|refusal| refusal.message(&request.id))?;
             let rendered = grants::render(services, transition.request, &transition.effects)
                 .map_err(|e| trouble(&e))?;
-            rendered.into_change(change.audit(AuditEvent {
+            let next = rendered.request.clone();
+            let change = rendered.into_change(change.audit(AuditEvent {
                 actor: user.to_owned(),
                 action: "grant.revoke".into(),
                 subject: request.id.clone(),
                 detail: json!({"reason": reason, "via": "break_glass_review"}),
-            }))
+            }));
+            (change, next)
         }
     })
 }

@@ -11,14 +11,14 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::{load, reminders, render};
+use crate::app::commit_path::{decide_and_commit, Decided, Ended};
+use crate::app::consequences::Committed;
 use crate::app::services::Services;
 use crate::campaign::reminders::reminder_times;
 use crate::campaign::{apply, Actor, Campaign, CampaignAction, Effect, Refusal, Source};
 use crate::slack::web::methods;
-use crate::store::{AuditEvent, Change, CommitError, OutboxMessage, Table, TimerEntry, Versioned};
+use crate::store::{AuditEvent, Change, OutboxMessage, Table, TimerEntry, Versioned};
 use crate::workflow::grant::{self, GrantAction, Via};
-
-const ATTEMPTS: usize = 5;
 
 /// Who acts, and what the commit records besides the campaign.
 pub(super) struct Acting {
@@ -84,50 +84,70 @@ pub(super) async fn commit(
     action: CampaignAction,
     acting: &Acting,
 ) -> Result<Campaign, Failure> {
-    for _ in 0..ATTEMPTS {
-        let stored = match load(services, id).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return Err(Failure::Trouble(format!("There is no access review {id}."))),
-            Err(error) => {
-                tracing::error!(%error, campaign = id, "cannot read a campaign");
-                return Err(Failure::Trouble(
-                    "c1bot could not read that review just now; try again.".into(),
-                ));
+    let action = &action;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &acting.also,
+        move || async move {
+            match decide(services, id, action, acting).await {
+                Ok((change, next)) => {
+                    Decided::commit_of(change, Committed::Campaign(Box::new(next.clone())), next)
+                }
+                Err(failure) => Decided::Stop(failure),
             }
-        };
-        let now = services.now();
-        let (next, effects) =
-            apply(&stored.data, action.clone(), &acting.actor, now).map_err(Failure::Refused)?;
-        let vias = revoke_vias(services, &next, &effects).await.map_err(|error| {
-            tracing::warn!(%error, "cannot resolve who removes the access");
-            Failure::Trouble("c1bot could not look up who removes this access just now; nothing changed. Try again in a moment.".into())
-        })?;
-        let change = build(
-            services, &stored, &next, &action, &effects, &vias, acting, now,
-        )
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, campaign = id, "cannot prepare a campaign change");
-            Failure::Trouble("c1bot could not record that; nothing changed. Try again.".into())
-        })?;
-        match services.store.commit(change.and(acting.also.clone())).await {
-            Ok(_) => {
-                crate::app::status::refresh_campaign_homes(services, &next);
-                return Ok(next);
-            }
-            Err(error) if error.already_processed() => return Ok(next),
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => {
-                tracing::error!(%error, campaign = id, "cannot store a campaign change");
-                return Err(Failure::Trouble(
-                    "c1bot could not record that; nothing changed. Try again.".into(),
-                ));
-            }
+        },
+    )
+    .await;
+    match ended {
+        Ended::Committed(next) | Ended::AlreadyDone(next) => Ok(next),
+        Ended::Stopped(failure) => Err(failure),
+        Ended::Failed(error) => {
+            tracing::error!(%error, campaign = id, "cannot store a campaign change");
+            Err(Failure::Trouble(
+                "c1bot could not record that; nothing changed. Try again.".into(),
+            ))
         }
+        Ended::KeptChanging => Err(Failure::Trouble(
+            "The review kept changing; try again.".into(),
+        )),
     }
-    Err(Failure::Trouble(
-        "The review kept changing; try again.".into(),
-    ))
+}
+
+/// One attempt: `action` decided on the stored campaign, as the change to commit
+/// (expecting the revision read) and the campaign it leaves.
+async fn decide(
+    services: &Services,
+    id: &str,
+    action: &CampaignAction,
+    acting: &Acting,
+) -> Result<(Change, Campaign), Failure> {
+    let stored = match load(services, id).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return Err(Failure::Trouble(format!("There is no access review {id}."))),
+        Err(error) => {
+            tracing::error!(%error, campaign = id, "cannot read a campaign");
+            return Err(Failure::Trouble(
+                "c1bot could not read that review just now; try again.".into(),
+            ));
+        }
+    };
+    let now = services.now();
+    let (next, effects) =
+        apply(&stored.data, action.clone(), &acting.actor, now).map_err(Failure::Refused)?;
+    let vias = revoke_vias(services, &next, &effects).await.map_err(|error| {
+        tracing::warn!(%error, "cannot resolve who removes the access");
+        Failure::Trouble("c1bot could not look up who removes this access just now; nothing changed. Try again in a moment.".into())
+    })?;
+    let change = build(
+        services, &stored, &next, action, &effects, &vias, acting, now,
+    )
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, campaign = id, "cannot prepare a campaign change");
+        Failure::Trouble("c1bot could not record that; nothing changed. Try again.".into())
+    })?;
+    Ok((change, next))
 }
 
 /// The campaign change with its messages, audit entry, timers and, for each revoke,

@@ -29,11 +29,13 @@ use self::commit::{commit, Acting};
 use self::form::Draft;
 use self::review_checks::{actor_for, close_ended, reviewers_policy_allows};
 use self::review_checks::{may_review, may_review_own};
+use super::commit_path::{decide_and_commit, Decided, Ended};
+use super::consequences::Committed;
 use super::services::Services;
 use crate::campaign::items::{self, ActiveGrant, Reviewers, Sources, StandingMember};
 use crate::campaign::{Campaign, CampaignAction, ReviewerRule};
 use crate::policy::Action as PolicyAction;
-use crate::store::{AuditEvent, Change, CommitError, Record, Table, Versioned};
+use crate::store::{AuditEvent, Change, Record, Table, Versioned};
 use crate::workflow::grant::GrantState;
 
 pub const CALLBACK_ID: &str = "c1_campaign";
@@ -55,7 +57,6 @@ pub mod actions {
     pub const MARK_REMOVED: &str = "campaign_mark_removed";
 }
 const COUNTER_KEY: &str = "campaigns/counter";
-const ATTEMPTS: usize = 5;
 
 impl Record for Campaign {
     const VERSION: u32 = 1;
@@ -232,72 +233,92 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
 }
 
 async fn create(services: &Services, user: &str, draft: Draft) -> anyhow::Result<()> {
-    for _ in 0..ATTEMPTS {
-        let now = services.now();
-        let counter = services
-            .store
-            .get::<Counter>(Table::Meta, COUNTER_KEY)
-            .await?;
-        let number = counter.as_ref().map_or(1, |c| c.data.next);
-        let id = format!("CMP-{number}");
-        let mut owners = vec![user.to_owned()];
-        for owner in &draft.owners {
-            if !owners.contains(owner) {
-                owners.push(owner.clone());
+    let draft = &draft;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &Change::new(),
+        move || async move {
+            match created(services, user, draft).await {
+                Ok((change, campaign)) => {
+                    Decided::commit_of(change, Committed::Campaign(Box::new(campaign)), ())
+                }
+                Err(error) => Decided::Stop(error),
             }
-        }
-        let campaign = Campaign::draft(
-            id.clone(),
-            draft.name.clone(),
-            owners,
-            draft.scope.clone(),
-            draft.reviewers.clone(),
-            now + chrono::Duration::days(i64::from(draft.due_days)),
-            user,
-            now,
-        );
-        let mut change = Change::new()
-            .at(now)
-            .expect(Table::Meta, COUNTER_KEY, counter.as_ref().map(|c| c.rev))
-            .put(Table::Meta, COUNTER_KEY, &Counter { next: number + 1 })
-            .expect(Table::Campaigns, id.clone(), None)
-            .put(Table::Campaigns, id.clone(), &campaign)
-            .audit(AuditEvent {
-                actor: user.to_owned(),
-                action: "campaign.created".into(),
-                subject: id.clone(),
-                detail: json!({
-                    "name": campaign.name,
-                    "scope": {
-                        "spaces": campaign.scope.spaces,
-                        "resources": campaign.scope.resources,
-                        "entitlements": campaign.scope.entitlements,
-                    },
-                    "reviewers": campaign.reviewers,
-                    "owners": campaign.owners,
-                    "due": campaign.due,
-                }),
-            });
-        for message in render::owner_cards(services, &campaign, true)? {
-            change = change.outbox(message);
-        }
-        match services.store.commit(change).await {
-            Ok(_) => {
-                super::status::refresh_campaign_homes(services, &campaign);
-                return Ok(());
-            }
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => return Err(error.into()),
+        },
+    )
+    .await;
+    match ended {
+        Ended::Committed(()) | Ended::AlreadyDone(()) => Ok(()),
+        Ended::Stopped(error) => Err(error),
+        Ended::Failed(error) => Err(error.into()),
+        Ended::KeptChanging => anyhow::bail!("the campaign counter kept changing"),
+    }
+}
+
+/// One attempt: the next campaign number taken and the draft stored under it, with
+/// the owners' cards.
+async fn created(
+    services: &Services,
+    user: &str,
+    draft: &Draft,
+) -> anyhow::Result<(Change, Campaign)> {
+    let now = services.now();
+    let counter = services
+        .store
+        .get::<Counter>(Table::Meta, COUNTER_KEY)
+        .await?;
+    let number = counter.as_ref().map_or(1, |c| c.data.next);
+    let id = format!("CMP-{number}");
+    let mut owners = vec![user.to_owned()];
+    for owner in &draft.owners {
+        if !owners.contains(owner) {
+            owners.push(owner.clone());
         }
     }
-    anyhow::bail!("the campaign counter kept changing")
+    let campaign = Campaign::draft(
+        id.clone(),
+        draft.name.clone(),
+        owners,
+        draft.scope.clone(),
+        draft.reviewers.clone(),
+        now + chrono::Duration::days(i64::from(draft.due_days)),
+        user,
+        now,
+    );
+    let mut change = Change::new()
+        .at(now)
+        .expect(Table::Meta, COUNTER_KEY, counter.as_ref().map(|c| c.rev))
+        .put(Table::Meta, COUNTER_KEY, &Counter { next: number + 1 })
+        .expect(Table::Campaigns, id.clone(), None)
+        .put(Table::Campaigns, id.clone(), &campaign)
+        .audit(AuditEvent {
+            actor: user.to_owned(),
+            action: "campaign.created".into(),
+            subject: id.clone(),
+            detail: json!({
+                "name": campaign.name,
+                "scope": {
+                    "spaces": campaign.scope.spaces,
+                    "resources": campaign.scope.resources,
+                    "entitlements": campaign.scope.entitlements,
+                },
+                "reviewers": campaign.reviewers,
+                "owners": campaign.owners,
+                "due": campaign.due,
+            }),
+        });
+    for message in render::owner_cards(services, &campaign, true)? {
+        change = change.outbox(message);
+    }
+    Ok((change, campaign))
 }
 
 /// A campaign button that opens a modal (*Add channel*, *Reassign*), after the ack.
 /// A refusal is answered through the click's `response_url` (see [`Services::answer`]).
 pub fn open(
     services: &Services,
-    sender: super::journal::route::Sender,
+    sender: super::journaled::Sender,
     trigger_id: String,
     action_id: String,
     value: String,
@@ -326,8 +347,8 @@ pub async fn act(
     action_id: &str,
     value: &str,
     also: &Change,
-) -> super::journal::Outcome {
-    use super::journal::Outcome;
+) -> super::journaled::Outcome {
+    use super::journaled::Outcome;
     let (id, item) = match value.split_once(':') {
         Some((id, item)) => (id, item.parse::<u32>().ok()),
         None => (value, None),
@@ -355,7 +376,7 @@ pub async fn act(
         (actions::CHANNEL_REMOVE, _) => CampaignAction::RemoveChannel,
         (actions::MARK_REMOVED, Some(item)) => CampaignAction::MarkRemoved { item },
         (actions::ADD_CHANNEL | actions::REASSIGN, _) => {
-            let sender = super::journal::route::Sender {
+            let sender = super::journaled::Sender {
                 user: user.to_owned(),
                 channel: None,
                 response_url: None,

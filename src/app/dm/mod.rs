@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 mod render;
 
-use super::journal::Outcome;
+use super::commit_path::{decide_and_commit, Decided, Ended};
+use super::journaled::Outcome;
 use super::requests::{self, Prefill};
 use super::services::Services;
 use crate::catalog::{Entitlement, Resource};
@@ -26,8 +27,6 @@ use crate::workflow::submit::Form;
 
 /// The timer that ends a conversation left unanswered; its subject is the user id.
 pub const TIMER: &str = "dm-expire";
-/// Commits retried at most this often when the person acts twice at once.
-const ATTEMPTS: usize = 5;
 
 impl Record for Conversation {
     const VERSION: u32 = 1;
@@ -219,50 +218,81 @@ async fn converse(
         may_request: &allow,
         durations: &durations,
     };
-    for _ in 0..ATTEMPTS {
-        let now = services.now();
-        let stored = load(services, &message.user).await?;
-        // An expired one not yet swept is replaced; its rev must still match.
-        let rev = stored.as_ref().map(|s| s.rev);
-        let (conversation, retired) = match stored.filter(|s| s.data.expires_at > now) {
-            Some(stored) => {
-                let mut conversation = stored.data.clone();
-                if !conversation.answer(&message.text, &message.ts, &menu, expires(services)) {
-                    return Ok(Outcome::Nothing);
-                }
-                // The person's message is now the newest in the DM: the next step is
-                // a new message below it, and the previous one loses its buttons.
-                conversation.message_key = format!("dm/{}/{}", conversation.user, message.ts);
-                let card = render::closed(services, &stored.data, Closing::Answered)?;
-                let retired = step_message(&stored.data, card, false);
-                (conversation, Some(retired))
+    let menu = &menu;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &also,
+        move || async move {
+            match answered(services, message, menu).await {
+                Ok(Some(change)) => Decided::commit(change, Outcome::Committed),
+                Ok(None) => Decided::Stop(Ok(Outcome::Nothing)),
+                Err(error) => Decided::Stop(Err(error)),
             }
-            None => {
-                let parsed = crate::intake::parse_message(&message.text, &services.catalog);
-                let mut conversation = Conversation::start(
-                    &message.user,
-                    &message.channel,
-                    &message.ts,
-                    parsed.as_ref(),
-                    &menu,
-                    expires(services),
-                );
-                if parsed.is_none() && !is_greeting(&message.text) {
-                    conversation.problem = Some(not_understood(&message.text));
-                }
-                (conversation, None)
+        },
+    )
+    .await;
+    settled(ended, "the conversation kept changing under this message")
+}
+
+/// One attempt at [`converse`]: the conversation answered (or started) with its step
+/// message, expecting the revision read; `None` when the message answers nothing.
+async fn answered(
+    services: &Services,
+    message: &Incoming,
+    menu: &Menu<'_>,
+) -> anyhow::Result<Option<Change>> {
+    let now = services.now();
+    let stored = load(services, &message.user).await?;
+    // An expired one not yet swept is replaced; its rev must still match.
+    let rev = stored.as_ref().map(|s| s.rev);
+    let (conversation, retired) = match stored.filter(|s| s.data.expires_at > now) {
+        Some(stored) => {
+            let mut conversation = stored.data.clone();
+            if !conversation.answer(&message.text, &message.ts, menu, expires(services)) {
+                return Ok(None);
             }
-        };
-        let also = match retired {
-            Some(retired) => also.clone().outbox(retired),
-            None => also.clone(),
-        };
-        match save(services, &conversation, rev, true, &also).await {
-            Err(CommitError::Conflict { .. }) => continue,
-            other => return other.map_err(Into::into),
+            // The person's message is now the newest in the DM: the next step is
+            // a new message below it, and the previous one loses its buttons.
+            conversation.message_key = format!("dm/{}/{}", conversation.user, message.ts);
+            let card = render::closed(services, &stored.data, Closing::Answered)?;
+            let retired = step_message(&stored.data, card, false);
+            (conversation, Some(retired))
         }
+        None => {
+            let parsed = crate::intake::parse_message(&message.text, &services.catalog);
+            let mut conversation = Conversation::start(
+                &message.user,
+                &message.channel,
+                &message.ts,
+                parsed.as_ref(),
+                menu,
+                expires(services),
+            );
+            if parsed.is_none() && !is_greeting(&message.text) {
+                conversation.problem = Some(not_understood(&message.text));
+            }
+            (conversation, None)
+        }
+    };
+    let change = saved(services, &conversation, rev, true)?;
+    Ok(Some(match retired {
+        Some(retired) => change.outbox(retired),
+        None => change,
+    }))
+}
+
+/// What a DM conversation's person is told of how the commit path ended.
+fn settled(
+    ended: Ended<Outcome, anyhow::Result<Outcome>>,
+    changing: &str,
+) -> anyhow::Result<Outcome> {
+    match ended {
+        Ended::Committed(outcome) | Ended::AlreadyDone(outcome) => Ok(outcome),
+        Ended::Stopped(stopped) => stopped,
+        Ended::Failed(error) => Err(error.into()),
+        Ended::KeptChanging => anyhow::bail!("{changing}"),
     }
-    anyhow::bail!("the conversation kept changing under this message")
 }
 
 /// A first message that only opens the conversation ("hi", "help", "request").
@@ -317,33 +347,26 @@ async fn load(services: &Services, user: &str) -> anyhow::Result<Option<Versione
 
 /// Stores the conversation with its step message (posted when `fresh`, else edited)
 /// and `also`. A conflict on the conversation is returned for the caller to retry.
-async fn save(
+/// The conversation stored (expecting `rev`) with its step message (a new post when
+/// `fresh`, else an edit) and its expiry timer.
+fn saved(
     services: &Services,
     conversation: &Conversation,
     rev: Option<u64>,
     fresh: bool,
-    also: &Change,
-) -> Result<Outcome, CommitError> {
-    let card = render::render(services, conversation).map_err(|error| CommitError::Invalid {
-        detail: format!("cannot render the DM conversation: {error}"),
-    })?;
-    let now = services.now();
+) -> anyhow::Result<Change> {
+    let card = render::render(services, conversation)
+        .map_err(|error| anyhow::anyhow!("cannot render the DM conversation: {error}"))?;
     let user_key = key(&conversation.user);
-    let change = Change::new()
-        .at(now)
+    Ok(Change::new()
+        .at(services.now())
         .expect(Table::Sessions, user_key.clone(), rev)
         .put(Table::Sessions, user_key, conversation)
         .outbox(step_message(conversation, card, fresh))
         .timer(
             conversation.expires_at,
             TimerEntry::new(TIMER, conversation.user.clone()),
-        )
-        .and(also.clone());
-    match services.store.commit(change).await {
-        Ok(_) => Ok(Outcome::Committed),
-        Err(error) if error.already_processed() => Ok(Outcome::Committed),
-        Err(error) => Err(error),
-    }
+        ))
 }
 
 fn step_message(conversation: &Conversation, card: Value, fresh: bool) -> OutboxMessage {
@@ -422,19 +445,29 @@ async fn close(
     how: Closing,
     also: Change,
 ) -> anyhow::Result<Option<Outcome>> {
-    for _ in 0..ATTEMPTS {
-        let Some(stored) = current(services, user, message_key).await? else {
-            return Ok(None);
-        };
-        let change = closing(services, &stored, how)?.and(also.clone());
-        match services.store.commit(change).await {
-            Ok(_) => return Ok(Some(Outcome::Committed)),
-            Err(error) if error.already_processed() => return Ok(Some(Outcome::Committed)),
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => return Err(error.into()),
-        }
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &also,
+        move || async move {
+            let closed = match current(services, user, message_key).await {
+                Ok(Some(stored)) => closing(services, &stored, how),
+                Ok(None) => return Decided::Stop(Ok(None)),
+                Err(error) => return Decided::Stop(Err(error)),
+            };
+            match closed {
+                Ok(change) => Decided::commit(change, Some(Outcome::Committed)),
+                Err(error) => Decided::Stop(Err(error)),
+            }
+        },
+    )
+    .await;
+    match ended {
+        Ended::Committed(outcome) | Ended::AlreadyDone(outcome) => Ok(outcome),
+        Ended::Stopped(stopped) => stopped,
+        Ended::Failed(error) => Err(error.into()),
+        Ended::KeptChanging => Ok(None),
     }
-    Ok(None)
 }
 
 /// A click on a DM step message (`dm_pick`, `dm_submit`, `dm_edit` or `dm_cancel`),
@@ -524,24 +557,30 @@ async fn pick(
         may_request: &allow,
         durations: &durations,
     };
-    for _ in 0..ATTEMPTS {
-        let now = services.now();
-        let Some(stored) = load(services, user)
-            .await?
-            .filter(|s| s.data.expires_at > now)
-        else {
-            return Ok(Outcome::Refused(over()));
-        };
-        let mut conversation = stored.data.clone();
-        if let Err(refusal) = conversation.pick(value, &menu, expires(services)) {
-            return Ok(Outcome::Refused(refusal));
-        }
-        match save(services, &conversation, Some(stored.rev), false, &also).await {
-            Err(CommitError::Conflict { .. }) => continue,
-            other => return other.map_err(Into::into),
-        }
-    }
-    anyhow::bail!("the conversation kept changing under this click")
+    let menu = &menu;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &also,
+        move || async move {
+            let now = services.now();
+            let stored = match load(services, user).await {
+                Ok(Some(stored)) if stored.data.expires_at > now => stored,
+                Ok(_) => return Decided::Stop(Ok(Outcome::Refused(over()))),
+                Err(error) => return Decided::Stop(Err(error)),
+            };
+            let mut conversation = stored.data.clone();
+            if let Err(refusal) = conversation.pick(value, menu, expires(services)) {
+                return Decided::Stop(Ok(Outcome::Refused(refusal)));
+            }
+            match saved(services, &conversation, Some(stored.rev), false) {
+                Ok(change) => Decided::commit(change, Outcome::Committed),
+                Err(error) => Decided::Stop(Err(error)),
+            }
+        },
+    )
+    .await;
+    settled(ended, "the conversation kept changing under this click")
 }
 
 /// Submit: the request is created in one commit with the conversation's removal
@@ -612,10 +651,13 @@ async fn restore(
     let mut conversation = stored.data.clone();
     conversation.problem = Some(problem);
     conversation.expires_at = expires(services);
-    match save(services, &conversation, Some(stored.rev), false, &also).await {
+    let change = saved(services, &conversation, Some(stored.rev), false)?.and(also);
+    match services.store.commit(change).await {
+        Ok(_) => Ok(Outcome::Committed),
+        Err(error) if error.already_processed() => Ok(Outcome::Committed),
         // Changed meanwhile (a second click): that click answers.
         Err(CommitError::Conflict { .. }) => Ok(Outcome::Nothing),
-        other => other.map_err(Into::into),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -11,8 +11,6 @@
 
 pub mod route;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,19 +26,7 @@ use crate::supervise::Heartbeat;
 
 pub use route::journaled;
 
-/// What processing a journaled envelope came to.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The change was committed, completing the journal row in the same commit.
-    Committed,
-    /// Nothing to change (a message that needs no answer): the row is completed alone.
-    Nothing,
-    /// Refused for good: the row is completed and the person is told this sentence.
-    Refused(String),
-    /// Could not be done now (Slack or the store failed): tried again later; the
-    /// sentence is what the person is told if it is finally given up.
-    Retry(String),
-}
+pub use super::journaled::{InFlight, Outcome};
 
 /// Attempts before a row is given up: with [`RETRY`] about ten minutes in all.
 const MAX_ATTEMPTS: u32 = 8;
@@ -52,21 +38,6 @@ const RETRY: Backoff = Backoff {
 const IDLE: Duration = Duration::from_secs(5);
 /// Rows processed at once by the loop (at start-up, a backlog).
 const CONCURRENCY: usize = 16;
-
-/// Journal rows being processed in this process, so the loop never takes one the
-/// envelope's own task is still working on. Cheap to clone.
-#[derive(Clone, Default)]
-pub struct InFlight(Arc<Mutex<HashSet<JournalId>>>);
-
-impl InFlight {
-    fn claim(&self, id: JournalId) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id)
-    }
-
-    fn release(&self, id: JournalId) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-    }
-}
 
 /// Journals `envelope`, acks it once the row is on disk, then processes it.
 pub async fn take(services: &Services, envelope: Envelope, ack: Ack) {
@@ -244,7 +215,7 @@ pub async fn pass(services: &Services, shutdown: &CancellationToken) -> anyhow::
             _ => due.push((id, entry)),
         }
     }
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut running = tokio::task::JoinSet::new();
     for (id, entry) in due {
         if shutdown.is_cancelled() {

@@ -10,7 +10,7 @@
 //! the campaign channel modal naming an existing channel, which the handler checks,
 //! then journals (its lookup pages through Slack) and which is processed here.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::super::commands::Command;
 use super::super::services::Services;
@@ -19,7 +19,7 @@ use super::Outcome;
 use crate::features::FeatureId;
 use crate::slack::frame::{Envelope, EnvelopeKind};
 use crate::slack::interaction::Interaction;
-use crate::store::{Change, JournalId, OutboxMessage};
+use crate::store::{Change, JournalId};
 use crate::workflow::approval::Action;
 use crate::workflow::grant::TaskKind;
 
@@ -71,62 +71,7 @@ pub fn journaled(services: &Services, envelope: &Envelope) -> bool {
     }
 }
 
-/// Who sent an envelope, and where they are: the person c1bot answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sender {
-    pub user: String,
-    /// The conversation the person acted in (`None`: unknown, e.g. inside a modal).
-    pub channel: Option<String>,
-    /// The command's or click's `response_url`, where there is one.
-    pub response_url: Option<String>,
-}
-
-impl Sender {
-    /// A line only this person sees, where they acted: through the `response_url`
-    /// (it reaches them in a channel they never joined or a DM that is not theirs,
-    /// where `chat.postEphemeral` is refused), else an ephemeral where they acted,
-    /// else in their DM with c1bot.
-    pub fn tell(&self, text: &str) -> OutboxMessage {
-        match (&self.response_url, &self.channel) {
-            // A response_url lasts 30 minutes: an answer that comes later (after a
-            // restart) goes to the person's DM instead.
-            (Some(url), _) => OutboxMessage::respond(url, text).if_refused(
-                vec![self.user.clone()],
-                text.trim_end_matches('.').to_owned(),
-            ),
-            (None, Some(channel)) => OutboxMessage::call(
-                "chat.postEphemeral",
-                json!({ "channel": channel, "user": self.user, "text": text }),
-            ),
-            (None, None) => OutboxMessage::text(&self.user, text),
-        }
-    }
-}
-
-/// The person behind `envelope`.
-pub fn person(envelope: &Envelope) -> Option<Sender> {
-    let p = &envelope.payload;
-    let text = |pointer: &str| {
-        p.pointer(pointer)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let (user, channel) = match envelope.kind {
-        EnvelopeKind::SlashCommands => (text("/user_id")?, text("/channel_id")),
-        EnvelopeKind::Interactive => (
-            text("/user/id")?,
-            text("/channel/id").or_else(|| text("/container/channel_id")),
-        ),
-        EnvelopeKind::EventsApi => (text("/event/user")?, text("/event/channel")),
-    };
-    let response_url = text("/response_url");
-    Some(Sender {
-        user,
-        channel,
-        response_url,
-    })
-}
+pub use crate::app::journaled::{person, Sender};
 
 /// What the person did, in words, for the message that says it did not go through.
 pub fn describe(envelope: &Envelope) -> String {
@@ -285,6 +230,7 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn envelope(kind: EnvelopeKind, payload: Value) -> Envelope {
         Envelope {

@@ -488,7 +488,7 @@ async fn submit_or_preview(
                 change = super::break_glass::announce(services, &request, planned, now, change)
                     .map_err(|error| format!("cannot render the emergency notices: {error}"))?;
             }
-            for (due, timer) in super::timers::escalation_timers(&request, &effects, now) {
+            for (due, timer) in super::timer_entries::escalation_timers(&request, &effects, now) {
                 change = change.timer(due, timer);
             }
             if let Some((due, timer)) = super::scheduled::start_timer(&request) {
@@ -507,7 +507,11 @@ async fn submit_or_preview(
             tracing::info!(number = ?done.number, user, "request submitted");
             if let Some(n) = done.number {
                 if let Ok(Some(stored)) = services.load_request(&format!("REQ-{n}")).await {
-                    super::status::refresh_homes(services, &stored.data);
+                    services
+                        .consequences
+                        .committed(&super::consequences::Committed::Request(Box::new(
+                            stored.data,
+                        )));
                 }
             }
             Ok(None)

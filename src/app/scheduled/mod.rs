@@ -12,21 +12,20 @@
 //! sees their own time zone) and a typed start placed in the requester's zone
 //! ([`typed`]).
 
-mod shown;
 mod typed;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::firing::{Fired, Firing, TimerAudit};
 use super::grants;
 use super::services::Services;
-use super::timers::{Fired, Firing, TimerAudit};
 use crate::store::{Table, TimerEntry};
 use crate::workflow::grant::{self as workflow, GrantAction};
 use crate::workflow::request::AccessRequest;
 use crate::workflow::schedule;
 
-pub use shown::{duration_shown, task_note, waiting_detail};
+pub use super::schedule_shown::{duration_shown, task_note, waiting_detail};
 pub use typed::{prefill_start, resolve, start_of};
 
 /// The timer kind that starts provisioning at a scheduled window.
@@ -47,7 +46,7 @@ pub async fn prepare(
     entry: &TimerEntry,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Fired> {
-    let done = crate::app::timers::dropping(at, entry, now);
+    let done = crate::app::firing::dropping(at, entry, now);
     let Some(stored) = services.load_request(&entry.subject).await? else {
         return Ok(Fired::just(done));
     };

@@ -7,9 +7,9 @@ use serde_json::json;
 
 use super::state::{Allowance, StepUp};
 use super::{key, load};
-use crate::store::{AuditEvent, Change, CommitError, Store, Table};
-
-const ATTEMPTS: usize = 5;
+use crate::app::commit_path::{decide_and_commit, Decided, Ended};
+use crate::app::consequences::Consequences;
+use crate::store::{AuditEvent, Change, Store, Table};
 
 /// A Slack user id (`U…` or `W…`), checked before anything is stored.
 pub fn parse_user(text: &str) -> Result<String, String> {
@@ -37,32 +37,44 @@ pub async fn allow(
     now: DateTime<Utc>,
 ) -> Result<String, String> {
     let user = parse_user(user)?;
-    for _ in 0..ATTEMPTS {
-        let stored = load(store, &user).await.map_err(|e| format!("{e:#}"))?;
-        let (rev, mut person) = stored.map_or((None, StepUp::default()), |s| (Some(s.rev), s.data));
-        let again = person.enrolment.is_some();
-        person.allowance = Some(Allowance {
-            by: by.to_owned(),
-            at: now,
-        });
-        let change = Change::new()
-            .at(now)
-            .expect(Table::Sessions, key(&user), rev)
-            .put(Table::Sessions, key(&user), &person)
-            .audit(AuditEvent {
-                actor: by.to_owned(),
-                action: "step-up.allow".into(),
-                subject: user.clone(),
-                detail: json!({ "re_enrolment": again }),
+    let user = user.as_str();
+    let ended = decide_and_commit(
+        store,
+        &Consequences::none(),
+        &Change::new(),
+        move || async move {
+            let stored = match load(store, user).await {
+                Ok(stored) => stored,
+                Err(error) => return Decided::Stop(format!("{error:#}")),
+            };
+            let (rev, mut person) =
+                stored.map_or((None, StepUp::default()), |s| (Some(s.rev), s.data));
+            let again = person.enrolment.is_some();
+            person.allowance = Some(Allowance {
+                by: by.to_owned(),
+                at: now,
             });
-        match store.commit(change).await {
-            Ok(_) if again => return Ok(format!("{user} may enrol again: their next approval that needs step-up opens enrolment with a new key, which replaces the old one")),
-            Ok(_) => return Ok(format!("{user} may enrol: their next approval that needs step-up opens enrolment")),
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => return Err(error.to_string()),
-        }
+            let change = Change::new()
+                .at(now)
+                .expect(Table::Sessions, key(user), rev)
+                .put(Table::Sessions, key(user), &person)
+                .audit(AuditEvent {
+                    actor: by.to_owned(),
+                    action: "step-up.allow".into(),
+                    subject: user.to_owned(),
+                    detail: json!({ "re_enrolment": again }),
+                });
+            Decided::commit(change, again)
+        },
+    )
+    .await;
+    match ended {
+        Ended::Committed(true) | Ended::AlreadyDone(true) => Ok(format!("{user} may enrol again: their next approval that needs step-up opens enrolment with a new key, which replaces the old one")),
+        Ended::Committed(false) | Ended::AlreadyDone(false) => Ok(format!("{user} may enrol: their next approval that needs step-up opens enrolment")),
+        Ended::Stopped(error) => Err(error),
+        Ended::Failed(error) => Err(error.to_string()),
+        Ended::KeptChanging => Err(format!("{user}'s step-up state kept changing; try again")),
     }
-    Err(format!("{user}'s step-up state kept changing; try again"))
 }
 
 /// Who ran the command, for the audit entry: the operating-system account.

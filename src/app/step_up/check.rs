@@ -10,8 +10,8 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use totp_rs::{Algorithm, TOTP};
 
-use super::seal::Sealer;
 use super::state::Enrolment;
+use crate::app::seal::Sealer;
 
 pub const DIGITS: usize = 6;
 pub const STEP_SECS: u64 = 30;

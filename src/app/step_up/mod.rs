@@ -17,18 +17,19 @@
 pub mod allow;
 pub mod check;
 mod modal;
-pub mod seal;
 pub mod state;
+mod stored;
 mod submit;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::commit_path::{decide_and_commit, Decided, Ended};
 use super::decisions;
-use super::journal::{route::Sender, Outcome};
+use super::journaled::{Outcome, Sender};
 use super::services::Services;
 use crate::slack::web::methods;
-use crate::store::{Change, CommitError, Store, Table, Versioned};
+use crate::store::{Change, Store, Table, Versioned};
 use crate::workflow::approval::Action;
 use state::{Challenge, Next, StepUp};
 
@@ -40,7 +41,6 @@ pub const ENROL_CALLBACK_ID: &str = "c1_step_up_enrol";
 pub const NEEDED: &str =
     "This approval needs step-up verification: click Approve on the request to enter a code.";
 const NO_KEY: &str = "This approval needs step-up verification, which this c1bot cannot do: C1BOT_STEP_UP_KEY is not set. Ask a c1bot admin.";
-const ATTEMPTS: usize = 5;
 /// Secret length in bytes: 160 bits, RFC 4226's recommendation.
 const SECRET_LEN: usize = 20;
 
@@ -101,82 +101,98 @@ async fn begin(
             return Outcome::Retry("c1bot could not read that request just now.".into());
         }
     };
-    for _ in 0..ATTEMPTS {
-        let stored = match load(&services.store, user).await {
-            Ok(stored) => stored,
-            Err(error) => {
-                tracing::error!(error = format!("{error:#}"), "cannot read step-up state");
-                return Outcome::Retry("c1bot could not read your step-up state.".into());
-            }
-        };
-        let (rev, mut person) = stored.map_or((None, StepUp::default()), |s| (Some(s.rev), s.data));
-        let now = services.now();
-        let (challenge, view) = match person.next(now) {
-            Next::Explain => {
-                let why = explain(request_id, user);
-                services
-                    .audit_refusal(user, request_id, "step-up.verify", "not enrolled".into())
-                    .await;
-                return Outcome::Refused(why);
-            }
-            Next::Locked { until } => {
-                services
-                    .audit_refusal(user, request_id, "step-up.verify", "locked out".into())
-                    .await;
-                return Outcome::Refused(locked(until));
-            }
-            Next::Verify => {
-                let challenge = challenge(request_id, now, None);
-                let view = modal::verify(services, &request, &challenge.id);
-                (challenge, view)
-            }
-            Next::Enrol => {
-                let secret: [u8; SECRET_LEN] = rand::random();
-                let sealed = match sealer.seal(user, &secret) {
-                    Ok(sealed) => sealed,
-                    Err(error) => {
-                        tracing::error!(error = format!("{error:#}"), "cannot seal a secret");
-                        return Outcome::Retry("c1bot could not start your enrolment.".into());
-                    }
-                };
-                let challenge = challenge(request_id, now, Some(sealed));
-                let view = modal::enrol(services, request_id, &challenge.id, &secret, user);
-                (challenge, view)
-            }
-        };
-        let view = match view {
-            Ok(view) => view,
-            Err(error) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "cannot render a step-up modal"
-                );
-                return Outcome::Retry("c1bot could not open the verification.".into());
-            }
-        };
-        let challenge_id = challenge.id.clone();
-        person.open(challenge);
-        let change = Change::new()
-            .at(now)
-            .expect(Table::Sessions, key(user), rev)
-            .put(Table::Sessions, key(user), &person)
-            .and(also.clone());
-        match services.store.commit(change).await {
-            Ok(_) => {
-                if let Some(view_id) = open_view(services, sender, trigger_id, view).await {
-                    bind_view(services, user, &challenge_id, &view_id).await;
+    let request = &request;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &also,
+        move || async move {
+            let stored = match load(&services.store, user).await {
+                Ok(stored) => stored,
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "cannot read step-up state");
+                    return Decided::Stop(Outcome::Retry(
+                        "c1bot could not read your step-up state.".into(),
+                    ));
                 }
-                return Outcome::Committed;
+            };
+            let (rev, mut person) =
+                stored.map_or((None, StepUp::default()), |s| (Some(s.rev), s.data));
+            let now = services.now();
+            let (challenge, view) = match person.next(now) {
+                Next::Explain => {
+                    let why = explain(request_id, user);
+                    services
+                        .audit_refusal(user, request_id, "step-up.verify", "not enrolled".into())
+                        .await;
+                    return Decided::Stop(Outcome::Refused(why));
+                }
+                Next::Locked { until } => {
+                    services
+                        .audit_refusal(user, request_id, "step-up.verify", "locked out".into())
+                        .await;
+                    return Decided::Stop(Outcome::Refused(locked(until)));
+                }
+                Next::Verify => {
+                    let challenge = challenge(request_id, now, None);
+                    let view = modal::verify(services, request, &challenge.id);
+                    (challenge, view)
+                }
+                Next::Enrol => {
+                    let secret: [u8; SECRET_LEN] = rand::random();
+                    let sealed = match sealer.seal(user, &secret) {
+                        Ok(sealed) => sealed,
+                        Err(error) => {
+                            tracing::error!(error = format!("{error:#}"), "cannot seal a secret");
+                            return Decided::Stop(Outcome::Retry(
+                                "c1bot could not start your enrolment.".into(),
+                            ));
+                        }
+                    };
+                    let challenge = challenge(request_id, now, Some(sealed));
+                    let view = modal::enrol(services, request_id, &challenge.id, &secret, user);
+                    (challenge, view)
+                }
+            };
+            let view = match view {
+                Ok(view) => view,
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "cannot render a step-up modal"
+                    );
+                    return Decided::Stop(Outcome::Retry(
+                        "c1bot could not open the verification.".into(),
+                    ));
+                }
+            };
+            let challenge_id = challenge.id.clone();
+            person.open(challenge);
+            let change = Change::new()
+                .at(now)
+                .expect(Table::Sessions, key(user), rev)
+                .put(Table::Sessions, key(user), &person);
+            Decided::commit(change, (challenge_id, view))
+        },
+    )
+    .await;
+    match ended {
+        Ended::Committed((challenge_id, view)) => {
+            if let Some(view_id) = open_view(services, sender, trigger_id, view).await {
+                bind_view(services, user, &challenge_id, &view_id).await;
             }
-            Err(error) if error.already_processed() => return Outcome::Committed,
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => {
-                tracing::error!(%error, "cannot store a step-up challenge");
-                return Outcome::Retry("c1bot could not open the verification.".into());
-            }
+            Outcome::Committed
+        }
+        Ended::AlreadyDone(_) => Outcome::Committed,
+        Ended::Stopped(outcome) => outcome,
+        Ended::Failed(error) => {
+            tracing::error!(%error, "cannot store a step-up challenge");
+            Outcome::Retry("c1bot could not open the verification.".into())
+        }
+        Ended::KeptChanging => {
+            Outcome::Retry("Your step-up state is changing quickly; try again.".into())
         }
     }
-    Outcome::Retry("Your step-up state is changing quickly; try again.".into())
 }
 
 /// Opens the modal and returns its view id; if Slack refuses (the click's trigger
@@ -211,25 +227,28 @@ async fn open_view(
 /// submission counts. Best effort: until it is stored (or if it cannot be), the
 /// challenge still needs its id, its person and its time.
 async fn bind_view(services: &Services, user: &str, id: &str, view_id: &str) {
-    for _ in 0..ATTEMPTS {
-        let Ok(Some(stored)) = load(&services.store, user).await else {
-            return;
-        };
-        let mut person = stored.data;
-        if !person.bind_view(id, view_id) {
-            return;
-        }
-        let change = Change::new()
-            .at(services.now())
-            .expect(Table::Sessions, key(user), Some(stored.rev))
-            .put(Table::Sessions, key(user), &person);
-        match services.store.commit(change).await {
-            Ok(_) => return,
-            Err(CommitError::Conflict { .. }) => continue,
-            Err(error) => {
-                return tracing::warn!(%error, "cannot bind a step-up challenge to its view")
+    let ended: Ended<(), ()> = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &Change::new(),
+        move || async move {
+            let Ok(Some(stored)) = load(&services.store, user).await else {
+                return Decided::Stop(());
+            };
+            let mut person = stored.data;
+            if !person.bind_view(id, view_id) {
+                return Decided::Stop(());
             }
-        }
+            let change = Change::new()
+                .at(services.now())
+                .expect(Table::Sessions, key(user), Some(stored.rev))
+                .put(Table::Sessions, key(user), &person);
+            Decided::commit(change, ())
+        },
+    )
+    .await;
+    if let Ended::Failed(error) = ended {
+        tracing::warn!(%error, "cannot bind a step-up challenge to its view");
     }
 }
 

@@ -4,4 +4,3 @@
 
 pub mod break_glass;
 pub mod request;
-pub mod step_up;

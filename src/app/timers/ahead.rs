@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::firing::Firing;
+use crate::app::firing::Firing;
 use crate::app::grants::TIMER_GRANT_EXPIRE;
 use crate::store::{commit_order, TimerEntry};
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 use super::{failing, Failed, Ready};
-use crate::app::provisioning::Job;
+use crate::app::handles::Job;
 use crate::app::services::Services;
 use crate::store::{CommitError, StoreError, TimerEntry};
 use crate::workflow::request::AccessRequest;
@@ -120,7 +120,9 @@ impl Committer {
                 for (_, entry, request, job) in after {
                     services.failing_timers.recovered(&entry);
                     if let Some(request) = request {
-                        crate::app::status::refresh_homes(services, &request);
+                        services
+                            .consequences
+                            .committed(&crate::app::consequences::Committed::Request(request));
                     }
                     if let Some(job) = job {
                         crate::app::provisioning::spawn(services, job);

@@ -3,9 +3,6 @@
 //! failures in a row the people responsible are told, in the same commit. Never
 //! dropped.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
 use chrono::{DateTime, Utc};
 
 use crate::app::services::Services;
@@ -87,37 +84,4 @@ pub(super) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_else(|| "a panic without a message".to_owned())
-}
-
-/// Timers whose firing is failing now, for the `c1bot_timers_failing` gauge. Cheap
-/// to clone; kept across restarts of the loop.
-#[derive(Clone, Default)]
-pub struct FailingTimers(Arc<Mutex<BTreeMap<(String, String), String>>>);
-
-impl FailingTimers {
-    pub(super) fn failed(&self, entry: &TimerEntry, error: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            (entry.kind.clone(), entry.subject.clone()),
-            error.to_owned(),
-        );
-    }
-
-    pub(super) fn recovered(&self, entry: &TimerEntry) {
-        if entry.failures > 0 {
-            self.0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&(entry.kind.clone(), entry.subject.clone()));
-        }
-    }
-
-    pub(super) fn publish(&self, metrics: &crate::metrics::Metrics) {
-        let count = self.0.lock().unwrap_or_else(|p| p.into_inner()).len();
-        metrics.set(
-            "c1bot_timers_failing",
-            "Timers whose last firing failed; each is tried again with backoff.",
-            &[],
-            count as f64,
-        );
-    }
 }

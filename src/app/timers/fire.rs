@@ -10,39 +10,9 @@ use serde_json::Value;
 use super::{Fired, Firing, TimerAudit};
 use crate::app::requests::{TIMER_EXPIRE, TIMER_REMIND};
 use crate::app::services::Services;
+use crate::app::timer_entries::TIMER_ESCALATE_PREFIX;
 use crate::store::{Table, TimerEntry};
-use crate::workflow::approval::{self, Action, Actor, Effect, Refusal};
-use crate::workflow::request::AccessRequest;
-
-/// Timer kinds `escalate-<step>`: the step index is part of the kind so a timer for
-/// an earlier step never escalates a later one.
-const TIMER_ESCALATE_PREFIX: &str = "escalate-";
-
-/// Escalation timers for the steps `effects` start asking.
-pub fn escalation_timers(
-    request: &AccessRequest,
-    effects: &[Effect],
-    now: DateTime<Utc>,
-) -> Vec<(DateTime<Utc>, TimerEntry)> {
-    effects
-        .iter()
-        .filter_map(|effect| match effect {
-            Effect::AskApprovers { step } => request.steps.get(*step).and_then(|s| {
-                let after = chrono::Duration::from_std(s.escalate_after?).ok()?;
-                (!s.escalate_to.is_empty()).then(|| {
-                    (
-                        now + after,
-                        TimerEntry::new(
-                            format!("{TIMER_ESCALATE_PREFIX}{step}"),
-                            request.id.clone(),
-                        ),
-                    )
-                })
-            }),
-            _ => None,
-        })
-        .collect()
-}
+use crate::workflow::approval::{self, Action, Actor, Refusal};
 
 /// What firing `entry` (due `at`) comes to `now`.
 pub(super) async fn prepare(
@@ -58,7 +28,7 @@ pub(super) async fn prepare(
         return crate::app::grant_timers::prepare(services, at, entry, now).await;
     }
     // Every firing below at least drops the timer.
-    let done = super::firing::dropping(at, entry, now);
+    let done = crate::app::firing::dropping(at, entry, now);
     if entry.kind == crate::app::campaigns::reminders::TIMER {
         return Ok(
             if crate::app::campaigns::reminders::fire(services, &entry.subject, at).await? {

@@ -17,7 +17,6 @@ mod ahead;
 mod commit;
 mod failing;
 mod fire;
-mod firing;
 
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
@@ -31,11 +30,9 @@ use super::services::Services;
 use crate::store::{Table, TimerEntry};
 use crate::supervise::Heartbeat;
 
+pub use super::firing::{dropping, Fired, Firing, TimerAudit};
 use ahead::{Ahead, Sorted, LOOK_AHEAD};
 use commit::Committer;
-pub use failing::FailingTimers;
-pub use fire::escalation_timers;
-pub use firing::{dropping, Fired, Firing, TimerAudit};
 
 /// Sleeps at most this long between looks, so a clock jump forward is noticed even
 /// without [`crate::clock::Clock::advance`].

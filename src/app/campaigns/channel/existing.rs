@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::super::commit::{commit, Failure};
 use super::{attach_allowed, attaching, channel_id, read_form, scope_refusal, trouble};
-use crate::app::journal::Outcome;
+use crate::app::journaled::Outcome;
 use crate::app::services::Services;
 use crate::campaign::channel_name::ChannelName;
 use crate::campaign::CampaignAction;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::app::step_up::state::{Allowance, Challenge, Enrolment, StepUp};
+use super::state::{Allowance, Challenge, Enrolment, StepUp};
 use crate::store::Record;
 
 type Millis = i64;

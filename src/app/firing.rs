@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::app::provisioning::Job;
+use crate::app::handles::Job;
 use crate::store::{AuditEvent, Change, TimerEntry};
 use crate::workflow::request::AccessRequest;
 
