@@ -14,7 +14,6 @@ use crate::store::{AuditEvent, Change, CommitError, Table};
 use crate::templates::Vars;
 use crate::workflow::approval::{self, Action, Actor, Effect};
 
-pub const DENY_CALLBACK_ID: &str = "c1_deny";
 const ATTEMPTS: usize = 5;
 
 /// What became of an action, for the person who took it.
