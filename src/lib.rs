@@ -4,6 +4,7 @@
 //! - [`config`]: raw file + environment -> validated [`config::Config`]; tokens never print.
 //! - [`catalog`]: spaces, resources, entitlements and approval steps, validated at start-up.
 //! - [`templates`]: Block Kit templates from `blocks/`, rendered safely within Slack's limits.
+//! - [`controls`]: every button `action_id` and modal `callback_id` the code routes on.
 //! - [`policy`]: the only module that imports regorus: Rego policies loaded once, decisions.
 //! - [`clock`]: the one clock (system time plus a forward-only offset for jumps and tests).
 //! - [`app`]: wiring, lifecycle and the handler that answers each envelope.
@@ -29,6 +30,7 @@ pub mod catalog;
 pub mod check;
 pub mod clock;
 pub mod config;
+pub mod controls;
 pub mod demo;
 pub mod features;
 pub mod health;

@@ -17,8 +17,6 @@ use crate::templates::Vars;
 use crate::workflow::approval::{self, Action, Actor, Effect};
 use crate::workflow::request::AccessRequest;
 
-pub const DENY_CALLBACK_ID: &str = "c1_deny";
-
 /// What became of an action, for the person who took it.
 #[derive(Debug)]
 pub enum Result {

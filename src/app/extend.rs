@@ -15,8 +15,6 @@ use crate::workflow::grant::GrantState;
 use crate::workflow::grant::Via;
 use crate::workflow::submit::{fields, Form};
 
-pub const CALLBACK_ID: &str = "c1_extend";
-
 /// A click on *Extend*: the modal opens at once, for the person with the access only.
 pub fn open_modal(services: &Services, trigger_id: String, sender: Sender, request_id: String) {
     let services = services.clone();

@@ -25,9 +25,6 @@ use crate::templates::RenderError;
 use crate::workflow::grant::{self, GrantAction, GrantEffect, TaskKind, TimerKind, Via};
 use crate::workflow::request::AccessRequest;
 
-pub const TASK_FAIL_CALLBACK_ID: &str = "c1_task_fail";
-pub const REVOKE_CALLBACK_ID: &str = "c1_revoke";
-
 /// Timer kinds for grants, in the store's timer index.
 pub const TIMER_GRANT_EXPIRE: &str = "grant-expire";
 pub const TIMER_GRANT_REMIND: &str = "grant-remind";
@@ -601,7 +598,7 @@ pub fn open_reason_modal(
         );
         let (callback, metadata, title, submit, question, hint) = match purpose {
             Purpose::CannotComplete(kind) => (
-                TASK_FAIL_CALLBACK_ID,
+                crate::controls::Modal::TaskFail.id(),
                 format!("{request_id}/{}", kind.as_str()),
                 "Can't complete",
                 "Send",
@@ -616,7 +613,7 @@ pub fn open_reason_modal(
                 },
             ),
             Purpose::Revoke => (
-                REVOKE_CALLBACK_ID,
+                crate::controls::Modal::Revoke.id(),
                 request_id.clone(),
                 "Revoke access",
                 "Revoke",
@@ -651,7 +648,7 @@ pub enum Purpose {
 pub async fn reason_submitted(
     services: &Services,
     user: &str,
-    callback_id: &str,
+    modal: crate::controls::Modal,
     view: &Value,
 ) -> Option<Value> {
     let metadata = view
@@ -667,7 +664,7 @@ pub async fn reason_submitted(
             json!({ "response_action": "errors", "errors": { "reason": "Say why, in a few words." } }),
         );
     };
-    let (request_id, ask) = if callback_id == REVOKE_CALLBACK_ID {
+    let (request_id, ask) = if modal == crate::controls::Modal::Revoke {
         (metadata, Ask::Revoke(reason))
     } else {
         let (id, kind) = metadata

@@ -20,6 +20,7 @@ use super::commands::{usage, Command};
 use super::grants::{self, Purpose};
 use super::services::Services;
 use super::{decisions, journal, requests, status};
+use crate::controls::{Button, Modal};
 use crate::slack::dispatch::{Ack, EnvelopeHandler};
 use crate::slack::frame::{Envelope, EnvelopeKind, Inbound};
 use crate::slack::interaction::{ActionRef, Interaction};
@@ -73,7 +74,7 @@ impl EnvelopeHandler for C1Handler {
                         user,
                         callback_id,
                         view,
-                    } if callback_id == super::campaigns::channel::CALLBACK_ID => {
+                    } if Modal::from_id(&callback_id) == Some(Modal::CampaignChannel) => {
                         self.channel_submitted(envelope, ack, &user, &view).await;
                     }
                     answered => {
@@ -193,37 +194,30 @@ impl C1Handler {
                 user,
                 callback_id,
                 view,
-            } => match callback_id.as_str() {
-                requests::CALLBACK_ID => requests::submit(services, &user, &view).await,
-                decisions::DENY_CALLBACK_ID => {
-                    decisions::deny_submitted(services, &user, &view).await
+            } => match Modal::from_id(&callback_id) {
+                Some(Modal::Request) => requests::submit(services, &user, &view).await,
+                Some(Modal::Deny) => decisions::deny_submitted(services, &user, &view).await,
+                Some(modal @ (Modal::StepUp | Modal::StepUpEnrol)) => {
+                    super::step_up::submitted(services, &user, modal, &view).await
                 }
-                super::step_up::VERIFY_CALLBACK_ID | super::step_up::ENROL_CALLBACK_ID => {
-                    super::step_up::submitted(services, &user, callback_id.as_str(), &view).await
+                Some(modal @ (Modal::TaskFail | Modal::Revoke)) => {
+                    grants::reason_submitted(services, &user, modal, &view).await
                 }
-                grants::TASK_FAIL_CALLBACK_ID | grants::REVOKE_CALLBACK_ID => {
-                    grants::reason_submitted(services, &user, callback_id.as_str(), &view).await
-                }
-                super::extend::CALLBACK_ID => {
-                    super::extend::submitted(services, &user, &view).await
-                }
-                super::break_glass::CALLBACK_ID => {
+                Some(Modal::Extend) => super::extend::submitted(services, &user, &view).await,
+                Some(Modal::BreakGlass) => {
                     super::break_glass::confirmed(services, &user, &view).await
                 }
-                super::break_glass::review::REVOKE_CALLBACK_ID => {
+                Some(Modal::BreakGlassRevoke) => {
                     super::break_glass::review::revoke_submitted(services, &user, &view).await
                 }
-                super::campaigns::CALLBACK_ID => {
-                    super::campaigns::submitted(services, &user, &view).await
-                }
-                super::campaigns::reassign::CALLBACK_ID => {
+                Some(Modal::Campaign) => super::campaigns::submitted(services, &user, &view).await,
+                Some(Modal::CampaignReassign) => {
                     super::campaigns::reassign::submitted(services, &user, &view).await
                 }
-                other => {
-                    tracing::warn!(
-                        callback_id = other,
-                        "submission of an unknown modal; closing it"
-                    );
+                // The campaign channel modal is screened before `answer`
+                // (`channel_submitted`), so it never comes here.
+                None | Some(Modal::CampaignChannel) => {
+                    tracing::warn!(callback_id, "submission of an unknown modal; closing it");
                     self.count_unread(EnvelopeKind::Interactive, "no_handler");
                     None
                 }
@@ -246,7 +240,61 @@ impl C1Handler {
         action: ActionRef,
     ) {
         let services = &self.services;
-        let (user, trigger_id) = (sender.user.clone(), trigger_id.to_owned());
+        let trigger_id = trigger_id.to_owned();
+        let Some(button) = Button::from_id(&action.action_id) else {
+            return self.after_input(sender, view, action);
+        };
+        match button {
+            Button::Deny => decisions::open_deny_modal(services, trigger_id, action.value),
+            Button::BreakGlassRevoke => {
+                super::break_glass::review::open_revoke(services, trigger_id, action.value)
+            }
+            Button::TaskFail => grants::open_reason_modal(
+                services,
+                trigger_id,
+                action.value,
+                Purpose::CannotComplete(TaskKind::Grant),
+            ),
+            Button::RevokeFail => grants::open_reason_modal(
+                services,
+                trigger_id,
+                action.value,
+                Purpose::CannotComplete(TaskKind::Revoke),
+            ),
+            Button::AccessRevoke => {
+                grants::open_reason_modal(services, trigger_id, action.value, Purpose::Revoke)
+            }
+            Button::AccessExtend => {
+                super::extend::open_modal(services, trigger_id, sender.clone(), action.value)
+            }
+            Button::Campaign(campaign) => {
+                super::campaigns::open(services, sender.clone(), trigger_id, campaign, action.value)
+            }
+            // Journaled (`Button::journaled`): processed by `journal::route`.
+            Button::Approve
+            | Button::Cancel
+            | Button::TaskComplete
+            | Button::RevokeComplete
+            | Button::AccessDone
+            | Button::BreakGlassOk
+            | Button::Dm(_) => {
+                tracing::debug!(
+                    action_id = button.id(),
+                    "journaled click; nothing after its ack"
+                )
+            }
+        }
+    }
+
+    /// An action that is not a button: the request modal's selects, which update it.
+    fn after_input(
+        &self,
+        sender: &journal::route::Sender,
+        view: Option<&Value>,
+        action: ActionRef,
+    ) {
+        let services = &self.services;
+        let user = sender.user.clone();
         match action.action_id.as_str() {
             super::request_form::actions::RESOURCE => {
                 if let Some(view) = view.cloned() {
@@ -272,35 +320,11 @@ impl C1Handler {
                     });
                 }
             }
-            "deny" => decisions::open_deny_modal(services, trigger_id, action.value),
-            super::break_glass::review::REVOKE => {
-                super::break_glass::review::open_revoke(services, trigger_id, action.value)
+            // A campaign button c1bot no longer draws (an old message): refused, as
+            // `campaigns::act` refuses a button it does not know.
+            campaign if campaign.starts_with("campaign_") => {
+                services.answer(sender, "That button is not c1bot's.");
             }
-            "task_fail" => grants::open_reason_modal(
-                services,
-                trigger_id,
-                action.value,
-                Purpose::CannotComplete(TaskKind::Grant),
-            ),
-            "revoke_fail" => grants::open_reason_modal(
-                services,
-                trigger_id,
-                action.value,
-                Purpose::CannotComplete(TaskKind::Revoke),
-            ),
-            "access_revoke" => {
-                grants::open_reason_modal(services, trigger_id, action.value, Purpose::Revoke)
-            }
-            "access_extend" => {
-                super::extend::open_modal(services, trigger_id, sender.clone(), action.value)
-            }
-            campaign if campaign.starts_with("campaign_") => super::campaigns::open(
-                services,
-                sender.clone(),
-                trigger_id,
-                campaign.to_owned(),
-                action.value,
-            ),
             other => tracing::debug!(action_id = other, "action with no handler; acked"),
         }
     }

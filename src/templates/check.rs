@@ -113,6 +113,23 @@ pub(super) fn against_spec(
             format!("{{{{options:{slot}}}}} is missing: its select would offer nothing"),
         ));
     }
+    if !spec.callbacks.is_empty() {
+        let callback = template.json.get("callback_id").and_then(Value::as_str);
+        let answered = callback.is_some_and(|c| c.contains("{{") || spec.callbacks.contains(&c));
+        if !answered {
+            problems.push(at(
+                line_of_path(text, "callback_id"),
+                format!(
+                    "the callback_id must be {}: c1bot answers this modal's submissions by it",
+                    spec.callbacks
+                        .iter()
+                        .map(|c| format!("'{c}'"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ));
+        }
+    }
     let found = controls(&template.json);
     for button in buttons(&template.json, "") {
         let routed = spec.controls.contains(&button.action.as_str());

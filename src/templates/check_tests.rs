@@ -151,3 +151,18 @@ fn a_list_drawn_with_another_item_template_is_refused() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_modal_whose_callback_id_c1bot_does_not_answer_is_refused() {
+    let problems = problems_after(
+        "deny_reason_modal.json",
+        replaced(
+            "\"callback_id\": \"c1_deny\"",
+            "\"callback_id\": \"c1_refuse\"",
+        ),
+    );
+    assert_eq!(
+        problems,
+        ["deny_reason_modal.json:3: the callback_id must be 'c1_deny': c1bot answers this modal's submissions by it"]
+    );
+}

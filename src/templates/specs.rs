@@ -6,6 +6,7 @@
 //! Pure data; the checks are in `super::check`.
 
 use super::Kind;
+use crate::controls::{Button, CampaignButton, DmButton, Modal as ModalId};
 
 /// One template's contract with the code.
 #[derive(Debug)]
@@ -20,9 +21,16 @@ pub struct Spec {
     pub lists: &'static [(&'static str, &'static str)],
     /// `{{options:slot}}` slots the code fills; each must stay.
     pub options: &'static [&'static str],
-    /// Controls the code routes on, which must stay: an `action_id`, or
-    /// `block_id/action_id` for a modal's input (its value is read by both).
+    /// Controls the code routes on, which must stay: an `action_id` (a
+    /// [`Button`]'s id), or `block_id/action_id` for a modal's input (its value is
+    /// read by both).
     pub controls: &'static [&'static str],
+    /// Buttons the code draws with this template, writing their id into its
+    /// `{{action}}` (not in the file, so not checked there).
+    pub drawn: &'static [&'static str],
+    /// A modal's `callback_id`s (a [`Modal`](crate::controls::Modal)'s ids): the
+    /// one in the file, or those the code writes into its `{{callback_id}}`.
+    pub callbacks: &'static [&'static str],
 }
 
 const fn spec(name: &'static str, kind: Kind, vars: &'static [&'static str]) -> Spec {
@@ -34,6 +42,8 @@ const fn spec(name: &'static str, kind: Kind, vars: &'static [&'static str]) -> 
         lists: &[],
         options: &[],
         controls: &[],
+        drawn: &[],
+        callbacks: &[],
     }
 }
 
@@ -52,6 +62,14 @@ impl Spec {
     }
     const fn controls(mut self, controls: &'static [&'static str]) -> Spec {
         self.controls = controls;
+        self
+    }
+    const fn drawn(mut self, drawn: &'static [&'static str]) -> Spec {
+        self.drawn = drawn;
+        self
+    }
+    const fn callbacks(mut self, callbacks: &'static [&'static str]) -> Spec {
+        self.callbacks = callbacks;
         self
     }
 }
@@ -85,6 +103,7 @@ pub const SPECS: &[Spec] = &[
     )
     .required(&["private_metadata"])
     .options(&["entitlements", "durations"])
+    .callbacks(&[ModalId::Request.id()])
     .controls(&[
         "resource/resource_select",
         "entitlement/entitlement_select",
@@ -110,13 +129,13 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(ID)
-    .controls(&["cancel"]),
+    .controls(&[Button::Cancel.id()]),
     spec("request_for_you", Message, REQUEST)
         .required(ID)
-        .controls(&["cancel"]),
+        .controls(&[Button::Cancel.id()]),
     spec("approval_request", Message, REQUEST)
         .required(ID)
-        .controls(&["approve", "deny"]),
+        .controls(&[Button::Approve.id(), Button::Deny.id()]),
     spec(
         "request_decided",
         Message,
@@ -142,6 +161,7 @@ pub const SPECS: &[Spec] = &[
         &["request_id", "requester", "resource", "entitlement"],
     )
     .required(ID)
+    .callbacks(&[ModalId::Deny.id()])
     .controls(&["reason/reason_input"]),
     spec(
         "step_up_modal",
@@ -155,6 +175,7 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(&["challenge"])
+    .callbacks(&[ModalId::StepUp.id()])
     .controls(&["code/code_input"]),
     spec(
         "step_up_enrol_modal",
@@ -162,6 +183,7 @@ pub const SPECS: &[Spec] = &[
         &["challenge", "request_id", "secret", "link"],
     )
     .required(&["challenge", "secret"])
+    .callbacks(&[ModalId::StepUpEnrol.id()])
     .controls(&["code/code_input"]),
     spec(
         "requester_decision",
@@ -194,7 +216,7 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(ID)
-    .controls(&["task_complete", "task_fail"]),
+    .controls(&[Button::TaskComplete.id(), Button::TaskFail.id()]),
     spec(
         "deprovisioning_task",
         Message,
@@ -214,7 +236,7 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(ID)
-    .controls(&["revoke_complete", "revoke_fail"]),
+    .controls(&[Button::RevokeComplete.id(), Button::RevokeFail.id()]),
     spec(
         "task_closed",
         Message,
@@ -235,6 +257,7 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(&["draft"])
+    .callbacks(&[ModalId::BreakGlass.id()])
     .controls(&["reason/reason_input"]),
     spec(
         "break_glass_review",
@@ -253,7 +276,7 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(ID)
-    .controls(&["break_glass_ok", "break_glass_revoke"]),
+    .controls(&[Button::BreakGlassOk.id(), Button::BreakGlassRevoke.id()]),
     spec(
         "access_notice",
         Message,
@@ -286,7 +309,7 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(ID)
-    .controls(&["access_done"]),
+    .controls(&[Button::AccessDone.id()]),
     spec(
         "access_expiring",
         Message,
@@ -302,7 +325,7 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(ID)
-    .controls(&["access_extend", "access_done"]),
+    .controls(&[Button::AccessExtend.id(), Button::AccessDone.id()]),
     spec(
         "reason_modal",
         Modal,
@@ -316,6 +339,11 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(&["callback_id", "request_id", "question"])
+    .callbacks(&[
+        ModalId::TaskFail.id(),
+        ModalId::Revoke.id(),
+        ModalId::BreakGlassRevoke.id(),
+    ])
     .controls(&["reason/reason_input"]),
     spec(
         "extend_modal",
@@ -324,6 +352,7 @@ pub const SPECS: &[Spec] = &[
     )
     .required(ID)
     .options(&["durations"])
+    .callbacks(&[ModalId::Extend.id()])
     .controls(&[
         "duration/duration_select",
         "justification/justification_input",
@@ -346,10 +375,10 @@ pub const SPECS: &[Spec] = &[
     spec("dm_step", Message, &["key", "title", "note", "so_far"])
         .required(&["key"])
         .lists(&[("offers", "dm_offer")])
-        .controls(&["dm_cancel"]),
+        .controls(&[DmButton::Cancel.id()]),
     spec("dm_offer", Blocks, &["label", "value"])
         .required(&["value"])
-        .controls(&["dm_pick"]),
+        .controls(&[DmButton::Pick.id()]),
     spec(
         "dm_confirm",
         Message,
@@ -363,11 +392,16 @@ pub const SPECS: &[Spec] = &[
         ],
     )
     .required(&["key"])
-    .controls(&["dm_submit", "dm_edit", "dm_cancel"]),
+    .controls(&[
+        DmButton::Submit.id(),
+        DmButton::Edit.id(),
+        DmButton::Cancel.id(),
+    ]),
     spec("dm_closed", Message, &["outcome", "so_far"]),
     spec("campaign_modal", Modal, &[])
         .lists(&[("groups", "campaign_groups_item")])
         .options(&["resources", "spaces", "entitlements", "due"])
+        .callbacks(&[ModalId::Campaign.id()])
         .controls(&[
             "name/name_input",
             "resources/resources_select",
@@ -415,7 +449,18 @@ pub const SPECS: &[Spec] = &[
         Blocks,
         &["action", "label", "campaign_id"],
     )
-    .required(&["action", "campaign_id"]),
+    .required(&["action", "campaign_id"])
+    // Drawn by `app::campaigns` (the owners' card, a removal notice).
+    .drawn(&[
+        CampaignButton::Start.id(),
+        CampaignButton::End.id(),
+        CampaignButton::Reassign.id(),
+        CampaignButton::AddChannel.id(),
+        CampaignButton::ChannelDeactivate.id(),
+        CampaignButton::ChannelActivate.id(),
+        CampaignButton::ChannelRemove.id(),
+        CampaignButton::MarkRemoved.id(),
+    ]),
     spec(
         "campaign_review",
         Message,
@@ -428,14 +473,14 @@ pub const SPECS: &[Spec] = &[
     ]),
     spec("campaign_certify_all", Blocks, &["campaign_id", "count"])
         .required(&["campaign_id"])
-        .controls(&["campaign_certify_all"]),
+        .controls(&[CampaignButton::CertifyAll.id()]),
     spec(
         "campaign_review_item",
         Blocks,
         &["beneficiary", "entitlement", "resource", "source", "value"],
     )
     .required(&["value"])
-    .controls(&["campaign_certify", "campaign_revoke"]),
+    .controls(&[CampaignButton::Certify.id(), CampaignButton::Revoke.id()]),
     spec(
         "campaign_reviewed_item",
         Blocks,
@@ -451,6 +496,7 @@ pub const SPECS: &[Spec] = &[
     spec("campaign_channel_modal", Modal, &["campaign_id"])
         .required(&["campaign_id"])
         .options(&["kinds"])
+        .callbacks(&[ModalId::CampaignChannel.id()])
         .controls(&[
             "channel_kind/channel_kind_select",
             "channel_name/channel_name_input",
@@ -459,6 +505,7 @@ pub const SPECS: &[Spec] = &[
     spec("campaign_reassign_modal", Modal, &["campaign_id"])
         .required(&["campaign_id"])
         .options(&["items"])
+        .callbacks(&[ModalId::CampaignReassign.id()])
         .controls(&["item/item_select", "reviewer/reviewer_select"]),
     spec(
         "campaign_status",
@@ -491,10 +538,10 @@ pub const SPECS: &[Spec] = &[
     ]),
     spec("status_request_item", Blocks, ITEM)
         .required(ID)
-        .controls(&["cancel"]),
+        .controls(&[Button::Cancel.id()]),
     spec("status_grant_item", Blocks, ITEM)
         .required(ID)
-        .controls(&["access_revoke"]),
+        .controls(&[Button::AccessRevoke.id()]),
     spec("home", Home, &["command", "updated_at"]).lists(&[
         ("notices", "home_notice_item"),
         ("my_requests", "home_request_item"),
@@ -510,13 +557,13 @@ pub const SPECS: &[Spec] = &[
     spec("home_request_item", Blocks, ITEM),
     spec("home_decision_item", Blocks, ITEM)
         .required(ID)
-        .controls(&["approve", "deny"]),
+        .controls(&[Button::Approve.id(), Button::Deny.id()]),
     spec("home_task_item", Blocks, ITEM)
         .required(ID)
-        .controls(&["task_complete", "task_fail"]),
+        .controls(&[Button::TaskComplete.id(), Button::TaskFail.id()]),
     spec("home_revoke_item", Blocks, ITEM)
         .required(ID)
-        .controls(&["revoke_complete", "revoke_fail"]),
+        .controls(&[Button::RevokeComplete.id(), Button::RevokeFail.id()]),
     spec("home_overdue_item", Blocks, ITEM),
     spec(
         "home_review_item",

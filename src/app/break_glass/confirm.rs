@@ -14,7 +14,6 @@ use crate::templates::{Mrkdwn, Vars};
 use crate::workflow::request::AccessRequest;
 use crate::workflow::submit::{human, FieldErrors, Form};
 
-pub const CALLBACK_ID: &str = "c1_break_glass";
 /// The confirm modal's reason input (block id).
 const REASON: &str = "reason";
 

@@ -28,7 +28,7 @@ use crate::workflow::request::{AccessRequest, Step};
 use crate::workflow::submit::{fields, Created};
 
 pub use announce::announce;
-pub use confirm::{ask_to_confirm, confirmed, CALLBACK_ID};
+pub use confirm::{ask_to_confirm, confirmed};
 pub use escalate::command;
 
 /// The request modal's *Emergency* checkbox (block `emergency`).

@@ -17,10 +17,6 @@ use crate::workflow::break_glass::{self, Verdict};
 use crate::workflow::grant::{self as grant_flow, GrantAction};
 use crate::workflow::request::AccessRequest;
 
-/// The review task's buttons and the *Revoke now* reason modal.
-pub const OK: &str = "break_glass_ok";
-pub const REVOKE: &str = "break_glass_revoke";
-pub const REVOKE_CALLBACK_ID: &str = "c1_break_glass_revoke";
 /// The reminder timer of an unanswered review.
 pub const TIMER: &str = "break-glass-review";
 
@@ -48,7 +44,7 @@ pub fn open_revoke(services: &Services, trigger_id: String, request_id: String) 
             crate::app::mrkdwn::escape(&request_id)
         );
         let vars = Vars::new()
-            .text("callback_id", REVOKE_CALLBACK_ID)
+            .text("callback_id", crate::controls::Modal::BreakGlassRevoke.id())
             .text("request_id", &request_id)
             .text("title", "Revoke now")
             .text("submit", "Revoke")

@@ -25,7 +25,6 @@ use crate::campaign::{apply, Actor, CampaignAction};
 use crate::slack::web::{methods, WebApiError};
 use crate::store::OutboxMessage;
 
-pub const CALLBACK_ID: &str = "c1_campaign_channel";
 /// Values of the modal's radio buttons.
 pub const NEW: &str = "new";
 pub const EXISTING: &str = "existing";

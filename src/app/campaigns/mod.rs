@@ -34,28 +34,11 @@ use super::consequences::Committed;
 use super::services::Services;
 use crate::campaign::items::{self, ActiveGrant, Reviewers, Sources, StandingMember};
 use crate::campaign::{Campaign, CampaignAction, ReviewerRule};
+use crate::controls::CampaignButton;
 use crate::policy::Action as PolicyAction;
 use crate::store::{AuditEvent, Change, Record, Table, Versioned};
 use crate::workflow::grant::GrantState;
 
-pub const CALLBACK_ID: &str = "c1_campaign";
-/// Action ids of the campaign buttons.
-pub mod actions {
-    pub const START: &str = "campaign_start";
-    pub const END: &str = "campaign_end";
-    pub const CERTIFY: &str = "campaign_certify";
-    pub const REVOKE: &str = "campaign_revoke";
-    pub const CERTIFY_ALL: &str = "campaign_certify_all";
-    /// Opens the channel modal.
-    pub const ADD_CHANNEL: &str = "campaign_add_channel";
-    pub const CHANNEL_DEACTIVATE: &str = "campaign_channel_deactivate";
-    pub const CHANNEL_ACTIVATE: &str = "campaign_channel_activate";
-    pub const CHANNEL_REMOVE: &str = "campaign_channel_remove";
-    /// Opens the reassign modal.
-    pub const REASSIGN: &str = "campaign_reassign";
-    /// An owner removed a revoked catalog member's access (value `CMP-1:<item>`).
-    pub const MARK_REMOVED: &str = "campaign_mark_removed";
-}
 const COUNTER_KEY: &str = "campaigns/counter";
 
 impl Record for Campaign {
@@ -320,16 +303,21 @@ pub fn open(
     services: &Services,
     sender: super::journaled::Sender,
     trigger_id: String,
-    action_id: String,
+    button: CampaignButton,
     value: String,
 ) {
     let services = services.clone();
     tokio::spawn(async move {
         let user = sender.user.clone();
         let id = value.split_once(':').map_or(value.as_str(), |(id, _)| id);
-        let opened = match action_id.as_str() {
-            actions::ADD_CHANNEL => channel::open_modal(&services, &user, &trigger_id, id).await,
-            actions::REASSIGN => reassign::open_modal(&services, &user, &trigger_id, id).await,
+        let opened = match button {
+            CampaignButton::AddChannel => {
+                channel::open_modal(&services, &user, &trigger_id, id).await
+            }
+            CampaignButton::Reassign => {
+                reassign::open_modal(&services, &user, &trigger_id, id).await
+            }
+            // Deciding buttons are journaled (`campaigns::act`), never opened here.
             _ => Err("That button is not c1bot's.".into()),
         };
         if let Err(message) = opened {
@@ -344,7 +332,7 @@ pub async fn act(
     services: &Services,
     user: &str,
     trigger_id: &str,
-    action_id: &str,
+    button: CampaignButton,
     value: &str,
     also: &Change,
 ) -> super::journaled::Outcome {
@@ -353,8 +341,8 @@ pub async fn act(
         Some((id, item)) => (id, item.parse::<u32>().ok()),
         None => (value, None),
     };
-    let action = match (action_id, item) {
-        (actions::START, _) => {
+    let action = match (button, item) {
+        (CampaignButton::Start, _) => {
             let stored = match stored(services, id).await {
                 Ok(stored) => stored,
                 Err(message) => return Outcome::Refused(message),
@@ -367,15 +355,15 @@ pub async fn act(
                 Err(message) => return Outcome::Retry(message),
             }
         }
-        (actions::END, _) => CampaignAction::End,
-        (actions::CERTIFY_ALL, _) => CampaignAction::CertifyAll,
-        (actions::CERTIFY, Some(item)) => CampaignAction::Certify { item },
-        (actions::REVOKE, Some(item)) => CampaignAction::Revoke { item },
-        (actions::CHANNEL_DEACTIVATE, _) => CampaignAction::DeactivateChannel,
-        (actions::CHANNEL_ACTIVATE, _) => CampaignAction::ActivateChannel,
-        (actions::CHANNEL_REMOVE, _) => CampaignAction::RemoveChannel,
-        (actions::MARK_REMOVED, Some(item)) => CampaignAction::MarkRemoved { item },
-        (actions::ADD_CHANNEL | actions::REASSIGN, _) => {
+        (CampaignButton::End, _) => CampaignAction::End,
+        (CampaignButton::CertifyAll, _) => CampaignAction::CertifyAll,
+        (CampaignButton::Certify, Some(item)) => CampaignAction::Certify { item },
+        (CampaignButton::Revoke, Some(item)) => CampaignAction::Revoke { item },
+        (CampaignButton::ChannelDeactivate, _) => CampaignAction::DeactivateChannel,
+        (CampaignButton::ChannelActivate, _) => CampaignAction::ActivateChannel,
+        (CampaignButton::ChannelRemove, _) => CampaignAction::RemoveChannel,
+        (CampaignButton::MarkRemoved, Some(item)) => CampaignAction::MarkRemoved { item },
+        (CampaignButton::AddChannel | CampaignButton::Reassign, _) => {
             let sender = super::journaled::Sender {
                 user: user.to_owned(),
                 channel: None,
@@ -385,12 +373,15 @@ pub async fn act(
                 services,
                 sender,
                 trigger_id.to_owned(),
-                action_id.to_owned(),
+                button,
                 value.to_owned(),
             );
             return Outcome::Nothing;
         }
-        _ => return Outcome::Refused("That button is not c1bot's.".into()),
+        // An item's button whose value names no item.
+        (CampaignButton::Certify | CampaignButton::Revoke | CampaignButton::MarkRemoved, None) => {
+            return Outcome::Refused("That button is not c1bot's.".into())
+        }
     };
     if let Err(message) = close_ended(services, user, id, &action).await {
         return Outcome::Retry(message);
@@ -399,7 +390,7 @@ pub async fn act(
         Ok(actor) => actor,
         Err(message) => return Outcome::Refused(message),
     };
-    let audit = format!("campaign.{}", action_id.trim_start_matches("campaign_"));
+    let audit = format!("campaign.{}", button.id().trim_start_matches("campaign_"));
     match commit(services, id, action, &Acting::new(actor, audit).also(also)).await {
         Ok(_) => Outcome::Committed,
         Err(failure @ commit::Failure::Refused(_)) => Outcome::Refused(failure.message(id)),

@@ -14,7 +14,6 @@ use super::{may_review_own, render};
 use crate::app::services::Services;
 use crate::campaign::{Actor, CampaignAction, CampaignState, Refusal};
 
-pub const CALLBACK_ID: &str = "c1_campaign_reassign";
 /// Block ids of the modal's fields (where errors are shown).
 const ITEM: &str = "item";
 const REVIEWER: &str = "reviewer";

@@ -3,10 +3,10 @@
 //! it (`CampaignAction::MarkRemoved`, decided on the stored campaign), then who did
 //! and when. Posted by the revoke's commit, edited by the mark's.
 
-use super::actions;
 use super::render::message;
 use crate::app::services::Services;
 use crate::campaign::Campaign;
+use crate::controls::CampaignButton;
 use crate::store::OutboxMessage;
 use crate::templates::{Mrkdwn, Vars};
 
@@ -37,7 +37,7 @@ pub(super) fn notices(
         None => (
             Mrkdwn::built("Not removed yet: click *Mark done* once it is."),
             vec![Vars::new()
-                .text("action", actions::MARK_REMOVED)
+                .text("action", CampaignButton::MarkRemoved.id())
                 .text("label", "Mark done")
                 .text("campaign_id", format!("{}:{item}", campaign.id))],
         ),

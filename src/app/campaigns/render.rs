@@ -4,13 +4,13 @@
 use crate::features::{FeatureId, Status};
 use serde_json::Value;
 
-use super::actions;
 use super::form::{DUE_DAYS, PAIR};
 use crate::app::services::Services;
 use crate::campaign::pages::{pages, Layout};
 use crate::campaign::progress::waiting_reviewers;
 use crate::campaign::progress::{items_of, status_line};
 use crate::campaign::{Campaign, CampaignState, Item, Source, Verdict};
+use crate::controls::CampaignButton;
 use crate::store::OutboxMessage;
 use crate::templates::{Choice, Vars};
 
@@ -89,17 +89,17 @@ pub(super) fn owner_cards(
     campaign: &Campaign,
     fresh: bool,
 ) -> anyhow::Result<Vec<OutboxMessage>> {
-    let button = |action: &str, label: &str| {
+    let button = |action: CampaignButton, label: &str| {
         Vars::new()
-            .text("action", action)
+            .text("action", action.id())
             .text("label", label)
             .text("campaign_id", &campaign.id)
     };
     let mut buttons = match campaign.state {
-        CampaignState::Draft => vec![button(actions::START, "Start")],
+        CampaignState::Draft => vec![button(CampaignButton::Start, "Start")],
         CampaignState::Running { .. } => vec![
-            button(actions::END, "End"),
-            button(actions::REASSIGN, "Reassign"),
+            button(CampaignButton::End, "End"),
+            button(CampaignButton::Reassign, "Reassign"),
         ],
         CampaignState::Completed { .. } => Vec::new(),
     };
@@ -110,16 +110,16 @@ pub(super) fn owner_cards(
         // and says so when clicked.
         (None, false) => {
             if services.features.status(FeatureId::CampaignChannels) != Status::Off {
-                buttons.push(button(actions::ADD_CHANNEL, "Add channel"));
+                buttons.push(button(CampaignButton::AddChannel, "Add channel"));
             }
         }
         (Some(channel), false) => {
             buttons.push(if channel.active {
-                button(actions::CHANNEL_DEACTIVATE, "Deactivate channel")
+                button(CampaignButton::ChannelDeactivate, "Deactivate channel")
             } else {
-                button(actions::CHANNEL_ACTIVATE, "Activate channel")
+                button(CampaignButton::ChannelActivate, "Activate channel")
             });
-            buttons.push(button(actions::CHANNEL_REMOVE, "Remove channel"));
+            buttons.push(button(CampaignButton::ChannelRemove, "Remove channel"));
         }
     }
     let channel = match &campaign.channel {

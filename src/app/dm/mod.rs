@@ -20,6 +20,7 @@ use super::journaled::Outcome;
 use super::requests::{self, Prefill};
 use super::services::Services;
 use crate::catalog::{Entitlement, Resource};
+use crate::controls::DmButton;
 use crate::intake::conversation::{Conversation, Menu};
 use crate::policy::Action;
 use crate::store::{Change, CommitError, OutboxMessage, Record, Table, TimerEntry, Versioned};
@@ -470,25 +471,24 @@ async fn close(
     }
 }
 
-/// A click on a DM step message (`dm_pick`, `dm_submit`, `dm_edit` or `dm_cancel`),
+/// A click on a DM step message (*Pick*, *Submit*, *Edit* or *Cancel*: [`DmButton`]),
 /// journaled: what it changes commits with `also`.
 pub async fn clicked(
     services: &Services,
     user: &str,
     channel: &str,
     trigger_id: &str,
-    action_id: &str,
+    button: DmButton,
     value: &str,
     also: Change,
 ) -> Outcome {
-    let outcome = match action_id {
-        "dm_pick" => pick(services, user, channel, value, also).await,
-        "dm_cancel" => close(services, user, Some(value), Closing::Cancelled, also)
+    let outcome = match button {
+        DmButton::Pick => pick(services, user, channel, value, also).await,
+        DmButton::Cancel => close(services, user, Some(value), Closing::Cancelled, also)
             .await
             .map(|closed| closed.unwrap_or_else(|| Outcome::Refused(over()))),
-        "dm_edit" => edit(services, user, trigger_id, value, also).await,
-        "dm_submit" => submit(services, user, value, also).await,
-        _ => Ok(Outcome::Nothing),
+        DmButton::Edit => edit(services, user, trigger_id, value, also).await,
+        DmButton::Submit => submit(services, user, value, also).await,
     };
     outcome.unwrap_or_else(|error| {
         tracing::error!(

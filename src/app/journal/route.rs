@@ -16,6 +16,7 @@ use super::super::commands::Command;
 use super::super::services::Services;
 use super::super::{campaigns, decisions, dm, grants, one_line};
 use super::Outcome;
+use crate::controls::{Button, Modal};
 use crate::features::FeatureId;
 use crate::slack::frame::{Envelope, EnvelopeKind};
 use crate::slack::interaction::Interaction;
@@ -23,25 +24,10 @@ use crate::store::{Change, JournalId};
 use crate::workflow::approval::Action;
 use crate::workflow::grant::TaskKind;
 
-/// Buttons whose click changes state, so it is journaled before its ack.
-const DECIDING_BUTTONS: &[&str] = &[
-    "approve",
-    "cancel",
-    "task_complete",
-    "revoke_complete",
-    "access_done",
-    "dm_pick",
-    "dm_submit",
-    "dm_cancel",
-    "dm_edit",
-    crate::app::break_glass::review::OK,
-];
-
-fn deciding(action_id: &str) -> bool {
-    DECIDING_BUTTONS.contains(&action_id)
-        || (action_id.starts_with("campaign_")
-            && action_id != campaigns::actions::ADD_CHANNEL
-            && action_id != campaigns::actions::REASSIGN)
+/// The button of a click that changes state, so it is journaled before its ack
+/// ([`Button::journaled`]); `None` for any other action.
+fn deciding(action_id: &str) -> Option<Button> {
+    Button::from_id(action_id).filter(|button| button.journaled())
 }
 
 /// Whether `envelope` is journaled before its ack.
@@ -63,7 +49,7 @@ pub fn journaled(services: &Services, envelope: &Envelope) -> bool {
         }
         EnvelopeKind::Interactive => match Interaction::parse(payload) {
             Interaction::BlockActions { actions, .. } => {
-                actions.iter().any(|a| deciding(&a.action_id))
+                actions.iter().any(|a| deciding(&a.action_id).is_some())
             }
             _ => false,
         },
@@ -143,24 +129,29 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                 actions,
                 ..
             } => {
-                let Some(action) = actions.into_iter().find(|a| deciding(&a.action_id)) else {
+                let Some((button, action)) = actions
+                    .into_iter()
+                    .find_map(|a| deciding(&a.action_id).map(|button| (button, a)))
+                else {
                     return Outcome::Nothing;
                 };
                 let value = action.value;
-                match action.action_id.as_str() {
-                    "approve" => {
+                match button {
+                    Button::Approve => {
                         super::super::step_up::approve(services, &sender, &trigger_id, &value, also)
                             .await
                     }
-                    crate::app::break_glass::review::OK => {
+                    Button::BreakGlassOk => {
                         crate::app::break_glass::review::looks_right(services, &user, &value, &also)
                             .await
                             .into()
                     }
-                    "cancel" => decisions::act(services, &user, &value, Action::Cancel, &also)
-                        .await
-                        .into(),
-                    "task_complete" => grants::act(
+                    Button::Cancel => {
+                        decisions::act(services, &user, &value, Action::Cancel, &also)
+                            .await
+                            .into()
+                    }
+                    Button::TaskComplete => grants::act(
                         services,
                         &user,
                         &value,
@@ -169,7 +160,7 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                     )
                     .await
                     .into(),
-                    "revoke_complete" => grants::act(
+                    Button::RevokeComplete => grants::act(
                         services,
                         &user,
                         &value,
@@ -178,7 +169,7 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                     )
                     .await
                     .into(),
-                    "access_done" => grants::act(
+                    Button::AccessDone => grants::act(
                         services,
                         &user,
                         &value,
@@ -187,29 +178,36 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                     )
                     .await
                     .into(),
-                    dm_action if dm_action.starts_with("dm_") => {
+                    Button::Dm(dm_button) => {
                         dm::clicked(
                             services,
                             &user,
                             &channel,
                             &trigger_id,
-                            dm_action,
+                            dm_button,
                             &value,
                             also,
                         )
                         .await
                     }
-                    campaign_action => {
-                        campaigns::act(services, &user, &trigger_id, campaign_action, &value, &also)
+                    Button::Campaign(campaign_button) => {
+                        campaigns::act(services, &user, &trigger_id, campaign_button, &value, &also)
                             .await
                     }
+                    // Not journaled (they open a modal, after the ack): never found above.
+                    Button::Deny
+                    | Button::TaskFail
+                    | Button::RevokeFail
+                    | Button::AccessExtend
+                    | Button::AccessRevoke
+                    | Button::BreakGlassRevoke => Outcome::Nothing,
                 }
             }
             Interaction::ViewSubmission {
                 user,
                 callback_id,
                 view,
-            } if callback_id == campaigns::channel::CALLBACK_ID => {
+            } if Modal::from_id(&callback_id) == Some(Modal::CampaignChannel) => {
                 campaigns::channel::existing::attach(services, &user, &view, &also).await
             }
             _ => Outcome::Nothing,
@@ -254,7 +252,7 @@ mod tests {
             "campaign_start",
             "campaign_mark_removed",
         ] {
-            assert!(deciding(id), "{id}");
+            assert!(deciding(id).is_some(), "{id}");
         }
         for id in [
             "deny",
@@ -264,7 +262,7 @@ mod tests {
             "campaign_reassign",
             "resource_select",
         ] {
-            assert!(!deciding(id), "{id}");
+            assert!(deciding(id).is_none(), "{id}");
         }
     }
 

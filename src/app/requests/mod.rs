@@ -25,7 +25,6 @@ use crate::workflow::submit::{self, fields, Context, FieldErrors, PolicyVerdict,
 use choices::{choices_for, duration_options, requestable, Choices};
 pub use prefill::{open_prefilled, Prefill};
 
-pub const CALLBACK_ID: &str = "c1_request";
 /// Timer kinds this module schedules.
 pub const TIMER_REMIND: &str = "remind";
 pub const TIMER_EXPIRE: &str = "expire";

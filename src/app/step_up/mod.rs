@@ -35,8 +35,6 @@ use state::{Challenge, Next, StepUp};
 
 pub use submit::submitted;
 
-pub const VERIFY_CALLBACK_ID: &str = "c1_step_up";
-pub const ENROL_CALLBACK_ID: &str = "c1_step_up_enrol";
 /// Said when an approval needs step-up and the person came another way.
 pub const NEEDED: &str =
     "This approval needs step-up verification: click Approve on the request to enter a code.";

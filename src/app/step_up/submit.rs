@@ -42,14 +42,14 @@ struct Submission<'a> {
 pub async fn submitted(
     services: &Services,
     user: &str,
-    callback_id: &str,
+    modal: crate::controls::Modal,
     view: &Value,
 ) -> Option<Value> {
     let text = |key: &str| view.get(key).and_then(Value::as_str).unwrap_or_default();
     let state = view.get("state").unwrap_or(&Value::Null);
     let submission = Submission {
         user,
-        enrolling: callback_id == super::ENROL_CALLBACK_ID,
+        enrolling: modal == crate::controls::Modal::StepUpEnrol,
         challenge_id: text("private_metadata"),
         view_id: text("id"),
         code: crate::app::request_form::value_of(state, "code").unwrap_or_default(),
