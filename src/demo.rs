@@ -246,7 +246,7 @@ async fn show(
 fn as_seen(text: &str) -> String {
     let users = Workspace::demo().users;
     let name = |id: &str| users.iter().find(|u| u.id == id).map(|u| u.name.clone());
-    crate::app::mrkdwn::to_plain(text, &name)
+    crate::app::shared::mrkdwn::to_plain(text, &name)
 }
 
 #[cfg(test)]

@@ -262,7 +262,7 @@ fn policy_command(config: &Config, command: &PolicyCommand) -> ExitCode {
 
 fn step_up_command(config: &Config, command: &StepUpCommand) -> ExitCode {
     let StepUpCommand::Allow { user } = command;
-    let by = c1bot::app::step_up::allow::admin_name();
+    let by = c1bot::app::decisions::step_up::allow::admin_name();
     let allowed = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -276,7 +276,7 @@ fn step_up_command(config: &Config, command: &StepUpCommand) -> ExitCode {
                             .await
                             .map_err(|e| e.to_string())?;
                         let now = chrono::Utc::now();
-                        c1bot::app::step_up::allow::allow(&store, user, &by, now).await
+                        c1bot::app::decisions::step_up::allow::allow(&store, user, &by, now).await
                     }
                     None => c1bot::app::admin::step_up_allow(&config.data_dir, user, &by).await,
                 }

@@ -101,7 +101,7 @@ async fn answer(store: SledStore, stream: UnixStream) {
         Some(("step-up-allow", args)) => match args.split_once(' ') {
             Some((user, by)) => {
                 let store = crate::store::Store::from(store);
-                match super::step_up::allow::allow(&store, user, by, chrono::Utc::now()).await {
+                match crate::app::decisions::step_up::allow::allow(&store, user, by, chrono::Utc::now()).await {
                     Ok(said) => format!("ok {said}\n"),
                     Err(error) => format!("error {error}\n"),
                 }
@@ -188,7 +188,7 @@ pub async fn audit_prune(
 /// `c1bot step-up allow USER`: through the running instance if there is one, else
 /// directly. Returns the sentence for the admin.
 pub async fn step_up_allow(data_dir: &Path, user: &str, by: &str) -> Result<String, String> {
-    let user = super::step_up::allow::parse_user(user)?;
+    let user = crate::app::decisions::step_up::allow::parse_user(user)?;
     match UnixStream::connect(socket_path(data_dir)).await {
         Ok(stream) => {
             let reply = ask(stream, &format!("step-up-allow {user} {by}")).await?;
@@ -200,7 +200,8 @@ pub async fn step_up_allow(data_dir: &Path, user: &str, by: &str) -> Result<Stri
         }
         Err(_) => {
             let store = crate::store::Store::open(data_dir).map_err(|e| e.to_string())?;
-            super::step_up::allow::allow(&store, &user, by, chrono::Utc::now()).await
+            crate::app::decisions::step_up::allow::allow(&store, &user, by, chrono::Utc::now())
+                .await
         }
     }
 }

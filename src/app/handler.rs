@@ -2,7 +2,7 @@
 //! [`EnvelopeHandler`](crate::slack::dispatch::EnvelopeHandler).
 //!
 //! Three ways, chosen per envelope:
-//! - **journaled** ([`super::journal`]): what changes state (a deciding click, a
+//! - **journaled** ([`crate::app::journal`]): what changes state (a deciding click, a
 //!   complete one-line request, a DM message) is written to the intake journal, then
 //!   acked, then processed;
 //! - **answered in the ack**: typeahead options and modal submissions (validated and,
@@ -16,10 +16,10 @@
 use serde_json::{json, Value};
 use slack_morphism::prelude::{SlackCommandEvent, SlackEventCallbackBody};
 
-use super::commands::{usage, Command};
-use super::grants::{self, Purpose};
-use super::services::Services;
-use super::{decisions, journal, requests, status};
+use crate::app::grants::{self, Purpose};
+use crate::app::shared::commands::{usage, Command};
+use crate::app::shared::services::Services;
+use crate::app::{decisions, journal, requests, status};
 use crate::controls::{Button, Modal};
 use crate::slack::dispatch::{Ack, EnvelopeHandler};
 use crate::slack::frame::{Envelope, EnvelopeKind, Inbound};
@@ -128,7 +128,7 @@ impl C1Handler {
         tracing::info!(user = %user, command = %command.command, "slash command");
         let name = &self.services.command;
         match Command::parse(text) {
-            Command::Request(text) => super::one_line::handle(
+            Command::Request(text) => crate::app::requests::one_line::handle(
                 &self.services,
                 command.trigger_id.to_string(),
                 command.channel_id.to_string(),
@@ -137,7 +137,7 @@ impl C1Handler {
             ),
             Command::Status => Some(status::status_message(&self.services, &user).await),
             Command::Campaign => {
-                super::campaigns::command(
+                crate::app::campaigns::command(
                     &self.services,
                     command.trigger_id.to_string(),
                     command.channel_id.to_string(),
@@ -152,7 +152,7 @@ impl C1Handler {
                 reason,
             ),
             Command::BreakGlass(text) => {
-                super::break_glass::command(
+                crate::app::requests::break_glass::command(
                     &self.services,
                     command.trigger_id.to_string(),
                     command.channel_id.to_string(),
@@ -169,7 +169,7 @@ impl C1Handler {
     /// The campaign channel modal: refused or done in the ack, or (an existing
     /// channel, whose lookup pages through Slack) journaled, acked and finished after.
     async fn channel_submitted(&self, envelope: Envelope, ack: Ack, user: &str, view: &Value) {
-        use super::campaigns::channel::{screen, Screened};
+        use crate::app::campaigns::channel::{screen, Screened};
         let screened =
             deadline::within(deadline::ACK_BUDGET, screen(&self.services, user, view)).await;
         match screened {
@@ -187,7 +187,7 @@ impl C1Handler {
                 action_id,
                 value,
                 view,
-            } if action_id == super::request_form::actions::RESOURCE => {
+            } if action_id == crate::app::shared::request_form::actions::RESOURCE => {
                 Some(requests::suggest(services, &user, &value, &view).await)
             }
             Interaction::ViewSubmission {
@@ -198,21 +198,28 @@ impl C1Handler {
                 Some(Modal::Request) => requests::submit(services, &user, &view).await,
                 Some(Modal::Deny) => decisions::deny_submitted(services, &user, &view).await,
                 Some(modal @ (Modal::StepUp | Modal::StepUpEnrol)) => {
-                    super::step_up::submitted(services, &user, modal, &view).await
+                    crate::app::decisions::step_up::submitted(services, &user, modal, &view).await
                 }
                 Some(modal @ (Modal::TaskFail | Modal::Revoke)) => {
                     grants::reason_submitted(services, &user, modal, &view).await
                 }
-                Some(Modal::Extend) => super::extend::submitted(services, &user, &view).await,
+                Some(Modal::Extend) => {
+                    crate::app::requests::extend::submitted(services, &user, &view).await
+                }
                 Some(Modal::BreakGlass) => {
-                    super::break_glass::confirmed(services, &user, &view).await
+                    crate::app::requests::break_glass::confirmed(services, &user, &view).await
                 }
                 Some(Modal::BreakGlassRevoke) => {
-                    super::break_glass::review::revoke_submitted(services, &user, &view).await
+                    crate::app::requests::break_glass::review::revoke_submitted(
+                        services, &user, &view,
+                    )
+                    .await
                 }
-                Some(Modal::Campaign) => super::campaigns::submitted(services, &user, &view).await,
+                Some(Modal::Campaign) => {
+                    crate::app::campaigns::submitted(services, &user, &view).await
+                }
                 Some(Modal::CampaignReassign) => {
-                    super::campaigns::reassign::submitted(services, &user, &view).await
+                    crate::app::campaigns::reassign::submitted(services, &user, &view).await
                 }
                 // The campaign channel modal is screened before `answer`
                 // (`channel_submitted`), so it never comes here.
@@ -246,9 +253,11 @@ impl C1Handler {
         };
         match button {
             Button::Deny => decisions::open_deny_modal(services, trigger_id, action.value),
-            Button::BreakGlassRevoke => {
-                super::break_glass::review::open_revoke(services, trigger_id, action.value)
-            }
+            Button::BreakGlassRevoke => crate::app::requests::break_glass::review::open_revoke(
+                services,
+                trigger_id,
+                action.value,
+            ),
             Button::TaskFail => grants::open_reason_modal(
                 services,
                 trigger_id,
@@ -264,12 +273,19 @@ impl C1Handler {
             Button::AccessRevoke => {
                 grants::open_reason_modal(services, trigger_id, action.value, Purpose::Revoke)
             }
-            Button::AccessExtend => {
-                super::extend::open_modal(services, trigger_id, sender.clone(), action.value)
-            }
-            Button::Campaign(campaign) => {
-                super::campaigns::open(services, sender.clone(), trigger_id, campaign, action.value)
-            }
+            Button::AccessExtend => crate::app::requests::extend::open_modal(
+                services,
+                trigger_id,
+                sender.clone(),
+                action.value,
+            ),
+            Button::Campaign(campaign) => crate::app::campaigns::open(
+                services,
+                sender.clone(),
+                trigger_id,
+                campaign,
+                action.value,
+            ),
             // Journaled (`Button::journaled`): processed by `journal::route`.
             Button::Approve
             | Button::Cancel
@@ -296,7 +312,7 @@ impl C1Handler {
         let services = &self.services;
         let user = sender.user.clone();
         match action.action_id.as_str() {
-            super::request_form::actions::RESOURCE => {
+            crate::app::shared::request_form::actions::RESOURCE => {
                 if let Some(view) = view.cloned() {
                     let services = services.clone();
                     services.tasks.clone().spawn(async move {
@@ -308,7 +324,7 @@ impl C1Handler {
                     });
                 }
             }
-            super::request_form::actions::ENTITLEMENT => {
+            crate::app::shared::request_form::actions::ENTITLEMENT => {
                 if let Some(view) = view.cloned() {
                     let services = services.clone();
                     services.tasks.clone().spawn(async move {

@@ -3,7 +3,7 @@
 //!
 //! The one that holds the lease (`store::postgres` `lease`, renewed every
 //! [`RENEW_EVERY`], lapsing after [`LEASE_TTL`]) serves: it holds the Socket Mode
-//! connections and runs the timer, outbox and intake loops ([`super::start_on`]), and
+//! connections and runs the timer, outbox and intake loops ([`crate::app::start_on`]), and
 //! every write it makes checks the lease's fencing token. The others stand by: no
 //! Socket Mode connection, no loops; `/readyz` answers 503 "standby" and
 //! `c1bot_leader` is 0; they try to take the lease every [`STANDBY_POLL`] and start
@@ -125,7 +125,7 @@ pub async fn run(config: &Config, shutdown: CancellationToken) -> anyhow::Result
             term_pg.set_fence(Some(fence.clone()));
         }
         role.serve(fence.token);
-        let running = match super::start_on(config, term, Some(role.clone())).await {
+        let running = match crate::app::start_on(config, term, Some(role.clone())).await {
             Ok(running) => running,
             Err(error) => {
                 role.stand_by();
@@ -208,7 +208,7 @@ async fn stand_by(
 async fn hold(
     pg: &PgStore,
     fence: &Fence,
-    mut running: super::Running,
+    mut running: crate::app::Running,
     shutdown: &CancellationToken,
 ) -> TermEnd {
     let mut renewed_at = Instant::now();

@@ -4,52 +4,23 @@
 //! Mode. Shutdown order: stop reading envelopes, let in-flight envelopes finish and
 //! be acked (bounded), then return.
 
-pub mod activity;
 pub mod admin;
 pub mod audit_anchor;
-pub mod break_glass;
 pub mod campaigns;
-pub mod commands;
-pub mod commit_path;
-pub mod consequences;
-pub mod deactivated;
 pub mod decisions;
-pub mod directory;
 pub mod dm;
-pub mod extend;
-pub mod firing;
 pub mod gauges;
-pub mod grant_notify;
-pub mod grant_timers;
 pub mod grants;
 pub mod handler;
-pub mod handles;
-pub mod home_campaigns;
-pub mod home_refresh;
 pub mod journal;
-pub mod journaled;
+#[cfg(test)]
+mod layout_tests;
 pub mod leader;
-pub mod mrkdwn;
-pub mod notify;
-pub mod one_line;
-pub mod overdue;
-pub mod policy_input;
-pub mod provisioning;
-pub mod quarantine_gauges;
-pub mod request_fields;
-pub mod request_form;
-pub mod request_index;
 pub mod requests;
 pub mod retention;
-pub mod schedule_shown;
-pub mod scheduled;
 pub mod scopes;
-pub mod seal;
-pub mod services;
+pub mod shared;
 pub mod status;
-pub mod step_up;
-pub mod stored;
-pub mod timer_entries;
 pub mod timers;
 pub mod upkeep;
 
@@ -71,9 +42,9 @@ use crate::slack::web::{methods, WebApi, WebApiError, WebApiOptions};
 use crate::store::Store;
 use crate::supervise::Supervisor;
 use crate::templates::Templates;
-use directory::Directory;
 use handler::C1Handler;
-use services::Services;
+use shared::directory::Directory;
+use shared::services::Services;
 use std::sync::Arc;
 
 /// How long shutdown waits for envelopes already received to be handled and acked.
@@ -115,8 +86,8 @@ impl Running {
 /// Reloads policies and templates from disk (SIGHUP).
 #[derive(Clone)]
 pub struct Reloader {
-    policies: services::Shared<Policies>,
-    templates: services::Shared<Templates>,
+    policies: shared::services::Shared<Policies>,
+    templates: shared::services::Shared<Templates>,
     policies_dir: std::path::PathBuf,
     blocks_dir: std::path::PathBuf,
     metrics: Metrics,
@@ -226,7 +197,7 @@ pub async fn start_on(
     store
         .reindex::<crate::workflow::request::AccessRequest>(
             crate::store::Table::Requests,
-            request_index::INDEX_VERSION,
+            shared::request_index::INDEX_VERSION,
         )
         .await
         .context("indexing requests")?;
@@ -255,19 +226,18 @@ pub async fn start_on(
         );
     }
     let (home_viewers, homes) = (
-        services::HomeViewers::default(),
-        home_refresh::HomeQueue::default(),
+        shared::services::HomeViewers::default(),
+        shared::home_refresh::HomeQueue::default(),
     );
-    let consequences = consequences::Consequences::none().subscribe(status::republish_on_commit(
-        homes.clone(),
-        home_viewers.clone(),
-    ));
+    let consequences = shared::consequences::Consequences::none().subscribe(
+        status::republish_on_commit(homes.clone(), home_viewers.clone()),
+    );
     let services = Services {
         web: web.clone(),
         store: store.clone(),
         catalog: config.catalog.clone(),
-        templates: services::Shared::new(templates),
-        policies: services::Shared::new(policies),
+        templates: shared::services::Shared::new(templates),
+        policies: shared::services::Shared::new(policies),
         directory: Directory::new(web.clone()),
         command: config.slack.command.as_str().to_owned(),
         team,
@@ -281,17 +251,17 @@ pub async fn start_on(
             config.provisioner_secrets.get(name)
         })
         .context("setting up the automatic provisioners")?,
-        jobs: handles::Jobs::default(),
+        jobs: shared::handles::Jobs::default(),
         activity: config.activity.clone(),
         break_glass: config.break_glass.clone(),
         metrics: metrics.clone(),
         intake: journal::InFlight::default(),
         tasks: tokio_util::task::TaskTracker::new(),
-        failing_timers: handles::FailingTimers::default(),
+        failing_timers: shared::handles::FailingTimers::default(),
         burst: crate::burst::Burst::default(),
-        faults: services::InjectedFaults::new(config.faults),
+        faults: shared::services::InjectedFaults::new(config.faults),
         features: features.clone(),
-        step_up: config.step_up_key.as_ref().map(seal::Sealer::new),
+        step_up: config.step_up_key.as_ref().map(shared::seal::Sealer::new),
     };
     if config.faults != crate::config::Faults::default() {
         tracing::warn!(faults = ?config.faults, "faults are injected on purpose (C1BOT_FAULTS)");
@@ -368,7 +338,7 @@ pub async fn start_on(
         let (services, stop) = (services.clone(), sender_stop.clone());
         supervisor.spawn(
             "homes",
-            home_refresh::STALE_AFTER,
+            shared::home_refresh::STALE_AFTER,
             sender_stop.clone(),
             move |beat| status::publish_marked_homes(services.clone(), beat, stop.clone()),
         )
@@ -414,7 +384,7 @@ pub async fn start_on(
         revoke_overdue_after: config.grants.revoke_overdue_after,
         revoke_started: Default::default(),
     }));
-    metrics.add_source(Arc::new(quarantine_gauges::QuarantineGauges {
+    metrics.add_source(Arc::new(gauges::quarantine::QuarantineGauges {
         store: store.clone(),
     }));
     if let Some(sled) = store.sled() {

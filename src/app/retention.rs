@@ -14,8 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::request_index::closed_entry;
-use super::stored::request::RequestV2;
+use crate::app::shared::request_index::closed_entry;
+use crate::app::shared::stored::request::RequestV2;
 use crate::clock::Clock;
 use crate::config::RetentionConfig;
 use crate::metrics::Metrics;

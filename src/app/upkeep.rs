@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::services::Services;
+use crate::app::shared::services::Services;
 use crate::catalog::Catalog;
 use crate::store::{Change, Record, Store, Table};
 use crate::supervise::Heartbeat;

@@ -1,6 +1,6 @@
 //! `[break_glass]`: where emergency access is announced and how often its
 //! post-incident review is chased. Owns these keys' defaults and checks; the work is
-//! `crate::app::break_glass`.
+//! `crate::app::requests::break_glass`.
 
 use std::time::Duration;
 

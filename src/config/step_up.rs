@@ -1,5 +1,5 @@
 //! `C1BOT_STEP_UP_KEY`: the key that seals step-up secrets at rest. Owns its parsing
-//! and keeps it from ever printing; sealing itself is `crate::app::seal`.
+//! and keeps it from ever printing; sealing itself is `crate::app::shared::seal`.
 
 use std::fmt;
 

@@ -24,7 +24,7 @@ fn no_admin(_: &Resource, e: &Entitlement) -> bool {
 
 fn durations(e: &Entitlement) -> Vec<(String, String)> {
     let max = e.max_duration.as_secs().map(std::time::Duration::from_secs);
-    crate::app::request_form::duration_choices(None, max, e.permanent_allowed)
+    crate::app::shared::request_form::duration_choices(None, max, e.permanent_allowed)
 }
 
 fn menu<'a>(

@@ -28,7 +28,7 @@ pub struct Decision {
     /// (`allow_self_approval`); c1bot refuses self-approval otherwise.
     pub self_approval: bool,
     /// A module asks for step-up verification (`require_step_up`): an approval
-    /// commits only with a valid one-time code (see `crate::app::step_up`).
+    /// commits only with a valid one-time code (see `crate::app::decisions::step_up`).
     pub require_step_up: bool,
     /// The smallest `max_duration` any module set.
     pub max_duration: Option<Duration>,

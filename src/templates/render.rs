@@ -13,7 +13,7 @@ use super::limits::{self, more_block};
 use super::placeholder::{list_slot, options_slot, segments, Kind, Segment};
 use super::vars::{Choice, Var, Vars};
 use super::{RenderError, Template, Templates};
-use crate::app::mrkdwn::escape;
+use crate::app::shared::mrkdwn::escape;
 
 pub(super) fn render(templates: &Templates, name: &str, vars: &Vars) -> Result<Value, RenderError> {
     let template = templates

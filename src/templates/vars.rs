@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::app::mrkdwn::escape;
+use crate::app::shared::mrkdwn::escape;
 
 /// Named values for one render.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +28,7 @@ pub struct Choice {
 
 /// mrkdwn c1bot composed: mentions from stored ids, dates from numbers, and every
 /// piece of outside text passed through [`escape`]. Shown as mrkdwn where Slack reads
-/// mrkdwn, and as Slack would show it ([`crate::app::mrkdwn::to_plain`]) elsewhere.
+/// mrkdwn, and as Slack would show it ([`crate::app::shared::mrkdwn::to_plain`]) elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mrkdwn(String);
 
@@ -63,7 +63,7 @@ impl Vars {
 
     /// Any text, including user input; escaped in mrkdwn so it cannot ping or link.
     pub fn text(mut self, name: &str, value: impl Into<String>) -> Vars {
-        let value = crate::app::mrkdwn::neutralise(&value.into());
+        let value = crate::app::shared::mrkdwn::neutralise(&value.into());
         self.values.insert(name.to_owned(), Var::Text(value));
         self
     }
@@ -141,7 +141,7 @@ impl Vars {
 
     /// mrkdwn c1bot composed (see [`Mrkdwn`]).
     pub fn mrkdwn(mut self, name: &str, text: Mrkdwn) -> Vars {
-        let plain = crate::app::mrkdwn::to_plain(&text.0, &|_| None);
+        let plain = crate::app::shared::mrkdwn::to_plain(&text.0, &|_| None);
         self.values.insert(
             name.to_owned(),
             Var::Token {

@@ -16,10 +16,10 @@ pub mod existing;
 use crate::features::FeatureId;
 use serde_json::{json, Value};
 
-use super::commit::{commit, Acting};
-use super::field_error;
-use super::render;
-use crate::app::services::Services;
+use crate::app::campaigns::commit::{commit, Acting};
+use crate::app::campaigns::field_error;
+use crate::app::campaigns::render;
+use crate::app::shared::services::Services;
 use crate::campaign::channel_name::{check_description, ChannelName, NameProblem};
 use crate::campaign::{apply, Actor, CampaignAction};
 use crate::slack::web::{methods, WebApiError};
@@ -59,7 +59,7 @@ pub(super) async fn open_modal(
 /// not completed, no channel attached): the campaign's own rules, tried on the
 /// stored campaign before anything is created.
 async fn may_attach(services: &Services, user: &str, id: &str) -> Result<(), String> {
-    let stored = super::stored(services, id).await?;
+    let stored = crate::app::campaigns::stored(services, id).await?;
     attach_allowed(&stored.data, user, services.now()).map_err(|refusal| refusal.message(id))
 }
 
@@ -112,7 +112,7 @@ pub enum Screened {
 /// The modal's submission, checked at once: refused in the modal, or a new channel
 /// created and attached, or an existing one left for after the ack.
 pub async fn screen(services: &Services, user: &str, view: &Value) -> Screened {
-    let id = super::campaign_of(view);
+    let id = crate::app::campaigns::campaign_of(view);
     if let Err(refusal) = may_attach(services, user, &id).await {
         return Screened::Answer(field_error(NAME, refusal));
     }

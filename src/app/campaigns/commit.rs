@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{load, reminders, render};
-use crate::app::commit_path::{decide_and_commit, Decided, Ended};
-use crate::app::consequences::Committed;
-use crate::app::services::Services;
+use crate::app::campaigns::{load, reminders, render};
+use crate::app::shared::commit_path::{decide_and_commit, Decided, Ended};
+use crate::app::shared::consequences::Committed;
+use crate::app::shared::services::Services;
 use crate::campaign::reminders::reminder_times;
 use crate::campaign::{apply, Actor, Campaign, CampaignAction, Effect, Refusal, Source};
 use crate::slack::web::methods;
@@ -194,7 +194,9 @@ async fn build(
                     revoke_item(services, next, *item, vias.get(item), acting, now, change).await?;
             }
             Effect::UpdateRemovalNotice { item } => {
-                for message in super::removal::notices(services, next, *item, false)? {
+                for message in
+                    crate::app::campaigns::removal::notices(services, next, *item, false)?
+                {
                     change = change.outbox(message);
                 }
             }
@@ -262,7 +264,7 @@ async fn revoke_item(
     };
     let Source::Grant { request_id } = &item.source else {
         // Access outside c1bot: the owners remove it, and say so with *Mark done*.
-        let notices = super::removal::notices(services, campaign, item.id, true)?;
+        let notices = crate::app::campaigns::removal::notices(services, campaign, item.id, true)?;
         return Ok(notices.into_iter().fold(change, Change::outbox));
     };
     let Some(stored) = services.load_request(request_id).await? else {

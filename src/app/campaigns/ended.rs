@@ -13,12 +13,12 @@
 
 use serde_json::json;
 
-use super::commit::{commit, Acting, Failure};
-use crate::app::services::Services;
+use crate::app::campaigns::commit::{commit, Acting, Failure};
+use crate::app::shared::services::Services;
 use crate::campaign::{Actor, Campaign, CampaignAction, Source};
 use crate::store::Table;
 
-pub use crate::app::timer_entries::{
+pub use crate::app::shared::timer_entries::{
     access_ended as timer_for, ACCESS_ENDED as TIMER, FOLLOW_UP_AFTER,
 };
 

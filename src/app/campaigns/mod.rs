@@ -29,9 +29,9 @@ use self::commit::{commit, Acting};
 use self::form::Draft;
 use self::review_checks::{actor_for, close_ended, reviewers_policy_allows};
 use self::review_checks::{may_review, may_review_own};
-use super::commit_path::{decide_and_commit, Decided, Ended};
-use super::consequences::Committed;
-use super::services::Services;
+use crate::app::shared::commit_path::{decide_and_commit, Decided, Ended};
+use crate::app::shared::consequences::Committed;
+use crate::app::shared::services::Services;
 use crate::campaign::items::{self, ActiveGrant, Reviewers, Sources, StandingMember};
 use crate::campaign::{Campaign, CampaignAction, ReviewerRule};
 use crate::controls::CampaignButton;
@@ -301,7 +301,7 @@ async fn created(
 /// A refusal is answered through the click's `response_url` (see [`Services::answer`]).
 pub fn open(
     services: &Services,
-    sender: super::journaled::Sender,
+    sender: crate::app::shared::journaled::Sender,
     trigger_id: String,
     button: CampaignButton,
     value: String,
@@ -335,8 +335,8 @@ pub async fn act(
     button: CampaignButton,
     value: &str,
     also: &Change,
-) -> super::journaled::Outcome {
-    use super::journaled::Outcome;
+) -> crate::app::shared::journaled::Outcome {
+    use crate::app::shared::journaled::Outcome;
     let (id, item) = match value.split_once(':') {
         Some((id, item)) => (id, item.parse::<u32>().ok()),
         None => (value, None),
@@ -364,7 +364,7 @@ pub async fn act(
         (CampaignButton::ChannelRemove, _) => CampaignAction::RemoveChannel,
         (CampaignButton::MarkRemoved, Some(item)) => CampaignAction::MarkRemoved { item },
         (CampaignButton::AddChannel | CampaignButton::Reassign, _) => {
-            let sender = super::journaled::Sender {
+            let sender = crate::app::shared::journaled::Sender {
                 user: user.to_owned(),
                 channel: None,
                 response_url: None,
@@ -445,7 +445,7 @@ async fn collect(
         if !reachable {
             continue;
         }
-        for r in super::request_index::active_on(services, id).await {
+        for r in crate::app::shared::request_index::active_on(services, id).await {
             if r.grant
                 .as_ref()
                 .is_some_and(|g| g.state == GrantState::Active)

@@ -8,10 +8,10 @@
 
 use serde_json::{json, Value};
 
-use super::commit::{commit, Acting};
-use super::field_error;
-use super::{may_review_own, render};
-use crate::app::services::Services;
+use crate::app::campaigns::commit::{commit, Acting};
+use crate::app::campaigns::field_error;
+use crate::app::campaigns::{may_review_own, render};
+use crate::app::shared::services::Services;
 use crate::campaign::{Actor, CampaignAction, CampaignState, Refusal};
 
 /// Block ids of the modal's fields (where errors are shown).
@@ -27,7 +27,7 @@ pub(super) async fn open_modal(
     trigger_id: &str,
     id: &str,
 ) -> Result<(), String> {
-    let campaign = super::stored(services, id).await?.data;
+    let campaign = crate::app::campaigns::stored(services, id).await?.data;
     if !campaign.is_owner(user) {
         return Err(Refusal::NotAnOwner.message(id));
     }
@@ -89,7 +89,7 @@ async fn name_of(services: &Services, user: &str) -> String {
 
 /// The modal's submission: the item reassigned, or the reason in the modal.
 pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    let id = super::campaign_of(view);
+    let id = crate::app::campaigns::campaign_of(view);
     let item = view
         .pointer("/state/values/item/item_select/selected_option/value")
         .and_then(Value::as_str)
@@ -127,7 +127,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
             "That account is deactivated; choose someone else.".into(),
         );
     }
-    match super::may_review(services, &to).await {
+    match crate::app::campaigns::may_review(services, &to).await {
         Ok(Ok(())) => {}
         Ok(Err(why)) => {
             return field_error(
@@ -137,7 +137,7 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
         }
         Err(text) => return field_error(REVIEWER, text),
     }
-    let campaign = match super::stored(services, &id).await {
+    let campaign = match crate::app::campaigns::stored(services, &id).await {
         Ok(stored) => stored.data,
         Err(text) => return field_error(ITEM, text),
     };

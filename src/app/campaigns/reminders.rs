@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::commit::{commit, Acting, Failure};
-use crate::app::services::Services;
+use crate::app::campaigns::commit::{commit, Acting, Failure};
+use crate::app::shared::services::Services;
 use crate::campaign::{Actor, CampaignAction};
 
 pub const TIMER: &str = "campaign-remind";

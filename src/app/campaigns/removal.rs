@@ -3,8 +3,8 @@
 //! it (`CampaignAction::MarkRemoved`, decided on the stored campaign), then who did
 //! and when. Posted by the revoke's commit, edited by the mark's.
 
-use super::render::message;
-use crate::app::services::Services;
+use crate::app::campaigns::render::message;
+use crate::app::shared::services::Services;
 use crate::campaign::Campaign;
 use crate::controls::CampaignButton;
 use crate::store::OutboxMessage;

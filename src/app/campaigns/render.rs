@@ -4,8 +4,8 @@
 use crate::features::{FeatureId, Status};
 use serde_json::Value;
 
-use super::form::{DUE_DAYS, PAIR};
-use crate::app::services::Services;
+use crate::app::campaigns::form::{DUE_DAYS, PAIR};
+use crate::app::shared::services::Services;
 use crate::campaign::pages::{pages, Layout};
 use crate::campaign::progress::waiting_reviewers;
 use crate::campaign::progress::{items_of, status_line};
@@ -405,14 +405,17 @@ pub(super) fn reminders(
 /// The channel modal for `campaign_id`, "Create a new channel" chosen.
 pub(super) fn channel_modal(services: &Services, campaign_id: &str) -> anyhow::Result<Value> {
     let kinds = [
-        ("Create a new channel", super::channel::NEW),
-        ("Use an existing channel", super::channel::EXISTING),
+        ("Create a new channel", crate::app::campaigns::channel::NEW),
+        (
+            "Use an existing channel",
+            crate::app::campaigns::channel::EXISTING,
+        ),
     ]
     .iter()
     .map(|(text, value)| Choice {
         text: (*text).to_owned(),
         value: (*value).to_owned(),
-        selected: *value == super::channel::NEW,
+        selected: *value == crate::app::campaigns::channel::NEW,
     })
     .collect();
     let vars = Vars::new()

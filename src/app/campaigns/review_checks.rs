@@ -5,9 +5,9 @@
 
 use serde_json::json;
 
-use super::commit::{self, commit, Acting};
-use super::stored;
-use crate::app::services::Services;
+use crate::app::campaigns::commit::{self, commit, Acting};
+use crate::app::campaigns::stored;
+use crate::app::shared::services::Services;
 use crate::campaign::{Actor, CampaignAction};
 use crate::policy::Action as PolicyAction;
 use crate::workflow::grant::GrantState;

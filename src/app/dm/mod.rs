@@ -15,10 +15,10 @@ use serde_json::{json, Value};
 
 mod render;
 
-use super::commit_path::{decide_and_commit, Decided, Ended};
-use super::journaled::Outcome;
-use super::requests::{self, Prefill};
-use super::services::Services;
+use crate::app::requests::{self, Prefill};
+use crate::app::shared::commit_path::{decide_and_commit, Decided, Ended};
+use crate::app::shared::journaled::Outcome;
+use crate::app::shared::services::Services;
 use crate::catalog::{Entitlement, Resource};
 use crate::controls::DmButton;
 use crate::intake::conversation::{Conversation, Menu};
@@ -117,7 +117,7 @@ async fn post_help(
 ) -> anyhow::Result<Outcome> {
     let text = format!(
         "{}\n\nOr write to me here, for example `request aws-prod readonly for 2h because incident 4711`, or just `hi` and I'll ask step by step. `status` and `cancel` work here too.",
-        super::commands::usage(&services.command, None)
+        crate::app::shared::commands::usage(&services.command, None)
     );
     reply(services, OutboxMessage::text(&message.channel, &text), also).await
 }
@@ -127,7 +127,7 @@ async fn post_status(
     message: &Incoming,
     also: Change,
 ) -> anyhow::Result<Outcome> {
-    let mut card = super::status::status_message(services, &message.user).await;
+    let mut card = crate::app::status::status_message(services, &message.user).await;
     if let Some(object) = card.as_object_mut() {
         object.remove("response_type");
     }
@@ -161,7 +161,7 @@ async fn commit(services: &Services, change: Change) -> anyhow::Result<Outcome> 
 /// The policy-filtered choices for `user`, as the conversation asks them.
 struct People<'a> {
     services: &'a Services,
-    person: super::directory::Person,
+    person: crate::app::shared::directory::Person,
     channel: String,
 }
 
@@ -184,7 +184,7 @@ fn durations(entitlement: &Entitlement) -> Vec<(String, String)> {
         .max_duration
         .as_secs()
         .map(std::time::Duration::from_secs);
-    super::request_form::duration_choices(None, max, entitlement.permanent_allowed)
+    crate::app::shared::request_form::duration_choices(None, max, entitlement.permanent_allowed)
 }
 
 async fn people<'a>(

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use super::Closing;
-use crate::app::services::Services;
+use crate::app::dm::Closing;
+use crate::app::shared::services::Services;
 use crate::intake::conversation::{Conversation, Step};
 use crate::templates::Vars;
 use crate::workflow::submit::human;

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::services::Services;
+use crate::app::shared::services::Services;
 use crate::slack::backoff::Backoff;
 use crate::slack::dispatch::Ack;
 use crate::slack::frame::Envelope;
@@ -26,7 +26,7 @@ use crate::supervise::Heartbeat;
 
 pub use route::journaled;
 
-pub use super::journaled::{InFlight, Outcome};
+pub use crate::app::shared::journaled::{InFlight, Outcome};
 
 /// Attempts before a row is given up: with [`RETRY`] about ten minutes in all.
 const MAX_ATTEMPTS: u32 = 8;

@@ -12,10 +12,11 @@
 
 use serde_json::Value;
 
-use super::super::commands::Command;
-use super::super::services::Services;
-use super::super::{campaigns, decisions, dm, grants, one_line};
-use super::Outcome;
+use crate::app::journal::Outcome;
+use crate::app::requests::one_line;
+use crate::app::shared::commands::Command;
+use crate::app::shared::services::Services;
+use crate::app::{campaigns, decisions, dm, grants};
 use crate::controls::{Button, Modal};
 use crate::features::FeatureId;
 use crate::slack::frame::{Envelope, EnvelopeKind};
@@ -57,7 +58,7 @@ pub fn journaled(services: &Services, envelope: &Envelope) -> bool {
     }
 }
 
-pub use crate::app::journaled::{person, Sender};
+pub use crate::app::shared::journaled::{person, Sender};
 
 /// What the person did, in words, for the message that says it did not go through.
 pub fn describe(envelope: &Envelope) -> String {
@@ -68,7 +69,7 @@ pub fn describe(envelope: &Envelope) -> String {
             let text = p.get("text").and_then(Value::as_str).unwrap_or_default();
             format!(
                 "`{}`",
-                crate::app::mrkdwn::escape(&format!("{command} {text}"))
+                crate::app::shared::mrkdwn::escape(&format!("{command} {text}"))
             )
         }
         EnvelopeKind::Interactive
@@ -78,14 +79,14 @@ pub fn describe(envelope: &Envelope) -> String {
                 .pointer("/view/title/text")
                 .and_then(Value::as_str)
                 .unwrap_or("a form");
-            format!("form \"{}\"", crate::app::mrkdwn::escape(form))
+            format!("form \"{}\"", crate::app::shared::mrkdwn::escape(form))
         }
         EnvelopeKind::Interactive => {
             let button = p
                 .pointer("/actions/0/text/text")
                 .and_then(Value::as_str)
                 .unwrap_or("a button");
-            format!("click on {}", crate::app::mrkdwn::escape(button))
+            format!("click on {}", crate::app::shared::mrkdwn::escape(button))
         }
         EnvelopeKind::EventsApi => "message to c1bot".to_owned(),
     }
@@ -138,14 +139,20 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
                 let value = action.value;
                 match button {
                     Button::Approve => {
-                        super::super::step_up::approve(services, &sender, &trigger_id, &value, also)
-                            .await
+                        crate::app::decisions::step_up::approve(
+                            services,
+                            &sender,
+                            &trigger_id,
+                            &value,
+                            also,
+                        )
+                        .await
                     }
-                    Button::BreakGlassOk => {
-                        crate::app::break_glass::review::looks_right(services, &user, &value, &also)
-                            .await
-                            .into()
-                    }
+                    Button::BreakGlassOk => crate::app::requests::break_glass::review::looks_right(
+                        services, &user, &value, &also,
+                    )
+                    .await
+                    .into(),
                     Button::Cancel => {
                         decisions::act(services, &user, &value, Action::Cancel, &also)
                             .await

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::super::directory::Person;
-use super::super::request_form;
-use super::super::services::Services;
+use crate::app::shared::directory::Person;
+use crate::app::shared::request_form;
+use crate::app::shared::services::Services;
 use crate::catalog::{Entitlement, FormField, RequestedDuration, Resource};
 use crate::policy::{Action, Decision};
 use crate::templates::Choice;

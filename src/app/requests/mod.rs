@@ -4,17 +4,21 @@
 //! lives 3 s), suggestions are answered in the ack from memory and the catalog, and a
 //! valid submission is committed durably before its ack closes the modal.
 
+pub mod break_glass;
 mod choices;
+pub mod extend;
+pub mod one_line;
 mod prefill;
+pub mod scheduled;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::directory::Person;
-use super::request_form::{self, form_from_state};
-use super::services::Services;
+use crate::app::shared::directory::Person;
+use crate::app::shared::request_form::{self, form_from_state};
+use crate::app::shared::services::Services;
 use crate::catalog::{check_fields, well_formed_fields, Catalog, Entitlement, Resource};
 use crate::policy::Action;
 use crate::slack::web::methods;
@@ -78,9 +82,9 @@ fn modal(
         .options("entitlements", choices.entitlements)
         .options("durations", choices.durations);
     let mut view = services.templates().render("request_modal", &vars)?;
-    super::request_fields::insert(&mut view, choices.form, &choices.required);
+    crate::app::shared::request_fields::insert(&mut view, choices.form, &choices.required);
     if let Some(cap) = choices.break_glass {
-        super::break_glass::insert_choice(&mut view, cap);
+        crate::app::requests::break_glass::insert_choice(&mut view, cap);
     }
     Ok(view)
 }
@@ -187,10 +191,16 @@ pub async fn submit(services: &Services, user: &str, view: &Value) -> Option<Val
     let meta = metadata(view);
     let state = view.get("state").cloned().unwrap_or(Value::Null);
     let mut form = form_from_state(&state);
-    form.emergency = super::break_glass::chosen(&state);
+    form.emergency = crate::app::requests::break_glass::chosen(&state);
     if form.emergency {
         // Nothing is granted yet: the confirm step says what will happen first.
-        return super::break_glass::ask_to_confirm(services, user, &meta.channel, form).await;
+        return crate::app::requests::break_glass::ask_to_confirm(
+            services,
+            user,
+            &meta.channel,
+            form,
+        )
+        .await;
     }
     match create(
         services,
@@ -249,7 +259,7 @@ pub async fn create(
     user: &str,
     channel: &str,
     form: &submit::Form,
-    extends: Option<super::grants::StartPlan>,
+    extends: Option<crate::app::grants::StartPlan>,
     // How the request came in, for the audit log: "modal", "one_line", "extend".
     way: &'static str,
     also: &Change,
@@ -287,7 +297,7 @@ async fn submit_or_preview(
     user: &str,
     channel: &str,
     form: &submit::Form,
-    extends: Option<super::grants::StartPlan>,
+    extends: Option<crate::app::grants::StartPlan>,
     way: &'static str,
     also: &Change,
     preview_only: bool,
@@ -359,7 +369,12 @@ async fn submit_or_preview(
                     "Emergency access starts now: leave the start empty, or untick Emergency to schedule it.".to_owned(),
                 );
             } else if form.emergency {
-                match super::break_glass::plan(entitlement, resource, &decision, &steps) {
+                match crate::app::requests::break_glass::plan(
+                    entitlement,
+                    resource,
+                    &decision,
+                    &steps,
+                ) {
                     Ok(planned) => emergency = Some(planned),
                     Err(message) => {
                         field_errors.insert(fields::ENTITLEMENT.to_owned(), message);
@@ -367,11 +382,11 @@ async fn submit_or_preview(
                 }
             }
             let plan = if decision.auto_approve || emergency.is_some() {
-                let (via, screened) = super::grants::via_for(services, resource, entitlement).await.map_err(|error| {
+                let (via, screened) = crate::app::grants::via_for(services, resource, entitlement).await.map_err(|error| {
                     tracing::warn!(%error, "cannot resolve who provisions");
                     trouble(&services.lookup_trouble("c1bot could not look up who grants this access just now; nothing was submitted. Try again in a moment."))
                 })?;
-                Some(super::grants::StartPlan {
+                Some(crate::app::grants::StartPlan {
                     via,
                     screened,
                     previous: extends.take().and_then(|plan| plan.previous),
@@ -416,7 +431,7 @@ async fn submit_or_preview(
         Ok(created) => created,
     };
     let taken = |created: submit::Created| match &emergency {
-        Some(planned) => super::break_glass::take(planned, created, now),
+        Some(planned) => crate::app::requests::break_glass::take(planned, created, now),
         None => Ok((created.request, created.effects)),
     };
     let (previewed, _) = taken(checked).map_err(|message| {
@@ -453,7 +468,7 @@ async fn submit_or_preview(
                     subject: request.id.clone(),
                     detail: json!({
                         "resource": request.resource, "entitlement": request.entitlement,
-                        "duration": super::notify::duration_text(request.duration),
+                        "duration": crate::app::shared::notify::duration_text(request.duration),
                         "justification": request.justification,
                         "fields": request.fields,
                         "policy": {"allowed": requestable.as_ref().map(|r| r.policy.allowed), "auto_approve": requestable.as_ref().map(|r| r.policy.auto_approve), "reasons": requestable.as_ref().map(|r| r.policy.reasons.clone())},
@@ -479,18 +494,18 @@ async fn submit_or_preview(
                 change = change.outbox(line);
             }
             change = match &plan {
-                Some(plan) => super::grants::start(services, &request, plan, now, change)
+                Some(plan) => crate::app::grants::start(services, &request, plan, now, change)
                     .map_err(|error| format!("cannot render the provisioning task: {error}"))?,
                 None => change.put(crate::store::Table::Requests, request.id.clone(), &request),
             };
             if let Some(planned) = &emergency {
-                change = super::break_glass::announce(services, &request, planned, now, change)
+                change = crate::app::requests::break_glass::announce(services, &request, planned, now, change)
                     .map_err(|error| format!("cannot render the emergency notices: {error}"))?;
             }
-            for (due, timer) in super::timer_entries::escalation_timers(&request, &effects, now) {
+            for (due, timer) in crate::app::shared::timer_entries::escalation_timers(&request, &effects, now) {
                 change = change.timer(due, timer);
             }
-            if let Some((due, timer)) = super::scheduled::start_timer(&request) {
+            if let Some((due, timer)) = crate::app::requests::scheduled::start_timer(&request) {
                 change = change.timer(due, timer);
             }
             if request.state.is_open() {
@@ -506,11 +521,11 @@ async fn submit_or_preview(
             tracing::info!(number = ?done.number, user, "request submitted");
             if let Some(n) = done.number {
                 if let Ok(Some(stored)) = services.load_request(&format!("REQ-{n}")).await {
-                    services
-                        .consequences
-                        .committed(&super::consequences::Committed::Request(Box::new(
+                    services.consequences.committed(
+                        &crate::app::shared::consequences::Committed::Request(Box::new(
                             stored.data,
-                        )));
+                        )),
+                    );
                 }
             }
             Ok(None)

@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
-use super::super::services::Services;
-use super::choices::choices_for;
-use super::{modal, truncate, Metadata};
+use crate::app::requests::choices::choices_for;
+use crate::app::requests::{modal, truncate, Metadata};
+use crate::app::shared::services::Services;
 use crate::catalog::Resource;
 use crate::workflow::submit::fields;
 
@@ -48,7 +48,7 @@ pub fn open_prefilled(
         let person = services.directory.person(&user).await;
         let starts_at = match (&prefill.starts, &person) {
             (Some(phrase), Ok(person)) => {
-                super::super::scheduled::resolve(phrase, person, services.now())
+                crate::app::requests::scheduled::resolve(phrase, person, services.now())
             }
             _ => None,
         };
@@ -68,7 +68,7 @@ pub fn open_prefilled(
             Err(error) => return tracing::error!(%error, "cannot render the request modal"),
         };
         prefill_view(&mut view, resource, &prefill);
-        super::super::scheduled::prefill_start(&mut view, starts_at);
+        crate::app::requests::scheduled::prefill_start(&mut view, starts_at);
         services.open_view(&trigger_id, view, "request").await;
     });
 }
@@ -128,7 +128,7 @@ fn prefill_view(view: &mut Value, resource: Option<&Resource>, prefill: &Prefill
     if !problems.is_empty() {
         let text: Vec<String> = problems
             .iter()
-            .map(|p| format!(":warning: {}", super::super::mrkdwn::escape(p)))
+            .map(|p| format!(":warning: {}", crate::app::shared::mrkdwn::escape(p)))
             .collect();
         blocks.insert(
             0,

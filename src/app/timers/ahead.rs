@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::firing::Firing;
 use crate::app::grants::TIMER_GRANT_EXPIRE;
+use crate::app::shared::firing::Firing;
 use crate::store::{commit_order, TimerEntry};
 
 /// How far ahead expiries are prepared.

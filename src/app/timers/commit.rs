@@ -4,14 +4,14 @@
 //! when it returns). What follows a commit (App Home refreshes, provisioner runs)
 //! waits for its flush, so nothing is shown or started for a change a crash could
 //! still undo (its timers are undone with it, and fire again). A firing that fails,
-//! or whose flush fails, is moved forward (see [`super::failing`]).
+//! or whose flush fails, is moved forward (see [`crate::app::timers::failing`]).
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
-use super::{failing, Failed, Ready};
-use crate::app::handles::Job;
-use crate::app::services::Services;
+use crate::app::shared::handles::Job;
+use crate::app::shared::services::Services;
+use crate::app::timers::{failing, Failed, Ready};
 use crate::store::{CommitError, StoreError, TimerEntry};
 use crate::workflow::request::AccessRequest;
 
@@ -120,12 +120,12 @@ impl Committer {
                 for (_, entry, request, job) in after {
                     services.failing_timers.recovered(&entry);
                     if let Some(request) = request {
-                        services
-                            .consequences
-                            .committed(&crate::app::consequences::Committed::Request(request));
+                        services.consequences.committed(
+                            &crate::app::shared::consequences::Committed::Request(request),
+                        );
                     }
                     if let Some(job) = job {
-                        crate::app::provisioning::spawn(services, job);
+                        crate::app::grants::provisioning::spawn(services, job);
                     }
                 }
             }

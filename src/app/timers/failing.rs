@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::app::services::Services;
+use crate::app::shared::services::Services;
 use crate::slack::backoff::Backoff;
 use crate::store::{Change, OutboxMessage, TimerEntry};
 
@@ -50,10 +50,10 @@ pub(super) async fn postpone(
                 &format!(
                     ":warning: c1bot cannot process the {} timer of {} ({} failures since {}): {}. It keeps trying; check c1bot's log and Slack's status.",
                     entry.kind,
-                    crate::app::mrkdwn::escape(&entry.subject),
+                    crate::app::shared::mrkdwn::escape(&entry.subject),
                     failures,
                     crate::templates::slack_date(since.timestamp()),
-                    crate::app::mrkdwn::escape(error),
+                    crate::app::shared::mrkdwn::escape(error),
                 ),
             ));
         }

@@ -7,10 +7,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{Fired, Firing, TimerAudit};
 use crate::app::requests::{TIMER_EXPIRE, TIMER_REMIND};
-use crate::app::services::Services;
-use crate::app::timer_entries::TIMER_ESCALATE_PREFIX;
+use crate::app::shared::services::Services;
+use crate::app::shared::timer_entries::TIMER_ESCALATE_PREFIX;
+use crate::app::timers::{Fired, Firing, TimerAudit};
 use crate::store::{Table, TimerEntry};
 use crate::workflow::approval::{self, Action, Actor, Refusal};
 
@@ -21,14 +21,14 @@ pub(super) async fn prepare(
     entry: &TimerEntry,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Fired> {
-    if entry.kind == crate::app::scheduled::TIMER_START {
-        return crate::app::scheduled::prepare(services, at, entry, now).await;
+    if entry.kind == crate::app::requests::scheduled::TIMER_START {
+        return crate::app::requests::scheduled::prepare(services, at, entry, now).await;
     }
-    if crate::app::grant_timers::handles(&entry.kind) {
-        return crate::app::grant_timers::prepare(services, at, entry, now).await;
+    if crate::app::grants::timers::handles(&entry.kind) {
+        return crate::app::grants::timers::prepare(services, at, entry, now).await;
     }
     // Every firing below at least drops the timer.
-    let done = crate::app::firing::dropping(at, entry, now);
+    let done = crate::app::shared::firing::dropping(at, entry, now);
     if entry.kind == crate::app::campaigns::reminders::TIMER {
         return Ok(
             if crate::app::campaigns::reminders::fire(services, &entry.subject, at).await? {
@@ -42,8 +42,9 @@ pub(super) async fn prepare(
         crate::app::campaigns::ended::fire(services, &entry.subject).await?;
         return Ok(Fired::just(done));
     }
-    if entry.kind == crate::app::break_glass::review::TIMER {
-        return crate::app::break_glass::review::remind(services, &entry.subject, done).await;
+    if entry.kind == crate::app::requests::break_glass::review::TIMER {
+        return crate::app::requests::break_glass::review::remind(services, &entry.subject, done)
+            .await;
     }
     if entry.kind == crate::app::dm::TIMER {
         // The conversation ends in its own commits; this one only drops the timer.

@@ -26,11 +26,11 @@ use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::services::Services;
+use crate::app::shared::services::Services;
 use crate::store::{Table, TimerEntry};
 use crate::supervise::Heartbeat;
 
-pub use super::firing::{dropping, Fired, Firing, TimerAudit};
+pub use crate::app::shared::firing::{dropping, Fired, Firing, TimerAudit};
 use ahead::{Ahead, Sorted, LOOK_AHEAD};
 use commit::Committer;
 
@@ -62,7 +62,7 @@ const PREPARE_AT_ONCE: usize = 8;
 const NOTHING_MOVED_RETRY: Duration = Duration::from_secs(1);
 
 pub async fn run(services: Services, beat: Heartbeat, shutdown: CancellationToken) {
-    super::provisioning::resume_leases(&services).await;
+    crate::app::grants::provisioning::resume_leases(&services).await;
     let mut ahead = Ahead::default();
     while !shutdown.is_cancelled() {
         if services.faults.take_timer_loop_panic() {

@@ -1,5 +1,5 @@
 //! An existing channel attached to a campaign after the modal closed: the
-//! submission was journaled before its ack ([`super::screen`] said [`super::Screened::Later`]),
+//! submission was journaled before its ack ([`crate::app::campaigns::channel::screen`] said [`crate::app::campaigns::channel::Screened::Later`]),
 //! and this is its processing from the journal. c1bot looks the channel up
 //! (`conversations.list`, page by page), joins it if it is public and c1bot is not in
 //! it, and attaches it in a commit that completes the journal row and DMs the owner
@@ -12,10 +12,12 @@
 
 use serde_json::{json, Value};
 
-use super::super::commit::{commit, Failure};
-use super::{attach_allowed, attaching, channel_id, read_form, scope_refusal, trouble};
-use crate::app::journaled::Outcome;
-use crate::app::services::Services;
+use crate::app::campaigns::channel::{
+    attach_allowed, attaching, channel_id, read_form, scope_refusal, trouble,
+};
+use crate::app::campaigns::commit::{commit, Failure};
+use crate::app::shared::journaled::Outcome;
+use crate::app::shared::services::Services;
 use crate::campaign::channel_name::ChannelName;
 use crate::campaign::CampaignAction;
 use crate::slack::web::{in_words, methods, WebApiError};
@@ -35,14 +37,14 @@ enum Problem {
 /// Finds, joins and attaches the existing channel the journaled submission `view`
 /// names, for `user`; `also` (the journal row's completion) commits with it.
 pub async fn attach(services: &Services, user: &str, view: &Value, also: &Change) -> Outcome {
-    let id = super::super::campaign_of(view);
+    let id = crate::app::campaigns::campaign_of(view);
     let form = read_form(view);
     let told = |text: String| Outcome::Refused(format!("Access review {id}: {text}"));
     let name = match ChannelName::parse(&form.name) {
         Ok(name) => name,
         Err(problem) => return told(problem.explain()),
     };
-    let stored = match super::super::load(services, &id).await {
+    let stored = match crate::app::campaigns::load(services, &id).await {
         Ok(Some(stored)) => stored,
         Ok(None) => return Outcome::Refused(format!("There is no access review {id}.")),
         Err(error) => {
