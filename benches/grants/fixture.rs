@@ -176,7 +176,10 @@ pub async fn sled_background(root: &Path, n: u64) -> anyhow::Result<PathBuf> {
     let store = Store::open(&dir.join("data"))?;
     let started = Instant::now();
     store
-        .reindex::<AccessRequest>(Table::Requests, c1bot::app::request_index::INDEX_VERSION)
+        .reindex::<AccessRequest>(
+            Table::Requests,
+            c1bot::app::shared::request_index::INDEX_VERSION,
+        )
         .await?;
     println!(
         "index checked once after seeding (what a first start after an upgrade does): {:.1} s",
@@ -252,7 +255,10 @@ impl PgBackground {
         // As for sled: the index at today's version, so a run's start-up is a restart.
         let reindexing = Instant::now();
         store
-            .reindex::<AccessRequest>(Table::Requests, c1bot::app::request_index::INDEX_VERSION)
+            .reindex::<AccessRequest>(
+                Table::Requests,
+                c1bot::app::shared::request_index::INDEX_VERSION,
+            )
             .await?;
         println!(
             "index checked once after seeding (what a first start after an upgrade does): {:.1} s",

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use c1bot::app::step_up::check;
+use c1bot::app::decisions::step_up::check;
 use c1bot::simulator::{Person, SubmitOutcome};
 use serde_json::Value;
 
