@@ -24,6 +24,7 @@ use crate::controls::{Button, Modal};
 use crate::slack::dispatch::{Ack, EnvelopeHandler};
 use crate::slack::frame::{Envelope, EnvelopeKind, Inbound};
 use crate::slack::interaction::{ActionRef, Interaction};
+use crate::slack::view_input::ViewInput;
 use crate::slack::web::deadline;
 use crate::workflow::grant::TaskKind;
 
@@ -73,9 +74,9 @@ impl EnvelopeHandler for C1Handler {
                     Interaction::ViewSubmission {
                         user,
                         callback_id,
-                        view,
+                        input,
                     } if Modal::from_id(&callback_id) == Some(Modal::CampaignChannel) => {
-                        self.channel_submitted(envelope, ack, &user, &view).await;
+                        self.channel_submitted(envelope, ack, &user, &input).await;
                     }
                     answered => {
                         let payload =
@@ -168,10 +169,10 @@ impl C1Handler {
 
     /// The campaign channel modal: refused or done in the ack, or (an existing
     /// channel, whose lookup pages through Slack) journaled, acked and finished after.
-    async fn channel_submitted(&self, envelope: Envelope, ack: Ack, user: &str, view: &Value) {
+    async fn channel_submitted(&self, envelope: Envelope, ack: Ack, user: &str, input: &ViewInput) {
         use crate::app::campaigns::channel::{screen, Screened};
         let screened =
-            deadline::within(deadline::ACK_BUDGET, screen(&self.services, user, view)).await;
+            deadline::within(deadline::ACK_BUDGET, screen(&self.services, user, input)).await;
         match screened {
             Screened::Answer(payload) => ack.send(payload),
             Screened::Later => journal::take(&self.services, envelope, ack).await,
@@ -193,33 +194,33 @@ impl C1Handler {
             Interaction::ViewSubmission {
                 user,
                 callback_id,
-                view,
+                input,
             } => match Modal::from_id(&callback_id) {
-                Some(Modal::Request) => requests::submit(services, &user, &view).await,
-                Some(Modal::Deny) => decisions::deny_submitted(services, &user, &view).await,
+                Some(Modal::Request) => requests::submit(services, &user, &input).await,
+                Some(Modal::Deny) => decisions::deny_submitted(services, &user, &input).await,
                 Some(modal @ (Modal::StepUp | Modal::StepUpEnrol)) => {
-                    crate::app::decisions::step_up::submitted(services, &user, modal, &view).await
+                    crate::app::decisions::step_up::submitted(services, &user, modal, &input).await
                 }
                 Some(modal @ (Modal::TaskFail | Modal::Revoke)) => {
-                    grants::reason_submitted(services, &user, modal, &view).await
+                    grants::reason_submitted(services, &user, modal, &input).await
                 }
                 Some(Modal::Extend) => {
-                    crate::app::requests::extend::submitted(services, &user, &view).await
+                    crate::app::requests::extend::submitted(services, &user, &input).await
                 }
                 Some(Modal::BreakGlass) => {
-                    crate::app::requests::break_glass::confirmed(services, &user, &view).await
+                    crate::app::requests::break_glass::confirmed(services, &user, &input).await
                 }
                 Some(Modal::BreakGlassRevoke) => {
                     crate::app::requests::break_glass::review::revoke_submitted(
-                        services, &user, &view,
+                        services, &user, &input,
                     )
                     .await
                 }
                 Some(Modal::Campaign) => {
-                    crate::app::campaigns::submitted(services, &user, &view).await
+                    crate::app::campaigns::submitted(services, &user, &input).await
                 }
                 Some(Modal::CampaignReassign) => {
-                    crate::app::campaigns::reassign::submitted(services, &user, &view).await
+                    crate::app::campaigns::reassign::submitted(services, &user, &input).await
                 }
                 // The campaign channel modal is screened before `answer`
                 // (`channel_submitted`), so it never comes here.
@@ -243,7 +244,7 @@ impl C1Handler {
         &self,
         sender: &journal::route::Sender,
         trigger_id: &str,
-        view: Option<&Value>,
+        view: Option<&ViewInput>,
         action: ActionRef,
     ) {
         let services = &self.services;
@@ -306,7 +307,7 @@ impl C1Handler {
     fn after_input(
         &self,
         sender: &journal::route::Sender,
-        view: Option<&Value>,
+        view: Option<&ViewInput>,
         action: ActionRef,
     ) {
         let services = &self.services;

@@ -1,10 +1,13 @@
 //! Interaction payloads (`block_actions`, `view_submission`, `block_suggestion`),
 //! reduced to what c1bot routes on. Pure.
 //!
-//! Views travel on as JSON: they are c1bot's own templates coming back, read by
-//! the module that rendered them.
+//! A submitted modal's input is decoded here ([`ViewInput`]); a view changed while
+//! open travels on as JSON (c1bot's own template coming back, redrawn by the
+//! module that rendered it, which decodes its input with [`ViewInput::decode`]).
 
 use serde_json::Value;
+
+use super::view_input::ViewInput;
 
 /// One clicked or changed element.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,20 +25,21 @@ pub enum Interaction {
         trigger_id: String,
         /// Where the clicked message is (`None` for a click inside a modal).
         channel: Option<String>,
-        /// The modal, for a change inside one.
-        view: Option<Value>,
+        /// What the modal holds, for a change inside one.
+        view: Option<ViewInput>,
         actions: Vec<ActionRef>,
     },
     ViewSubmission {
         user: String,
         callback_id: String,
-        view: Value,
+        /// What the modal holds, decoded.
+        input: ViewInput,
     },
     BlockSuggestion {
         user: String,
         action_id: String,
         value: String,
-        view: Value,
+        view: ViewInput,
     },
     Other {
         kind: String,
@@ -60,7 +64,7 @@ impl Interaction {
                     .or_else(|| payload.pointer("/container/channel_id"))
                     .and_then(Value::as_str)
                     .map(str::to_owned),
-                view: payload.get("view").cloned(),
+                view: payload.get("view").map(ViewInput::decode),
                 actions: payload
                     .get("actions")
                     .and_then(Value::as_array)
@@ -84,13 +88,13 @@ impl Interaction {
             },
             "view_submission" => Interaction::ViewSubmission {
                 callback_id: text(payload, "/view/callback_id"),
-                view: payload.get("view").cloned().unwrap_or(Value::Null),
+                input: ViewInput::decode(payload.get("view").unwrap_or(&Value::Null)),
                 user,
             },
             "block_suggestion" => Interaction::BlockSuggestion {
                 action_id: text(payload, "/action_id"),
                 value: text(payload, "/value"),
-                view: payload.get("view").cloned().unwrap_or(Value::Null),
+                view: ViewInput::decode(payload.get("view").unwrap_or(&Value::Null)),
                 user,
             },
             _ => Interaction::Other { kind },

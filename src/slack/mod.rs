@@ -9,4 +9,5 @@ pub mod dispatch;
 pub mod frame;
 pub mod interaction;
 pub mod socket;
+pub mod view_input;
 pub mod web;

@@ -22,6 +22,7 @@ use crate::app::campaigns::render;
 use crate::app::shared::services::Services;
 use crate::campaign::channel_name::{check_description, ChannelName, NameProblem};
 use crate::campaign::{apply, Actor, CampaignAction};
+use crate::slack::view_input::ViewInput;
 use crate::slack::web::{methods, WebApiError};
 use crate::store::OutboxMessage;
 
@@ -84,18 +85,12 @@ struct Form {
     description: String,
 }
 
-fn read_form(view: &Value) -> Form {
-    let value = |block: &str, action: &str, pointer: &str| {
-        view.pointer(&format!("/state/values/{block}/{action}{pointer}"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    };
+fn read_form(input: &ViewInput) -> Form {
+    let value = |block: &str| input.words(block).unwrap_or_default();
     Form {
-        kind: value(KIND, "channel_kind_select", "/selected_option/value"),
-        name: value(NAME, "channel_name_input", "/value"),
-        description: value(DESCRIPTION, "channel_description_input", "/value"),
+        kind: value(KIND),
+        name: value(NAME),
+        description: value(DESCRIPTION),
     }
 }
 
@@ -111,12 +106,13 @@ pub enum Screened {
 
 /// The modal's submission, checked at once: refused in the modal, or a new channel
 /// created and attached, or an existing one left for after the ack.
-pub async fn screen(services: &Services, user: &str, view: &Value) -> Screened {
-    let id = crate::app::campaigns::campaign_of(view);
+pub async fn screen(services: &Services, user: &str, input: &ViewInput) -> Screened {
+    // The campaign id is only a key: everything is checked on the stored campaign.
+    let id = input.metadata.clone();
     if let Err(refusal) = may_attach(services, user, &id).await {
         return Screened::Answer(field_error(NAME, refusal));
     }
-    let form = read_form(view);
+    let form = read_form(input);
     let name = match ChannelName::parse(&form.name) {
         Ok(name) => name,
         Err(problem) => return Screened::Answer(field_error(NAME, problem.explain())),

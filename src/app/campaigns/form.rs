@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use crate::campaign::{ReviewerRule, Scope};
 use crate::catalog::Catalog;
+use crate::slack::view_input::ViewInput;
 
 /// The due-date choices of the modal, in days.
 pub(super) const DUE_DAYS: [u32; 4] = [3, 7, 14, 30];
@@ -31,35 +30,24 @@ pub(super) struct Draft {
 /// Field errors by block id, as `response_action: errors` wants them.
 pub(super) type FieldErrors = BTreeMap<&'static str, String>;
 
-/// Reads the submitted `state` of the campaign modal.
-pub(super) fn read(catalog: &Catalog, state: &Value) -> Result<Draft, FieldErrors> {
-    let values = |block: &str, action: &str| {
-        state
-            .pointer(&format!("/values/{block}/{action}"))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
+/// Reads the submitted campaign modal.
+pub(super) fn read(catalog: &Catalog, input: &ViewInput) -> Result<Draft, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let name = values("name", "name_input")
-        .get("value")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let name = input.words("name").unwrap_or_default();
     if name.is_empty() {
         errors.insert("name", "Give the review a name.".to_owned());
     }
-    let chosen = |block: &str, action: &str| selected(&values(block, action));
+    let chosen = |block: &str| input.many(block);
     let scope = Scope {
-        resources: chosen("resources", "resources_select")
+        resources: chosen("resources")
             .into_iter()
             .filter(|id| catalog.resource(id).is_some())
             .collect(),
-        spaces: chosen("spaces", "spaces_select")
+        spaces: chosen("spaces")
             .into_iter()
             .filter(|id| catalog.space(id).is_some())
             .collect(),
-        entitlements: chosen("entitlements", "entitlements_select")
+        entitlements: chosen("entitlements")
             .into_iter()
             .filter_map(|pair| {
                 let (resource, entitlement) = pair.split_once(PAIR)?;
@@ -78,8 +66,8 @@ pub(super) fn read(catalog: &Catalog, state: &Value) -> Result<Draft, FieldError
             "Choose at least one resource, space or entitlement to review.".to_owned(),
         );
     }
-    let people = users(&values("reviewers", "reviewers_select"));
-    let groups = groups(state);
+    let people = input.many("reviewers");
+    let groups = groups(input);
     let reviewers = match (people.is_empty(), groups.is_empty()) {
         (true, true) => ReviewerRule::ResourceOwners,
         (false, true) => ReviewerRule::Users(people),
@@ -92,9 +80,8 @@ pub(super) fn read(catalog: &Catalog, state: &Value) -> Result<Draft, FieldError
             ReviewerRule::ResourceOwners
         }
     };
-    let due_days = values("due", "due_select")
-        .pointer("/selected_option/value")
-        .and_then(Value::as_str)
+    let due_days = input
+        .text("due")
         .and_then(|v| v.parse::<u32>().ok())
         .filter(|d| DUE_DAYS.contains(d));
     if due_days.is_none() {
@@ -105,55 +92,25 @@ pub(super) fn read(catalog: &Catalog, state: &Value) -> Result<Draft, FieldError
             name,
             scope,
             reviewers,
-            owners: users(&values("owners", "owners_select")),
+            owners: input.many("owners"),
             due_days,
         }),
         _ => Err(errors),
     }
 }
 
-/// The values of a multi static select's chosen options.
-fn selected(value: &Value) -> Vec<String> {
-    strings(value, "selected_options", Some("value"))
-}
-
-/// The users of a multi users select.
-fn users(value: &Value) -> Vec<String> {
-    strings(value, "selected_users", None)
-}
-
-fn strings(value: &Value, key: &str, inner: Option<&str>) -> Vec<String> {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|x| match inner {
-                    Some(k) => x.get(k).and_then(Value::as_str),
-                    None => x.as_str(),
-                })
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// User group ids (`S…`) chosen in the reviewer-groups select, wherever Slack put it.
-fn groups(state: &Value) -> Vec<String> {
-    state
-        .get("values")
-        .and_then(Value::as_object)
+fn groups(input: &ViewInput) -> Vec<String> {
+    input
+        .many_of_element(GROUPS_ACTION)
         .into_iter()
-        .flat_map(|blocks| blocks.values())
-        .filter_map(|actions| actions.get(GROUPS_ACTION))
-        .flat_map(selected)
         .filter(|id| id.starts_with('S') && id.chars().all(|c| c.is_ascii_alphanumeric()))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
@@ -162,7 +119,7 @@ mod tests {
     }
 
     /// A submission: the name, due in 7 days, plus `extra` blocks.
-    fn state(extra: Value) -> Value {
+    fn state(extra: Value) -> ViewInput {
         let mut values = json!({
             "name": { "name_input": { "type": "plain_text_input", "value": " Q4 " } },
             "due": { "due_select": { "type": "static_select", "selected_option": { "value": "7" } } },
@@ -170,7 +127,7 @@ mod tests {
         if let (Some(values), Some(extra)) = (values.as_object_mut(), extra.as_object()) {
             values.extend(extra.clone());
         }
-        json!({ "values": values })
+        ViewInput::decode(&json!({ "state": { "values": values } }))
     }
 
     fn options(action: &str, values: &[&str]) -> Value {

@@ -36,6 +36,7 @@ use crate::campaign::items::{self, ActiveGrant, Reviewers, Sources, StandingMemb
 use crate::campaign::{Campaign, CampaignAction, ReviewerRule};
 use crate::controls::CampaignButton;
 use crate::policy::Action as PolicyAction;
+use crate::slack::view_input::ViewInput;
 use crate::store::{AuditEvent, Change, Record, Table, Versioned};
 use crate::workflow::grant::GrantState;
 
@@ -193,12 +194,11 @@ async fn may_manage(services: &Services, user: &str, channel: &str) -> Result<()
 }
 
 /// The modal's submission: a draft campaign, its owners' cards, an audit entry.
-pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
+pub async fn submitted(services: &Services, user: &str, input: &ViewInput) -> Option<Value> {
     if let Err(refusal) = may_manage(services, user, "").await {
         return field_error("name", refusal);
     }
-    let state = view.get("state").cloned().unwrap_or(Value::Null);
-    let draft = match form::read(&services.catalog, &state) {
+    let draft = match form::read(&services.catalog, input) {
         Ok(draft) => draft,
         Err(problems) => return field_errors(problems),
     };
@@ -406,15 +406,6 @@ fn field_errors(errors: form::FieldErrors) -> Option<Value> {
 /// [`field_errors`] for one field.
 fn field_error(block_id: &'static str, text: String) -> Option<Value> {
     field_errors(BTreeMap::from([(block_id, text)]))
-}
-
-/// The campaign id a campaign modal carries. Only a key: everything is checked
-/// again on the stored campaign.
-fn campaign_of(view: &Value) -> String {
-    view.get("private_metadata")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 async fn stored(services: &Services, id: &str) -> Result<Versioned<Campaign>, String> {

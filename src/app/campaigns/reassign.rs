@@ -88,20 +88,18 @@ async fn name_of(services: &Services, user: &str) -> String {
 }
 
 /// The modal's submission: the item reassigned, or the reason in the modal.
-pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    let id = crate::app::campaigns::campaign_of(view);
-    let item = view
-        .pointer("/state/values/item/item_select/selected_option/value")
-        .and_then(Value::as_str)
-        .and_then(|v| v.parse::<u32>().ok());
+pub async fn submitted(
+    services: &Services,
+    user: &str,
+    input: &crate::slack::view_input::ViewInput,
+) -> Option<Value> {
+    // The campaign id is only a key: everything is checked on the stored campaign.
+    let id = input.metadata.clone();
+    let item = input.text(ITEM).and_then(|v| v.parse::<u32>().ok());
     let Some(item) = item else {
         return field_error(ITEM, "Choose the access to reassign.".into());
     };
-    let to = view
-        .pointer("/state/values/reviewer/reviewer_select/selected_user")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let to = input.text(REVIEWER).unwrap_or_default().to_owned();
     if to.is_empty() {
         return field_error(REVIEWER, "Choose the new reviewer.".into());
     }

@@ -14,6 +14,7 @@ use crate::app::shared::commit_path::{decide_and_commit, Decided, Ended};
 use crate::app::shared::consequences::Committed;
 use crate::app::shared::services::Services;
 use crate::policy::Action as PolicyAction;
+use crate::slack::view_input::ViewInput;
 use crate::store::{AuditEvent, Change, Table};
 use crate::templates::Vars;
 use crate::workflow::approval::{self, Action, Actor, Effect};
@@ -71,18 +72,9 @@ pub fn open_deny_modal(services: &Services, trigger_id: String, request_id: Stri
 
 /// The deny modal was submitted: the ack payload (the refusal under the reason field)
 /// or `None` to close it.
-pub async fn deny_submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    let request_id = view
-        .get("private_metadata")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let reason = crate::app::shared::request_form::value_of(
-        view.get("state").unwrap_or(&Value::Null),
-        "reason",
-    )
-    .map(|r| r.trim().to_owned())
-    .filter(|r| !r.is_empty());
+pub async fn deny_submitted(services: &Services, user: &str, input: &ViewInput) -> Option<Value> {
+    let request_id = input.metadata.clone();
+    let reason = input.words("reason");
     match act(
         services,
         user,

@@ -652,19 +652,10 @@ pub async fn reason_submitted(
     services: &Services,
     user: &str,
     modal: crate::controls::Modal,
-    view: &Value,
+    input: &crate::slack::view_input::ViewInput,
 ) -> Option<Value> {
-    let metadata = view
-        .get("private_metadata")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let reason = crate::app::shared::request_form::value_of(
-        view.get("state").unwrap_or(&Value::Null),
-        "reason",
-    )
-    .map(|r| r.trim().to_owned())
-    .filter(|r| !r.is_empty());
+    let metadata = input.metadata.clone();
+    let reason = input.words("reason");
     let Some(reason) = reason else {
         return Some(
             json!({ "response_action": "errors", "errors": { "reason": "Say why, in a few words." } }),

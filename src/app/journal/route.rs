@@ -213,9 +213,9 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
             Interaction::ViewSubmission {
                 user,
                 callback_id,
-                view,
+                input,
             } if Modal::from_id(&callback_id) == Some(Modal::CampaignChannel) => {
-                campaigns::channel::existing::attach(services, &user, &view, &also).await
+                campaigns::channel::existing::attach(services, &user, &input, &also).await
             }
             _ => Outcome::Nothing,
         },

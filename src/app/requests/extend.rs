@@ -73,12 +73,12 @@ pub fn open_modal(services: &Services, trigger_id: String, sender: Sender, reque
 
 /// The extend modal was submitted: errors for the modal, or `None` to close it once
 /// the new request is committed.
-pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    let request_id = view
-        .get("private_metadata")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let state = view.get("state").cloned().unwrap_or(Value::Null);
+pub async fn submitted(
+    services: &Services,
+    user: &str,
+    input: &crate::slack::view_input::ViewInput,
+) -> Option<Value> {
+    let request_id = input.metadata.as_str();
     let refuse = |message: String| {
         Some(json!({ "response_action": "errors", "errors": { fields::JUSTIFICATION: message } }))
     };
@@ -103,8 +103,8 @@ pub async fn submitted(services: &Services, user: &str, view: &Value) -> Option<
     let form = Form {
         resource: Some(previous.data.resource.clone()),
         entitlement: Some(previous.data.entitlement.clone()),
-        duration: crate::app::shared::request_form::value_of(&state, fields::DURATION),
-        justification: crate::app::shared::request_form::value_of(&state, fields::JUSTIFICATION),
+        duration: input.text(fields::DURATION).map(str::to_owned),
+        justification: input.text(fields::JUSTIFICATION).map(str::to_owned),
         on_behalf_of: None,
         // The extension asks for the same access, so it carries the same form.
         fields: previous.data.fields.clone(),

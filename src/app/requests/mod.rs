@@ -17,10 +17,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::app::shared::directory::Person;
-use crate::app::shared::request_form::{self, form_from_state};
+use crate::app::shared::request_form::{self, form_from};
 use crate::app::shared::services::Services;
 use crate::catalog::{check_fields, well_formed_fields, Catalog, Entitlement, Resource};
 use crate::policy::Action;
+use crate::slack::view_input::ViewInput;
 use crate::slack::web::methods;
 use crate::store::{AuditEvent, Change, TimerEntry};
 use crate::templates::{Choice, Vars};
@@ -89,17 +90,15 @@ fn modal(
     Ok(view)
 }
 
-fn metadata(view: &Value) -> Metadata {
-    view.get("private_metadata")
-        .and_then(Value::as_str)
-        .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or_default()
+/// What c1bot stored in the request modal when it opened it.
+fn metadata_of(input: &ViewInput) -> Metadata {
+    serde_json::from_str(&input.metadata).unwrap_or_default()
 }
 
 /// `block_suggestion` for the resource select: resources matching the typed text
 /// that have at least one entitlement policy lets this person request.
-pub async fn suggest(services: &Services, user: &str, typed: &str, view: &Value) -> Value {
-    let meta = metadata(view);
+pub async fn suggest(services: &Services, user: &str, typed: &str, view: &ViewInput) -> Value {
+    let meta = metadata_of(view);
     let query = if typed.trim().is_empty() {
         meta.query.as_str()
     } else {
@@ -132,10 +131,10 @@ pub async fn suggest(services: &Services, user: &str, typed: &str, view: &Value)
 pub async fn resource_chosen(
     services: &Services,
     user: &str,
-    view: &Value,
+    view: &ViewInput,
     resource_id: &str,
 ) -> anyhow::Result<()> {
-    let meta = metadata(view);
+    let meta = metadata_of(view);
     let person = services.directory.person(user).await?;
     let Some(resource) = services.catalog.resource(resource_id) else {
         return Ok(());
@@ -149,12 +148,11 @@ pub async fn resource_chosen(
 pub async fn entitlement_chosen(
     services: &Services,
     user: &str,
-    view: &Value,
+    view: &ViewInput,
     entitlement_id: &str,
 ) -> anyhow::Result<()> {
-    let meta = metadata(view);
-    let state = view.get("state").cloned().unwrap_or(Value::Null);
-    let Some(resource_id) = form_from_state(&state).resource else {
+    let meta = metadata_of(view);
+    let Some(resource_id) = form_from(view).resource else {
         return Ok(());
     };
     let Some(resource) = services.catalog.resource(&resource_id) else {
@@ -174,24 +172,17 @@ pub async fn entitlement_chosen(
 
 /// Replaces the open modal `view` with `updated` (`views.update`, guarded by its hash
 /// so a newer version of the view is never overwritten).
-async fn redraw(services: &Services, view: &Value, updated: Value) -> anyhow::Result<()> {
-    let view_id = view.get("id").and_then(Value::as_str).unwrap_or_default();
-    services
-        .web
-        .call(
-            methods::VIEWS_UPDATE,
-            json!({ "view_id": view_id, "hash": view.get("hash"), "view": updated }),
-        )
-        .await?;
+async fn redraw(services: &Services, view: &ViewInput, updated: Value) -> anyhow::Result<()> {
+    let args = json!({ "view_id": view.view_id, "hash": view.hash, "view": updated });
+    services.web.call(methods::VIEWS_UPDATE, args).await?;
     Ok(())
 }
 
 /// `view_submission` of the request modal: the ack payload (errors) or `None` (close).
-pub async fn submit(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    let meta = metadata(view);
-    let state = view.get("state").cloned().unwrap_or(Value::Null);
-    let mut form = form_from_state(&state);
-    form.emergency = crate::app::requests::break_glass::chosen(&state);
+pub async fn submit(services: &Services, user: &str, input: &ViewInput) -> Option<Value> {
+    let meta = metadata_of(input);
+    let mut form = form_from(input);
+    form.emergency = crate::app::requests::break_glass::chosen(input);
     if form.emergency {
         // Nothing is granted yet: the confirm step says what will happen first.
         return crate::app::requests::break_glass::ask_to_confirm(

@@ -1,16 +1,13 @@
-//! Reading the request modal: `view.state.values` → [`Form`], and the modal's
-//! duration choices. Pure.
+//! Reading the request modal: what it holds ([`ViewInput`], decoded by `slack`) →
+//! [`Form`], and the modal's duration choices. Pure.
 //!
-//! Slack sends every input keyed by block id, then action id; any field may be
-//! missing or null (an untouched select), so everything is optional here and the
-//! workflow says what is missing.
+//! Any field may be missing (an untouched select), so everything is optional here
+//! and the workflow says what is missing.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::catalog::FIELD_BLOCK_PREFIX;
+use crate::slack::view_input::ViewInput;
 use crate::workflow::submit::{fields, human, Form};
 
 /// Action ids inside the request modal's input blocks.
@@ -23,60 +20,21 @@ pub mod actions {
     pub const STARTS_AT: &str = "starts_at_picker";
 }
 
-/// The value a person chose or typed in block `block_id`, whatever the element.
-pub fn value_of(state: &Value, block_id: &str) -> Option<String> {
-    element_value(state.get("values")?.get(block_id)?)
-}
-
-fn element_value(block: &Value) -> Option<String> {
-    block.as_object()?.values().find_map(|element| {
-        element
-            .pointer("/selected_option/value")
-            .or_else(|| element.get("value"))
-            .or_else(|| element.get("selected_user"))
-            .or_else(|| element.get("selected_date"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    })
-}
-
-/// The request form's extra fields (blocks `field_<id>`), by field id; the catalog
-/// and policy decide which of them count.
-fn extra_fields(state: &Value) -> BTreeMap<String, String> {
-    let Some(values) = state.get("values").and_then(Value::as_object) else {
-        return BTreeMap::new();
-    };
-    values
-        .iter()
-        .filter_map(|(block_id, block)| {
-            let id = block_id.strip_prefix(FIELD_BLOCK_PREFIX)?;
-            Some((id.to_owned(), element_value(block)?))
-        })
-        .collect()
-}
-
-/// The submitted form, from a view's `state`.
-pub fn form_from_state(state: &Value) -> Form {
+/// The submitted form, from what the modal holds; the request form's extra fields
+/// are its blocks `field_<id>`, by field id (the catalog and policy decide which of
+/// them count).
+pub fn form_from(input: &ViewInput) -> Form {
+    let text = |block_id: &str| input.text(block_id).map(str::to_owned);
     Form {
-        resource: value_of(state, fields::RESOURCE),
-        entitlement: value_of(state, fields::ENTITLEMENT),
-        duration: value_of(state, fields::DURATION),
-        justification: value_of(state, fields::JUSTIFICATION),
-        on_behalf_of: value_of(state, fields::ON_BEHALF),
-        fields: extra_fields(state),
-        starts_at: picked_time(state, fields::STARTS_AT),
+        resource: text(fields::RESOURCE),
+        entitlement: text(fields::ENTITLEMENT),
+        duration: text(fields::DURATION),
+        justification: text(fields::JUSTIFICATION),
+        on_behalf_of: text(fields::ON_BEHALF),
+        fields: input.texts_under(FIELD_BLOCK_PREFIX),
+        starts_at: input.instant(fields::STARTS_AT),
         emergency: false,
     }
-}
-
-/// The instant a `datetimepicker` in block `block_id` holds (`selected_date_time`,
-/// Unix seconds; the person picked it in their own time zone). Absent or null: none.
-pub fn picked_time(state: &Value, block_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let block = state.get("values")?.get(block_id)?.as_object()?;
-    block
-        .values()
-        .find_map(|element| element.get("selected_date_time").and_then(Value::as_i64))
-        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
 }
 
 /// Durations offered in the modal, up to `max`. Values are seconds, or `permanent`.
@@ -110,7 +68,12 @@ pub fn duration_choices(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
+
+    fn read(state: &Value) -> Form {
+        form_from(&ViewInput::decode(&json!({ "state": state })))
+    }
 
     #[test]
     fn each_element_kind_is_read_from_slacks_state_shape() {
@@ -124,7 +87,7 @@ mod tests {
             "field_empty": {"field_input": {"type": "plain_text_input", "value": null}}
         }});
         assert_eq!(
-            form_from_state(&state),
+            read(&state),
             Form {
                 resource: Some("aws-prod".into()),
                 entitlement: Some("readonly".into()),
@@ -147,13 +110,13 @@ mod tests {
             "starts_at": {"starts_at_picker": {"type": "datetimepicker", "selected_date_time": 1_796_630_400}}
         }});
         assert_eq!(
-            form_from_state(&state).starts_at,
+            read(&state).starts_at,
             chrono::DateTime::from_timestamp(1_796_630_400, 0)
         );
         let untouched = json!({"values": {
             "starts_at": {"starts_at_picker": {"type": "datetimepicker", "selected_date_time": null}}
         }});
-        assert_eq!(form_from_state(&untouched).starts_at, None);
+        assert_eq!(read(&untouched).starts_at, None);
     }
 
     #[test]
@@ -162,7 +125,7 @@ mod tests {
             "entitlement": {"entitlement_select": {"type": "static_select", "selected_option": null}},
             "justification": {"justification_input": {"type": "plain_text_input", "value": null}}
         }});
-        assert_eq!(form_from_state(&state), Form::default());
+        assert_eq!(read(&state), Form::default());
     }
 
     #[test]

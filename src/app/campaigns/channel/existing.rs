@@ -34,11 +34,17 @@ enum Problem {
     Trouble(String),
 }
 
-/// Finds, joins and attaches the existing channel the journaled submission `view`
-/// names, for `user`; `also` (the journal row's completion) commits with it.
-pub async fn attach(services: &Services, user: &str, view: &Value, also: &Change) -> Outcome {
-    let id = crate::app::campaigns::campaign_of(view);
-    let form = read_form(view);
+/// Finds, joins and attaches the existing channel the journaled submission names,
+/// for `user`; `also` (the journal row's completion) commits with it.
+pub async fn attach(
+    services: &Services,
+    user: &str,
+    input: &crate::slack::view_input::ViewInput,
+    also: &Change,
+) -> Outcome {
+    // The campaign id is only a key: everything is checked on the stored campaign.
+    let id = input.metadata.clone();
+    let form = read_form(input);
     let told = |text: String| Outcome::Refused(format!("Access review {id}: {text}"));
     let name = match ChannelName::parse(&form.name) {
         Ok(name) => name,

@@ -43,16 +43,14 @@ pub async fn submitted(
     services: &Services,
     user: &str,
     modal: crate::controls::Modal,
-    view: &Value,
+    input: &crate::slack::view_input::ViewInput,
 ) -> Option<Value> {
-    let text = |key: &str| view.get(key).and_then(Value::as_str).unwrap_or_default();
-    let state = view.get("state").unwrap_or(&Value::Null);
     let submission = Submission {
         user,
         enrolling: modal == crate::controls::Modal::StepUpEnrol,
-        challenge_id: text("private_metadata"),
-        view_id: text("id"),
-        code: crate::app::shared::request_form::value_of(state, "code").unwrap_or_default(),
+        challenge_id: &input.metadata,
+        view_id: &input.view_id,
+        code: input.text("code").unwrap_or_default().to_owned(),
     };
     for _ in 0..ATTEMPTS {
         if let Step::Answer(answer) = once(services, &submission).await {

@@ -128,20 +128,18 @@ fn what_happens(services: &Services, preview: &AccessRequest) -> String {
 }
 
 /// *Grant now*: the ack (`None` closes the modal), or the refusal under the reason.
-pub async fn confirmed(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    let state = view.get("state").unwrap_or(&Value::Null);
-    let reason = crate::app::shared::request_form::value_of(state, REASON)
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
+pub async fn confirmed(
+    services: &Services,
+    user: &str,
+    input: &crate::slack::view_input::ViewInput,
+) -> Option<Value> {
+    let reason = input.words(REASON);
     let Some(reason) = reason else {
         return Some(error(
             "Say why this is an emergency: everyone told sees it.",
         ));
     };
-    let nonce = view
-        .get("private_metadata")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let nonce = input.metadata.as_str();
     let key = draft_key(user);
     let stored = match services.store.get::<Draft>(Table::Sessions, &key).await {
         Ok(Some(stored)) if !nonce.is_empty() && stored.data.nonce == nonce => stored,

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 use crate::catalog::{Entitlement, Resource};
 use crate::policy::Decision;
+use crate::slack::view_input::ViewInput;
 use crate::workflow::approval::Effect;
 use crate::workflow::request::{AccessRequest, Step};
 use crate::workflow::submit::{fields, Created};
@@ -46,15 +47,12 @@ pub struct Planned {
     pub cap: Duration,
 }
 
-/// Whether the request modal's *Emergency* box is ticked in `state`.
-pub fn chosen(state: &Value) -> bool {
-    state
-        .pointer(&format!(
-            "/values/{}/{ACTION}/selected_options",
-            fields::EMERGENCY
-        ))
-        .and_then(Value::as_array)
-        .is_some_and(|picked| picked.iter().any(|o| o["value"] == CHOICE_VALUE))
+/// Whether the request modal's *Emergency* box is ticked.
+pub fn chosen(input: &ViewInput) -> bool {
+    input
+        .many(fields::EMERGENCY)
+        .iter()
+        .any(|value| value == CHOICE_VALUE)
 }
 
 /// Adds the *Emergency* choice to the request modal, after the justification and
@@ -179,10 +177,11 @@ mod tests {
             .is_some_and(|h| h.contains("at most 1 h")));
         let ticked = json!({"values": {"emergency": {ACTION: {"type": "checkboxes",
             "selected_options": [{"value": CHOICE_VALUE}]}}}});
-        assert!(chosen(&ticked));
+        let input = |state: Value| ViewInput::decode(&json!({ "state": state }));
+        assert!(chosen(&input(ticked)));
         let unticked = json!({"values": {"emergency": {ACTION: {"type": "checkboxes", "selected_options": []}}}});
-        assert!(!chosen(&unticked));
-        assert!(!chosen(&json!({})));
+        assert!(!chosen(&input(unticked)));
+        assert!(!chosen(&input(json!({}))));
     }
 
     fn decision(allowed: bool, break_glass: bool) -> Decision {

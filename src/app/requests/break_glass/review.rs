@@ -58,18 +58,13 @@ pub fn open_revoke(services: &Services, trigger_id: String, request_id: String) 
 }
 
 /// The *Revoke now* reason was submitted: `None` closes the modal, or the refusal.
-pub async fn revoke_submitted(services: &Services, user: &str, view: &Value) -> Option<Value> {
-    let request_id = view
-        .get("private_metadata")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let reason = crate::app::shared::request_form::value_of(
-        view.get("state").unwrap_or(&Value::Null),
-        "reason",
-    )
-    .map(|r| r.trim().to_owned())
-    .filter(|r| !r.is_empty());
+pub async fn revoke_submitted(
+    services: &Services,
+    user: &str,
+    input: &crate::slack::view_input::ViewInput,
+) -> Option<Value> {
+    let request_id = input.metadata.clone();
+    let reason = input.words("reason");
     let Some(reason) = reason else {
         return Some(
             json!({"response_action": "errors", "errors": {"reason": "Say why, in a few words."}}),
