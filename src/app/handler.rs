@@ -14,7 +14,6 @@
 //!   work after the ack.
 
 use serde_json::{json, Value};
-use slack_morphism::prelude::{SlackCommandEvent, SlackEventCallbackBody};
 
 use crate::app::grants::{self, Purpose};
 use crate::app::shared::commands::{usage, Command};
@@ -22,7 +21,8 @@ use crate::app::shared::services::Services;
 use crate::app::{decisions, journal, requests, status};
 use crate::controls::{Button, Modal};
 use crate::slack::dispatch::{Ack, EnvelopeHandler};
-use crate::slack::frame::{Envelope, EnvelopeKind, Inbound};
+use crate::slack::frame::{Envelope, EnvelopeKind};
+use crate::slack::inbound::{Inbound, SlashCommand};
 use crate::slack::interaction::{ActionRef, Interaction};
 use crate::slack::view_input::ViewInput;
 use crate::slack::web::deadline;
@@ -43,96 +43,74 @@ impl EnvelopeHandler for C1Handler {
         if journal::journaled(&self.services, &envelope) {
             return journal::take(&self.services, envelope, ack).await;
         }
-        match envelope.kind {
-            EnvelopeKind::Interactive => {
-                // Routed on the raw payload: an interaction type slack-morphism does
-                // not model must still reach us (or be ignored on purpose).
-                match Interaction::parse(&envelope.payload) {
-                    Interaction::BlockActions {
+        match Inbound::decode(&envelope) {
+            Inbound::Interaction(interaction) => match interaction {
+                Interaction::BlockActions {
+                    user,
+                    trigger_id,
+                    channel,
+                    response_url,
+                    view,
+                    actions,
+                } => {
+                    ack.send(None);
+                    // Where a refusal is answered: the click's response_url.
+                    let sender = journal::route::Sender {
                         user,
-                        trigger_id,
                         channel,
-                        view,
-                        actions,
-                    } => {
-                        ack.send(None);
-                        // Where a refusal is answered: the click's response_url.
-                        let sender = journal::route::Sender {
-                            user,
-                            channel,
-                            response_url: envelope
-                                .payload
-                                .get("response_url")
-                                .and_then(Value::as_str)
-                                .filter(|url| !url.is_empty())
-                                .map(str::to_owned),
-                        };
-                        for action in actions {
-                            self.after_click(&sender, &trigger_id, view.as_ref(), action);
-                        }
-                    }
-                    Interaction::ViewSubmission {
-                        user,
-                        callback_id,
-                        input,
-                    } if Modal::from_id(&callback_id) == Some(Modal::CampaignChannel) => {
-                        self.channel_submitted(envelope, ack, &user, &input).await;
-                    }
-                    answered => {
-                        let payload =
-                            deadline::within(deadline::ACK_BUDGET, self.answer(answered)).await;
-                        ack.send(payload);
+                        response_url,
+                    };
+                    for action in actions {
+                        self.after_click(&sender, &trigger_id, view.as_ref(), action);
                     }
                 }
-            }
-            EnvelopeKind::SlashCommands => match envelope.decode() {
-                Inbound::SlashCommand(command) => ack.send(self.on_command(&command).await),
-                other => {
-                    self.unread(EnvelopeKind::SlashCommands, &other);
-                    ack.send(Some(ephemeral(UNREADABLE_COMMAND.to_owned())));
+                Interaction::ViewSubmission {
+                    user,
+                    callback_id,
+                    input,
+                } if Modal::from_id(&callback_id) == Some(Modal::CampaignChannel) => {
+                    self.channel_submitted(envelope, ack, &user, &input).await;
+                }
+                answered => {
+                    let payload =
+                        deadline::within(deadline::ACK_BUDGET, self.answer(answered)).await;
+                    ack.send(payload);
                 }
             },
-            EnvelopeKind::EventsApi => {
+            Inbound::Command(command) => ack.send(self.on_command(&command).await),
+            Inbound::HomeOpened { user } => {
                 ack.send(None);
-                match envelope.decode() {
-                    Inbound::Event(callback) => {
-                        let event_type = envelope
-                            .payload
-                            .pointer("/event/type")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        match callback.event {
-                            SlackEventCallbackBody::AppHomeOpened(opened) => {
-                                self.home_opened(opened.user.to_string());
-                            }
-                            // Named as one c1bot reads, but not in the shape Slack's
-                            // model has for it (slack-morphism then keeps it raw).
-                            other if event_type == APP_HOME_OPENED => {
-                                self.unread(EnvelopeKind::EventsApi, &other);
-                            }
-                            // Direct messages are journaled before this; what is left
-                            // (c1bot's own, edits) is not for c1bot.
-                            _ => tracing::debug!(event_type, "event c1bot does not read; acked"),
-                        }
-                    }
-                    other => self.unread(EnvelopeKind::EventsApi, &other),
-                }
+                self.home_opened(user);
+            }
+            // Direct messages are journaled before this; what is left is not for c1bot.
+            Inbound::DirectMessage(_) | Inbound::NotForC1bot { .. } => {
+                ack.send(None);
+                tracing::debug!(
+                    payload_type = envelope.payload_type(),
+                    "nothing c1bot reads; acked"
+                );
+            }
+            Inbound::Unreadable { kind, why } => {
+                self.unread(kind, &why);
+                let answer = (kind == EnvelopeKind::SlashCommands)
+                    .then(|| ephemeral(UNREADABLE_COMMAND.to_owned()));
+                ack.send(answer);
             }
         }
     }
 }
 
 impl C1Handler {
-    async fn on_command(&self, command: &SlackCommandEvent) -> Option<Value> {
-        let text = command.text.as_deref().unwrap_or_default();
-        let user = command.user_id.to_string();
+    async fn on_command(&self, command: &SlashCommand) -> Option<Value> {
+        let text = command.text.as_str();
+        let user = command.user_id.clone();
         tracing::info!(user = %user, command = %command.command, "slash command");
         let name = &self.services.command;
         match Command::parse(text) {
             Command::Request(text) => crate::app::requests::one_line::handle(
                 &self.services,
-                command.trigger_id.to_string(),
-                command.channel_id.to_string(),
+                command.trigger_id.clone(),
+                command.channel_id.clone(),
                 user,
                 &text,
             ),
@@ -140,23 +118,23 @@ impl C1Handler {
             Command::Campaign => {
                 crate::app::campaigns::command(
                     &self.services,
-                    command.trigger_id.to_string(),
-                    command.channel_id.to_string(),
+                    command.trigger_id.clone(),
+                    command.channel_id.clone(),
                     user,
                 );
                 None
             }
             Command::Revoke { request_id, reason } => grants::revoke_command(
                 &self.services,
-                command.trigger_id.to_string(),
+                command.trigger_id.clone(),
                 request_id,
                 reason,
             ),
             Command::BreakGlass(text) => {
                 crate::app::requests::break_glass::command(
                     &self.services,
-                    command.trigger_id.to_string(),
-                    command.channel_id.to_string(),
+                    command.trigger_id.clone(),
+                    command.channel_id.clone(),
                     user,
                     &text,
                 )

@@ -7,7 +7,6 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use slack_morphism::prelude::{SlackCommandEvent, SlackInteractionEvent, SlackPushEventCallback};
 
 /// One text frame from Slack, as far as the transport needs to know it.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,20 +89,6 @@ pub struct Envelope {
     pub retry_attempt: u32,
     pub retry_reason: String,
     pub payload: Value,
-}
-
-/// The payload of an envelope, decoded into Slack's models.
-#[derive(Debug, Clone)]
-pub enum Inbound {
-    SlashCommand(Box<SlackCommandEvent>),
-    Interaction(Box<SlackInteractionEvent>),
-    Event(Box<SlackPushEventCallback>),
-    /// A payload that does not match the model for its envelope kind (a new
-    /// interaction type, say). It is acked and logged, never fatal.
-    Unsupported {
-        kind: EnvelopeKind,
-        detail: String,
-    },
 }
 
 #[derive(Deserialize)]
@@ -219,24 +204,6 @@ impl Envelope {
         keys
     }
 
-    pub fn decode(&self) -> Inbound {
-        let detail = |e: serde_json::Error| Inbound::Unsupported {
-            kind: self.kind,
-            detail: e.to_string(),
-        };
-        match self.kind {
-            EnvelopeKind::SlashCommands => serde_json::from_value(self.payload.clone())
-                .map(|c| Inbound::SlashCommand(Box::new(c)))
-                .unwrap_or_else(detail),
-            EnvelopeKind::Interactive => serde_json::from_value(self.payload.clone())
-                .map(|i| Inbound::Interaction(Box::new(i)))
-                .unwrap_or_else(detail),
-            EnvelopeKind::EventsApi => serde_json::from_value(self.payload.clone())
-                .map(|e| Inbound::Event(Box::new(e)))
-                .unwrap_or_else(detail),
-        }
-    }
-
     /// The payload's own `type` (`view_submission`, `event_callback`, …), for logs and metrics.
     pub fn payload_type(&self) -> &str {
         self.payload
@@ -338,29 +305,6 @@ mod tests {
                 envelope_id: Some("x1".into())
             }
         );
-    }
-
-    #[test]
-    fn an_unmodelled_interaction_decodes_as_unsupported_not_an_error() {
-        let env = envelope(
-            r#"{"envelope_id":"i1","type":"interactive","accepts_response_payload":false,"payload":{"type":"future_interaction"}}"#,
-        );
-        assert!(matches!(env.decode(), Inbound::Unsupported { .. }));
-        assert_eq!(env.payload_type(), "future_interaction");
-    }
-
-    #[test]
-    fn a_slash_command_payload_decodes_into_slacks_model() {
-        let env = envelope(
-            &json!({"envelope_id":"s1","type":"slash_commands","accepts_response_payload":true,
-                "payload":{"team_id":"T1","channel_id":"C1","user_id":"U1","command":"/c1","text":"help",
-                "response_url":"https://hooks.slack.com/x","trigger_id":"1.2.3"}})
-            .to_string(),
-        );
-        match env.decode() {
-            Inbound::SlashCommand(cmd) => assert_eq!(cmd.text.as_deref(), Some("help")),
-            other => panic!("expected a slash command, got {other:?}"),
-        }
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub enum Interaction {
         trigger_id: String,
         /// Where the clicked message is (`None` for a click inside a modal).
         channel: Option<String>,
+        /// Where an answer to the click may go (`None` inside a modal).
+        response_url: Option<String>,
         /// What the modal holds, for a change inside one.
         view: Option<ViewInput>,
         actions: Vec<ActionRef>,
@@ -63,6 +65,11 @@ impl Interaction {
                     .pointer("/channel/id")
                     .or_else(|| payload.pointer("/container/channel_id"))
                     .and_then(Value::as_str)
+                    .map(str::to_owned),
+                response_url: payload
+                    .get("response_url")
+                    .and_then(Value::as_str)
+                    .filter(|url| !url.is_empty())
                     .map(str::to_owned),
                 view: payload.get("view").map(ViewInput::decode),
                 actions: payload
@@ -108,10 +115,11 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_button_click_yields_its_action_value_and_channel() {
+    fn a_button_click_yields_its_action_value_channel_and_where_to_answer() {
         let parsed = Interaction::parse(&json!({
             "type": "block_actions", "user": {"id": "U0BOB00001"}, "trigger_id": "1.2.3",
             "container": {"type": "message", "channel_id": "D0BOB00001"},
+            "response_url": "https://hooks.slack.com/actions/1",
             "actions": [{"type": "button", "action_id": "approve", "block_id": "decision", "value": "REQ-1001"}]
         }));
         assert_eq!(
@@ -120,6 +128,7 @@ mod tests {
                 user: "U0BOB00001".into(),
                 trigger_id: "1.2.3".into(),
                 channel: Some("D0BOB00001".into()),
+                response_url: Some("https://hooks.slack.com/actions/1".into()),
                 view: None,
                 actions: vec![ActionRef {
                     action_id: "approve".into(),

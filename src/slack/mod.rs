@@ -7,6 +7,7 @@ pub mod connection;
 pub mod dedupe;
 pub mod dispatch;
 pub mod frame;
+pub mod inbound;
 pub mod interaction;
 pub mod socket;
 pub mod view_input;

@@ -7,7 +7,7 @@
 //! `help`, `status` and `cancel` work as after the slash command. A conversation
 //! left unanswered expires (timer `dm-expire`) and says so.
 //!
-//! Only people's own new messages in a DM are read: c1bot's and other apps'
+//! Only people's own new messages in a DM are read (`slack::inbound` decides): c1bot's and other apps'
 //! messages, edits, deletions and anything outside a DM are ignored.
 
 use chrono::{DateTime, Utc};
@@ -43,36 +43,9 @@ impl Record for Conversation {
     }
 }
 
-/// A person's new message in their DM with c1bot, as far as c1bot reads one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Incoming {
-    pub user: String,
-    pub channel: String,
-    pub text: String,
-    pub ts: String,
-}
-
-/// The message in a `message` event that c1bot should answer, or `None` for
-/// anything it must not read: edits and deletions (any `subtype`), messages from
-/// apps (c1bot's own included: they carry `bot_id`), and anything outside a DM.
-pub fn incoming(event: &Value) -> Option<Incoming> {
-    let text = |key: &str| event.get(key).and_then(Value::as_str);
-    if text("type") != Some("message")
-        || text("channel_type") != Some("im")
-        || event.get("subtype").is_some()
-        || event.get("bot_id").is_some()
-        || event.get("bot_profile").is_some()
-    {
-        return None;
-    }
-    let message = Incoming {
-        user: text("user")?.to_owned(),
-        channel: text("channel")?.to_owned(),
-        text: text("text").unwrap_or_default().to_owned(),
-        ts: text("ts")?.to_owned(),
-    };
-    (!message.text.trim().is_empty()).then_some(message)
-}
+/// A person's new message in their DM with c1bot (which ones c1bot reads is
+/// `slack::inbound`'s).
+pub use crate::slack::inbound::DirectMessage as Incoming;
 
 fn key(user: &str) -> String {
     format!("dm/{user}")
@@ -256,44 +229,4 @@ pub(super) enum Closing {
     Expired,
     Submitted,
     InForm,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(extra: Value) -> Value {
-        let mut event = json!({
-            "type": "message", "channel": "D0ALICE001", "user": "U0ALICE001",
-            "text": "hi", "ts": "1763630100.000200", "channel_type": "im"
-        });
-        if let (Some(event), Some(extra)) = (event.as_object_mut(), extra.as_object()) {
-            for (k, v) in extra {
-                event.insert(k.clone(), v.clone());
-            }
-        }
-        event
-    }
-
-    #[test]
-    fn a_persons_own_message_in_a_dm_is_read() {
-        let message = incoming(&event(json!({}))).expect("read");
-        assert_eq!(message.user, "U0ALICE001");
-        assert_eq!(message.channel, "D0ALICE001");
-        assert_eq!(message.text, "hi");
-    }
-
-    #[test]
-    fn apps_edits_deletions_and_channels_are_not_read() {
-        for extra in [
-            json!({"bot_id": "B0C1BOT001", "user": "U0C1BOT001"}),
-            json!({"subtype": "bot_message", "bot_id": "B0OTHER001"}),
-            json!({"subtype": "message_changed", "message": {"text": "edited"}}),
-            json!({"subtype": "message_deleted"}),
-            json!({"channel_type": "channel", "channel": "C0GENERAL1"}),
-            json!({"text": "   "}),
-        ] {
-            assert_eq!(incoming(&event(extra.clone())), None, "{extra}");
-        }
-    }
 }

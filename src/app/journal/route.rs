@@ -20,6 +20,7 @@ use crate::app::{campaigns, decisions, dm, grants};
 use crate::controls::{Button, Modal};
 use crate::features::FeatureId;
 use crate::slack::frame::{Envelope, EnvelopeKind};
+use crate::slack::inbound::Inbound;
 use crate::slack::interaction::Interaction;
 use crate::store::{Change, JournalId};
 use crate::workflow::approval::Action;
@@ -33,28 +34,19 @@ fn deciding(action_id: &str) -> Option<Button> {
 
 /// Whether `envelope` is journaled before its ack.
 pub fn journaled(services: &Services, envelope: &Envelope) -> bool {
-    let payload = &envelope.payload;
-    match envelope.kind {
-        EnvelopeKind::SlashCommands => {
-            let text = payload
-                .get("text")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            match Command::parse(text) {
-                Command::Request(text) => one_line::is_complete(services, &text),
-                Command::Revoke { request_id, reason } => {
-                    !request_id.is_empty() && !reason.trim().is_empty()
-                }
-                _ => false,
-            }
-        }
-        EnvelopeKind::Interactive => match Interaction::parse(payload) {
-            Interaction::BlockActions { actions, .. } => {
-                actions.iter().any(|a| deciding(&a.action_id).is_some())
+    match Inbound::decode(envelope) {
+        Inbound::Command(command) => match Command::parse(&command.text) {
+            Command::Request(text) => one_line::is_complete(services, &text),
+            Command::Revoke { request_id, reason } => {
+                !request_id.is_empty() && !reason.trim().is_empty()
             }
             _ => false,
         },
-        EnvelopeKind::EventsApi => payload.get("event").and_then(dm::incoming).is_some(),
+        Inbound::Interaction(Interaction::BlockActions { actions, .. }) => {
+            actions.iter().any(|a| deciding(&a.action_id).is_some())
+        }
+        Inbound::DirectMessage(_) => true,
+        _ => false,
     }
 }
 
@@ -101,29 +93,22 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
         return Outcome::Nothing;
     };
     let channel = sender.channel.clone().unwrap_or_default();
-    match envelope.kind {
-        EnvelopeKind::SlashCommands => {
-            let text = envelope
-                .payload
-                .get("text")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            match Command::parse(text) {
-                Command::Request(text) => one_line::submit(services, &sender, &text, also).await,
-                Command::Revoke { request_id, reason } => {
-                    grants::revoke_now(
-                        services,
-                        &sender,
-                        &request_id,
-                        crate::intake::as_seen(&reason),
-                        also,
-                    )
-                    .await
-                }
-                _ => Outcome::Nothing,
+    match Inbound::decode(envelope) {
+        Inbound::Command(command) => match Command::parse(&command.text) {
+            Command::Request(text) => one_line::submit(services, &sender, &text, also).await,
+            Command::Revoke { request_id, reason } => {
+                grants::revoke_now(
+                    services,
+                    &sender,
+                    &request_id,
+                    crate::intake::as_seen(&reason),
+                    also,
+                )
+                .await
             }
-        }
-        EnvelopeKind::Interactive => match Interaction::parse(&envelope.payload) {
+            _ => Outcome::Nothing,
+        },
+        Inbound::Interaction(interaction) => match interaction {
             Interaction::BlockActions {
                 user,
                 trigger_id,
@@ -219,16 +204,16 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
             }
             _ => Outcome::Nothing,
         },
-        EnvelopeKind::EventsApi => match envelope.payload.get("event").and_then(dm::incoming) {
-            Some(message) => match services.features.refusal(FeatureId::DmRequests) {
-                Some(refusal) => Outcome::Refused(format!(
-                    "{refusal} Ask with `{} request` instead.",
-                    services.command
-                )),
-                None => dm::received(services, message, also).await,
-            },
-            None => Outcome::Nothing,
+        Inbound::DirectMessage(message) => match services.features.refusal(FeatureId::DmRequests) {
+            Some(refusal) => Outcome::Refused(format!(
+                "{refusal} Ask with `{} request` instead.",
+                services.command
+            )),
+            None => dm::received(services, message, also).await,
         },
+        Inbound::HomeOpened { .. } | Inbound::NotForC1bot { .. } | Inbound::Unreadable { .. } => {
+            Outcome::Nothing
+        }
     }
 }
 
