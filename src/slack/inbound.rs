@@ -142,6 +142,76 @@ fn direct_message(event: &Value) -> Option<DirectMessage> {
     (!message.text.trim().is_empty()).then_some(message)
 }
 
+/// Who sent an envelope and where they acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub user: String,
+    /// The conversation they acted in (`None`: unknown, e.g. inside a modal).
+    pub channel: Option<String>,
+    /// The command's or click's `response_url`, where there is one.
+    pub response_url: Option<String>,
+}
+
+/// Who sent `envelope`, read even from a payload that does not decode in full (so
+/// a journal row that fails can still tell its person); `None` when it names nobody.
+pub fn origin(envelope: &Envelope) -> Option<Origin> {
+    let payload = &envelope.payload;
+    let text = |pointer: &str| {
+        payload
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let (user, channel) = match envelope.kind {
+        EnvelopeKind::SlashCommands => (text("/user_id")?, text("/channel_id")),
+        EnvelopeKind::Interactive => (
+            text("/user/id")?,
+            text("/channel/id").or_else(|| text("/container/channel_id")),
+        ),
+        EnvelopeKind::EventsApi => (text("/event/user")?, text("/event/channel")),
+    };
+    Some(Origin {
+        user,
+        channel,
+        response_url: text("/response_url"),
+    })
+}
+
+/// What the person did, as they would name it (their own text, not escaped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deed {
+    /// The command line they typed (`/c1 request …`).
+    Command(String),
+    /// The title of the form they submitted.
+    Form(String),
+    /// The text of the button they clicked.
+    Click(String),
+    Message,
+}
+
+/// What `envelope`'s person did, read even from a payload that does not decode.
+pub fn deed(envelope: &Envelope) -> Deed {
+    let payload = &envelope.payload;
+    let text = |pointer: &str| payload.pointer(pointer).and_then(Value::as_str);
+    match envelope.kind {
+        EnvelopeKind::SlashCommands => Deed::Command(format!(
+            "{} {}",
+            text("/command").unwrap_or("/c1"),
+            text("/text").unwrap_or_default()
+        )),
+        EnvelopeKind::Interactive if text("/type") == Some("view_submission") => {
+            Deed::Form(text("/view/title/text").unwrap_or("a form").to_owned())
+        }
+        EnvelopeKind::Interactive => Deed::Click(
+            text("/actions/0/text/text")
+                .unwrap_or("a button")
+                .to_owned(),
+        ),
+        EnvelopeKind::EventsApi => Deed::Message,
+    }
+}
+
 /// A `response_url` must be a URL: c1bot posts to it.
 fn a_url<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let text = String::deserialize(deserializer)?;

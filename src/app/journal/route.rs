@@ -10,8 +10,6 @@
 //! the campaign channel modal naming an existing channel, which the handler checks,
 //! then journals (its lookup pages through Slack) and which is processed here.
 
-use serde_json::Value;
-
 use crate::app::journal::Outcome;
 use crate::app::requests::one_line;
 use crate::app::shared::commands::Command;
@@ -19,8 +17,8 @@ use crate::app::shared::services::Services;
 use crate::app::{campaigns, decisions, dm, grants};
 use crate::controls::{Button, Modal};
 use crate::features::FeatureId;
-use crate::slack::frame::{Envelope, EnvelopeKind};
-use crate::slack::inbound::Inbound;
+use crate::slack::frame::Envelope;
+use crate::slack::inbound::{deed, Deed, Inbound};
 use crate::slack::interaction::Interaction;
 use crate::store::{Change, JournalId};
 use crate::workflow::approval::Action;
@@ -54,33 +52,12 @@ pub use crate::app::shared::journaled::{person, Sender};
 
 /// What the person did, in words, for the message that says it did not go through.
 pub fn describe(envelope: &Envelope) -> String {
-    let p = &envelope.payload;
-    match envelope.kind {
-        EnvelopeKind::SlashCommands => {
-            let command = p.get("command").and_then(Value::as_str).unwrap_or("/c1");
-            let text = p.get("text").and_then(Value::as_str).unwrap_or_default();
-            format!(
-                "`{}`",
-                crate::app::shared::mrkdwn::escape(&format!("{command} {text}"))
-            )
-        }
-        EnvelopeKind::Interactive
-            if p.get("type").and_then(Value::as_str) == Some("view_submission") =>
-        {
-            let form = p
-                .pointer("/view/title/text")
-                .and_then(Value::as_str)
-                .unwrap_or("a form");
-            format!("form \"{}\"", crate::app::shared::mrkdwn::escape(form))
-        }
-        EnvelopeKind::Interactive => {
-            let button = p
-                .pointer("/actions/0/text/text")
-                .and_then(Value::as_str)
-                .unwrap_or("a button");
-            format!("click on {}", crate::app::shared::mrkdwn::escape(button))
-        }
-        EnvelopeKind::EventsApi => "message to c1bot".to_owned(),
+    use crate::app::shared::mrkdwn::escape;
+    match deed(envelope) {
+        Deed::Command(line) => format!("`{}`", escape(&line)),
+        Deed::Form(title) => format!("form \"{}\"", escape(&title)),
+        Deed::Click(button) => format!("click on {}", escape(&button)),
+        Deed::Message => "message to c1bot".to_owned(),
     }
 }
 
@@ -220,7 +197,8 @@ pub async fn process(services: &Services, id: JournalId, envelope: &Envelope) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::slack::frame::EnvelopeKind;
+    use serde_json::{json, Value};
 
     fn envelope(kind: EnvelopeKind, payload: Value) -> Envelope {
         Envelope {

@@ -7,9 +7,10 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::slack::frame::{Envelope, EnvelopeKind};
+use crate::slack::frame::Envelope;
+use crate::slack::inbound::origin;
 use crate::store::{JournalId, OutboxMessage};
 
 /// What processing a journaled envelope came to.
@@ -73,27 +74,11 @@ impl Sender {
     }
 }
 
-/// The person behind `envelope`.
+/// The person behind `envelope` (`slack::inbound::origin`).
 pub fn person(envelope: &Envelope) -> Option<Sender> {
-    let p = &envelope.payload;
-    let text = |pointer: &str| {
-        p.pointer(pointer)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let (user, channel) = match envelope.kind {
-        EnvelopeKind::SlashCommands => (text("/user_id")?, text("/channel_id")),
-        EnvelopeKind::Interactive => (
-            text("/user/id")?,
-            text("/channel/id").or_else(|| text("/container/channel_id")),
-        ),
-        EnvelopeKind::EventsApi => (text("/event/user")?, text("/event/channel")),
-    };
-    let response_url = text("/response_url");
-    Some(Sender {
-        user,
-        channel,
-        response_url,
+    origin(envelope).map(|origin| Sender {
+        user: origin.user,
+        channel: origin.channel,
+        response_url: origin.response_url,
     })
 }
