@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::app::grants::{self, Purpose};
 use crate::app::shared::commands::{usage, Command};
+use crate::app::shared::journaled::Sender;
 use crate::app::shared::services::Services;
 use crate::app::{decisions, journal, requests, status};
 use crate::controls::{Button, Modal};
@@ -55,7 +56,7 @@ impl EnvelopeHandler for C1Handler {
                 } => {
                     ack.send(None);
                     // Where a refusal is answered: the click's response_url.
-                    let sender = journal::route::Sender {
+                    let sender = Sender {
                         user,
                         channel,
                         response_url,
@@ -220,7 +221,7 @@ impl C1Handler {
     /// its ack. Deciding clicks are journaled and never reach here.
     fn after_click(
         &self,
-        sender: &journal::route::Sender,
+        sender: &Sender,
         trigger_id: &str,
         view: Option<&ViewInput>,
         action: ActionRef,
@@ -284,7 +285,7 @@ impl C1Handler {
     /// An action that is not a button: the request modal's selects, which update it.
     fn after_input(
         &self,
-        sender: &journal::route::Sender,
+        sender: &Sender,
         view: Option<&ViewInput>,
         action: ActionRef,
     ) {

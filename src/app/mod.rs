@@ -474,19 +474,20 @@ async fn check_bot_token(web: &WebApi) -> anyhow::Result<(NamedId, Option<Vec<St
         ),
         Err(other) => return Err(anyhow::Error::from(other).context("checking the bot token with auth.test")),
     };
-    let text = |k: &str| {
-        response
-            .body
-            .get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or("?")
-            .to_owned()
+    let who: crate::slack::web::answers::AuthTest =
+        serde_json::from_value(response.body).unwrap_or_default();
+    let known = |text: String| {
+        if text.is_empty() {
+            "?".to_owned()
+        } else {
+            text
+        }
     };
-    tracing::info!(team = %text("team"), bot_user = %text("user_id"), "bot token accepted by Slack");
     let team = NamedId {
-        id: text("team_id"),
-        name: text("team"),
+        id: known(who.team_id),
+        name: known(who.team),
     };
+    tracing::info!(team = %team.name, bot_user = %known(who.user_id), "bot token accepted by Slack");
     Ok((team, response.scopes))
 }
 

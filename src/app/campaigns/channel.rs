@@ -23,6 +23,7 @@ use crate::app::shared::services::Services;
 use crate::campaign::channel_name::{check_description, ChannelName, NameProblem};
 use crate::campaign::{apply, Actor, CampaignAction};
 use crate::slack::view_input::ViewInput;
+use crate::slack::web::answers::ChannelCreated;
 use crate::slack::web::{methods, WebApiError};
 use crate::store::OutboxMessage;
 
@@ -185,13 +186,16 @@ fn attaching(user: &str, channel: &str, name: &ChannelName, created: bool) -> Ac
 async fn create(services: &Services, name: &ChannelName) -> Result<String, String> {
     let answer = services
         .web
-        .call(
+        .call_as::<ChannelCreated>(
             methods::CONVERSATIONS_CREATE,
             json!({ "name": name.as_str(), "is_private": false }),
         )
         .await;
     match answer {
-        Ok(response) => channel_id(&response.body),
+        Ok(created) => Ok(created.channel.id),
+        Err(WebApiError::Decode { .. }) => {
+            Err("Slack's answer named no channel; nothing was attached. Try again.".into())
+        }
         Err(error) => Err(match error.slack_code() {
             Some("name_taken") => NameProblem::Taken {
                 name: name.to_string(),
@@ -203,13 +207,6 @@ async fn create(services: &Services, name: &ChannelName) -> Result<String, Strin
             _ => trouble(services, "create the channel", &error),
         }),
     }
-}
-
-pub(super) fn channel_id(body: &Value) -> Result<String, String> {
-    body.pointer("/channel/id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| "Slack's answer named no channel; nothing was attached. Try again.".into())
 }
 
 pub(super) fn trouble(services: &Services, what: &str, error: &WebApiError) -> String {

@@ -149,27 +149,28 @@ async fn user_groups(services: &Services) -> Vec<(String, String)> {
     }
     let answer = services
         .web
-        .call(
+        .call_as::<crate::slack::web::answers::Usergroups>(
             crate::slack::web::methods::USERGROUPS_LIST,
             json!({ "include_disabled": false }),
         )
         .await;
-    let body = match answer {
-        Ok(response) => response.body,
+    let groups = match answer {
+        Ok(answer) => answer.usergroups,
         Err(error) => {
             tracing::warn!(%error, "cannot list user groups");
             return Vec::new();
         }
     };
-    body.get("usergroups")
-        .and_then(Value::as_array)
+    groups
         .into_iter()
-        .flatten()
-        .filter_map(|g| {
-            let id = g.get("id")?.as_str()?;
-            let handle = g.get("handle").and_then(Value::as_str).unwrap_or(id);
-            let name = g.get("name").and_then(Value::as_str).unwrap_or_default();
-            Some((format!("@{handle} ({name})"), id.to_owned()))
+        .filter(|group| !group.id.is_empty())
+        .map(|group| {
+            let handle = if group.handle.is_empty() {
+                &group.id
+            } else {
+                &group.handle
+            };
+            (format!("@{handle} ({})", group.name), group.id.clone())
         })
         .take(100)
         .collect()

@@ -15,10 +15,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::time::Instant;
 
 use crate::policy::SlackUser;
+use crate::slack::web::answers::{GroupMembers, User, UserInfo};
 use crate::slack::web::{methods, WebApi, WebApiError};
 
 /// How long a profile is trusted.
@@ -41,42 +42,37 @@ pub struct Person {
 impl Person {
     /// Reads Slack's user object. Missing flags read as false, except that an
     /// object with no id is refused.
-    pub fn from_slack(user: &Value) -> Option<Person> {
-        let text = |v: &Value, k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let flag = |k: &str| user.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let profile = user.get("profile").cloned().unwrap_or(Value::Null);
-        let id = text(user, "id");
-        if id.is_empty() {
+    pub fn from_user(user: &User) -> Option<Person> {
+        if user.id.is_empty() {
             return None;
         }
-        let first = |a: String, b: String| if a.is_empty() { b } else { a };
+        let first = |a: &str, b: &str| if a.is_empty() { b } else { a }.to_owned();
         Some(Person {
             profile: SlackUser {
-                display_name: first(text(&profile, "display_name"), text(user, "name")),
-                real_name: first(text(user, "real_name"), text(&profile, "real_name")),
-                is_admin: flag("is_admin"),
-                is_owner: flag("is_owner"),
-                is_primary_owner: flag("is_primary_owner"),
-                is_restricted: flag("is_restricted"),
-                is_ultra_restricted: flag("is_ultra_restricted"),
-                // Slack marks people from other organisations in shared channels this way.
-                is_stranger: flag("is_stranger"),
-                deleted: flag("deleted"),
-                has_2fa: flag("has_2fa"),
-                tz: text(user, "tz"),
-                id,
+                display_name: first(&user.profile.display_name, &user.name),
+                real_name: first(&user.real_name, &user.profile.real_name),
+                is_admin: user.is_admin,
+                is_owner: user.is_owner,
+                is_primary_owner: user.is_primary_owner,
+                is_restricted: user.is_restricted,
+                is_ultra_restricted: user.is_ultra_restricted,
+                is_stranger: user.is_stranger,
+                deleted: user.deleted,
+                has_2fa: user.has_2fa,
+                tz: user.tz.clone(),
+                id: user.id.clone(),
             },
-            email: profile
-                .get("email")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            is_bot: flag("is_bot"),
+            email: user.profile.email.clone(),
+            is_bot: user.is_bot,
         })
+    }
+
+    /// [`Person::from_user`] of a `users.info` user object, for tests and fixtures.
+    #[cfg(test)]
+    pub fn from_slack(user: &serde_json::Value) -> Option<Person> {
+        serde_json::from_value::<User>(user.clone())
+            .ok()
+            .and_then(|user| Person::from_user(&user))
     }
 }
 
@@ -104,18 +100,14 @@ impl Directory {
         if let Some(person) = self.cached(user_id) {
             return Ok(person);
         }
-        let answer = self
+        let answer: UserInfo = self
             .web
-            .call(methods::USERS_INFO, json!({ "user": user_id }))
+            .call_as(methods::USERS_INFO, json!({ "user": user_id }))
             .await?;
-        let person = answer
-            .body
-            .get("user")
-            .and_then(Person::from_slack)
-            .ok_or_else(|| WebApiError::Decode {
-                method: methods::USERS_INFO.name,
-                detail: "users.info returned no user".into(),
-            })?;
+        let person = Person::from_user(&answer.user).ok_or_else(|| WebApiError::Decode {
+            method: methods::USERS_INFO.name,
+            detail: "users.info returned no user".into(),
+        })?;
         let mut people = self.people.lock().unwrap_or_else(|p| p.into_inner());
         people.insert(user_id.to_owned(), (Instant::now(), person.clone()));
         Ok(person)
@@ -179,25 +171,14 @@ impl Directory {
     }
 
     async fn fetch_group(&self, group_id: &str) -> Result<Vec<String>, WebApiError> {
-        let answer = self
+        let answer: GroupMembers = self
             .web
-            .call(
+            .call_as(
                 methods::USERGROUPS_USERS_LIST,
                 json!({ "usergroup": group_id }),
             )
             .await?;
-        let members: Vec<String> = answer
-            .body
-            .get("users")
-            .and_then(Value::as_array)
-            .map(|users| {
-                users
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let members = answer.users;
         let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
         groups.insert(group_id.to_owned(), (Instant::now(), members.clone()));
         Ok(members)

@@ -6,6 +6,7 @@
 //! backoff; a definitive `ok: false` is never retried. Calls are paced per method
 //! (see [`pacing`]). Callers get typed errors that keep Slack's error code.
 
+pub mod answers;
 pub mod deadline;
 pub mod error;
 pub mod methods;
@@ -315,7 +316,7 @@ impl WebApi {
         outcome
     }
 
-    /// Calls `method` and decodes the body into `R` (a slack-morphism response model).
+    /// Calls `method` and decodes the body into `R` (an answer of [`answers`]).
     pub async fn call_as<R: DeserializeOwned>(
         &self,
         method: &'static ApiMethod,

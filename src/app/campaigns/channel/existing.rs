@@ -10,16 +10,17 @@
 //! It must not decide anything the campaign's rules decide: those are asked again on
 //! the stored campaign, before joining and in the commit.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::app::campaigns::channel::{
-    attach_allowed, attaching, channel_id, read_form, scope_refusal, trouble,
+    attach_allowed, attaching, read_form, scope_refusal, trouble,
 };
 use crate::app::campaigns::commit::{commit, Failure};
 use crate::app::shared::journaled::Outcome;
 use crate::app::shared::services::Services;
 use crate::campaign::channel_name::ChannelName;
 use crate::campaign::CampaignAction;
+use crate::slack::web::answers::{Conversation, ConversationsPage};
 use crate::slack::web::{in_words, methods, WebApiError};
 use crate::store::{Change, OutboxMessage};
 
@@ -96,13 +97,13 @@ async fn join(services: &Services, name: &ChannelName) -> Result<String, Problem
             "c1bot cannot find a channel named #{name}, so nothing was attached. If it is private, add c1bot to it first; or choose \"Create a new channel\"."
         )));
     };
-    let id = channel_id(&json!({ "channel": found })).map_err(Problem::Trouble)?;
-    if found.get("is_archived").and_then(Value::as_bool) == Some(true) {
+    let id = found.id;
+    if found.is_archived {
         return Err(Problem::Refused(format!(
             "#{name} is archived, so it was not attached; choose another channel."
         )));
     }
-    if found.get("is_member").and_then(Value::as_bool) == Some(true) {
+    if found.is_member {
         return Ok(id);
     }
     match services
@@ -123,7 +124,7 @@ async fn join(services: &Services, name: &ChannelName) -> Result<String, Problem
 
 /// The channel called `name` among those c1bot can see (public ones, and private
 /// ones it is in), reading `conversations.list` page by page.
-async fn find(services: &Services, name: &ChannelName) -> Result<Option<Value>, Problem> {
+async fn find(services: &Services, name: &ChannelName) -> Result<Option<Conversation>, Problem> {
     let mut cursor = String::new();
     for _ in 0..LIST_PAGES {
         let mut args = json!({
@@ -134,29 +135,15 @@ async fn find(services: &Services, name: &ChannelName) -> Result<Option<Value>, 
         if !cursor.is_empty() {
             args["cursor"] = json!(cursor);
         }
-        let page = services
+        let page: ConversationsPage = services
             .web
-            .call(methods::CONVERSATIONS_LIST, args)
+            .call_as(methods::CONVERSATIONS_LIST, args)
             .await
             .map_err(|error| problem(services, "look the channel up", &error))?;
-        let channels = page
-            .body
-            .get("channels")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(found) = channels
-            .into_iter()
-            .find(|c| c.get("name").and_then(Value::as_str) == Some(name.as_str()))
-        {
+        if let Some(found) = page.channels.into_iter().find(|c| c.name == name.as_str()) {
             return Ok(Some(found));
         }
-        cursor = page
-            .body
-            .pointer("/response_metadata/next_cursor")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        cursor = page.response_metadata.next_cursor;
         if cursor.is_empty() {
             return Ok(None);
         }

@@ -28,6 +28,7 @@ use crate::app::decisions;
 use crate::app::shared::commit_path::{decide_and_commit, Decided, Ended};
 use crate::app::shared::journaled::{Outcome, Sender};
 use crate::app::shared::services::Services;
+use crate::slack::web::answers::ViewOpened;
 use crate::slack::web::methods;
 use crate::store::{Change, Store, Table, Versioned};
 use crate::workflow::approval::Action;
@@ -202,14 +203,11 @@ async fn open_view(
     view: serde_json::Value,
 ) -> Option<String> {
     let args = json!({ "trigger_id": trigger_id, "view": view });
-    let error = match services.web.call(methods::VIEWS_OPEN, args).await {
-        Ok(opened) => {
-            return opened
-                .body
-                .pointer("/view/id")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-        }
+    let opened = services
+        .web
+        .call_as::<ViewOpened>(methods::VIEWS_OPEN, args);
+    let error = match opened.await {
+        Ok(opened) => return Some(opened.view.id),
         Err(error) => error,
     };
     tracing::warn!(%error, "could not open the step-up modal");

@@ -35,7 +35,7 @@ pub struct Allowance {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrolment {
-    /// The TOTP secret, sealed (see `crate::app::decisions::step_up::seal`).
+    /// The TOTP secret, sealed (see `crate::app::shared::seal`).
     pub sealed_secret: String,
     pub at: DateTime<Utc>,
 }
