@@ -283,12 +283,7 @@ impl C1Handler {
     }
 
     /// An action that is not a button: the request modal's selects, which update it.
-    fn after_input(
-        &self,
-        sender: &Sender,
-        view: Option<&ViewInput>,
-        action: ActionRef,
-    ) {
+    fn after_input(&self, sender: &Sender, view: Option<&ViewInput>, action: ActionRef) {
         let services = &self.services;
         let user = sender.user.clone();
         match action.action_id.as_str() {

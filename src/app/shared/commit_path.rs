@@ -31,6 +31,9 @@ pub enum Decided<T, S> {
     },
     /// Stop without committing (refused, nothing to do, cannot read): `S` says what.
     Stop(S),
+    /// A concurrent change was seen without committing (a nested decision found the
+    /// record moved): decide again on the new state, as after a conflict.
+    Again,
 }
 
 impl<T, S> Decided<T, S> {
@@ -90,6 +93,10 @@ where
                 then,
             } => (change, committed, then),
             Decided::Stop(stop) => return Ended::Stopped(stop),
+            Decided::Again => {
+                tracing::info!(attempt, "changed while deciding; deciding again");
+                continue;
+            }
         };
         match store.commit(change.and(also.clone())).await {
             Ok(_) => {
@@ -229,6 +236,33 @@ mod tests {
             0,
             "nothing committed, nothing told"
         );
+    }
+
+    #[tokio::test]
+    async fn an_attempt_that_saw_a_change_is_decided_again_within_the_attempts() {
+        let store = Store::temporary().expect("store");
+        let attempts = AtomicUsize::new(0);
+        let attempts_ref = &attempts;
+        let ended: Ended<usize, ()> = decide_and_commit(
+            &store,
+            &Consequences::none(),
+            &Change::new(),
+            move || async move {
+                match attempts_ref.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => Decided::Again,
+                    n => Decided::commit(Change::new().put(Table::Sessions, "count", &Count(7)), n),
+                }
+            },
+        )
+        .await;
+        assert!(matches!(ended, Ended::Committed(2)), "{ended:?}");
+        assert_eq!(read(&store).await.1, 7);
+        let always: Ended<(), ()> =
+            decide_and_commit(&store, &Consequences::none(), &Change::new(), || async {
+                Decided::Again
+            })
+            .await;
+        assert!(matches!(always, Ended::KeptChanging), "{always:?}");
     }
 
     #[tokio::test]

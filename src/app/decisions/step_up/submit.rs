@@ -10,24 +10,19 @@ use crate::app::decisions;
 use crate::app::decisions::step_up::check::{Attempt, StepUpCheck, TotpCheck, Verdict};
 use crate::app::decisions::step_up::state::{Challenge, Enrolment, StepUp};
 use crate::app::decisions::step_up::{key, load, locked, modal, NO_KEY};
+use crate::app::shared::commit_path::{decide_and_commit, Decided, Ended};
 use crate::app::shared::services::Services;
-use crate::store::{AuditEvent, Change, CommitError, Table};
+use crate::store::{AuditEvent, Change, Table};
 use crate::workflow::approval::Action;
 
 const NOT_OPEN: &str =
     "This verification is not open any more (or was not opened for you); click Approve again.";
 const UNAVAILABLE: &str = "c1bot could not check your code just now; nothing changed. Try again.";
-/// The person's record may move under a submission (the view binding landing just
-/// after the modal opened): the submission is then decided again on the new state.
-const ATTEMPTS: usize = 3;
-
-/// What one pass over a submission came to.
-enum Step {
-    /// The ack payload (`None` closes the modal).
-    Answer(Option<Value>),
-    /// The person's record changed meanwhile; nothing was committed.
-    Again,
-}
+/// What one pass over a submission came to: the ack payload (`None` closes the
+/// modal), committed with a change or not; or, when the person's record moved under
+/// it (the view binding landing just after the modal opened), decided again on the
+/// new state.
+type Step = Decided<Option<Value>, Option<Value>>;
 
 /// One submission, as read from the view.
 struct Submission<'a> {
@@ -52,12 +47,22 @@ pub async fn submitted(
         view_id: &input.view_id,
         code: input.text("code").unwrap_or_default().to_owned(),
     };
-    for _ in 0..ATTEMPTS {
-        if let Step::Answer(answer) = once(services, &submission).await {
-            return answer;
+    let submission = &submission;
+    let ended = decide_and_commit(
+        &services.store,
+        &services.consequences,
+        &Change::new(),
+        move || once(services, submission),
+    )
+    .await;
+    match ended {
+        Ended::Committed(answer) | Ended::AlreadyDone(answer) | Ended::Stopped(answer) => answer,
+        Ended::Failed(error) => {
+            tracing::warn!(%error, "cannot record a step-up attempt");
+            Some(self::error(UNAVAILABLE))
         }
+        Ended::KeptChanging => Some(error(UNAVAILABLE)),
     }
-    Some(error(UNAVAILABLE))
 }
 
 async fn once(services: &Services, s: &Submission<'_>) -> Step {
@@ -184,17 +189,6 @@ impl Outcome<'_> {
             })
     }
 
-    async fn commit(&self, change: Change, answer: Option<Value>) -> Step {
-        match self.services.store.commit(change).await {
-            Ok(_) => Step::Answer(answer),
-            Err(CommitError::Conflict { .. }) => Step::Again,
-            Err(error) => {
-                tracing::warn!(%error, what = self.what, "cannot record a step-up attempt");
-                self::answer(UNAVAILABLE)
-            }
-        }
-    }
-
     /// A wrong or replayed code: counted, audited, said on the field.
     async fn failed(mut self, result: &str) -> Step {
         let now = self.services.now();
@@ -205,7 +199,7 @@ impl Outcome<'_> {
             (None, _) => "That code is not right; check your app and try again.".into(),
         };
         let change = self.record(&self.person, result);
-        self.commit(change, Some(error(&sentence))).await
+        Decided::commit(change, Some(error(&sentence)))
     }
 
     /// The right code: the approval, committed with the code used up.
@@ -223,13 +217,13 @@ impl Outcome<'_> {
         )
         .await;
         match decided {
-            decisions::Result::Done => Step::Answer(None),
+            decisions::Result::Done => Decided::Stop(None),
             // The approval did not commit; if the person's record moved meanwhile, the
             // code is checked again on the new state.
-            _ if self.record_moved().await => Step::Again,
+            _ if self.record_moved().await => Decided::Again,
             decisions::Result::Refused(message) => {
                 // The code was good: it is used up even though nothing was approved.
-                self.commit(also, Some(error(&message))).await
+                Decided::commit(also, Some(error(&message)))
             }
             decisions::Result::Unavailable(message) => answer(&message),
             decisions::Result::NeedsStepUp => answer(crate::app::decisions::step_up::NEEDED),
@@ -273,12 +267,12 @@ impl Outcome<'_> {
         self.person.open(next);
         let change = self.record(&self.person, "ok");
         let update = json!({ "response_action": "update", "view": view });
-        self.commit(change, Some(update)).await
+        Decided::commit(change, Some(update))
     }
 }
 
 fn answer(message: &str) -> Step {
-    Step::Answer(Some(error(message)))
+    Decided::Stop(Some(error(message)))
 }
 
 fn error(message: &str) -> Value {
