@@ -7,7 +7,7 @@ use c1bot::simulator::message::blocks_visible_text;
 use c1bot::simulator::{Person, SubmitOutcome};
 
 /// What `person`'s App Home shows now, without reopening it.
-fn home_now(person: &Person) -> String {
+pub fn home_now(person: &Person) -> String {
     person
         .home()
         .map(|view| blocks_visible_text(&view["blocks"]))

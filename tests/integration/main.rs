@@ -20,6 +20,7 @@ mod expiry_ahead;
 mod grants;
 mod helpers;
 mod high_availability;
+mod home_live;
 mod migrate_store;
 mod on_behalf;
 mod one_line;
