@@ -23,12 +23,15 @@ const FEATURES: &[&str] = &[
 const RUNTIME: &[&str] = &[
     "admin",
     "audit_anchor",
+    "connect",
     "gauges",
     "handler",
     "journal",
     "leader",
     "retention",
+    "running",
     "scopes",
+    "start",
     "timers",
     "upkeep",
 ];
