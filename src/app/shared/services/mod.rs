@@ -5,11 +5,10 @@
 //! are in `handles`, policy and approver lookups in `lookups`, and the helpers that
 //! send messages in `messages`.
 
-mod handles;
 mod lookups;
 mod messages;
 
-pub use handles::{HomeViewers, InjectedFaults, Shared};
+pub use crate::app::shared::handles::{HomeViewers, InjectedFaults, Shared};
 
 use chrono::Utc;
 
