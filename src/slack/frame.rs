@@ -170,6 +170,19 @@ impl Frame {
 }
 
 impl Envelope {
+    /// A first delivery of `payload` as `kind`, for tests.
+    #[cfg(test)]
+    pub fn of(kind: EnvelopeKind, payload: Value) -> Envelope {
+        Envelope {
+            envelope_id: "e1".into(),
+            kind,
+            accepts_response_payload: false,
+            retry_attempt: 0,
+            retry_reason: String::new(),
+            payload,
+        }
+    }
+
     /// The envelope as Slack's frame JSON, for the intake journal.
     pub fn to_frame(&self) -> Value {
         serde_json::json!({

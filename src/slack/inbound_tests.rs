@@ -2,14 +2,7 @@ use super::*;
 use serde_json::json;
 
 fn envelope(kind: EnvelopeKind, payload: Value) -> Envelope {
-    Envelope {
-        envelope_id: "e1".into(),
-        kind,
-        accepts_response_payload: false,
-        retry_attempt: 0,
-        retry_reason: String::new(),
-        payload,
-    }
+    Envelope::of(kind, payload)
 }
 
 fn command(response_url: &str) -> Inbound {

@@ -201,14 +201,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn envelope(kind: EnvelopeKind, payload: Value) -> Envelope {
-        Envelope {
-            envelope_id: "e1".into(),
-            kind,
-            accepts_response_payload: false,
-            retry_attempt: 0,
-            retry_reason: String::new(),
-            payload,
-        }
+        Envelope::of(kind, payload)
     }
 
     #[test]
