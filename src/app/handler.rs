@@ -41,10 +41,12 @@ pub struct C1Handler {
 
 impl EnvelopeHandler for C1Handler {
     async fn handle(&self, envelope: Envelope, ack: Ack) {
-        if journal::journaled(&self.services, &envelope) {
+        // Decoded once: whether it is journaled and how it is answered read the same.
+        let inbound = Inbound::decode(&envelope);
+        if journal::journaled(&self.services, &inbound) {
             return journal::take(&self.services, envelope, ack).await;
         }
-        match Inbound::decode(&envelope) {
+        match inbound {
             Inbound::Interaction(interaction) => match interaction {
                 Interaction::BlockActions {
                     user,
@@ -84,12 +86,10 @@ impl EnvelopeHandler for C1Handler {
                 self.home_opened(user);
             }
             // Direct messages are journaled before this; what is left is not for c1bot.
-            Inbound::DirectMessage(_) | Inbound::NotForC1bot { .. } => {
+            Inbound::DirectMessage(_) => ack.send(None),
+            Inbound::NotForC1bot { what } => {
                 ack.send(None);
-                tracing::debug!(
-                    payload_type = envelope.payload_type(),
-                    "nothing c1bot reads; acked"
-                );
+                tracing::debug!(what, "nothing c1bot reads; acked");
             }
             Inbound::Unreadable { kind, why } => {
                 self.unread(kind, &why);

@@ -30,9 +30,9 @@ fn deciding(action_id: &str) -> Option<Button> {
     Button::from_id(action_id).filter(|button| button.journaled())
 }
 
-/// Whether `envelope` is journaled before its ack.
-pub fn journaled(services: &Services, envelope: &Envelope) -> bool {
-    match Inbound::decode(envelope) {
+/// Whether an envelope, decoded as `inbound`, is journaled before its ack.
+pub fn journaled(services: &Services, inbound: &Inbound) -> bool {
+    match inbound {
         Inbound::Command(command) => match Command::parse(&command.text) {
             Command::Request(text) => one_line::is_complete(services, &text),
             Command::Revoke { request_id, reason } => {
